@@ -1,0 +1,155 @@
+/**
+ * Assembles one gateway instance: Redis -> services -> schema -> Apollo -> HTTP
+ * and WebSocket, and tears it down in the reverse order.
+ */
+import 'reflect-metadata';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Config } from './config';
+import type { Context } from './context';
+import { createLogger, type Logger } from './logger';
+import { Metrics } from './metrics';
+import { MODULES, type AppHooks } from './modules';
+import { costPlugin } from './plugins/cost';
+import { errorPlugin, makeFormatError } from './plugins/errors';
+import { metricsPlugin } from './plugins/metrics';
+import { limitRules } from './plugins/query-limits';
+import { closeQuietly, connect, waitReady, type ConcreteTarget, type RedisClient } from './redis/connection';
+import { resolveDefaultRedis, type EmbeddedRedis } from './redis/embedded';
+import { Keys } from './redis/keys';
+import { GatewayPubSub } from './redis/pubsub';
+import { defineScripts } from './redis/scripts';
+import { buildGatewaySchema } from './schema';
+import { createServices, type Services } from './services';
+import { createRouter } from './http/server';
+import { startWebSocket, type WsHandle } from './ws/server';
+import { projectRoot } from './util/paths';
+
+export interface App {
+  readonly config: Config;
+  readonly url: string;
+  readonly port: number;
+  readonly services: Services;
+  readonly redis: RedisClient;
+  readonly redisTarget: ConcreteTarget;
+  readonly httpServer: Server;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly ws: WsHandle;
+  /** Drains HTTP and WebSocket, stops modules, quits Redis. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+}
+
+async function redisTargetFor(config: Config): Promise<{ target: ConcreteTarget; embedded?: EmbeddedRedis }> {
+  if (config.redis.kind !== 'auto') return { target: config.redis };
+  const embedded = await resolveDefaultRedis(projectRoot());
+  return { target: { kind: 'standalone', url: embedded.url }, embedded };
+}
+
+async function checkRedisSettings(redis: RedisClient, config: Config, log: Logger): Promise<void> {
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    if (policy && policy !== 'noeviction') {
+      const msg = `Redis maxmemory-policy is ${policy}: Redis may evict sessions, carts, orders and jobs. Set it to noeviction.`;
+      if (config.requireNoEviction) throw new Error(msg);
+      log.warn(msg);
+    }
+  } catch (err) {
+    if (config.requireNoEviction) throw err;
+    // CONFIG may be disabled on managed Redis; nothing to check then.
+  }
+}
+
+export async function startApp(config: Config, opts: StartOptions = {}): Promise<App> {
+  const log = opts.log ?? createLogger(config);
+  const { target, embedded } = await redisTargetFor(config);
+  if (embedded) log.info({ url: embedded.url }, 'using local Redis');
+  const metrics = new Metrics();
+  const redis = connect(target, { name: 'gw-main' });
+  const subscriber = connect(target, { name: 'gw-sub', blocking: true });
+  redis.on('error', (err) => log.debug({ err: err.message }, 'redis error'));
+  subscriber.on('error', (err) => log.debug({ err: err.message }, 'redis subscriber error'));
+  defineScripts(redis);
+  metrics.instrumentRedis(redis);
+  await Promise.all([waitReady(redis), waitReady(subscriber)]);
+  await checkRedisSettings(redis, config, log);
+
+  const keys = new Keys(config.keyPrefix);
+  const pubsub = new GatewayPubSub(keys, redis, subscriber);
+  const services = createServices(config, redis, keys, pubsub, log);
+  const hooks: AppHooks = { plugins: [], wsGuards: [], routes: new Map(), onStart: [], onStop: [] };
+  for (const install of MODULES) await install({ services, redis, redisTarget: target, log, metrics, hooks });
+
+  if (config.admin && (await services.users.ensureAdmin(config.admin.email, config.admin.password))) {
+    log.info({ email: config.admin.email }, 'admin account created');
+  }
+
+  const schema = await buildGatewaySchema(pubsub);
+  const httpServer = createServer();
+  httpServer.keepAliveTimeout = 65_000;
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: config.introspection,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: !config.production,
+    hideSchemaDetailsFromClientErrors: config.production,
+    parseOptions: { maxTokens: config.queryLimits.tokens },
+    validationRules: limitRules(config.queryLimits),
+    formatError: makeFormatError(config.production),
+    logger: log,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5000 }),
+      ApolloServerPluginLandingPageDisabled(),
+      ...(config.production ? [ApolloServerPluginDisableSuggestions()] : []),
+      errorPlugin(),
+      metricsPlugin(metrics),
+      costPlugin(config.queryLimits.cost),
+      ...hooks.plugins,
+    ],
+  });
+  await apollo.start();
+  const ready = async (): Promise<boolean> => {
+    try {
+      return (await redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  };
+  httpServer.on('request', createRouter({ apollo, services, log, metrics, ready, routes: hooks.routes }));
+  const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  for (const start of hooks.onStart) await start();
+  log.info({ url, redis: target.kind }, 'gateway listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await ws.close();
+      await apollo.stop();
+      for (const stop of [...hooks.onStop].reverse()) {
+        try {
+          await stop();
+        } catch (err) {
+          log.error({ err }, 'error while stopping a module');
+        }
+      }
+      await Promise.all([closeQuietly(redis), closeQuietly(subscriber)]);
+      await embedded?.stop();
+    })());
+
+  return { config, url, port, services, redis, redisTarget: target, httpServer, log, metrics, ws, close };
+}

@@ -1,0 +1,55 @@
+/**
+ * Client-facing errors: one enum of codes, one GraphQLError subclass per use.
+ * Anything else that reaches the client is masked by the error plugin.
+ */
+import { GraphQLError } from 'graphql';
+
+export enum ErrorCode {
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  NOT_FOUND = 'NOT_FOUND',
+  OUT_OF_STOCK = 'OUT_OF_STOCK',
+  RATE_LIMITED = 'RATE_LIMITED',
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
+  [ErrorCode.QUERY_TOO_COMPLEX]: 400,
+};
+
+export class AppError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    const status = HTTP_STATUS[code];
+    // Apollo turns `extensions.http` into the response status and strips it from the body.
+    super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+    this.name = 'AppError';
+  }
+}
+
+export const unauthenticated = (message = 'You must be signed in'): AppError => new AppError(ErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message = 'You are not allowed to do this'): AppError => new AppError(ErrorCode.FORBIDDEN, message);
+export const notFound = (what: string): AppError => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
+export const badInput = (message: string, fields?: Record<string, string[]>): AppError =>
+  new AppError(ErrorCode.BAD_USER_INPUT, message, fields ? { fields } : {});
+export const serviceUnavailable = (): AppError =>
+  new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The service is temporarily unavailable, try again shortly');
+
+/** Codes a client may see; anything else is masked in production. */
+export const PUBLIC_CODES: ReadonlySet<string> = new Set([
+  ...Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR),
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);

@@ -1,0 +1,56 @@
+/** The HTTP router: /graphql (+ GraphiQL), probes, metrics, assets, and routes added by features. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Metrics } from '../metrics';
+import { GRAPHIQL_HTML } from './graphiql';
+import { sendPage, serveAsset } from './assets';
+import { handleGraphQL, type GraphQLHandlerDeps } from './graphql';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
+export interface RouterDeps extends GraphQLHandlerDeps {
+  metrics: Metrics;
+  /** Resolves true when Redis answers. */
+  ready(): Promise<boolean>;
+  /** Extra GET routes by exact path (e.g. /dashboard). */
+  routes: Map<string, RouteHandler>;
+}
+
+function text(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+const wantsHtml = (req: IncomingMessage): boolean => (req.headers.accept ?? '').includes('text/html');
+
+export function createRouter(deps: RouterDeps) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const path = url.pathname;
+    try {
+      if (path === '/graphql') {
+        if (req.method === 'GET' && wantsHtml(req) && !url.searchParams.has('query')) return sendPage(res, GRAPHIQL_HTML);
+        if (req.method !== 'GET' && req.method !== 'POST') {
+          res.setHeader('Allow', 'GET, POST');
+          return text(res, 405, 'Method Not Allowed');
+        }
+        return await handleGraphQL(deps, req, res, url.search);
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'Method Not Allowed');
+      if (path === '/healthz') return text(res, 200, 'ok');
+      if (path === '/readyz') return (await deps.ready()) ? text(res, 200, 'ready') : text(res, 503, 'redis unavailable');
+      if (path === '/metrics') return text(res, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+      if (path.startsWith('/assets/') && serveAsset(path.slice(8), req, res)) return;
+      const route = deps.routes.get(path);
+      if (route) return await route(req, res, url);
+      if (path === '/') {
+        res.writeHead(302, { Location: '/graphql' }).end();
+        return;
+      }
+      return text(res, 404, 'Not Found');
+    } catch (err) {
+      deps.log.error({ err, path }, 'unhandled HTTP error');
+      if (!res.headersSent) text(res, 500, 'Internal Server Error');
+      else res.destroy();
+    }
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * Capabilities plug into the app through {@link AppHooks}: Apollo plugins,
+ * WebSocket subscribe guards, HTTP routes, and start/stop steps. Each
+ * capability has one `install` function listed in {@link MODULES}.
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { Context } from './context';
+import type { RouteHandler } from './http/server';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import type { RedisClient, ConcreteTarget } from './redis/connection';
+import type { Services } from './services';
+import type { SubscribeGuard } from './ws/server';
+
+export interface AppHooks {
+  plugins: Array<ApolloServerPlugin<Context>>;
+  wsGuards: SubscribeGuard[];
+  routes: Map<string, RouteHandler>;
+  /** Run after the HTTP server listens. */
+  onStart: Array<() => Promise<void>>;
+  /** Run at shutdown after HTTP and WebSocket are drained, before Redis clients quit; in reverse order. */
+  onStop: Array<() => Promise<void>>;
+}
+
+export interface ModuleEnv {
+  services: Services;
+  redis: RedisClient;
+  redisTarget: ConcreteTarget;
+  log: Logger;
+  metrics: Metrics;
+  hooks: AppHooks;
+}
+
+export type Module = (env: ModuleEnv) => void | Promise<void>;
+
+export const MODULES: Module[] = [];

@@ -1,0 +1,77 @@
+/**
+ * Errors in one place. Known client errors pass through with their code; Redis
+ * being unreachable becomes SERVICE_UNAVAILABLE (HTTP 503); input validation
+ * becomes BAD_USER_INPUT with a message per field; anything else is logged with
+ * the request id and, in production, masked as "Internal server error".
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { ValidationError } from 'class-validator';
+import type { Context } from '../context';
+import { ErrorCode, PUBLIC_CODES } from '../errors';
+import { isRedisUnavailable } from '../redis/connection';
+
+const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable, try again shortly';
+
+function fieldMessages(errors: ValidationError[], prefix = '', out: Record<string, string[]> = {}): Record<string, string[]> {
+  for (const e of errors) {
+    const path = prefix ? `${prefix}.${e.property}` : e.property;
+    if (e.constraints) out[path] = Object.values(e.constraints).map((m) => m.replace(new RegExp(`^${e.property} `), ''));
+    if (e.children?.length) fieldMessages(e.children, path, out);
+  }
+  return out;
+}
+
+type Ext = Record<string, unknown>;
+
+/** The `formatError` for ApolloServer and graphql-ws. */
+export function makeFormatError(production: boolean) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    const ext = (formatted.extensions ?? {}) as Ext;
+    if (isRedisUnavailable(original)) {
+      return { message: UNAVAILABLE_MESSAGE, path: formatted.path, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
+    }
+    if (Array.isArray(ext.validationErrors)) {
+      const fields = fieldMessages(ext.validationErrors as ValidationError[]);
+      const summary = Object.entries(fields).map(([f, m]) => `${f} ${m.join(', ')}`).join('; ');
+      return { message: `Invalid input: ${summary}`, path: formatted.path, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
+    }
+    const code = typeof ext.code === 'string' ? ext.code : undefined;
+    if (code && PUBLIC_CODES.has(code)) {
+      if (!production) return formatted;
+      const { stacktrace: _drop, ...rest } = ext;
+      return { ...formatted, extensions: rest };
+    }
+    const requestId = (error as GraphQLError | undefined)?.extensions?.requestId;
+    if (production) {
+      return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } };
+    }
+    return { ...formatted, extensions: { ...ext, code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } };
+  };
+}
+
+/** Tags unexpected errors with the request id, logs them, and answers 503 while Redis is down. */
+export function errorPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, response, operationName }) {
+          for (const err of errors) {
+            const original = unwrapResolverError(err);
+            if (isRedisUnavailable(original)) {
+              response.http.status = 503;
+              contextValue.log.warn({ err: (original as Error).message, operationName }, 'redis unavailable');
+              continue;
+            }
+            const code = err.extensions?.code;
+            if (typeof code === 'string' && PUBLIC_CODES.has(code)) continue;
+            (err.extensions as Ext).requestId = contextValue.requestId;
+            contextValue.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
+          }
+        },
+      };
+    },
+  };
+}

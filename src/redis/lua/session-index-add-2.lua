@@ -1,0 +1,28 @@
+-- Adds a session to its user's index and evicts the oldest past the cap.
+-- KEYS[1] zset: session id -> created at (ms)
+-- KEYS[2] hash: session id -> token hash
+-- ARGV[1] session id
+-- ARGV[2] token hash
+-- ARGV[3] created at (ms)
+-- ARGV[4] cap (sessions per user)
+-- ARGV[5] index lifetime (ms): the absolute session lifetime
+-- Returns the flat list {id, tokenHash, ...} of evicted sessions.
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local evicted = {}
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  for _, id in ipairs(oldest) do
+    local th = redis.call('HGET', KEYS[2], id)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+    if th then
+      table.insert(evicted, id)
+      table.insert(evicted, th)
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return evicted

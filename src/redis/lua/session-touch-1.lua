@@ -1,0 +1,29 @@
+-- Validates a session and slides its idle lifetime, in one round trip.
+-- KEYS[1] session hash (gw:sess:{s:<sha256(token)>})
+-- ARGV[1] now (ms since epoch)
+-- ARGV[2] idle lifetime (ms)
+-- ARGV[3] user-agent family of this request
+-- ARGV[4] "1" to revoke a session used from another user-agent family
+-- Returns {1, fields...} (HGETALL of the session, lastSeenAt updated),
+--   {-1} unknown or expired, {-2, userId, id} revoked for a user-agent change.
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return {-1} end
+local s = {}
+for i = 1, #h, 2 do s[h[i]] = h[i + 1] end
+local now = tonumber(ARGV[1])
+local exp = tonumber(s['exp'])
+if now >= exp then
+  redis.call('DEL', KEYS[1])
+  return {-1}
+end
+if ARGV[4] == '1' and s['uaf'] ~= ARGV[3] then
+  redis.call('DEL', KEYS[1])
+  return {-2, s['uid'] or '', s['id']}
+end
+redis.call('HSET', KEYS[1], 'seen', ARGV[1])
+local ttl = math.min(tonumber(ARGV[2]), exp - now)
+redis.call('PEXPIRE', KEYS[1], ttl)
+for i = 1, #h, 2 do
+  if h[i] == 'seen' then h[i + 1] = ARGV[1] end
+end
+return {1, h}

@@ -1,0 +1,50 @@
+/**
+ * graphql-redis-subscriptions behind TypeGraphQL's PubSub interface, so an event
+ * published on one instance reaches subscribers on every instance. Topics are
+ * prefixed with the deployment's key prefix.
+ */
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { PubSub } from 'type-graphql';
+import type { RedisClient } from './connection';
+import type { Keys } from './keys';
+
+export class GatewayPubSub implements PubSub {
+  private readonly engine: RedisPubSub;
+
+  constructor(
+    private readonly keys: Keys,
+    publisher: RedisClient,
+    subscriber: RedisClient,
+  ) {
+    // The library is typed against its own ioredis copy; the clients are API-compatible.
+    this.engine = new RedisPubSub({ publisher: publisher as never, subscriber: subscriber as never });
+  }
+
+  private topic(routingKey: string, dynamicId?: unknown): string {
+    const base = this.keys.channel(routingKey);
+    return dynamicId === undefined ? base : `${base}:${String(dynamicId)}`;
+  }
+
+  /** `publish(topic, payload)` or `publish(topic, id, payload)` as TypeGraphQL calls it. */
+  publish(routingKey: string, ...args: unknown[]): void {
+    const [dynamicId, payload] = args.length > 1 ? args : [undefined, args[0]];
+    void this.engine.publish(this.topic(routingKey, dynamicId), payload).catch(() => {
+      // Transient notifications: a publish lost while Redis is down is not retried.
+    });
+  }
+
+  /** Awaits the publish, for callers that must know it reached Redis. */
+  publishAsync(routingKey: string, payload: unknown, dynamicId?: unknown): Promise<void> {
+    return this.engine.publish(this.topic(routingKey, dynamicId), payload);
+  }
+
+  subscribe(routingKey: string, dynamicId?: unknown): AsyncIterable<unknown> {
+    return this.engine.asyncIterableIterator(this.topic(routingKey, dynamicId)) as AsyncIterable<unknown>;
+  }
+
+  /** Plain callback subscription for in-process listeners (e.g. session revocation). Returns an unsubscribe function. */
+  async listen<T>(routingKey: string, onMessage: (payload: T) => void): Promise<() => void> {
+    const id = await this.engine.subscribe<T>(this.topic(routingKey), onMessage);
+    return () => this.engine.unsubscribe(id);
+  }
+}

@@ -1,0 +1,28 @@
+import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import type { Context } from '../context';
+import { AuthPayload } from '../types/auth.type';
+import { LoginInput, RegisterInput } from '../types/auth.input';
+import { toAuthPayload } from '../types/mappers';
+
+@Resolver()
+export class AuthResolver {
+  @Mutation(() => AuthPayload, { description: 'Creates an account and signs in. A guest session carried along is merged into it.' })
+  async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
+    return toAuthPayload(await ctx.services.auth.register(ctx, input), ctx.services.config.sessionIdleTtlMs);
+  }
+
+  @Mutation(() => AuthPayload, { description: 'Signs in with a new token. A guest session carried along is merged into the user.' })
+  async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
+    return toAuthPayload(await ctx.services.auth.login(ctx, input), ctx.services.config.sessionIdleTtlMs);
+  }
+
+  @Mutation(() => AuthPayload, { description: 'Starts an anonymous session that can hold a cart.' })
+  async startGuestSession(@Ctx() ctx: Context): Promise<AuthPayload> {
+    return toAuthPayload(await ctx.services.auth.startGuest(ctx), ctx.services.config.sessionIdleTtlMs);
+  }
+
+  @Mutation(() => Boolean, { description: 'Ends the current session on every instance; false when there was none.' })
+  logout(@Ctx() ctx: Context): Promise<boolean> {
+    return ctx.services.auth.logout(ctx);
+  }
+}

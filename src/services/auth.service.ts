@@ -1,0 +1,76 @@
+/**
+ * Sign-up, sign-in and guest sessions. Every sign-in issues a fresh token (a
+ * guest's token is never promoted); a guest session carried into login or
+ * register is handed to the registered {@link GuestHandoff}s (e.g. cart merge)
+ * and then ended.
+ */
+import type { Context } from '../context';
+import { unauthenticated } from '../errors';
+import type { SessionRecord, SessionService } from './session.service';
+import type { UserRecord, UserService } from './user.service';
+
+export interface AuthResult {
+  token: string;
+  user: UserRecord | null;
+  session: SessionRecord;
+}
+
+/** Runs when a guest signs in: moves the guest's state to the user. */
+export type GuestHandoff = (guestSessionId: string, userId: string) => Promise<void>;
+
+export class AuthService {
+  private readonly handoffs: GuestHandoff[] = [];
+
+  constructor(
+    private readonly users: UserService,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** Adds a step to run when a guest session signs in. */
+  onGuestHandoff(fn: GuestHandoff): void {
+    this.handoffs.push(fn);
+  }
+
+  async register(ctx: Context, input: { email: string; password: string; name: string }): Promise<AuthResult> {
+    const user = await this.users.create(input);
+    return this.signIn(ctx, user);
+  }
+
+  async login(ctx: Context, input: { email: string; password: string }): Promise<AuthResult> {
+    const user = await this.users.verifyCredentials(input.email, input.password);
+    if (!user) throw unauthenticated('Invalid email or password');
+    return this.signIn(ctx, user);
+  }
+
+  async startGuest(ctx: Context): Promise<AuthResult> {
+    const { token, session } = await this.sessions.create(null, ctx.client);
+    this.adopt(ctx, session, token);
+    return { token, user: null, session };
+  }
+
+  async logout(ctx: Context): Promise<boolean> {
+    const session = await ctx.session();
+    if (!session) return false;
+    await this.sessions.end(session);
+    ctx.actAs(null, null);
+    ctx.cookies.push({ value: '', maxAgeSec: 0, secure: ctx.secure });
+    return true;
+  }
+
+  private async signIn(ctx: Context, user: UserRecord): Promise<AuthResult> {
+    const previous = await ctx.session();
+    const { token, session } = await this.sessions.create(user.id, ctx.client);
+    if (previous && !previous.userId) {
+      for (const handoff of this.handoffs) await handoff(previous.id, user.id);
+      await this.sessions.end(previous);
+    }
+    this.adopt(ctx, session, token);
+    return { token, user, session };
+  }
+
+  /** The request continues as the new session, and the browser gets its cookie. */
+  private adopt(ctx: Context, session: SessionRecord, token: string): void {
+    ctx.actAs(session, token);
+    ctx.cookies.push({ value: token, maxAgeSec: Math.ceil((session.expiresAt - Date.now()) / 1000), secure: ctx.secure });
+  }
+}

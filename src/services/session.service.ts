@@ -1,0 +1,195 @@
+/**
+ * Sessions: opaque 256-bit bearer tokens of which Redis holds only the SHA-256.
+ * A session expires after an idle lifetime (sliding, refreshed on every request)
+ * and an absolute maximum age, both enforced by Redis TTLs and checked by the
+ * touch script; validation plus refresh is one round trip.
+ */
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { RedisClient } from '../redis/connection';
+import type { Keys } from '../redis/keys';
+import type { GatewayPubSub } from '../redis/pubsub';
+import { runScript } from '../redis/scripts';
+import { newId, newToken, sha256 } from '../util/crypto';
+
+export const SESSION_REVOKED_TOPIC = 'session.revoked';
+
+/** What the touch script returns for a live session. */
+export interface SessionRecord {
+  id: string;
+  tokenHash: string;
+  userId: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface ClientInfo {
+  userAgent?: string;
+  uaFamily: string;
+  ip?: string;
+}
+
+export interface SessionRevokedEvent {
+  sessionIds: string[];
+}
+
+type TouchReply = [1, string[]] | [-1] | [-2, string, string];
+
+function parseRecord(tokenHash: string, flat: string[]): SessionRecord {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
+  return {
+    id: f.id,
+    tokenHash,
+    userId: f.uid || null,
+    createdAt: Number(f.created),
+    lastSeenAt: Number(f.seen),
+    expiresAt: Number(f.exp),
+    userAgent: f.ua || null,
+    ip: f.ip || null,
+  };
+}
+
+/** Owns every session key. All methods take the raw token or a public session id, never store the token. */
+export class SessionService {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly pubsub: GatewayPubSub,
+    private readonly config: Pick<Config, 'sessionIdleTtlMs' | 'sessionMaxAgeMs' | 'sessionsPerUser' | 'sessionUaCheck'>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Creates a session for a user (or a guest when `userId` is null); returns the raw token once. */
+  async create(userId: string | null, client: ClientInfo): Promise<{ token: string; session: SessionRecord }> {
+    const token = newToken();
+    const tokenHash = sha256(token);
+    const now = Date.now();
+    const session: SessionRecord = {
+      id: newId(),
+      tokenHash,
+      userId,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + this.config.sessionMaxAgeMs,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      ip: client.ip ?? null,
+    };
+    const key = this.keys.session(tokenHash);
+    await this.redis
+      .multi()
+      .hset(key, {
+        id: session.id,
+        uid: userId ?? '',
+        created: now,
+        seen: now,
+        exp: session.expiresAt,
+        ua: session.userAgent ?? '',
+        uaf: client.uaFamily,
+        ip: session.ip ?? '',
+      })
+      .pexpire(key, Math.min(this.config.sessionIdleTtlMs, this.config.sessionMaxAgeMs))
+      .exec();
+    if (userId) {
+      const evicted = await runScript<string[]>(
+        this.redis,
+        'sessionIndexAdd',
+        [this.keys.userSessions(userId), this.keys.userSessionIds(userId)],
+        [session.id, tokenHash, now, this.config.sessionsPerUser, this.config.sessionMaxAgeMs],
+      );
+      await this.dropRemoved(evicted);
+    }
+    return { token, session };
+  }
+
+  /** Validates a raw token and slides its idle lifetime. Null when unknown, expired or revoked. */
+  async touch(token: string, client: ClientInfo): Promise<SessionRecord | null> {
+    if (!token || token.length > 128) return null;
+    const tokenHash = sha256(token);
+    const reply = await runScript<TouchReply>(
+      this.redis,
+      'sessionTouch',
+      [this.keys.session(tokenHash)],
+      [Date.now(), this.config.sessionIdleTtlMs, client.uaFamily, this.config.sessionUaCheck ? '1' : '0'],
+    );
+    switch (reply[0]) {
+      case 1:
+        return parseRecord(tokenHash, reply[1]);
+      case -1:
+        return null;
+      case -2: {
+        const [, userId, id] = reply;
+        this.log.warn({ event: 'session.hijack_suspected', sessionId: id, userId, uaFamily: client.uaFamily, ip: client.ip }, 'session used from another user-agent family: revoked');
+        if (userId) await this.removeFromIndex(userId, 'one', id);
+        else await this.announce([id]);
+        return null;
+      }
+      default: {
+        const never: never = reply[0];
+        throw new Error(`unexpected session-touch reply ${String(never)}`);
+      }
+    }
+  }
+
+  /** Ends the session of this token hash (logout). */
+  async end(session: SessionRecord): Promise<void> {
+    await this.redis.del(this.keys.session(session.tokenHash));
+    if (session.userId) await this.removeFromIndex(session.userId, 'one', session.id);
+    else await this.announce([session.id]);
+  }
+
+  /** Revokes one of the user's sessions by public id. False when the user has no such session. */
+  async revoke(userId: string, sessionId: string): Promise<boolean> {
+    return (await this.removeFromIndex(userId, 'one', sessionId)) > 0;
+  }
+
+  /** Revokes every session of the user but `keepId`; returns how many. */
+  revokeOthers(userId: string, keepId: string): Promise<number> {
+    return this.removeFromIndex(userId, 'others', keepId);
+  }
+
+  /** The user's live sessions, newest first. Index entries whose session expired are pruned. */
+  async list(userId: string): Promise<SessionRecord[]> {
+    const ids = await this.redis.hgetall(this.keys.userSessionIds(userId));
+    const entries = Object.entries(ids);
+    const rows = await Promise.all(entries.map(([, th]) => this.redis.hgetall(this.keys.session(th))));
+    const live: SessionRecord[] = [];
+    const stale: string[] = [];
+    entries.forEach(([id, th], i) => {
+      const row = rows[i];
+      if (row && row.id === id && Number(row.exp) > Date.now()) live.push(parseRecord(th, Object.entries(row).flat()));
+      else stale.push(id);
+    });
+    if (stale.length) {
+      await this.redis.multi().zrem(this.keys.userSessions(userId), ...stale).hdel(this.keys.userSessionIds(userId), ...stale).exec();
+    }
+    return live.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  private async removeFromIndex(userId: string, mode: 'one' | 'others', id: string): Promise<number> {
+    const removed = await runScript<string[]>(this.redis, 'sessionIndexRemove', [this.keys.userSessions(userId), this.keys.userSessionIds(userId)], [mode, id]);
+    await this.dropRemoved(removed);
+    return removed.length / 2;
+  }
+
+  /** Deletes the session keys of a flat {id, tokenHash, ...} list and tells every instance. */
+  private async dropRemoved(flat: string[]): Promise<void> {
+    if (!flat.length) return;
+    const ids: string[] = [];
+    const dels: Array<Promise<number>> = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i]);
+      dels.push(this.redis.del(this.keys.session(flat[i + 1])));
+    }
+    await Promise.all(dels);
+    await this.announce(ids);
+  }
+
+  private async announce(sessionIds: string[]): Promise<void> {
+    const event: SessionRevokedEvent = { sessionIds };
+    await this.pubsub.publishAsync(SESSION_REVOKED_TOPIC, event);
+  }
+}

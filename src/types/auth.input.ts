@@ -1,0 +1,33 @@
+import { IsEmail, Matches, MaxLength, MinLength } from 'class-validator';
+import { Field, InputType } from 'type-graphql';
+
+@InputType()
+export class RegisterInput {
+  @Field()
+  @IsEmail({}, { message: 'must be a valid email address' })
+  @MaxLength(254)
+  email!: string;
+
+  @Field({ description: '10 to 128 characters with at least one letter and one digit.' })
+  @MinLength(10, { message: 'must be at least 10 characters long' })
+  @MaxLength(128, { message: 'must be at most 128 characters long' })
+  @Matches(/[A-Za-z]/, { message: 'must contain a letter' })
+  @Matches(/\d/, { message: 'must contain a digit' })
+  password!: string;
+
+  @Field()
+  @Matches(/\S/, { message: 'must not be empty' })
+  @MaxLength(100)
+  name!: string;
+}
+
+@InputType()
+export class LoginInput {
+  @Field()
+  @MaxLength(254)
+  email!: string;
+
+  @Field()
+  @MaxLength(128)
+  password!: string;
+}

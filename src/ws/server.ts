@@ -1,0 +1,152 @@
+/**
+ * graphql-ws (subprotocol graphql-transport-ws) on the /graphql path. The
+ * connection authenticates at connection_init (connectionParams.authorization
+ * "Bearer <token>", else the session cookie of the upgrade request); a bad
+ * token closes it with 4403. Every subscribe is parsed, checked against the
+ * query limits and the guards (rate limits), and run with a fresh context.
+ * A revoked session's sockets are closed on every instance.
+ */
+import type { Server } from 'node:http';
+import { GraphQLError, parse, validate, specifiedRules, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { Services } from '../services';
+import type { SessionRecord } from '../services/session.service';
+import { SESSION_REVOKED_TOPIC, type SessionRevokedEvent } from '../services/session.service';
+import { costTooHigh, limitRules, operationCost } from '../plugins/query-limits';
+import { makeFormatError } from '../plugins/errors';
+
+/** Per-connection state kept in graphql-ws's `extra`. */
+export interface ConnectionState {
+  token: string | null;
+  session: SessionRecord | null;
+  /** Subscriptions this socket has open now. */
+  open: Set<string>;
+  /** Free-form per-connection data for guards. */
+  data: Map<string, unknown>;
+}
+
+/** Runs before each subscribe operation; throws a GraphQLError to refuse it. */
+export type SubscribeGuard = (ctx: Context, cost: number, conn: ConnectionState, extra: Extra) => Promise<void>;
+
+export interface WsDeps {
+  server: Server;
+  schema: GraphQLSchema;
+  services: Services;
+  log: Logger;
+  metrics: Metrics;
+  guards: SubscribeGuard[];
+}
+
+export interface WsHandle {
+  /** Closes every socket (1001 going away) and stops accepting. */
+  close(): Promise<void>;
+  connections(): number;
+}
+
+type Ex = Extra & { state?: ConnectionState };
+
+export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
+  const { services, log, schema } = deps;
+  const { config } = services;
+  const wss = new WebSocketServer({ server: deps.server, path: '/graphql', maxPayload: config.bodyLimitBytes });
+  const bySession = new Map<string, Set<WebSocket>>();
+  const rules = [...specifiedRules, ...limitRules(config.queryLimits)];
+  const formatError = makeFormatError(config.production);
+
+  const track = (sessionId: string, socket: WebSocket): void => {
+    let set = bySession.get(sessionId);
+    if (!set) bySession.set(sessionId, (set = new Set()));
+    set.add(socket);
+    socket.once('close', () => {
+      set.delete(socket);
+      if (!set.size) bySession.delete(sessionId);
+    });
+  };
+
+  const unlisten = await services.pubsub.listen<SessionRevokedEvent>(SESSION_REVOKED_TOPIC, ({ sessionIds }) => {
+    for (const id of sessionIds) for (const socket of bySession.get(id) ?? []) socket.close(4401, 'Session revoked');
+  });
+
+  const contextFor = (extra: Ex): Context => {
+    const req = extra.request;
+    const ctx = buildContext(services, log, {
+      ip: clientIp(req, config.trustedProxies),
+      userAgent: req.headers['user-agent'],
+      secure: isSecure(req, config.trustedProxies),
+      token: extra.state?.token ?? null,
+    });
+    return ctx;
+  };
+
+  const disposable = useServer<Record<string, unknown> | undefined, { state: ConnectionState }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const extra = ctx.extra as Ex;
+        const param = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const token = typeof param === 'string' ? tokenFrom(param, undefined) : tokenFrom(undefined, extra.request.headers.cookie);
+        const state: ConnectionState = { token, session: null, open: new Set(), data: new Map() };
+        extra.state = state;
+        if (typeof param === 'string' && !token) return false;
+        if (token) {
+          const session = await contextFor(extra).session();
+          if (!session) return false;
+          state.session = session;
+          track(session.id, extra.socket);
+        }
+        deps.metrics.wsConnections.inc();
+        return true;
+      },
+      onSubscribe: async (ctx, id, payload) => {
+        const extra = ctx.extra as Ex;
+        const state = extra.state!;
+        let document;
+        try {
+          document = parse(payload.query, { maxTokens: config.queryLimits.tokens });
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length) return errors;
+        const contextValue = contextFor(extra);
+        const variables = payload.variables ?? {};
+        try {
+          const cost = operationCost(schema, document, payload.operationName ?? undefined, variables);
+          contextValue.cost = cost;
+          if (cost > config.queryLimits.cost) return [costTooHigh(cost, config.queryLimits.cost)];
+          for (const guard of deps.guards) await guard(contextValue, cost, state, extra);
+        } catch (err) {
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+        state.open.add(id);
+        const args: ExecutionArgs = { schema, document, variableValues: variables, operationName: payload.operationName, contextValue };
+        return args;
+      },
+      onComplete: (ctx, id) => {
+        (ctx.extra as Ex).state?.open.delete(id);
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors?.length) return undefined;
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+      },
+    },
+    wss,
+    10_000,
+  );
+
+  return {
+    connections: () => wss.clients.size,
+    async close() {
+      unlisten();
+      for (const socket of wss.clients) socket.close(1001, 'Server shutting down');
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

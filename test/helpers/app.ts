@@ -1,0 +1,97 @@
+/** Starts a real gateway on an ephemeral port against real Redis, with a small GraphQL client. */
+import { loadConfig } from '../../src/config';
+import { startApp, type App } from '../../src/app';
+import { createLogger } from '../../src/logger';
+import { flushPrefix, testRedisUrl, uniquePrefix } from './redis';
+
+export interface GqlResult<T = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: Record<string, any>; path?: Array<string | number> }>;
+}
+
+export interface RequestOptions {
+  token?: string | null;
+  cookie?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestApp {
+  app: App;
+  url: string;
+  prefix: string;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: RequestOptions): Promise<GqlResult<T>>;
+  close(): Promise<void>;
+}
+
+/** Environment every test app starts from; override per test. */
+export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL: testRedisUrl(),
+    KEY_PREFIX: uniquePrefix(),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    RATE_LIMIT_DEFAULT: 'off',
+    SCRYPT_N: '1024',
+    WORKER: '0',
+    ...overrides,
+  };
+}
+
+/** POSTs a GraphQL operation to `url`/graphql. */
+export async function gqlRequest<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, opts: RequestOptions = {}): Promise<GqlResult<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'node-test', ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.cookie) headers.cookie = opts.cookie;
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const text = await res.text();
+  let body: { data?: T; errors?: GqlResult['errors'] } = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { errors: [{ message: text }] };
+  }
+  return { status: res.status, headers: res.headers, data: body.data, errors: body.errors };
+}
+
+export async function startTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const env = testEnv(overrides);
+  const config = loadConfig(env);
+  const app = await startApp(config, { log: createLogger(config) });
+  const url = `http://127.0.0.1:${app.port}`;
+  return {
+    app,
+    url,
+    prefix: config.keyPrefix,
+    gql: (query, variables, opts) => gqlRequest(url, query, variables, opts),
+    async close() {
+      await app.close();
+      if (config.redis.kind === 'standalone' && config.redis.url === testRedisUrl()) await flushPrefix(config.keyPrefix);
+    },
+  };
+}
+
+let userSeq = 0;
+/** Registers a fresh user and returns its token and id. */
+export async function registerUser(t: { gql: TestApp['gql'] }, opts: { email?: string; password?: string; name?: string; token?: string } = {}): Promise<{ token: string; userId: string; email: string; password: string; sessionId: string }> {
+  const email = opts.email ?? `user${process.pid}-${userSeq++}-${Date.now()}@example.com`;
+  const password = opts.password ?? 'correct-horse-42';
+  const res = await t.gql<{ register: { token: string; user: { id: string }; session: { id: string } } }>(
+    'mutation R($input: RegisterInput!) { register(input: $input) { token user { id } session { id } } }',
+    { input: { email, password, name: opts.name ?? 'Test User' } },
+    { token: opts.token },
+  );
+  if (!res.data?.register) throw new Error(`register failed: ${JSON.stringify(res.errors)}`);
+  return { token: res.data.register.token, userId: res.data.register.user.id, email, password, sessionId: res.data.register.session.id };
+}
+
+/** Signs in as the configured admin. */
+export async function loginAs(t: { gql: TestApp['gql'] }, email: string, password: string): Promise<string> {
+  const res = await t.gql<{ login: { token: string } }>('mutation L($input: LoginInput!) { login(input: $input) { token } }', { input: { email, password } });
+  if (!res.data?.login) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);
+  return res.data.login.token;
+}
+
+export const ADMIN = { email: 'admin@example.com', password: 'admin-password-1' };

@@ -1,0 +1,61 @@
+/** A real graphql-ws client for subscription tests. */
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export interface WsOptions {
+  token?: string;
+  cookie?: string;
+}
+
+export function wsClient(httpUrl: string, opts: WsOptions = {}): Client {
+  const url = httpUrl.replace(/^http/, 'ws') + '/graphql';
+  class AuthedWebSocket extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { headers: opts.cookie ? { cookie: opts.cookie } : {} });
+    }
+  }
+  return createClient({
+    url,
+    webSocketImpl: AuthedWebSocket,
+    connectionParams: opts.token ? { authorization: `Bearer ${opts.token}` } : undefined,
+    retryAttempts: 0,
+    lazy: true,
+  });
+}
+
+/** Collects events of one subscription until `count` arrive or `timeoutMs` passes. */
+export function collect<T = unknown>(client: Client, query: string, variables: Record<string, unknown> = {}, count = 1, timeoutMs = 5000): { done: Promise<T[]>; events: T[]; errors: unknown[]; stop(): void } {
+  const events: T[] = [];
+  const errors: unknown[] = [];
+  let stop: () => void = () => {};
+  const done = new Promise<T[]>((resolve) => {
+    const timer = setTimeout(() => {
+      stop();
+      resolve(events);
+    }, timeoutMs);
+    stop = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (v) => {
+          if (v.errors) errors.push(...v.errors);
+          if (v.data) events.push(v.data as T);
+          if (events.length >= count) {
+            clearTimeout(timer);
+            stop();
+            resolve(events);
+          }
+        },
+        error: (e) => {
+          errors.push(e);
+          clearTimeout(timer);
+          resolve(events);
+        },
+        complete: () => {
+          clearTimeout(timer);
+          resolve(events);
+        },
+      },
+    );
+  });
+  return { done, events, errors, stop: () => stop() };
+}
