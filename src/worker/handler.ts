@@ -1,0 +1,28 @@
+/**
+ * A job type is one file in src/worker/handlers/ exporting a {@link JobHandler}.
+ * The queue validates data with `validate` at enqueue (BAD_USER_INPUT on failure),
+ * and a worker calls `run` for each attempt. Handlers must be idempotent: a job
+ * may run again after a crash, so effects are keyed by the job id.
+ */
+import type { Services } from '../services';
+
+export interface JobRun<T> {
+  /** The queue's job id: stable across attempts, use it as the idempotency key of effects. */
+  id: string;
+  data: T;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Reports progress 0..100; reaches jobUpdated subscribers. */
+  updateProgress(percent: number): Promise<void>;
+}
+
+export interface JobHandler<T = unknown> {
+  /** The job type clients name, e.g. `email.send`. */
+  type: string;
+  /** True when clients may not enqueue it (e.g. `order.process`, enqueued by checkout). */
+  internal?: boolean;
+  /** Checks and normalises client data; throws a BAD_USER_INPUT AppError when it is not acceptable. */
+  validate(data: unknown, services: Services): T;
+  /** Performs one attempt. Throwing fails the attempt (retried with backoff until maxAttempts). */
+  run(job: JobRun<T>, services: Services): Promise<Record<string, unknown> | void>;
+}
