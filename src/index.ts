@@ -1,13 +1,12 @@
 /** Bootstrap only: config -> app -> signals. */
-import { loadConfig, ConfigError } from './config';
-import { startApp } from './app';
+import { loadConfig, ConfigError, type Config } from './config';
+import type { App } from './app';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
-async function main(): Promise<void> {
-  let config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`Configuration error: ${err.message}`);
@@ -15,26 +14,45 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await startApp(config);
-  const shutdown = (signal: string): void => {
-    app.log.info({ signal }, 'shutting down');
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  let app: App | undefined;
+  let stopping: string | undefined;
+  const shutdown = (running: App, signal: string): void => {
+    running.log.info({ signal }, 'shutting down');
     setTimeout(() => {
-      app.log.error('shutdown took longer than 10 s; exiting');
+      running.log.error('shutdown took longer than 10 s; exiting');
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
-    app.close().then(
+    running.close().then(
       () => process.exit(0),
-      (err) => {
-        app.log.error({ err }, 'shutdown failed');
+      (err: unknown) => {
+        running.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // Installed before start-up so that a signal during it still stops a local redis-server cleanly.
+  const onSignal = (signal: string): void => {
+    if (stopping) {
+      // A second signal while draining: stop now (exit handlers still stop a local redis-server).
+      app?.log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = signal;
+    if (app) shutdown(app, signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  // Loaded only after the configuration is known to be good, so a bad variable is reported at once.
+  const { startApp } = require('./app') as typeof import('./app');
+  app = await startApp(config);
+  if (stopping) shutdown(app, stopping);
 }
 
-main().catch((err) => {
+main().catch((err: unknown) => {
   console.error(`Gateway failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

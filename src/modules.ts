@@ -11,13 +11,19 @@ import type { Metrics } from './metrics';
 import type { RedisClient, ConcreteTarget } from './redis/connection';
 import type { Services } from './services';
 import type { SubscribeGuard } from './ws/server';
+import { installAnalytics } from './modules/analytics';
+import { installCommerce } from './modules/commerce';
+import { installJobs } from './modules/jobs';
+import { installEvents } from './modules/events';
+import { installRegistry } from './modules/registry';
+import { installRateLimits } from './modules/ratelimit';
 
 export interface AppHooks {
   plugins: Array<ApolloServerPlugin<Context>>;
   wsGuards: SubscribeGuard[];
   routes: Map<string, RouteHandler>;
-  /** Run after the HTTP server listens. */
-  onStart: Array<() => Promise<void>>;
+  /** Run after the HTTP server listens; `url` is where it listens. */
+  onStart: Array<(started: { url: string }) => Promise<void>>;
   /** Run at shutdown after HTTP and WebSocket are drained, before Redis clients quit; in reverse order. */
   onStop: Array<() => Promise<void>>;
 }
@@ -33,4 +39,5 @@ export interface ModuleEnv {
 
 export type Module = (env: ModuleEnv) => void | Promise<void>;
 
-export const MODULES: Module[] = [];
+// installRegistry last: stop hooks run in reverse, so an instance leaves the registry before its workers stop.
+export const MODULES: Module[] = [installRateLimits, installCommerce, installAnalytics, installJobs, installEvents, installRegistry];

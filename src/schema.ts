@@ -3,13 +3,21 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray, type PubSub } from 'type-graphql';
 import { authChecker } from './auth/viewer';
+import { AnalyticsResolver } from './resolvers/analytics.resolver';
 import { AuthResolver } from './resolvers/auth.resolver';
+import { ExperimentResolver } from './resolvers/experiment.resolver';
+import { InstanceResolver } from './resolvers/instance.resolver';
+import { JobResolver } from './resolvers/job.resolver';
+import { CartResolver } from './resolvers/cart.resolver';
+import { OrderResolver } from './resolvers/order.resolver';
+import { ProductResolver } from './resolvers/product.resolver';
+import { RateLimitResolver } from './resolvers/ratelimit.resolver';
 import { SessionResolver } from './resolvers/session.resolver';
 import { UserResolver } from './resolvers/user.resolver';
 import { DateTimeScalar } from './types/scalars';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [AuthResolver, SessionResolver, UserResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [AuthResolver, SessionResolver, UserResolver, ProductResolver, CartResolver, OrderResolver, AnalyticsResolver, ExperimentResolver, JobResolver, InstanceResolver, RateLimitResolver];
 
 /** A pub/sub that refuses to publish: for building the schema where no events flow (schema emission). */
 const offlinePubSub: PubSub = {

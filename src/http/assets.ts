@@ -4,13 +4,28 @@
  * Each file is read once, on first request, and served with a strong ETag.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { projectRoot } from '../util/paths';
 
 const PUBLIC_DIR = path.join(projectRoot(), 'public');
-const fromPackage = (spec: string): string => require.resolve(spec);
+
+/**
+ * A file inside an installed package. Packages with an `exports` map refuse
+ * `require.resolve` of their UMD builds, so this finds the package folder from
+ * its main entry and joins the path.
+ */
+function fromPackage(spec: string): string {
+  const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+  let dir = path.dirname(require.resolve(name));
+  while (!existsSync(path.join(dir, 'package.json')) || (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name !== name) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`package ${name} not found`);
+    dir = up;
+  }
+  return path.join(dir, spec.slice(name.length + 1));
+}
 
 /** URL name -> file on disk. Only these are served. */
 const FILES: Record<string, () => string> = {

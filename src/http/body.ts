@@ -12,8 +12,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop reading: the 413 goes out with Connection: close, which drops the rest.
         req.removeAllListeners('data');
-        req.resume();
+        req.pause();
         reject(new BodyTooLarge());
         return;
       }

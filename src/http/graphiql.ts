@@ -5,6 +5,7 @@ export const GRAPHIQL_HTML = `<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>GraphiQL · Gateway</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/assets/graphiql.css">
   <style>html, body, #graphiql { height: 100%; margin: 0; }</style>
 </head>

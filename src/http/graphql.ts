@@ -3,10 +3,11 @@
  * body limit (413), malformed JSON (400), context with lazy session, cookies and
  * extra headers from the context written with the response.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
-import type { Logger } from '../logger';
+import { withRequestId, type Logger } from '../logger';
 import type { Services } from '../services';
 import { BodyTooLarge, readBody } from './body';
 import { serializeSessionCookie } from './cookies';
@@ -25,42 +26,63 @@ function sendJsonError(res: ServerResponse, status: number, message: string, cod
   res.end(body);
 }
 
-export function contextForRequest(req: IncomingMessage, services: Services, log: Logger): Context {
-  const { trustedProxies } = services.config;
+/** The client's X-Request-Id when it is a sane token, else a fresh UUID. */
+export function requestIdFor(req: IncomingMessage): string {
   const rid = req.headers['x-request-id'];
+  return typeof rid === 'string' && REQUEST_ID.test(rid) ? rid : randomUUID();
+}
+
+export function contextForRequest(req: IncomingMessage, services: Services, log: Logger, requestId: string = requestIdFor(req)): Context {
+  const { trustedProxies } = services.config;
   return buildContext(services, log, {
     ip: clientIp(req, trustedProxies),
     userAgent: req.headers['user-agent'],
     secure: isSecure(req, trustedProxies),
     token: tokenFrom(req.headers.authorization, req.headers.cookie),
-    requestId: typeof rid === 'string' && REQUEST_ID.test(rid) ? rid : undefined,
+    requestId,
   });
 }
 
-export async function handleGraphQL(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
+/** Handles one /graphql request; every log line written meanwhile carries its request id, which is echoed in X-Request-Id. */
+export function handleGraphQL(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
+  const requestId = requestIdFor(req);
+  res.setHeader('X-Request-Id', requestId);
+  return withRequestId(requestId, () => run(deps, req, res, search, requestId));
+}
+
+async function readJsonBody(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerResponse): Promise<{ body: unknown } | null> {
+  const limit = deps.services.config.bodyLimitBytes;
+  let raw: string;
+  try {
+    raw = await readBody(req, limit);
+  } catch (err) {
+    if (!(err instanceof BodyTooLarge)) throw err;
+    // The rest of the body is not read: close the connection instead of draining it.
+    res.setHeader('Connection', 'close');
+    sendJsonError(res, 413, `Request body exceeds ${limit} bytes`, 'PAYLOAD_TOO_LARGE');
+    return null;
+  }
+  const type = req.headers['content-type'] ?? '';
+  // Other content types go to Apollo as text, whose CSRF prevention refuses them.
+  if (!type.startsWith('application/json') && !type.startsWith('application/graphql-response+json')) return { body: raw };
+  try {
+    return { body: JSON.parse(raw) };
+  } catch {
+    sendJsonError(res, 400, 'Request body is not valid JSON', 'BAD_REQUEST');
+    return null;
+  }
+}
+
+async function run(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerResponse, search: string, requestId: string): Promise<void> {
   let body: unknown;
   if (req.method === 'POST') {
-    let raw: string;
-    try {
-      raw = await readBody(req, deps.services.config.bodyLimitBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) return sendJsonError(res, 413, `Request body exceeds ${deps.services.config.bodyLimitBytes} bytes`, 'PAYLOAD_TOO_LARGE');
-      throw err;
-    }
-    const type = req.headers['content-type'] ?? '';
-    if (type.startsWith('application/json') || type.startsWith('application/graphql-response+json')) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        return sendJsonError(res, 400, 'Request body is not valid JSON', 'BAD_REQUEST');
-      }
-    } else {
-      body = raw;
-    }
+    const read = await readJsonBody(deps, req, res);
+    if (!read) return;
+    body = read.body;
   }
   const headers = new HeaderMap();
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-  const ctx = contextForRequest(req, deps.services, deps.log);
+  const ctx = contextForRequest(req, deps.services, deps.log, requestId);
   const result = await deps.apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
     context: async () => ctx,
@@ -68,7 +90,6 @@ export async function handleGraphQL(deps: GraphQLHandlerDeps, req: IncomingMessa
   for (const [k, v] of result.headers) res.setHeader(k, v);
   for (const [k, v] of ctx.headers) res.setHeader(k, v);
   if (ctx.cookies.length) res.setHeader('Set-Cookie', ctx.cookies.map(serializeSessionCookie));
-  res.setHeader('X-Request-Id', ctx.requestId);
   res.statusCode = result.status ?? 200;
   if (result.body.kind === 'complete') {
     res.end(result.body.string);

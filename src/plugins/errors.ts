@@ -40,8 +40,10 @@ export function makeFormatError(production: boolean) {
     }
     const code = typeof ext.code === 'string' ? ext.code : undefined;
     if (code && PUBLIC_CODES.has(code)) {
-      if (!production) return formatted;
-      const { stacktrace: _drop, ...rest } = ext;
+      // `http` is Apollo's status hint; over WebSocket nobody strips it, so it goes here.
+      const { http: _http, ...noHttp } = ext;
+      if (!production) return { ...formatted, extensions: noHttp };
+      const { stacktrace: _drop, ...rest } = noHttp;
       return { ...formatted, extensions: rest };
     }
     const requestId = (error as GraphQLError | undefined)?.extensions?.requestId;
@@ -50,6 +52,20 @@ export function makeFormatError(production: boolean) {
     }
     return { ...formatted, extensions: { ...ext, code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } };
   };
+}
+
+/** The `extensions.code` the client sees for this error (before masking), e.g. for metrics. */
+export function clientCode(err: GraphQLError): string {
+  if (isRedisUnavailable(unwrapResolverError(err))) return ErrorCode.SERVICE_UNAVAILABLE;
+  const ext = (err.extensions ?? {}) as Ext;
+  if (Array.isArray(ext.validationErrors)) return ErrorCode.BAD_USER_INPUT;
+  return typeof ext.code === 'string' && PUBLIC_CODES.has(ext.code) ? ext.code : ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+/** A refusal of the request itself (bad input, limits, auth), as opposed to a failure of ours or of Redis. */
+function isClientError(err: GraphQLError): boolean {
+  const code = err.extensions?.code;
+  return typeof code === 'string' && PUBLIC_CODES.has(code) && code !== ErrorCode.SERVICE_UNAVAILABLE && !isRedisUnavailable(unwrapResolverError(err));
 }
 
 /** Tags unexpected errors with the request id, logs them, and answers 503 while Redis is down. */
@@ -70,6 +86,11 @@ export function errorPlugin(): ApolloServerPlugin<Context> {
             (err.extensions as Ext).requestId = contextValue.requestId;
             contextValue.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
           }
+        },
+        async willSendResponse({ response, errors }) {
+          // Apollo answers 500 for any error thrown before execution (e.g. by a plugin) that carries
+          // no status of its own; a refusal of the client's request is the client's error, never a 5xx.
+          if (response.http.status === 500 && errors?.length && errors.every(isClientError)) response.http.status = 400;
         },
       };
     },

@@ -35,6 +35,8 @@ const ROOTS = new Set(['Query', 'Mutation', 'Subscription']);
 const DEFAULT_LIST_SIZE = 10;
 
 export const costEstimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+  // Introspection reads the in-memory schema, not Redis; GraphiQL's schema query would otherwise cost ~15000.
+  if (field.name.startsWith('__')) return 0;
   const leaf = isLeafType(getNamedType(field.type));
   const own = leaf ? (ROOTS.has(type.name) ? 1 : 0) : 1;
   const limit = typeof args.limit === 'number' && args.limit > 0 ? args.limit : DEFAULT_LIST_SIZE;
@@ -42,9 +44,26 @@ export const costEstimator: ComplexityEstimator = ({ type, field, args, childCom
   return own + many * childComplexity;
 };
 
-/** The operation's cost, at least 1. */
+/** Documents that expand (through fragments) to more field visits than this are refused without further counting. */
+const MAX_VISITED_NODES = 10_000;
+
+/**
+ * The operation's cost, at least 1. Throws QUERY_TOO_COMPLEX when the document
+ * expands past {@link MAX_VISITED_NODES}, and BAD_USER_INPUT when its variables
+ * do not fit their types (cost depends on them, so they are checked here first).
+ */
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number {
-  const cost = getComplexity({ schema, query: document, operationName, variables, estimators: [costEstimator] });
+  let cost: number;
+  try {
+    cost = getComplexity({ schema, query: document, operationName, variables, estimators: [costEstimator], maxQueryNodes: MAX_VISITED_NODES });
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (/maximum allowed number of nodes/.test(message)) {
+      throw new AppError(ErrorCode.QUERY_TOO_COMPLEX, `Query expands to more than ${MAX_VISITED_NODES} fields`, { maxNodes: MAX_VISITED_NODES });
+    }
+    throw new AppError(ErrorCode.BAD_USER_INPUT, message);
+  }
   return Math.max(1, cost);
 }
 
@@ -56,30 +75,45 @@ function limitError(what: string, max: number): GraphQLError {
   return new GraphQLError(`Query has too many ${what}: the maximum is ${max}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: what } });
 }
 
-function depthOf(set: SelectionSetNode | undefined, ctx: ValidationContext, seen: Set<string>): number {
+/**
+ * Depth of a selection set. A fragment's depth does not depend on where it is
+ * spread, so it is computed once per fragment: without that, fragments that
+ * spread the next one twice cost 2^n to measure.
+ */
+function depthOf(set: SelectionSetNode | undefined, ctx: ValidationContext, memo: Map<string, number>): number {
   if (!set) return 0;
   let max = 0;
   for (const sel of set.selections) {
     if (sel.kind === Kind.FIELD) {
-      max = Math.max(max, sel.selectionSet ? 1 + depthOf(sel.selectionSet, ctx, seen) : 1);
+      // Introspection is bounded by the schema itself (and switched off by INTROSPECTION); GraphiQL's own query nests deeper than 12.
+      if (sel.name.value.startsWith('__')) continue;
+      max = Math.max(max, sel.selectionSet ? 1 + depthOf(sel.selectionSet, ctx, memo) : 1);
     } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-      max = Math.max(max, depthOf(sel.selectionSet, ctx, seen));
+      max = Math.max(max, depthOf(sel.selectionSet, ctx, memo));
     } else {
       const name = sel.name.value;
-      if (seen.has(name)) continue;
-      const frag = ctx.getFragment(name);
-      max = Math.max(max, depthOf(frag?.selectionSet, ctx, new Set([...seen, name])));
+      let d = memo.get(name);
+      if (d === undefined) {
+        // A cycle (refused by NoFragmentCycles anyway) counts as 0 while it is being measured.
+        memo.set(name, 0);
+        d = depthOf(ctx.getFragment(name)?.selectionSet, ctx, memo);
+        memo.set(name, d);
+      }
+      max = Math.max(max, d);
     }
   }
   return max;
 }
 
 export function depthRule(max: number): ValidationRule {
-  return (ctx): ASTVisitor => ({
-    OperationDefinition(op) {
-      if (depthOf(op.selectionSet, ctx, new Set()) > max) ctx.reportError(limitError('nested levels', max));
-    },
-  });
+  return (ctx): ASTVisitor => {
+    const memo = new Map<string, number>();
+    return {
+      OperationDefinition(op) {
+        if (depthOf(op.selectionSet, ctx, memo) > max) ctx.reportError(limitError('nested levels', max));
+      },
+    };
+  };
 }
 
 export function aliasRule(max: number): ValidationRule {

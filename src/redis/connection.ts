@@ -1,7 +1,7 @@
 /**
  * One factory for every Redis connection the process opens: standalone, Sentinel
  * or Cluster. Commands fail fast while Redis is unreachable (no offline queue, a
- * 1 s command timeout) so that requests answer SERVICE_UNAVAILABLE instead of
+ * 800 ms command timeout) so that requests answer SERVICE_UNAVAILABLE instead of
  * hanging; ioredis reconnects by itself when Redis returns.
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
@@ -18,6 +18,9 @@ export interface ConnectOptions {
   blocking?: boolean;
 }
 
+/** A Redis that does not answer fails the command after this long, leaving the request time to answer 503 within a second. */
+export const COMMAND_TIMEOUT_MS = 800;
+
 const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 1000);
 
 function baseOptions(opts: ConnectOptions): RedisOptions {
@@ -27,7 +30,7 @@ function baseOptions(opts: ConnectOptions): RedisOptions {
     lazyConnect: false,
     ...(opts.blocking
       ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000, enableAutoPipelining: true }),
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true }),
   };
 }
 
@@ -63,32 +66,47 @@ export function connect(target: ConcreteTarget, opts: ConnectOptions): RedisClie
   }
 }
 
-/** Waits until the client is ready, up to `timeoutMs`. */
+/** Waits until the client is ready, up to `timeoutMs`; the error names the last connection failure. */
 export async function waitReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
+    let last = '';
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
+      reject(new Error(`Redis did not become ready within ${timeoutMs} ms${last ? ` (${last})` : ''}`));
     }, timeoutMs);
     const onReady = (): void => {
       cleanup();
       resolve();
     };
+    const onError = (err: Error): void => {
+      last = err.message;
+    };
     const cleanup = (): void => {
       clearTimeout(timer);
       client.off('ready', onReady);
+      client.off('error', onError);
     };
     client.on('ready', onReady);
+    client.on('error', onError);
   });
 }
 
 /** True for the errors ioredis raises while Redis is unreachable. */
 export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
-  return /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Failed to refresh slots cache|None of startup nodes is available|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN/i.test(err.message);
+  // Follows wrappers (GraphQLError.originalError, Error.cause) a few levels down.
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true;
+    if (UNAVAILABLE.test(e.message)) return true;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
 }
+
+// MOVED/ASK reach the caller only from an auto-pipelined batch whose commands were
+// redirected to different slots during a cluster failover; a retry then succeeds.
+const UNAVAILABLE =
+  /Connection is closed|Stream isn't writeable|Command timed out|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Failed to refresh slots cache|None of startup nodes is available|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|^MOVED \d+ |^ASK \d+ /i;
 
 /** Closes a client, falling back to disconnect when QUIT cannot be sent. */
 export async function closeQuietly(client: RedisClient): Promise<void> {

@@ -54,10 +54,22 @@ export async function startRedisServer(dataDir: string, extraArgs: string[] = []
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', ...extraArgs],
     { stdio: 'ignore' },
   );
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  // If this process exits without stop() (a crash, process.exit), the server must not linger.
+  const killOnExit = (): void => {
+    child.kill('SIGTERM');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const deadline = Date.now() + 10_000;
   while (!(await pingRedis('127.0.0.1', port))) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('redis-server did not answer within 10 s');
+    if (spawnError) throw new Error(`redis-server could not be started: ${spawnError.message}`);
+    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} (is ${dataDir} writable?)`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('redis-server did not answer within 10 s');
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -66,8 +78,13 @@ export async function startRedisServer(dataDir: string, extraArgs: string[] = []
     child,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        // SIGTERM lets Redis flush the AOF; one that does not exit in 5 s is killed.
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };

@@ -14,7 +14,7 @@ export class Keys {
   user(userId: string): string {
     return this.k('user', `{u:${userId}}`);
   }
-  /** email -> userId; its own slot, claimed with SET NX before the user is written. */
+  /** email -> userId; its own slot, claimed with SET NX right after the user is written (a loser deletes its record). */
   userEmail(email: string): string {
     return this.k('user-email', email);
   }
@@ -29,6 +29,115 @@ export class Keys {
   }
   userSessionIds(userId: string): string {
     return this.k('user', `{u:${userId}}`, 'session-ids');
+  }
+
+  // --- commerce: products, stock, carts, orders, idempotency keys and recommendation
+  // scores share the one `{catalog}` slot, because a checkout changes stock, the cart,
+  // the order and the scores of any products in one atomic script (README.md).
+  catalog(part: 'products' | 'stock' | 'ids' | 'version' | 'cache' | 'bestsellers'): string {
+    return this.k('cat', '{catalog}', part);
+  }
+  /** ownerId is `u:<userId>` or `g:<guestSessionId>`. */
+  cart(ownerId: string): string {
+    return this.k('cart', '{catalog}', ownerId);
+  }
+  /** With an empty id: the prefix scripts append an order id to. */
+  order(orderId: string): string {
+    return this.k('order', '{catalog}', orderId);
+  }
+  userOrders(userId: string): string {
+    return this.k('orders', '{catalog}', userId);
+  }
+  /** The user's idempotency keys (sha256) -> order id. */
+  userOrderKeys(userId: string): string {
+    return this.k('order-keys', '{catalog}', userId);
+  }
+  /** Products bought together with productId, scored by orders; empty id gives the prefix. */
+  boughtWith(productId: string): string {
+    return this.k('rec', '{catalog}', productId);
+  }
+
+  // --- analytics and experiments: every key shares the one `{an}` slot, because one
+  // page view updates counters, uniques, ranking, series, journey and the live flag in
+  // one script, and a conversion updates its experiment's variant too (README.md).
+  /** Hash: views, conversions, revenue. */
+  anTotals(): string {
+    return this.k('an', '{an}', 'totals');
+  }
+  /** Zset page -> views: both the per-page count and the ranking. */
+  anPages(): string {
+    return this.k('an', '{an}', 'pages');
+  }
+  /** HyperLogLog of every visitor, or of one page's visitors. */
+  anUniques(page?: string): string {
+    return page === undefined ? this.k('an', '{an}', 'uv') : this.k('an', '{an}', 'uv', page);
+  }
+  /** Hash per minute (epoch minute): `*` views, page -> views, `!c` conversions, `!r` revenue. */
+  anMinute(epochMinute: number): string {
+    return this.k('an', '{an}', 'min', String(epochMinute));
+  }
+  /** Capped list of a visitor's latest pages, newest first. */
+  anJourney(visitorId: string): string {
+    return this.k('an', '{an}', 'journey', visitorId);
+  }
+  /** Hashes type -> count and type -> revenue cents. */
+  anConversions(what: 'count' | 'revenue'): string {
+    return this.k('an', '{an}', 'conv', what);
+  }
+  /** Set by every write, cleared by the instance that publishes liveStats. */
+  anDirty(): string {
+    return this.k('an', '{an}', 'dirty');
+  }
+  /** SET NX PX lock: at most one liveStats publication per period across instances. */
+  anLiveLock(): string {
+    return this.k('an', '{an}', 'live-lock');
+  }
+  /** Random salt of the anonymous visitor hash, created once per deployment. */
+  anSalt(): string {
+    return this.k('an', '{an}', 'salt');
+  }
+  /** Zset experiment key -> creation time. */
+  experiments(): string {
+    return this.k('an', '{an}', 'exps');
+  }
+  /** def: hash of the definition; assign: visitor -> variant; converted: set of visitors; stats: `<variant>:<counter>` -> n. */
+  experiment(key: string, part: 'def' | 'assign' | 'converted' | 'stats'): string {
+    return this.k('an', '{an}', 'exp', key, part);
+  }
+
+  // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces
+  // in the queue name keep them in one Cluster slot, which its scripts need (README.md).
+  /** The BullMQ queue name; BullMQ's key prefix is {@link prefix}. */
+  readonly jobQueue = '{jobs}';
+  /** The mail outbox (capped list, newest first) and its per-job delivery markers share `{outbox}`. */
+  outbox(): string {
+    return this.k('outbox', '{outbox}', 'list');
+  }
+  /** Set once a job's message is in the outbox, so a re-run never adds a second copy. */
+  outboxSent(jobId: string): string {
+    return this.k('outbox', '{outbox}', 'sent', jobId);
+  }
+
+  // --- rate limits: one GCRA key per (policy, partition), tagged by the partition
+  // (`u:<id>`, `ip:<addr>`, `e:<hash>`) so one request's keys of one identity share a slot.
+  rateLimit(tag: string, policy: string): string {
+    return this.k('rl', `{${tag}}`, policy);
+  }
+  /** Operator statistics: low-traffic (one flush a second per instance), all under one tag so MULTI can union them. */
+  rateLimitStats(...parts: string[]): string {
+    return this.k('rlstats', '{rl}', ...parts);
+  }
+
+  // --- service registry: a heartbeat updates the liveness zset and the info hash in
+  // one script, and the listing prunes both, so they share the `{registry}` slot.
+  /** Zset instance id -> expiry (ms, Redis clock) and hash instance id -> JSON record. */
+  registry(part: 'alive' | 'info'): string {
+    return this.k('registry', '{registry}', part);
+  }
+
+  // --- domain events: one stream per domain (`users`, `orders`), each its own slot.
+  eventStream(domain: string): string {
+    return this.k('events', `{${domain}}`);
   }
 
   /** Pub/sub channel names (not keys, but prefixed so instances of one deployment share them). */

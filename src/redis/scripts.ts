@@ -1,7 +1,9 @@
 /**
- * Loads every `lua/<commandName>-<numberOfKeys>.lua` file once and registers it
- * with ioredis `defineCommand`, which runs EVALSHA and falls back to EVAL.
+ * Loads every `lua/<commandName>-<numberOfKeys>.lua` file once; {@link runScript}
+ * runs it with EVALSHA and falls back to EVAL.
+ * `<commandName>-n.lua` takes any number of keys.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RedisClient } from './connection';
@@ -10,7 +12,8 @@ const LUA_DIR = path.join(__dirname, 'lua');
 
 interface ScriptDef {
   name: string;
-  numberOfKeys: number;
+  /** undefined: variadic (`-n.lua`). */
+  numberOfKeys: number | undefined;
   lua: string;
 }
 
@@ -20,24 +23,43 @@ function scripts(): ScriptDef[] {
   cache ??= readdirSync(LUA_DIR)
     .filter((f) => f.endsWith('.lua'))
     .map((file) => {
-      const m = /^(.+)-(\d+)\.lua$/.exec(file);
+      const m = /^(.+)-(\d+|n)\.lua$/.exec(file);
       if (!m) throw new Error(`Lua file ${file} must be named <commandName>-<numberOfKeys>.lua`);
       const name = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-      return { name, numberOfKeys: Number(m[2]), lua: readFileSync(path.join(LUA_DIR, file), 'utf8') };
+      return { name, numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(path.join(LUA_DIR, file), 'utf8') };
     });
   return cache;
 }
 
-/** Registers all scripts on the client; call once per client. */
-export function defineScripts(client: RedisClient): void {
-  for (const s of scripts()) client.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+/** The script files by command name, with their SHA1 for EVALSHA. */
+function byName(): Map<string, ScriptDef & { sha: string }> {
+  byNameCache ??= new Map(scripts().map((d) => [d.name, { ...d, sha: createHash('sha1').update(d.lua).digest('hex') }]));
+  return byNameCache;
+}
+let byNameCache: Map<string, ScriptDef & { sha: string }> | undefined;
+
+/**
+ * Checks that every script file loads; call once per client at start so a bad file stops start-up.
+ * Scripts are not registered with ioredis `defineCommand`: ioredis copies every defined command onto
+ * each pipeline it creates, and auto-pipelining creates one per batch of commands, so with ~100
+ * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (README.md).
+ */
+export function defineScripts(_client: RedisClient): void {
+  byName();
 }
 
-type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
+const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');
 
-/** Calls a script registered by {@link defineScripts}. */
+/**
+ * Runs a script with EVALSHA, falling back to EVAL (which caches it in Redis) when Redis does not know
+ * it yet, as ioredis's own defined commands do. EVALSHA names its keys, so Cluster routing and
+ * auto-pipelining go by the first key, for variadic scripts too.
+ */
 export function runScript<T>(client: RedisClient, name: string, keys: string[], args: Array<string | number>): Promise<T> {
-  const fn = (client as unknown as Record<string, ScriptFn>)[name];
-  if (typeof fn !== 'function') throw new Error(`Lua script ${name} is not defined`);
-  return fn.call(client, ...keys, ...args) as Promise<T>;
+  const s = byName().get(name);
+  if (!s) return Promise.reject(new Error(`Lua script ${name} is not defined`));
+  return client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: unknown) => {
+    if (!isNoScript(err)) throw err;
+    return client.eval(s.lua, keys.length, ...keys, ...args);
+  }) as Promise<T>;
 }

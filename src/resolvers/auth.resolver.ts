@@ -2,15 +2,22 @@ import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { AuthPayload } from '../types/auth.type';
 import { LoginInput, RegisterInput } from '../types/auth.input';
+import { RateLimit } from '../ratelimit/decorator';
 import { toAuthPayload } from '../types/mappers';
 
 @Resolver()
 export class AuthResolver {
+  @RateLimit({ name: 'register-ip', points: 10, window: '1h', burst: 5, by: 'ip', onRedisDown: 'closed' })
   @Mutation(() => AuthPayload, { description: 'Creates an account and signs in. A guest session carried along is merged into it.' })
   async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
     return toAuthPayload(await ctx.services.auth.register(ctx, input), ctx.services.config.sessionIdleTtlMs);
   }
 
+  // Password guessing stays slow whether the attacker varies the address or the account.
+  @RateLimit(
+    { name: 'login-email', points: 10, window: '15m', burst: 5, by: { arg: 'input.email', kind: 'email' }, onRedisDown: 'closed' },
+    { name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' },
+  )
   @Mutation(() => AuthPayload, { description: 'Signs in with a new token. A guest session carried along is merged into the user.' })
   async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
     return toAuthPayload(await ctx.services.auth.login(ctx, input), ctx.services.config.sessionIdleTtlMs);

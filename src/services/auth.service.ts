@@ -20,6 +20,7 @@ export type GuestHandoff = (guestSessionId: string, userId: string) => Promise<v
 
 export class AuthService {
   private readonly handoffs: GuestHandoff[] = [];
+  private readonly registered: Array<(user: UserRecord) => Promise<void>> = [];
 
   constructor(
     private readonly users: UserService,
@@ -31,8 +32,14 @@ export class AuthService {
     this.handoffs.push(fn);
   }
 
+  /** Adds a step to run once an account was created by `register` (e.g. the user.registered event). */
+  onRegistered(fn: (user: UserRecord) => Promise<void>): void {
+    this.registered.push(fn);
+  }
+
   async register(ctx: Context, input: { email: string; password: string; name: string }): Promise<AuthResult> {
     const user = await this.users.create(input);
+    for (const fn of this.registered) await fn(user);
     return this.signIn(ctx, user);
   }
 
@@ -48,12 +55,13 @@ export class AuthService {
     return { token, user: null, session };
   }
 
+  /** Ends the current session; the cookie is cleared either way, so a stale one does not linger. */
   async logout(ctx: Context): Promise<boolean> {
     const session = await ctx.session();
+    ctx.cookies.push({ value: '', maxAgeSec: 0, secure: ctx.secure });
     if (!session) return false;
     await this.sessions.end(session);
     ctx.actAs(null, null);
-    ctx.cookies.push({ value: '', maxAgeSec: 0, secure: ctx.secure });
     return true;
   }
 

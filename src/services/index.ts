@@ -4,9 +4,22 @@ import type { Logger } from '../logger';
 import type { RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import type { GatewayPubSub } from '../redis/pubsub';
+import { AnalyticsService } from './analytics.service';
 import { AuthService } from './auth.service';
+import { CartService } from './cart.service';
+import { CatalogService } from './catalog.service';
+import { OrderService } from './order.service';
+import { RecommendationService } from './recommendation.service';
+import { ExperimentService } from './experiment.service';
+import { JobService } from './job.service';
+import { MailService } from './mail.service';
+import { LiveStatsService } from './live-stats.service';
+import { EventsService } from './events.service';
+import { RegistryService } from './registry.service';
+import { RateLimitService } from './ratelimit.service';
 import { SessionService } from './session.service';
 import { UserService } from './user.service';
+import { VisitorService } from './visitor.service';
 
 export interface Services {
   config: Config;
@@ -15,11 +28,42 @@ export interface Services {
   users: UserService;
   sessions: SessionService;
   auth: AuthService;
+  /** This process in the service registry; `start(role, address)` registers it. */
+  registry: RegistryService;
+  /** Domain events on Redis Streams for other services. */
+  events: EventsService;
+  visitors: VisitorService;
+  experiments: ExperimentService;
+  analytics: AnalyticsService;
+  liveStats: LiveStatsService;
+  catalog: CatalogService;
+  carts: CartService;
+  orders: OrderService;
+  recommendations: RecommendationService;
+  jobs: JobService;
+  mail: MailService;
+  rateLimits: RateLimitService;
 }
 
 export function createServices(config: Config, redis: RedisClient, keys: Keys, pubsub: GatewayPubSub, log: Logger): Services {
   const users = new UserService(redis, keys, config.scryptN);
   const sessions = new SessionService(redis, keys, pubsub, config, log);
   const auth = new AuthService(users, sessions);
-  return { config, keys, pubsub, users, sessions, auth };
+  const registry = new RegistryService(redis, keys, config.registry, log);
+  const events = new EventsService(redis, keys, config.eventStreamMaxLen, registry.id);
+  const catalog = new CatalogService(redis, keys, pubsub);
+  const carts = new CartService(redis, keys, config);
+  const orders = new OrderService(redis, keys, log);
+  const recommendations = new RecommendationService(redis, keys);
+  const visitors = new VisitorService(redis, keys);
+  const experiments = new ExperimentService(redis, keys, visitors);
+  const analytics = new AnalyticsService(redis, keys, visitors, experiments, config);
+  const liveStats = new LiveStatsService(redis, keys, pubsub, analytics, log);
+  const mail = new MailService(redis, keys, config.jobs);
+  const rateLimits = new RateLimitService(redis, keys, pubsub, config, log);
+  // Job handlers validate and run with the whole container, the job service included.
+  let container: Services | undefined;
+  const jobs = new JobService(redis, keys, config, () => container!, log);
+  container = { config, keys, pubsub, users, sessions, auth, registry, events, catalog, carts, orders, recommendations, visitors, experiments, analytics, liveStats, jobs, mail, rateLimits };
+  return container;
 }

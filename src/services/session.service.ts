@@ -53,7 +53,10 @@ function parseRecord(tokenHash: string, flat: string[]): SessionRecord {
   };
 }
 
-/** Owns every session key. All methods take the raw token or a public session id, never store the token. */
+/**
+ * Owns every session key. All methods take the raw token or a public session id, never store the token.
+ * Defaults (see config): idle lifetime 30m, absolute 7d, 10 sessions per user, user-agent family check on.
+ */
 export class SessionService {
   constructor(
     private readonly redis: RedisClient,
@@ -91,9 +94,12 @@ export class SessionService {
         uaf: client.uaFamily,
         ip: session.ip ?? '',
       })
-      .pexpire(key, Math.min(this.config.sessionIdleTtlMs, this.config.sessionMaxAgeMs))
+      // Absolute, so the key can never outlive `exp` by however long the command took to arrive.
+      .pexpireat(key, Math.min(now + this.config.sessionIdleTtlMs, session.expiresAt))
       .exec();
     if (userId) {
+      // Ended sessions leave their index entries behind; without this they would count toward the cap.
+      await this.indexed(userId);
       const evicted = await runScript<string[]>(
         this.redis,
         'sessionIndexAdd',
@@ -134,6 +140,11 @@ export class SessionService {
     }
   }
 
+  /** Whether the session still exists, without sliding it. */
+  async isLive(session: SessionRecord): Promise<boolean> {
+    return (await this.redis.exists(this.keys.session(session.tokenHash))) === 1;
+  }
+
   /** Ends the session of this token hash (logout). */
   async end(session: SessionRecord): Promise<void> {
     await this.redis.del(this.keys.session(session.tokenHash));
@@ -141,51 +152,63 @@ export class SessionService {
     else await this.announce([session.id]);
   }
 
-  /** Revokes one of the user's sessions by public id. False when the user has no such session. */
+  /** Revokes one of the user's live sessions by public id. False when the user has no such live session. */
   async revoke(userId: string, sessionId: string): Promise<boolean> {
     return (await this.removeFromIndex(userId, 'one', sessionId)) > 0;
   }
 
-  /** Revokes every session of the user but `keepId`; returns how many. */
+  /** Revokes every live session of the user but `keepId`; returns how many. */
   revokeOthers(userId: string, keepId: string): Promise<number> {
     return this.removeFromIndex(userId, 'others', keepId);
   }
 
-  /** The user's live sessions, newest first. Index entries whose session expired are pruned. */
+  /** The user's live sessions, newest first. */
   async list(userId: string): Promise<SessionRecord[]> {
-    const ids = await this.redis.hgetall(this.keys.userSessionIds(userId));
-    const entries = Object.entries(ids);
+    const live = await this.indexed(userId);
+    return live.map(([th, row]) => parseRecord(th, Object.entries(row).flat())).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /**
+   * The user's indexed sessions that are still live, as [tokenHash, stored fields].
+   * Entries whose session ended by TTL are pruned: a session key never comes
+   * back once gone (it is written before its entry, and tokens are never reused).
+   */
+  private async indexed(userId: string): Promise<Array<[string, Record<string, string>]>> {
+    const entries = Object.entries(await this.redis.hgetall(this.keys.userSessionIds(userId)));
+    // One command per session: they live in other Cluster slots than the index.
     const rows = await Promise.all(entries.map(([, th]) => this.redis.hgetall(this.keys.session(th))));
-    const live: SessionRecord[] = [];
+    const live: Array<[string, Record<string, string>]> = [];
     const stale: string[] = [];
+    const now = Date.now();
     entries.forEach(([id, th], i) => {
       const row = rows[i];
-      if (row && row.id === id && Number(row.exp) > Date.now()) live.push(parseRecord(th, Object.entries(row).flat()));
+      if (row.id === id && Number(row.exp) > now) live.push([th, row]);
       else stale.push(id);
     });
     if (stale.length) {
       await this.redis.multi().zrem(this.keys.userSessions(userId), ...stale).hdel(this.keys.userSessionIds(userId), ...stale).exec();
     }
-    return live.sort((a, b) => b.createdAt - a.createdAt);
+    return live;
   }
 
+  /** Removes index entries and their sessions; returns how many live sessions ended. */
   private async removeFromIndex(userId: string, mode: 'one' | 'others', id: string): Promise<number> {
     const removed = await runScript<string[]>(this.redis, 'sessionIndexRemove', [this.keys.userSessions(userId), this.keys.userSessionIds(userId)], [mode, id]);
-    await this.dropRemoved(removed);
-    return removed.length / 2;
+    return this.dropRemoved(removed);
   }
 
-  /** Deletes the session keys of a flat {id, tokenHash, ...} list and tells every instance. */
-  private async dropRemoved(flat: string[]): Promise<void> {
-    if (!flat.length) return;
+  /** Deletes the session keys of a flat {id, tokenHash, ...} list, tells every instance, and returns how many existed. */
+  private async dropRemoved(flat: string[]): Promise<number> {
+    if (!flat.length) return 0;
     const ids: string[] = [];
     const dels: Array<Promise<number>> = [];
     for (let i = 0; i < flat.length; i += 2) {
       ids.push(flat[i]);
       dels.push(this.redis.del(this.keys.session(flat[i + 1])));
     }
-    await Promise.all(dels);
+    const deleted = (await Promise.all(dels)).reduce((a, b) => a + b, 0);
     await this.announce(ids);
+    return deleted;
   }
 
   private async announce(sessionIds: string[]): Promise<void> {

@@ -5,7 +5,7 @@
 import type { RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import { hashPassword, newId, verifyPassword } from '../util/crypto';
-import { badInput } from '../errors';
+import { AppError, ErrorCode, badInput } from '../errors';
 
 export type Role = 'CUSTOMER' | 'ADMIN';
 
@@ -25,6 +25,7 @@ function toRecord(h: Record<string, string>): UserRecord | null {
   return { id: h.id, email: h.email, name: h.name, roles: (h.roles || 'CUSTOMER').split(',') as Role[], createdAt: Number(h.created) };
 }
 
+/** Accounts. `scryptN` is the scrypt cost for new hashes (config default 2^15, r = 8, p = 1). */
 export class UserService {
   /** A hash of a random password, verified when the email is unknown so both failures take as long. */
   private dummyHash: Promise<string>;
@@ -75,7 +76,8 @@ export class UserService {
       await this.create({ email, password, name: 'Administrator' }, ['ADMIN', 'CUSTOMER']);
       return true;
     } catch (err) {
-      if (err instanceof Error && /already exists/.test(err.message)) return false;
+      // Another instance starting at the same moment created it first.
+      if (err instanceof AppError && err.code === ErrorCode.BAD_USER_INPUT) return false;
       throw err;
     }
   }

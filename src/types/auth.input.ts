@@ -1,10 +1,15 @@
-import { IsEmail, Matches, MaxLength, MinLength } from 'class-validator';
+import { isEmail, Matches, MaxLength, MinLength, ValidateBy, type ValidationOptions } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
+
+/** A valid address once trimmed: surrounding space is normalised away like case, not refused. */
+function IsEmailAddress(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'isEmailAddress', validator: { validate: (v: unknown) => typeof v === 'string' && isEmail(v.trim()) } }, options);
+}
 
 @InputType()
 export class RegisterInput {
   @Field()
-  @IsEmail({}, { message: 'must be a valid email address' })
+  @IsEmailAddress({ message: 'must be a valid email address' })
   @MaxLength(254)
   email!: string;
 

@@ -4,18 +4,18 @@
  * "Bearer <token>", else the session cookie of the upgrade request); a bad
  * token closes it with 4403. Every subscribe is parsed, checked against the
  * query limits and the guards (rate limits), and run with a fresh context.
- * A revoked session's sockets are closed on every instance.
+ * A session's sockets close (4401) when it ends: see {@link SessionSockets}.
  */
 import type { Server } from 'node:http';
 import { GraphQLError, parse, validate, specifiedRules, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Services } from '../services';
 import type { SessionRecord } from '../services/session.service';
-import { SESSION_REVOKED_TOPIC, type SessionRevokedEvent } from '../services/session.service';
+import { checkIntervalFor, SessionSockets } from './session-sockets';
 import { costTooHigh, limitRules, operationCost } from '../plugins/query-limits';
 import { makeFormatError } from '../plugins/errors';
 
@@ -49,27 +49,18 @@ export interface WsHandle {
 
 type Ex = Extra & { state?: ConnectionState };
 
+/** How long shutdown waits for WebSocket clients to answer the close frame before cutting them off. */
+const WS_CLOSE_GRACE_MS = 2000;
+
 export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const { services, log, schema } = deps;
   const { config } = services;
   const wss = new WebSocketServer({ server: deps.server, path: '/graphql', maxPayload: config.bodyLimitBytes });
-  const bySession = new Map<string, Set<WebSocket>>();
+  const sessionSockets = new SessionSockets(checkIntervalFor(config.sessionIdleTtlMs));
   const rules = [...specifiedRules, ...limitRules(config.queryLimits)];
   const formatError = makeFormatError(config.production);
 
-  const track = (sessionId: string, socket: WebSocket): void => {
-    let set = bySession.get(sessionId);
-    if (!set) bySession.set(sessionId, (set = new Set()));
-    set.add(socket);
-    socket.once('close', () => {
-      set.delete(socket);
-      if (!set.size) bySession.delete(sessionId);
-    });
-  };
-
-  const unlisten = await services.pubsub.listen<SessionRevokedEvent>(SESSION_REVOKED_TOPIC, ({ sessionIds }) => {
-    for (const id of sessionIds) for (const socket of bySession.get(id) ?? []) socket.close(4401, 'Session revoked');
-  });
+  await sessionSockets.start(services.pubsub);
 
   const contextFor = (extra: Ex): Context => {
     const req = extra.request;
@@ -96,7 +87,10 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
           const session = await contextFor(extra).session();
           if (!session) return false;
           state.session = session;
-          track(session.id, extra.socket);
+          sessionSockets.add(session, extra.socket, () => contextFor(extra).session());
+          // A revocation announced between the check above and add() went unseen by the
+          // listener; it deletes the session before announcing, so a second look catches it.
+          if (!(await services.sessions.isLive(session))) return false;
         }
         deps.metrics.wsConnections.inc();
         return true;
@@ -143,10 +137,15 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   return {
     connections: () => wss.clients.size,
     async close() {
-      unlisten();
+      sessionSockets.stop();
       for (const socket of wss.clients) socket.close(1001, 'Server shutting down');
+      // A client that never answers the close handshake would hold shutdown for ws's 30 s close timeout.
+      const cutOff = setTimeout(() => {
+        for (const socket of wss.clients) socket.terminate();
+      }, WS_CLOSE_GRACE_MS);
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      clearTimeout(cutOff);
     },
   };
 }

@@ -2,7 +2,7 @@
 import { loadConfig } from '../../src/config';
 import { startApp, type App } from '../../src/app';
 import { createLogger } from '../../src/logger';
-import { flushPrefix, testRedisUrl, uniquePrefix } from './redis';
+import { flushPrefix, testClusterSeeds, testRedisMode, testRedisUrl, uniquePrefix } from './redis';
 
 export interface GqlResult<T = Record<string, any>> {
   status: number;
@@ -27,6 +27,8 @@ export interface TestApp {
 
 /** Environment every test app starts from; override per test. */
 export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const ownTarget = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'].some((k) => k in overrides);
+  const cluster = testRedisMode() === 'cluster' && !ownTarget ? { REDIS_CLUSTER_NODES: testClusterSeeds() } : {};
   return {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -36,6 +38,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     RATE_LIMIT_DEFAULT: 'off',
     SCRYPT_N: '1024',
     WORKER: '0',
+    ...cluster,
     ...overrides,
   };
 }
@@ -68,7 +71,10 @@ export async function startTestApp(overrides: Record<string, string | undefined>
     gql: (query, variables, opts) => gqlRequest(url, query, variables, opts),
     async close() {
       await app.close();
-      if (config.redis.kind === 'standalone' && config.redis.url === testRedisUrl()) await flushPrefix(config.keyPrefix);
+      const shared =
+        (config.redis.kind === 'standalone' && config.redis.url === testRedisUrl()) ||
+        (config.redis.kind === 'cluster' && testRedisMode() === 'cluster' && env.REDIS_CLUSTER_NODES === testClusterSeeds());
+      if (shared) await flushPrefix(config.keyPrefix);
     },
   };
 }

@@ -2,8 +2,25 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { startRedisServer } from '../../src/redis/embedded';
+import { parseSeeds } from './cluster';
+
+/**
+ * `TEST_REDIS_MODE=cluster` (see `npm run test:cluster`) runs every test app
+ * against the run's Redis Cluster instead of the single Redis; tests that pass
+ * their own REDIS_URL (ownRedis) keep it.
+ */
+export function testRedisMode(): 'single' | 'cluster' {
+  return process.env.TEST_REDIS_MODE === 'cluster' ? 'cluster' : 'single';
+}
+
+/** REDIS_CLUSTER_NODES of the run's cluster (started by globalSetup in cluster mode). */
+export function testClusterSeeds(): string {
+  const seeds = process.env.TEST_REDIS_CLUSTER_NODES;
+  if (!seeds) throw new Error('TEST_REDIS_CLUSTER_NODES is not set: run with TEST_REDIS_MODE=cluster through jest');
+  return seeds;
+}
 
 /** The run's shared Redis (started by globalSetup). */
 export function testRedisUrl(): string {
@@ -18,21 +35,52 @@ export function uniquePrefix(label = 't'): string {
   return `test-${label}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
 }
 
-/** A plain client on the shared Redis, for assertions. Remember to quit it. */
-export function rawRedis(url = testRedisUrl()): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1 });
+/** Makes SCAN on a cluster client walk every master in turn (cursor `<master>-<cursor>`), as on one Redis. */
+function scanAllMasters(c: Cluster): void {
+  const ready = (): Promise<void> => new Promise((resolve) => (c.status === 'ready' ? resolve() : c.once('ready', () => resolve())));
+  const scan = async (cursor: string | number, ...args: Array<string | number>): Promise<[string, string[]]> => {
+    await ready();
+    const masters = c.nodes('master').sort((a, b) => (a.options.port ?? 0) - (b.options.port ?? 0));
+    const [i, inner] = String(cursor) === '0' ? [0, '0'] : String(cursor).split('-').map((x, n) => (n ? x : Number(x))) as [number, string];
+    const [next, keys] = (await masters[i].call('SCAN', inner, ...args)) as [string, string[]];
+    if (next !== '0') return [`${i}-${next}`, keys];
+    return [i + 1 >= masters.length ? '0' : `${i + 1}-0`, keys];
+  };
+  (c as unknown as { scan: typeof scan }).scan = scan;
 }
 
-/** Deletes every key under a prefix. */
-export async function flushPrefix(prefix: string, url = testRedisUrl()): Promise<void> {
+/**
+ * A plain client on the shared Redis, for assertions. Remember to quit it. In
+ * cluster mode (no explicit url) it is a Cluster client: key commands work the
+ * same, SCAN walks every master, multi-key commands need keys of one slot.
+ */
+export function rawRedis(url?: string): Redis {
+  if (url === undefined && testRedisMode() === 'cluster') {
+    const c = new Cluster(parseSeeds(testClusterSeeds()), { redisOptions: { maxRetriesPerRequest: 1 } });
+    // Node errors also reject the commands concerned; unheard 'error' events would crash the test file.
+    c.on('error', () => undefined);
+    scanAllMasters(c);
+    // Cluster shares Redis's command API; typed as Redis so tests stay mode-agnostic.
+    return c as unknown as Redis;
+  }
+  return new Redis(url ?? testRedisUrl(), { maxRetriesPerRequest: 1 });
+}
+
+async function deleteMatching(r: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    // One DEL per key: keys of one prefix span many slots in a cluster.
+    if (keys.length) await Promise.all(keys.map((k) => r.del(k)));
+  } while (cursor !== '0');
+}
+
+/** Deletes every key under a prefix (on every master in cluster mode). */
+export async function flushPrefix(prefix: string, url?: string): Promise<void> {
   const r = rawRedis(url);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
+    await deleteMatching(r, prefix);
   } finally {
     r.disconnect();
   }
@@ -70,4 +118,14 @@ export async function ownRedis(extraArgs: string[] = []): Promise<OwnRedis> {
     },
   };
   return handle;
+}
+
+/**
+ * PUBSUB NUMSUB of one channel. In a cluster each node counts only the subscribers
+ * connected to it (and a subscriber connects to any node), so this sums every node.
+ */
+export async function subscriberCount(client: Redis | Cluster, channel: string): Promise<number> {
+  const nodes = client instanceof Cluster ? client.nodes('all') : [client];
+  const counts = await Promise.all(nodes.map(async (n) => Number(((await n.call('PUBSUB', 'NUMSUB', channel)) as [string, number])[1])));
+  return counts.reduce((a, b) => a + b, 0);
 }

@@ -57,7 +57,7 @@ function contractMismatches(contract: GraphQLSchema, actual: GraphQLSchema): { s
           if (!aa || String(aa.type) !== String(arg.type)) wrong.push(`${t.name}.${f.name}(${arg.name}: ${String(arg.type)})`);
         }
         for (const extra of af.args ?? []) {
-          const known = ('args' in f ? f.args : []).some((x) => x.name === extra.name);
+          const known = ('args' in f ? f.args : []).some((x: { name: string }) => x.name === extra.name);
           if (!known && String(extra.type).endsWith('!') && extra.defaultValue === undefined) wrong.push(`${t.name}.${f.name} adds required ${extra.name}`);
         }
       }

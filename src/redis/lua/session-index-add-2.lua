@@ -1,4 +1,6 @@
--- Adds a session to its user's index and evicts the oldest past the cap.
+-- Adds a session to its user's index and evicts the oldest past the cap. The
+-- session being added is never the one evicted, even when a racing login with
+-- a later creation time reached the index first.
 -- KEYS[1] zset: session id -> created at (ms)
 -- KEYS[2] hash: session id -> token hash
 -- ARGV[1] session id
@@ -12,14 +14,18 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 local evicted = {}
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
 if over > 0 then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  -- One candidate more than needed, in case the new session is among the oldest.
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, over)
   for _, id in ipairs(oldest) do
-    local th = redis.call('HGET', KEYS[2], id)
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
-    if th then
-      table.insert(evicted, id)
-      table.insert(evicted, th)
+    if over > 0 and id ~= ARGV[1] then
+      local th = redis.call('HGET', KEYS[2], id)
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('HDEL', KEYS[2], id)
+      if th then
+        table.insert(evicted, id)
+        table.insert(evicted, th)
+      end
+      over = over - 1
     end
   end
 end

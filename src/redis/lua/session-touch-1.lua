@@ -21,8 +21,9 @@ if ARGV[4] == '1' and s['uaf'] ~= ARGV[3] then
   return {-2, s['uid'] or '', s['id']}
 end
 redis.call('HSET', KEYS[1], 'seen', ARGV[1])
-local ttl = math.min(tonumber(ARGV[2]), exp - now)
-redis.call('PEXPIRE', KEYS[1], ttl)
+-- An absolute deadline: a relative TTL would start when the script runs, later
+-- than `now`, and let the key outlive the absolute expiry by that delay.
+redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.min(now + tonumber(ARGV[2]), exp)))
 for i = 1, #h, 2 do
   if h[i] == 'seen' then h[i + 1] = ARGV[1] end
 end

@@ -1,0 +1,342 @@
+/**
+ * End-to-end job throughput: jobs enqueued and run to completion per second,
+ * with a no-op handler, on one private redis-server (AOF on, as `npm start`
+ * runs it). Four sides in the same run, rounds alternating so drift falls on all:
+ *
+ * - `service`: JobService.enqueue (validation, owner, priority, retries) + JobRunner.
+ * - `graphql`: the enqueueJob mutation over HTTP to a real gateway + JobRunner.
+ * - `bullmq`:  BullMQ used directly: Queue.add + Worker, same attempts/backoff/retention.
+ * - `bullmq-http`: the same behind a bare node:http JSON endpoint, enqueued with the
+ *              same HTTP client as `graphql`: what HTTP alone costs, to set GraphQL against.
+ * - `list`:    the tutorial queue: LPUSH a JSON job, consumers BRPOP it (no retries,
+ *              no locks, a crashed consumer loses its job).
+ *
+ * Each side runs in a fresh child process (producers and workers together), so
+ * nothing one side turns on (JIT state, async hooks) leaks into another. Reported
+ * per side: median jobs/s over the rounds, that process's CPU ms per 1000 jobs
+ * (steadier than jobs/s on a shared machine), and Redis commands per job. Run (never touching dist/):
+ * `npx tsc -p bench/tsconfig.json && node node_modules/.cache/gateway-bench/bench/jobs.js
+ * [--jobs 20000] [--graphql-jobs 5000] [--rounds 3] [--concurrency 32] [--producers 32] [--only service,bullmq]`.
+ */
+import { fork } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Queue, Worker } from 'bullmq';
+import Redis from 'ioredis';
+import { startApp, type App } from '../src/app';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { connect, closeQuietly } from '../src/redis/connection';
+import { startRedisServer } from '../src/redis/embedded';
+import type { JobHandler } from '../src/worker/handler';
+import { projectRoot } from '../src/util/paths';
+import { JobRunner } from '../src/worker/runner';
+import { commandDelta, commandStats } from './redis-stats';
+
+type Side = 'service' | 'graphql' | 'bullmq' | 'bullmq-http' | 'list';
+
+export interface JobsBenchOptions {
+  jobs: number;
+  graphqlJobs: number;
+  rounds: number;
+  concurrency: number;
+  producers: number;
+  only: Side[];
+  /** Also prints the most frequent Redis commands per job. */
+  verbose?: boolean;
+}
+
+interface RoundResult {
+  side: Side;
+  jobs: number;
+  seconds: number;
+  jobsPerSec: number;
+  cpuMsPer1000: number;
+  commandsPerJob: number;
+  /** The most frequent Redis commands, per job. */
+  topCommands: string;
+}
+
+const noop: JobHandler<Record<string, unknown>> = { type: 'bench.noop', validate: (d) => d as Record<string, unknown>, run: async () => undefined };
+
+/** Runs `total` calls of `produce` with `producers` in flight, resolving when all were accepted. */
+async function produceAll(total: number, producers: number, produce: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      while (next < total) await produce(next++);
+    }),
+  );
+}
+
+/** Resolves when `count()` reaches `total`. */
+function whenDone(count: () => number, total: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (count() >= total) clearInterval(t), resolve();
+    }, 2);
+  });
+}
+
+async function measure(side: Side, jobs: number, redis: Redis, body: () => Promise<void>): Promise<RoundResult> {
+  const before = await commandStats(redis);
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await body();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const delta = commandDelta(before, await commandStats(redis));
+  const commands = Object.values(delta).reduce((a, b) => a + b, 0);
+  const topCommands = Object.entries(delta)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([c, n]) => `${c}:${(n / jobs).toFixed(1)}`)
+    .join(' ');
+  return { side, jobs, seconds, jobsPerSec: jobs / seconds, cpuMsPer1000: ((cpu.user + cpu.system) / 1000 / jobs) * 1000, commandsPerJob: commands / jobs, topCommands };
+}
+
+async function gateway(redisUrl: string, prefix: string, concurrency: number): Promise<{ app: App; runner: JobRunner; done: () => number; close(): Promise<void> }> {
+  const config = loadConfig({ REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '0', WORKER_CONCURRENCY: String(concurrency) });
+  const app = await startApp(config, { log: createLogger(config) });
+  app.services.jobs.registry.register(noop);
+  const conn = connect(app.redisTarget, { name: 'bench-worker', blocking: true });
+  const runner = new JobRunner({ services: app.services, registry: app.services.jobs.registry, connection: conn, keys: app.services.keys, config, log: app.log });
+  let done = 0;
+  runner.worker.on('completed', () => done++);
+  await runner.start();
+  return {
+    app,
+    runner,
+    done: () => done,
+    async close() {
+      await runner.close();
+      await closeQuietly(conn);
+      await app.close();
+    },
+  };
+}
+
+async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, redis: Redis, round: number): Promise<RoundResult> {
+  const prefix = `bench-${side}-${round}`;
+  const total = side === 'graphql' || side === 'bullmq-http' ? opts.graphqlJobs : opts.jobs;
+  if (side === 'service' || side === 'graphql') {
+    const g = await gateway(redisUrl, prefix, opts.concurrency);
+    try {
+      const url = `http://127.0.0.1:${g.app.port}/graphql`;
+      if (side === 'service') {
+        // No HTTP request on this side: it measures the service as a worker process or another service calls it.
+        const created = await g.app.services.users.create({ email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' });
+        const viewer = { userId: created.id, admin: false };
+        const start = g.done();
+        return await measure(side, total, redis, async () => {
+          await produceAll(total, opts.producers, () => g.app.services.jobs.enqueue(viewer, 'bench.noop', {}, {}));
+          await whenDone(() => g.done() - start, total);
+        });
+      }
+      const reg = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }', variables: { i: { email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' } } }),
+      });
+      const user = ((await reg.json()) as { data: { register: { token: string; user: { id: string } } } }).data.register;
+      const body = JSON.stringify({ query: 'mutation($i: EnqueueJobInput!) { enqueueJob(input: $i) { id } }', variables: { i: { type: 'bench.noop', data: {} } } });
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${user.token}` };
+      const produce = async (): Promise<void> => {
+        const res = await fetch(url, { method: 'POST', headers, body });
+        const json = (await res.json()) as { data?: { enqueueJob?: { id: string } } };
+        if (!json.data?.enqueueJob) throw new Error(`enqueue failed: ${JSON.stringify(json)}`);
+      };
+      const start = g.done();
+      return await measure(side, total, redis, async () => {
+        await produceAll(total, opts.producers, produce);
+        await whenDone(() => g.done() - start, total);
+      });
+    } finally {
+      await g.close();
+    }
+  }
+  if (side === 'bullmq' || side === 'bullmq-http') {
+    const queueConn = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, enableAutoPipelining: true });
+    const workerConn = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    await new Promise((r) => queueConn.once('ready', r));
+    const queue = new Queue('{jobs}', { connection: queueConn, prefix });
+    let done = 0;
+    const worker = new Worker('{jobs}', async () => undefined, {
+      connection: workerConn,
+      prefix,
+      concurrency: opts.concurrency,
+      removeOnComplete: { count: 1000, age: 86_400 },
+      removeOnFail: { count: 10_000, age: 7 * 86_400 },
+    });
+    worker.on('completed', () => done++);
+    await worker.waitUntilReady();
+    const add = (): Promise<unknown> => queue.add('bench.noop', {}, { attempts: 3, backoff: { type: 'exponential', delay: 1000 } });
+    // bullmq-http: a bare JSON endpoint in front of queue.add.
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        add().then(
+          (job) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: (job as { id: string }).id })),
+          () => res.writeHead(500).end(),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/enqueue`;
+    const body = JSON.stringify({ type: 'bench.noop', data: {} });
+    const produce =
+      side === 'bullmq'
+        ? add
+        : async (): Promise<void> => {
+            const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+            await res.json();
+          };
+    try {
+      return await measure(side, total, redis, async () => {
+        await produceAll(total, opts.producers, produce);
+        await whenDone(() => done, total);
+      });
+    } finally {
+      server.close();
+      await worker.close();
+      await queue.close();
+      queueConn.disconnect();
+      workerConn.disconnect();
+    }
+  }
+  // The tutorial list queue: one producer connection, one blocking connection per consumer.
+  const key = `${prefix}:list`;
+  const producer = new Redis(redisUrl, { enableAutoPipelining: true });
+  const consumers = Array.from({ length: opts.concurrency }, () => new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  let done = 0;
+  let running = true;
+  const loops = consumers.map(async (c) => {
+    while (running) {
+      const item = await c.brpop(key, 1);
+      if (item) {
+        JSON.parse(item[1]);
+        done++;
+      }
+    }
+  });
+  try {
+    return await measure(side, total, redis, async () => {
+      await produceAll(total, opts.producers, (i) => producer.lpush(key, JSON.stringify({ id: i, type: 'bench.noop', data: {} })));
+      await whenDone(() => done, total);
+    });
+  } finally {
+    running = false;
+    await Promise.all(loops);
+    producer.disconnect();
+    consumers.forEach((c) => c.disconnect());
+  }
+}
+
+/** Runs one side in a fresh `node` process (this file with --side) and returns its result. */
+function runInChild(side: Side, opts: JobsBenchOptions, redisUrl: string, round: number): Promise<RoundResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--side', side, '--redis', redisUrl, '--round', String(round), '--options', JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: RoundResult | undefined;
+    child.on('message', (m) => (result = m as RoundResult));
+    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`bench side ${side} exited with ${code}`))));
+  });
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) => void = console.log): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-jobs-'));
+  const server = await startRedisServer(dir);
+  const results: RoundResult[] = [];
+  try {
+    log(`jobs bench: ${opts.jobs} jobs (${opts.graphqlJobs} through HTTP), ${opts.rounds} rounds, worker concurrency ${opts.concurrency}, ${opts.producers} producers`);
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = round % 2 === 0 ? opts.only : [...opts.only].reverse();
+      for (const side of order) {
+        const r = await runInChild(side, opts, server.url, round);
+        results.push(r);
+        log(`  round ${round + 1} ${side.padEnd(11)} ${r.jobsPerSec.toFixed(0).padStart(7)} jobs/s  ${r.cpuMsPer1000.toFixed(0).padStart(5)} CPU ms/1000 jobs  ${r.commandsPerJob.toFixed(1)} Redis commands/job`);
+        if (opts.verbose) log(`      ${r.topCommands}`);
+      }
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const summary: Record<string, { jobsPerSec: number; cpuMsPer1000: number; commandsPerJob: number }> = {};
+  for (const side of opts.only) {
+    const rs = results.filter((r) => r.side === side);
+    summary[side] = { jobsPerSec: median(rs.map((r) => r.jobsPerSec)), cpuMsPer1000: median(rs.map((r) => r.cpuMsPer1000)), commandsPerJob: median(rs.map((r) => r.commandsPerJob)) };
+  }
+  log('median per side:');
+  for (const [side, s] of Object.entries(summary)) {
+    const base = side === 'graphql' ? summary['bullmq-http'] : summary.bullmq;
+    const ratio = base && side !== 'bullmq' && side !== 'bullmq-http' ? ` (${(s.jobsPerSec / base.jobsPerSec).toFixed(2)} x ${side === 'graphql' ? 'bullmq-http' : 'bullmq'} jobs/s, ${(base.cpuMsPer1000 / s.cpuMsPer1000).toFixed(2)} x its CPU efficiency)` : '';
+    log(`  ${side.padEnd(11)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs  ${s.commandsPerJob.toFixed(1)} cmds/job`);
+  }
+  return summary;
+}
+
+function parseArgs(argv: string[]): JobsBenchOptions {
+  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, only: ['service', 'bullmq', 'graphql', 'bullmq-http', 'list'] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = (): number => {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} needs a positive integer`);
+      return n;
+    };
+    if (a === '--jobs') opts.jobs = num();
+    else if (a === '--graphql-jobs') opts.graphqlJobs = num();
+    else if (a === '--rounds') opts.rounds = num();
+    else if (a === '--concurrency') opts.concurrency = num();
+    else if (a === '--producers') opts.producers = num();
+    else if (a === '--only') opts.only = argv[++i].split(',') as Side[];
+    else if (a === '--verbose') opts.verbose = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+/** Compiled, the Lua loader reads the scripts from next to itself: copy them from the sources. */
+function copyLua(): void {
+  const target = path.join(__dirname, '..', 'src', 'redis', 'lua');
+  const source = path.join(projectRoot(__dirname), 'src', 'redis', 'lua');
+  if (path.resolve(source) !== path.resolve(target) && existsSync(source)) cpSync(source, target, { recursive: true });
+}
+
+/** Child mode: `--side <side> --redis <url> --round <n> --options <json>`; sends its RoundResult to the parent. */
+async function childMain(argv: string[]): Promise<void> {
+  const arg = (name: string): string => argv[argv.indexOf(name) + 1];
+  const redis = new Redis(arg('--redis'));
+  try {
+    const result = await runSide(arg('--side') as Side, JSON.parse(arg('--options')) as JobsBenchOptions, arg('--redis'), redis, Number(arg('--round')));
+    await new Promise<void>((resolve) => process.send!(result, () => resolve()));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+if (require.main === module && process.argv.includes('--side')) {
+  childMain(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err instanceof Error ? err.stack : err);
+      process.exit(1);
+    },
+  );
+} else if (require.main === module) {
+  copyLua();
+  runJobsBench(parseArgs(process.argv.slice(2))).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err instanceof Error ? err.stack : err);
+      process.exit(1);
+    },
+  );
+}

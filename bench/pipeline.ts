@@ -1,0 +1,126 @@
+/**
+ * The request path without I/O: `handleGraphQL` driven with in-memory requests
+ * and a context whose session and user are already known, so what is measured
+ * is parsing the HTTP request, Apollo's pipeline, plugins, execution and the
+ * reply — the part that is the gateway's own CPU cost. Variants of the Apollo
+ * set-up run alternately in one process and the best round of each is kept,
+ * which makes the comparison hold up on a busy machine.
+ */
+import { Readable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServer, type ApolloServerOptions } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
+import type { GraphQLSchema } from 'graphql';
+import { loadConfig } from '../src/config';
+import type { Context } from '../src/context';
+import { handleGraphQL } from '../src/http/graphql';
+import { createLogger } from '../src/logger';
+import { Metrics } from '../src/metrics';
+import { costPlugin } from '../src/plugins/cost';
+import { errorPlugin, makeFormatError } from '../src/plugins/errors';
+import { jitGateway } from '../src/plugins/jit-executor';
+import { metricsPlugin } from '../src/plugins/metrics';
+import { limitRules } from '../src/plugins/query-limits';
+import { buildGatewaySchema } from '../src/schema';
+import type { Services } from '../src/services';
+
+/** `{ me { id } }` by default; a list-heavy alternative shows how execution cost grows with the result. */
+export const QUERIES = {
+  me: '{ me { id } }',
+  sessions: '{ me { id email name roles createdAt } mySessions { id createdAt lastSeenAt expiresAt userAgent ip current } }',
+};
+
+function fakeRequest(body: Buffer): IncomingMessage {
+  const req = Readable.from([body]) as unknown as IncomingMessage;
+  const headers = { host: '127.0.0.1', 'content-type': 'application/json', 'content-length': String(body.length), 'user-agent': 'gateway-bench/1.0', authorization: 'Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
+  Object.assign(req, { method: 'POST', url: '/graphql', headers, socket: { remoteAddress: '127.0.0.1' } });
+  return req;
+}
+
+function fakeResponse(done: (body: string) => void): ServerResponse {
+  const res = {
+    statusCode: 200,
+    headersSent: false,
+    setHeader() {},
+    writeHead() {
+      return res;
+    },
+    write() {},
+    end(body?: string) {
+      done(body ?? '');
+    },
+  };
+  return res as unknown as ServerResponse;
+}
+
+export type Variant = (schema: GraphQLSchema, base: ApolloServerOptions<Context>) => ApolloServerOptions<Context>;
+
+export async function runPipelineBench(variants: Record<string, Variant>, opts: { requests: number; rounds: number; query?: string; listSize?: number }, log: (l: string) => void = console.log): Promise<Record<string, number>> {
+  const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', REDIS_URL: 'redis://127.0.0.1:1' });
+  const log0 = createLogger(config);
+  const schema = await buildGatewaySchema();
+  const session = { id: 's', tokenHash: 'h', userId: 'u1', createdAt: 0, lastSeenAt: 0, expiresAt: Date.now() + 3_600_000, userAgent: null, ip: null };
+  const user = { id: 'u1', email: 'a@b.c', name: 'A', roles: ['CUSTOMER'], createdAt: 0 };
+  const body = Buffer.from(JSON.stringify({ query: opts.query ?? QUERIES.me }));
+  const list = Array.from({ length: opts.listSize ?? 20 }, (_, i) => ({ ...session, id: `s${i}`, userAgent: 'Mozilla/5.0', ip: '10.0.0.1' }));
+  const services = {
+    config,
+    sessions: { touch: async () => session, list: async () => list },
+    users: { findById: async () => user },
+  } as unknown as Services;
+  const metrics = new Metrics();
+  const base: ApolloServerOptions<Context> = {
+    schema,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: true,
+    parseOptions: { maxTokens: config.queryLimits.tokens },
+    validationRules: limitRules(config.queryLimits),
+    formatError: makeFormatError(true),
+    logger: log0,
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDisableSuggestions(), errorPlugin(), metricsPlugin(metrics), costPlugin(config.queryLimits.cost)],
+  };
+  const servers: Record<string, ApolloServer<Context>> = {};
+  for (const [name, variant] of Object.entries(variants)) {
+    servers[name] = new ApolloServer<Context>(variant(schema, { ...base, plugins: [...(base.plugins ?? [])] }));
+    await servers[name].start();
+  }
+  const one = (apollo: ApolloServer<Context>): Promise<string> =>
+    new Promise((resolve, reject) => {
+      handleGraphQL({ apollo, services, log: log0 }, fakeRequest(body), fakeResponse(resolve), '').catch(reject);
+    });
+  for (const [name, apollo] of Object.entries(servers)) {
+    const answer = await one(apollo);
+    if (!answer.includes('"u1"')) throw new Error(`${name} answered ${answer}`);
+  }
+  const best: Record<string, number> = {};
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const [name, apollo] of Object.entries(servers)) {
+      const start = process.cpuUsage();
+      for (let i = 0; i < opts.requests; i++) await one(apollo);
+      const used = process.cpuUsage(start);
+      const us = (used.user + used.system) / opts.requests;
+      best[name] = Math.min(best[name] ?? Infinity, us);
+    }
+  }
+  for (const [name, us] of Object.entries(best)) log(`  ${name.padEnd(28)} ${us.toFixed(1)} µs CPU/request (best of ${opts.rounds} rounds of ${opts.requests})`);
+  for (const apollo of Object.values(servers)) await apollo.stop();
+  return best;
+}
+
+const withPlugin = (base: ApolloServerOptions<Context>, ...plugins: NonNullable<ApolloServerOptions<Context>['plugins']>): ApolloServerOptions<Context> => ({
+  ...base,
+  plugins: [...(base.plugins ?? []), ...plugins],
+});
+
+/** Apollo set up as src/app.ts does (executor aside), with and without graphql-jit, and with Apollo's default cache-control plugin left on. */
+export const PIPELINE_VARIANTS: Record<string, Variant> = {
+  'graphql-jit executor': (schema, base) => {
+    const { schema: _own, ...rest } = withPlugin(base, ApolloServerPluginCacheControlDisabled()) as ApolloServerOptions<Context> & { schema?: GraphQLSchema };
+    return { ...rest, gateway: jitGateway(schema) } as ApolloServerOptions<Context>;
+  },
+  'graphql-js executor': (_s, base) => withPlugin(base, ApolloServerPluginCacheControlDisabled()),
+  'graphql-js + cache control': (_s, base) => base,
+};

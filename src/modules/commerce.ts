@@ -1,0 +1,14 @@
+/**
+ * Commerce wiring: a guest's cart joins the user's cart when the guest signs in,
+ * and checkout hands orders to the job queue once one is installed.
+ */
+import type { Module } from '../modules';
+import type { InternalQueue } from '../services/order.service';
+
+export const installCommerce: Module = ({ services }) => {
+  services.auth.onGuestHandoff(async (guestSessionId, userId) => {
+    await services.carts.mergeGuest(guestSessionId, userId);
+  });
+  // Looked up at each checkout: the queue service may be added to the container by another module.
+  services.orders.useQueue(() => (services as { jobs?: InternalQueue }).jobs);
+};

@@ -1,0 +1,15 @@
+/** Rate limiting: the Apollo plugin, the WebSocket subscribe guard, /metrics counters and the statistics flush. */
+import type { Module } from '../modules';
+import { rateLimitGuard, rateLimitPlugin } from '../plugins/ratelimit';
+
+export const installRateLimits: Module = ({ services, metrics, hooks, log }) => {
+  const limits = services.rateLimits;
+  limits.useMetrics(metrics);
+  hooks.plugins.push(rateLimitPlugin(limits, services.config.queryLimits.cost));
+  hooks.wsGuards.push(rateLimitGuard(limits, services.config.rateLimit.wsSubscriptions));
+  hooks.onStart.push(async () => {
+    limits.start();
+    if (!limits.policy) log.info('rate limits are off (RATE_LIMIT_DEFAULT=off)');
+  });
+  hooks.onStop.push(() => limits.stop());
+};

@@ -1,0 +1,58 @@
+/**
+ * Rate limits as an Apollo plugin and a WebSocket subscribe guard. The plugin
+ * decides in `didResolveOperation`, after the cost plugin has set `ctx.cost`
+ * and before execution, so a refused operation runs no resolver.
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import type { Context } from '../context';
+import { rootFields } from '../ratelimit/operation';
+import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../services/ratelimit.service';
+import type { SubscribeGuard } from '../ws/server';
+
+export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue: ctx }) {
+      if (!service.enabled) return;
+      // The identity needs the session: start its check now so it overlaps parsing and validation.
+      if (ctx.token) ctx.session().catch(() => undefined);
+      let charged = false;
+      return {
+        async didResolveOperation({ schema, document, operation, request, contextValue: ctx }) {
+          // Over the ceiling the cost plugin refuses it (in parallel with this hook): didEncounterErrors charges it.
+          if (ctx.cost > maxCost || !operation) return;
+          charged = true;
+          const roots = rootFields(schema, document, operation, request.variables ?? {});
+          const label = operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'anonymous');
+          await service.enforce(ctx, { cost: ctx.cost, roots, operation: label, transport: 'http' });
+        },
+        async didEncounterErrors({ contextValue: ctx }) {
+          // Parse, validation and cost failures never reach didResolveOperation's charge: one point each.
+          if (charged) return;
+          charged = true;
+          await service.chargeRejected(ctx);
+        },
+      };
+    },
+  };
+}
+
+/** Errors over WebSocket carry no HTTP status. */
+function wsError(err: GraphQLError): GraphQLError {
+  const { http: _drop, ...extensions } = err.extensions as Record<string, unknown>;
+  return new GraphQLError(err.message, { extensions });
+}
+
+/** Subscribe operations spend the same default budget; a connection holds at most `maxOpen` subscriptions. */
+export function rateLimitGuard(service: RateLimitService, maxOpen: number): SubscribeGuard {
+  return async (ctx, cost, conn) => {
+    if (!service.enabled) return;
+    const req = { cost, roots: [], operation: 'subscription', transport: 'ws' } as const;
+    try {
+      if (conn.open.size >= maxOpen) await service.refuse(ctx, SUBSCRIPTION_CAP_POLICY, 1, `At most ${maxOpen} subscriptions may be open on one connection`, req);
+      await service.enforce(ctx, req);
+    } catch (err) {
+      throw err instanceof GraphQLError ? wsError(err) : err;
+    }
+  };
+}

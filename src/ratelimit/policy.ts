@@ -1,0 +1,78 @@
+/**
+ * Rate-limit policies: a steady rate (`points` per `window`) and a burst (how
+ * many points a full bucket holds), enforced with GCRA. A fresh client may
+ * spend `burst` points at once; the budget then refills continuously at
+ * points/window, so bursts never raise the long-run rate.
+ */
+import type { Config } from '../config';
+
+/** How a policy splits clients: by the caller's identity, by IP, or by an argument (e.g. the login email). */
+export type PartitionBy = 'identity' | 'ip' | { arg: string; kind: 'email' | 'string' };
+
+export interface RatePolicy {
+  /** Shown in headers, metrics and the operator views; also the key suffix. */
+  name: string;
+  points: number;
+  windowMs: number;
+  burst: number;
+  by: PartitionBy;
+  /** `open`: a per-instance memory limiter stands in while Redis is down; `closed`: SERVICE_UNAVAILABLE. */
+  onRedisDown: 'open' | 'closed';
+  /** false: a root field of this policy does not spend the default budget (when every root field says so). */
+  chargeDefault: boolean;
+  /** true (default policy only): one operation costing more than the burst passes on a full bucket and leaves a debt. */
+  oversize: boolean;
+}
+
+export const DEFAULT_POLICY = 'default';
+
+/** ms per point. */
+export const intervalOf = (p: RatePolicy): number => p.windowMs / p.points;
+/** The bucket size in ms. */
+export const capacityOf = (p: RatePolicy): number => p.burst * intervalOf(p);
+
+/** The default policy from RATE_LIMIT_DEFAULT (null when `off`). */
+export function defaultPolicy(config: Config): RatePolicy | null {
+  const spec = config.rateLimitDefault;
+  if (!spec) return null;
+  return {
+    name: DEFAULT_POLICY,
+    points: spec.points,
+    windowMs: spec.windowMs,
+    burst: config.rateLimit.defaultBurst ?? spec.points,
+    by: 'identity',
+    onRedisDown: config.rateLimit.defaultOnRedisDown,
+    chargeDefault: true,
+    oversize: true,
+  };
+}
+
+/** One policy's state for one request, as the store reports it. */
+export interface PolicyState {
+  policy: RatePolicy;
+  /** `user:<id>`, `ip:<addr>` or `email:<addr>`. */
+  partition: string;
+  cost: number;
+  remaining: number;
+  resetMs: number;
+  /** 0 when this policy let the request through. */
+  retryMs: number;
+}
+
+const sfString = (s: string): string => `"${s.replace(/[\\"]/g, '')}"`;
+
+/** `RateLimit-Policy` (IETF draft): `"default";q=600;w=60`, one item per policy. */
+export function policyHeader(states: readonly PolicyState[]): string {
+  return states
+    .map(({ policy: p }) => `${sfString(p.name)};q=${p.points};w=${Math.max(1, Math.ceil(p.windowMs / 1000))}${p.burst !== p.points ? `;burst=${p.burst}` : ''}`)
+    .join(', ');
+}
+
+/** `RateLimit` (IETF draft): `"default";r=599;t=1`: points left and seconds until the bucket is full. */
+export function stateHeader(states: readonly PolicyState[]): string {
+  return states.map((s) => `${sfString(s.policy.name)};r=${s.remaining};t=${Math.ceil(s.resetMs / 1000)}`).join(', ');
+}
+
+/** Seconds for `Retry-After` / `extensions.retryAfter`: the longest wait among refusing policies, at least 1. */
+export const retryAfterSeconds = (states: readonly PolicyState[]): number =>
+  Math.max(1, ...states.map((s) => Math.ceil(s.retryMs / 1000)));

@@ -1,0 +1,66 @@
+-- Adds to, or sets, one cart line after checking it against stock and limits,
+-- then answers the whole cart: addToCart and friends are one round trip.
+-- KEYS[1] cart hash (productId -> quantity)
+-- KEYS[2] catalog products hash (productId -> JSON {name, priceCents, currency})
+-- KEYS[3] catalog stock hash (productId -> units)
+-- ARGV[1] 'add' (quantity is added to the line) or 'set' (quantity replaces it; 0 removes it)
+-- ARGV[2] product id
+-- ARGV[3] quantity
+-- ARGV[4] most units per line
+-- ARGV[5] most lines per cart
+-- ARGV[6] idle lifetime (ms)
+-- Returns {1, {productId, quantity, productJson, stock, ...}} (as cart-read) on success, or
+--   {-1} no such product, {-2, available, inCart} not enough stock,
+--   {-3, max} over the per-line limit, {-4, max} too many lines,
+--   {-5, cartCurrency} the product's currency differs from the cart's.
+local cart, products, stock = KEYS[1], KEYS[2], KEYS[3]
+local mode, id = ARGV[1], ARGV[2]
+local n, maxQty, maxLines = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local current = tonumber(redis.call('HGET', cart, id) or '0')
+local target = n
+if mode == 'add' then target = current + n end
+
+if target <= 0 then
+  redis.call('HDEL', cart, id)
+else
+  local pjson = redis.call('HGET', products, id)
+  if not pjson then return {-1} end
+  if current == 0 and redis.call('HLEN', cart) >= maxLines then return {-4, maxLines} end
+  if target > maxQty then return {-3, maxQty} end
+  local available = tonumber(redis.call('HGET', stock, id) or '0')
+  if target > available then return {-2, available, current} end
+  local currency = cjson.decode(pjson).currency
+  for _, other in ipairs(redis.call('HKEYS', cart)) do
+    if other ~= id then
+      local ojson = redis.call('HGET', products, other)
+      if ojson then
+        local oc = cjson.decode(ojson).currency
+        if oc ~= currency then return {-5, oc} end
+        break
+      end
+    end
+  end
+  redis.call('HSET', cart, id, target)
+end
+
+local flat = redis.call('HGETALL', cart)
+if #flat == 0 then return {1, {}} end
+redis.call('PEXPIRE', cart, ARGV[6])
+local ids, qty = {}, {}
+for i = 1, #flat, 2 do
+  ids[#ids + 1] = flat[i]
+  qty[flat[i]] = flat[i + 1]
+end
+table.sort(ids)
+local p = redis.call('HMGET', products, unpack(ids))
+local s = redis.call('HMGET', stock, unpack(ids))
+local out = {}
+for i, pid in ipairs(ids) do
+  if p[i] then
+    out[#out + 1] = pid
+    out[#out + 1] = qty[pid]
+    out[#out + 1] = p[i]
+    out[#out + 1] = s[i] or '0'
+  end
+end
+return {1, out}

@@ -1,0 +1,38 @@
+-- Moves an order from one of the expected states to the next; a no-op when it
+-- is elsewhere already (so a retried job changes nothing twice). Moving to
+-- FAILED with release gives the order's units back to stock and bumps the
+-- catalog version (dropping its cache) in the same step. Every move is announced.
+-- KEYS[1] order hash
+-- KEYS[2] catalog stock hash
+-- KEYS[3] catalog version counter
+-- KEYS[4] catalog read cache hash
+-- ARGV[1] comma-separated states the order may be in (e.g. 'PENDING,PROCESSING')
+-- ARGV[2] the state to move to
+-- ARGV[3] now (ms since epoch)
+-- ARGV[4] '1' to release the order's stock
+-- ARGV[5] reason ('' for none)
+-- ARGV[6] pub/sub channel of order events ({orderId, userId, status} as JSON)
+-- Returns {1, orderHashFlat} moved, {0, orderHashFlat} left as it was, {-1} no such order.
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1} end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == status then allowed = true end
+end
+if not allowed then return {0, redis.call('HGETALL', KEYS[1])} end
+
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[5]) end
+if ARGV[4] == '1' then
+  for _, item in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'items'))) do
+    redis.call('HINCRBY', KEYS[2], item.productId, item.quantity)
+  end
+  local v = redis.call('INCR', KEYS[3])
+  if v == 1 then
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[3], t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  redis.call('DEL', KEYS[4])
+end
+redis.call('PUBLISH', ARGV[6], cjson.encode({orderId = redis.call('HGET', KEYS[1], 'id'), userId = redis.call('HGET', KEYS[1], 'uid'), status = ARGV[2]}))
+return {1, redis.call('HGETALL', KEYS[1])}

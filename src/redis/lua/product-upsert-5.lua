@@ -1,0 +1,21 @@
+-- Creates or replaces a product and sets its stock; bumps the catalog version
+-- and drops the read cache in the same step, so no instance serves the old data.
+-- KEYS[1] catalog products hash (productId -> JSON {name, priceCents, currency})
+-- KEYS[2] catalog stock hash (productId -> units)
+-- KEYS[3] catalog ids zset (all scores 0: ordered by id)
+-- KEYS[4] catalog version counter
+-- KEYS[5] catalog read cache hash
+-- ARGV[1] product id
+-- ARGV[2] product JSON
+-- ARGV[3] stock
+-- Returns 1 when the product is new, 0 when it was replaced.
+local created = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+local v = redis.call('INCR', KEYS[4])
+if v == 1 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[4], t[1] .. string.format('%06d', tonumber(t[2])))
+end
+redis.call('DEL', KEYS[5])
+return created

@@ -1,0 +1,83 @@
+-- Charges every rate-limit policy of one request at once, all or nothing (GCRA).
+-- Each key holds the policy's theoretical arrival time (TAT, ms since epoch): the
+-- moment its bucket would be full again. Redis's own clock is used so that every
+-- gateway instance sees one time.
+-- KEYS[i]  one key per (policy, partition), e.g. gw:rl:{ip:1.2.3.4}:default
+-- ARGV[1]  "charge" or "refund" (gives points back after another slot refused)
+-- ARGV[2 + 4(i-1) ...] per key, 4 values:
+--   cost      points to charge (0 only reads the state)
+--   interval  ms per point (window / points)
+--   capacity  burst * interval (ms)
+--   oversize  "1": a cost above the burst passes when the bucket is full
+-- Returns {allowed (1 or 0), then per key: remaining, resetMs, retryMs}
+--   remaining  whole points left (after this charge when allowed)
+--   resetMs    ms until the bucket is full again
+--   retryMs    ms until this charge would pass (0 when it passes)
+-- Nothing is written unless every key passes.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Stored TATs are rounded to 1 us; this tolerance keeps N * (window / N) == window.
+local eps = 0.01
+
+if ARGV[1] == 'refund' then
+  for i = 1, #KEYS do
+    local b = 2 + (i - 1) * 4
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    local back = tat - tonumber(ARGV[b]) * tonumber(ARGV[b + 1])
+    if back > now then
+      redis.call('SET', KEYS[i], string.format('%.3f', back), 'PX', math.ceil(back - now))
+    elseif tat > 0 then
+      redis.call('DEL', KEYS[i])
+    end
+  end
+  return {1}
+end
+
+local out = {1}
+local writes = {}
+for i = 1, #KEYS do
+  local b = 2 + (i - 1) * 4
+  local cost = tonumber(ARGV[b])
+  local interval = tonumber(ARGV[b + 1])
+  local capacity = tonumber(ARGV[b + 2])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local newTat = tat + cost * interval
+  local fits = newTat - now <= capacity + eps
+  local oversize = cost * interval > capacity + eps
+  if not fits and oversize and ARGV[b + 3] == '1' and tat - now <= eps then fits = true end
+  local used, retry = tat, 0
+  if cost > 0 and fits then
+    used = newTat
+    writes[#writes + 1] = {KEYS[i], newTat}
+  elseif cost > 0 then
+    out[1] = 0
+    if oversize then retry = tat - now else retry = newTat - capacity - now end
+    retry = math.max(1, math.ceil(retry - eps))
+  end
+  local remaining = math.floor((capacity - (used - now)) / interval + eps)
+  if remaining < 0 then remaining = 0 end
+  out[#out + 1] = remaining
+  out[#out + 1] = math.ceil(used - now - eps)
+  out[#out + 1] = retry
+end
+
+if out[1] == 1 then
+  for _, w in ipairs(writes) do
+    redis.call('SET', w[1], string.format('%.3f', w[2]), 'PX', math.max(1, math.ceil(w[2] - now)))
+  end
+else
+  -- Report what is left without this request: nothing was charged.
+  for i = 1, #KEYS do
+    local b = 2 + (i - 1) * 4
+    local o = 2 + (i - 1) * 3
+    if out[o + 2] == 0 and tonumber(ARGV[b]) > 0 then
+      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+      if tat < now then tat = now end
+      local interval = tonumber(ARGV[b + 1])
+      out[o] = math.max(0, math.floor((tonumber(ARGV[b + 2]) - (tat - now)) / interval + eps))
+      out[o + 1] = math.ceil(tat - now - eps)
+    end
+  end
+end
+return out

@@ -1,0 +1,69 @@
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../context';
+import { isAdmin, signedInUser } from '../auth/viewer';
+import type { JobRecord, JobViewer, QueueCounts } from '../services/job.service';
+import { EnqueueJobInput, JobsArgs } from '../types/job.input';
+import { Job, QueueStats } from '../types/job.type';
+
+async function viewer(ctx: Context): Promise<JobViewer & { userId: string }> {
+  const { user } = await signedInUser(ctx);
+  return { userId: user.id, admin: isAdmin(user) };
+}
+
+@Resolver(() => Job)
+export class JobResolver {
+  @Authorized()
+  @Query(() => Job, { nullable: true, description: "The caller's job (any job for an admin); null for anyone else's or an unknown id." })
+  async job(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Job | null> {
+    return ctx.services.jobs.get(await viewer(ctx), id);
+  }
+
+  @Authorized('ADMIN')
+  @Query(() => [Job], { description: 'Admin only. Jobs in one state: pending ones in run order, finished ones newest first.' })
+  jobs(@Args(() => JobsArgs) { state, limit }: JobsArgs, @Ctx() ctx: Context): Promise<Job[]> {
+    return ctx.services.jobs.list(state, limit ?? 50);
+  }
+
+  @Authorized('ADMIN')
+  @Query(() => QueueStats, { description: 'Admin only.' })
+  queueStats(@Ctx() ctx: Context): Promise<QueueStats> {
+    return ctx.services.jobs.counts();
+  }
+
+  @Authorized()
+  @Mutation(() => Job, { description: 'Enqueues a job of a client type (see the job types table). The same idempotencyKey returns the same job.' })
+  async enqueueJob(@Arg('input', () => EnqueueJobInput) input: EnqueueJobInput, @Ctx() ctx: Context): Promise<Job> {
+    const { type, data, ...opts } = input;
+    return ctx.services.jobs.enqueue(await viewer(ctx), type, data, opts);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Removes a WAITING or DELAYED job of the caller (any job for an admin); false once it has started.' })
+  async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+    return ctx.services.jobs.cancel(await viewer(ctx), id);
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Job, { description: 'Admin only: moves a FAILED job back to WAITING with a fresh set of attempts.' })
+  retryJob(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Job> {
+    return ctx.services.jobs.retry(id);
+  }
+
+  @Authorized()
+  @Subscription(() => Job, {
+    description: "The job's owner or an admin. The current state first, then every state or progress change; completes when the job is removed.",
+    subscribe: async ({ args, context }) => (context as Context).services.jobs.watch(await viewer(context as Context), String(args.id)),
+  })
+  jobUpdated(@Root() job: JobRecord, @Arg('id', () => ID) _id: string): Job {
+    return job;
+  }
+
+  @Authorized('ADMIN')
+  @Subscription(() => QueueStats, {
+    description: 'Admin only. The counts now, then pushed at most once a second while anything changes.',
+    subscribe: ({ context }) => (context as Context).services.jobs.watchCounts(),
+  })
+  queueStatsUpdated(@Root() stats: QueueCounts): QueueStats {
+    return stats;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Page views and conversions. Each tracked event is one script call (one Redis
+ * round trip) that updates every counter, HyperLogLog, ranking, minute bucket
+ * and journey it touches and PUBLISHes the event for `analyticsEvents`
+ * subscribers on every instance. Reads are pipelined.
+ *
+ * Defaults: minute buckets and journeys live ANALYTICS_RETENTION (24h), a
+ * journey keeps the visitor's last 50 pages, ANALYTICS_MAX_PAGES (10000)
+ * pages and 100 conversion types are ranked one by one before new ones count
+ * as "(other)".
+ */
+import type { Config } from '../config';
+import type { Context } from '../context';
+import { badInput, notFound } from '../errors';
+import type { RedisClient } from '../redis/connection';
+import type { Keys } from '../redis/keys';
+import { runScript } from '../redis/scripts';
+import type { ExperimentService } from './experiment.service';
+import { buildReport, type ExperimentReport } from './experiment.report';
+import type { VisitorService } from './visitor.service';
+
+export const ANALYTICS_EVENTS_TOPIC = 'analytics.events';
+export const JOURNEY_CAP = 50;
+export const MAX_CONVERSION_TYPES = 100;
+export const MAX_PAGE_LENGTH = 256;
+export const OTHER = '(other)';
+
+export type AnalyticsEventKind = 'PAGE_VIEW' | 'CONVERSION';
+
+/** What travels on the events channel (JSON; `at` in ms). */
+export interface AnalyticsEventPayload {
+  type: AnalyticsEventKind;
+  at: number;
+  page?: string;
+  referrer?: string;
+  visitorId?: string;
+  conversionType?: string;
+  valueCents?: number;
+  experiment?: string;
+}
+
+export interface PageStatsRecord {
+  page: string;
+  views: number;
+  uniqueVisitors: number;
+}
+
+export interface SeriesPoint {
+  at: number;
+  count: number;
+}
+
+/** Everything the dashboard shows, read at once; JSON-safe because it is also the liveStats payload. */
+export interface AnalyticsSnapshot {
+  at: number;
+  totalPageViews: number;
+  totalConversions: number;
+  totalRevenueCents: number;
+  uniqueVisitors: number;
+  trackedPages: number;
+  topPages: PageStatsRecord[];
+  conversionsByType: Array<{ type: string; conversions: number; revenueCents: number }>;
+  viewsPerMinute: SeriesPoint[];
+  experiments: ExperimentReport[];
+}
+
+export interface SnapshotOptions {
+  /** Default 10. */
+  topPages?: number;
+  /** Default 60. */
+  minutes?: number;
+  /** Default 20. */
+  experiments?: number;
+}
+
+export interface PageViewSpec {
+  page: string;
+  referrer?: string | null;
+  visitorId?: string | null;
+}
+
+export interface ConversionSpec {
+  type: string;
+  valueCents?: number | null;
+  experiment?: string | null;
+  visitorId?: string | null;
+}
+
+const MINUTE = 60_000;
+
+type Piped = Array<[Error | null, unknown]>;
+function results(res: Piped | null): unknown[] {
+  return (res ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+/** `/a/b?x=1#y` -> `/a/b`: pages are counted by path. */
+export function normalizePage(raw: string): string {
+  const cut = raw.search(/[?#]/);
+  const page = cut < 0 ? raw : raw.slice(0, cut);
+  if (page.length > MAX_PAGE_LENGTH) throw badInput(`The page path is longer than ${MAX_PAGE_LENGTH} characters`, { page: [`must be at most ${MAX_PAGE_LENGTH} characters`] });
+  return page;
+}
+
+export class AnalyticsService {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly visitors: VisitorService,
+    private readonly experiments: ExperimentService,
+    private readonly config: Pick<Config, 'analyticsRetentionMs' | 'analyticsMaxPages'>,
+  ) {}
+
+  private get bucketTtlSec(): number {
+    // Two extra minutes so the oldest minute of a full-retention window is still there.
+    return Math.ceil(this.config.analyticsRetentionMs / 1000) + 120;
+  }
+
+  /** Longest pageViewSeries window, in minutes. */
+  get maxMinutes(): number {
+    return Math.floor(this.config.analyticsRetentionMs / MINUTE);
+  }
+
+  /** One script call: counters, uniques, ranking, minute bucket, journey, live flag and the event. */
+  async trackPageView(ctx: Context, spec: PageViewSpec): Promise<void> {
+    const page = normalizePage(spec.page);
+    const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
+    const at = Date.now();
+    const event: AnalyticsEventPayload = { type: 'PAGE_VIEW', at, page, visitorId, ...(spec.referrer ? { referrer: spec.referrer } : {}) };
+    const k = this.keys;
+    await runScript(
+      this.redis,
+      'trackPageView',
+      [k.anTotals(), k.anPages(), k.anUniques(), k.anUniques(page), k.anUniques(OTHER), k.anMinute(Math.floor(at / MINUTE)), k.anJourney(visitorId), k.anDirty()],
+      [page, visitorId, this.config.analyticsMaxPages, this.bucketTtlSec, JOURNEY_CAP, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event)],
+    );
+  }
+
+  /** One script call; with `experiment`, counts for the viewer's variant. NOT_FOUND for an unknown experiment. */
+  async trackConversion(ctx: Context, spec: ConversionSpec): Promise<void> {
+    const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
+    const valueCents = spec.valueCents ?? 0;
+    const at = Date.now();
+    const exp = spec.experiment ?? '';
+    const event: AnalyticsEventPayload = { type: 'CONVERSION', at, visitorId, conversionType: spec.type, valueCents, ...(exp ? { experiment: exp } : {}) };
+    const k = this.keys;
+    const [code] = await runScript<[number, string]>(
+      this.redis,
+      'trackConversion',
+      [
+        k.anTotals(),
+        k.anConversions('count'),
+        k.anConversions('revenue'),
+        k.anMinute(Math.floor(at / MINUTE)),
+        k.anDirty(),
+        k.experiment(exp, 'def'),
+        k.experiment(exp, 'assign'),
+        k.experiment(exp, 'converted'),
+        k.experiment(exp, 'stats'),
+      ],
+      [spec.type, valueCents, visitorId, exp ? '1' : '0', MAX_CONVERSION_TYPES, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event)],
+    );
+    if (code === -1) throw notFound(`Experiment ${exp}`);
+  }
+
+  /** Views and distinct visitors of one page (zeros for a page never seen). */
+  async pageStats(rawPage: string): Promise<PageStatsRecord> {
+    const page = rawPage === OTHER ? OTHER : normalizePage(rawPage);
+    const [score, uniques] = results(await this.redis.pipeline().zscore(this.keys.anPages(), page).pfcount(this.keys.anUniques(page)).exec());
+    return { page, views: Number(score ?? 0), uniqueVisitors: Number(uniques) };
+  }
+
+  /** The `limit` most viewed pages with their distinct visitors (two round trips). */
+  async topPages(limit: number): Promise<PageStatsRecord[]> {
+    const flat = await this.redis.zrevrange(this.keys.anPages(), 0, limit - 1, 'WITHSCORES');
+    return this.withUniques(flat);
+  }
+
+  private async withUniques(flat: string[]): Promise<PageStatsRecord[]> {
+    const pages: Array<{ page: string; views: number }> = [];
+    for (let i = 0; i < flat.length; i += 2) pages.push({ page: flat[i], views: Number(flat[i + 1]) });
+    if (!pages.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const p of pages) pipe.pfcount(this.keys.anUniques(p.page));
+    const counts = results(await pipe.exec());
+    return pages.map((p, i) => ({ ...p, uniqueVisitors: Number(counts[i]) }));
+  }
+
+  /** Views per minute for the last `minutes` (1 to the retention, default 60), oldest first, one page or all. */
+  async series(page: string | null, minutes = 60): Promise<SeriesPoint[]> {
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > this.maxMinutes) {
+      throw badInput(`minutes must be from 1 to ${this.maxMinutes}`, { minutes: [`must be from 1 to ${this.maxMinutes}`] });
+    }
+    const field = page === null ? '*' : page === OTHER ? OTHER : normalizePage(page);
+    const now = Math.floor(Date.now() / MINUTE);
+    const pipe = this.redis.pipeline();
+    for (let m = now - minutes + 1; m <= now; m++) pipe.hget(this.keys.anMinute(m), field);
+    const counts = results(await pipe.exec());
+    return counts.map((c, i) => ({ at: (now - minutes + 1 + i) * MINUTE, count: Number(c ?? 0) }));
+  }
+
+  /** The visitor's latest pages, newest first (at most 50). */
+  journey(visitorId: string): Promise<string[]> {
+    return this.redis.lrange(this.keys.anJourney(visitorId), 0, JOURNEY_CAP - 1);
+  }
+
+  /** Totals, ranking, conversion types, the last `minutes` and experiment reports: two pipelined round trips. */
+  async snapshot(opts: SnapshotOptions = {}): Promise<AnalyticsSnapshot> {
+    const top = opts.topPages ?? 10;
+    const minutes = Math.min(opts.minutes ?? 60, this.maxMinutes);
+    const k = this.keys;
+    const at = Date.now();
+    const now = Math.floor(at / MINUTE);
+    const pipe = this.redis
+      .pipeline()
+      .hmget(k.anTotals(), 'views', 'conversions', 'revenue')
+      .pfcount(k.anUniques())
+      .zcard(k.anPages())
+      .zrevrange(k.anPages(), 0, top - 1, 'WITHSCORES')
+      .hgetall(k.anConversions('count'))
+      .hgetall(k.anConversions('revenue'))
+      .zrevrange(k.experiments(), 0, (opts.experiments ?? 20) - 1);
+    for (let m = now - minutes + 1; m <= now; m++) pipe.hget(k.anMinute(m), '*');
+    const [totals, uniques, pageCount, flatTop, convCount, convRevenue, expKeys, ...minuteCounts] = results(await pipe.exec()) as [
+      Array<string | null>,
+      number,
+      number,
+      string[],
+      Record<string, string>,
+      Record<string, string>,
+      string[],
+      ...Array<string | null>,
+    ];
+    const [topPages, raws] = await Promise.all([this.withUniques(flatTop), this.experiments.read(expKeys)]);
+    return {
+      at,
+      totalPageViews: Number(totals[0] ?? 0),
+      totalConversions: Number(totals[1] ?? 0),
+      totalRevenueCents: Number(totals[2] ?? 0),
+      uniqueVisitors: Number(uniques),
+      trackedPages: Number(pageCount),
+      topPages,
+      conversionsByType: Object.entries(convCount)
+        .map(([type, n]) => ({ type, conversions: Number(n), revenueCents: Number(convRevenue[type] ?? 0) }))
+        .sort((a, b) => b.conversions - a.conversions || a.type.localeCompare(b.type)),
+      viewsPerMinute: minuteCounts.map((c, i) => ({ at: (now - minutes + 1 + i) * MINUTE, count: Number(c ?? 0) })),
+      experiments: raws.filter((r) => r !== null).map(buildReport),
+    };
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Background jobs on BullMQ: enqueue with validation, priorities, delays,
+ * retries and idempotency; read, cancel, retry and list; live updates through
+ * {@link JobEvents}. Jobs are visible to their creator and to admins only.
+ *
+ * BullMQ does the queueing, locking, stalled-job recovery, backoff and
+ * retention. Written here because BullMQ lacks them: owner-scoped idempotency
+ * keys, an atomic read of a job with its state, and a cancel that only removes
+ * jobs that have not started (Lua in src/redis/lua/job-*.lua).
+ */
+import { Queue, type Job as BullJob } from 'bullmq';
+import type { Config } from '../config';
+import { badInput, notFound } from '../errors';
+import type { Logger } from '../logger';
+import { closeQuietly, type RedisClient } from '../redis/connection';
+import type { Keys } from '../redis/keys';
+import { runScript } from '../redis/scripts';
+import { JobState } from '../types/job.type';
+import { randomUUID } from 'node:crypto';
+import { sha256 } from '../util/crypto';
+import type { PushIterator } from '../util/push-iterator';
+import { HandlerRegistry, type AnyJobHandler } from '../worker/registry';
+import type { Services } from './index';
+import type { JobEvents } from './job-events';
+import { BULL_TYPES, jobStateOf, recordFromHash, recordFromJob, toBullPriority, type JobRecord, type StoredJobData } from './job-record';
+
+export type { JobRecord } from './job-record';
+
+/** Who is asking. */
+export interface JobViewer {
+  userId: string | null;
+  admin: boolean;
+}
+
+export interface EnqueueOptions {
+  /** -1000..1000, higher first. Default 0. */
+  priority?: number;
+  /** Default 0. */
+  delayMs?: number;
+  /** Default JOB_MAX_ATTEMPTS (3). */
+  maxAttempts?: number;
+}
+
+export interface InternalEnqueueOptions extends EnqueueOptions {
+  /** A stable id makes the enqueue idempotent: a second call with it adds nothing. No `:`, not all digits. */
+  jobId?: string;
+  /** `u:<userId>` to let that user read the job; default null (admins only). */
+  owner?: string | null;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+}
+
+/** The backoff type the worker's strategy implements (see worker/runner.ts). */
+export const BACKOFF_TYPE = 'gw-exponential';
+
+export const ownerOf = (userId: string): string => `u:${userId}`;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+// Ids are only ever made here (or by internal callers); anything else cannot name a job.
+const JOB_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+// 122 random bits; randomUUID draws from a cached entropy pool, several times cheaper than randomBytes per call.
+const newJobId = (): string => `j${randomUUID().replace(/-/g, '')}`;
+
+export class JobService {
+  /** The BullMQ queue, on its own command connection (it never blocks). */
+  readonly queue: Queue;
+  /**
+   * Not the app's shared connection: BullMQ defines ~60 Lua commands on the client it is given, and
+   * ioredis copies every defined command onto each auto-pipeline it creates, which put ~25 µs on
+   * every batch of the app's own commands (README.md).
+   */
+  private readonly queueConnection: RedisClient;
+  private events: JobEvents | null = null;
+
+  constructor(
+    private readonly redis: RedisClient,
+    keys: Keys,
+    private readonly config: Config,
+    private readonly services: () => Services,
+    log: Logger,
+    readonly registry: HandlerRegistry = new HandlerRegistry(),
+  ) {
+    // The connection's types come from the same ioredis; BullMQ's union type does not name Cluster.
+    // Redis and Cluster both have duplicate(), with signatures TypeScript cannot call as a union.
+    this.queueConnection = (redis as { duplicate(): RedisClient }).duplicate();
+    this.queue = new Queue(keys.jobQueue, { connection: this.queueConnection as never, prefix: keys.prefix });
+    this.queue.on('error', (err) => log.debug({ err: err.message }, 'job queue error'));
+  }
+
+  /** Wires live updates (done by the jobs module on gateway instances). */
+  attachEvents(events: JobEvents): void {
+    this.events = events;
+  }
+
+  /** Enqueues a client job type for the viewer. BAD_USER_INPUT for unknown or internal types and bad data. */
+  async enqueue(viewer: JobViewer & { userId: string }, type: string, data: unknown, opts: EnqueueOptions & { idempotencyKey?: string }): Promise<JobRecord> {
+    const handler = this.registry.get(type);
+    if (!handler || handler.internal) throw badInput(`Unknown job type ${type}`, { type: ['is not a job type clients may enqueue'] });
+    const payload = this.prepare(handler, data);
+    const owner = ownerOf(viewer.userId);
+    // The key is scoped to its owner by hashing both into the job id, so BullMQ's own
+    // "an id that exists is not added again" makes the enqueue idempotent atomically.
+    const jobId = opts.idempotencyKey ? `k${sha256(`${owner}\n${opts.idempotencyKey}`).slice(0, 40)}` : newJobId();
+    const job = await this.add(handler.type, payload, owner, jobId, opts);
+    if (opts.idempotencyKey) {
+      const stored = await this.snapshot(jobId);
+      if (stored) return stored;
+    }
+    return recordFromJob(job, opts.delayMs ? JobState.DELAYED : JobState.WAITING);
+  }
+
+  /** For other services (e.g. checkout's order.process): any registered type, no viewer. */
+  async enqueueInternal(type: string, data: unknown, opts: InternalEnqueueOptions = {}): Promise<{ id: string }> {
+    const handler = this.registry.get(type);
+    if (!handler) throw new Error(`unknown job type ${type}`);
+    const payload = this.prepare(handler, data);
+    const job = await this.add(handler.type, payload, opts.owner ?? null, opts.jobId ?? newJobId(), opts);
+    return { id: String(job.id) };
+  }
+
+  private prepare(handler: AnyJobHandler, data: unknown): unknown {
+    if (!isObject(data)) throw badInput('data must be a JSON object', { data: ['must be a JSON object'] });
+    const max = this.config.jobs.maxDataBytes;
+    if (Buffer.byteLength(JSON.stringify(data)) > max) throw badInput(`data is larger than ${max} bytes`, { data: [`must be at most ${max} bytes as JSON`] });
+    return handler.validate(data, this.services());
+  }
+
+  private add(type: string, payload: unknown, owner: string | null, jobId: string, o: EnqueueOptions): Promise<BullJob> {
+    const stored: StoredJobData = { owner, payload };
+    return this.queue.add(type, stored, {
+      jobId,
+      priority: toBullPriority(o.priority ?? 0),
+      delay: o.delayMs || undefined,
+      attempts: o.maxAttempts ?? this.config.jobs.defaultMaxAttempts,
+      backoff: { type: BACKOFF_TYPE, delay: this.config.jobs.backoffMs },
+    });
+  }
+
+  /** The job and its state read atomically; null when it does not exist. */
+  async snapshot(id: string): Promise<JobRecord | null> {
+    if (!JOB_ID.test(id)) return null;
+    const k = this.queue.keys;
+    const keys = [this.queue.toKey(id), k.completed, k.failed, k.delayed, k.prioritized, k.active, k.wait, k.paused];
+    const reply = await runScript<string[] | null>(this.redis, 'jobSnapshot', keys, [id]);
+    if (!reply) return null;
+    const state = jobStateOf(reply[0]);
+    if (!state) return null;
+    const hash: Record<string, string> = {};
+    for (let i = 1; i < reply.length; i += 2) hash[reply[i]] = reply[i + 1];
+    return recordFromHash(id, state, hash);
+  }
+
+  /** True when the viewer may see the job: its creator or an admin. */
+  visible(job: JobRecord, viewer: JobViewer): boolean {
+    return viewer.admin || (viewer.userId !== null && job.owner === ownerOf(viewer.userId));
+  }
+
+  /** The job if the viewer may see it; null otherwise, exactly as for a job that does not exist. */
+  async get(viewer: JobViewer, id: string): Promise<JobRecord | null> {
+    const job = await this.snapshot(id);
+    return job && this.visible(job, viewer) ? job : null;
+  }
+
+  /** Removes a WAITING or DELAYED job: true when removed, false when it has started or finished. NOT_FOUND when not visible. */
+  async cancel(viewer: JobViewer, id: string): Promise<boolean> {
+    if (!(await this.get(viewer, id))) throw notFound('Job');
+    const k = this.queue.keys;
+    const keys = [this.queue.toKey(id), k.delayed, k.prioritized, k.wait, k.paused, k.meta, k.events];
+    return (await runScript<number>(this.redis, 'jobCancel', keys, [id])) === 1;
+  }
+
+  /** Admin: sends a FAILED job back to WAITING with a fresh set of attempts. */
+  async retry(id: string): Promise<JobRecord> {
+    const current = await this.snapshot(id);
+    if (!current) throw notFound('Job');
+    const notFailed = (): Error => badInput(`Only a FAILED job can be retried; this one is ${current.state}`, { id: ['is not FAILED'] });
+    if (current.state !== JobState.FAILED) throw notFailed();
+    const job = await this.queue.getJob(id);
+    if (!job) throw notFound('Job');
+    try {
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    } catch {
+      // Someone else retried or removed it in between.
+      throw notFailed();
+    }
+    return (await this.snapshot(id)) ?? recordFromJob(job, JobState.WAITING);
+  }
+
+  /** Admin: jobs in one state, next-to-run first for pending states and newest first for finished ones. */
+  async list(state: JobState, limit: number): Promise<JobRecord[]> {
+    const pending = state === JobState.WAITING || state === JobState.DELAYED || state === JobState.ACTIVE;
+    const jobs = await this.queue.getJobs(BULL_TYPES[state], 0, limit - 1, pending);
+    return jobs.filter(Boolean).slice(0, limit).map((j) => recordFromJob(j, state));
+  }
+
+  async counts(): Promise<QueueCounts> {
+    // BullMQ counts a paused queue's jobs under waiting.
+    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
+    return { waiting: c.waiting + c.prioritized, delayed: c.delayed, active: c.active, completed: c.completed, failed: c.failed };
+  }
+
+  /** Live updates of one job: its current state, then every change. NOT_FOUND when not visible. */
+  async watch(viewer: JobViewer, id: string): Promise<PushIterator<JobRecord>> {
+    if (!(await this.get(viewer, id))) throw notFound('Job');
+    return this.liveEvents().watchJob(id);
+  }
+
+  /** Live queue counts: now, then at most once a second while anything changes. */
+  watchCounts(): Promise<PushIterator<QueueCounts>> {
+    return this.liveEvents().watchCounts();
+  }
+
+  private liveEvents(): JobEvents {
+    if (!this.events) throw new Error('live job events are not running in this process');
+    return this.events;
+  }
+
+  /** Closes the queue handle and its connection (the app's shared connection stays open). */
+  async close(): Promise<void> {
+    await this.events?.close();
+    await this.queue.close();
+    await closeQuietly(this.queueConnection);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Rate limiting: decides whether a request may run, before it runs, in one
+ * Redis round trip for every policy that applies (see ratelimit/store.ts).
+ *
+ * Defaults: the default policy is RATE_LIMIT_DEFAULT (600/1m, burst equal to
+ * its points, failing open); `off` turns every policy of the instance off.
+ * Identity is the signed-in user, else the client IP. Allow-listed
+ * identities are never limited, block-listed ones always refused (429 with a
+ * one-hour Retry-After). While Redis is unreachable, a request with any
+ * fail-closed policy (login, register) gets SERVICE_UNAVAILABLE and the rest
+ * are limited by a per-instance memory limiter.
+ */
+import type { Config } from '../config';
+import type { Context } from '../context';
+import { AppError, ErrorCode, serviceUnavailable } from '../errors';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { isRedisUnavailable, type RedisClient } from '../redis/connection';
+import type { Keys } from '../redis/keys';
+import type { GatewayPubSub } from '../redis/pubsub';
+import { buildCharges, type Charge, type Subject } from '../ratelimit/charges';
+import { MemoryLimiter } from '../ratelimit/memory';
+import { RateLimitMetrics } from '../ratelimit/metrics';
+import type { RootField } from '../ratelimit/operation';
+import { defaultPolicy, policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type RatePolicy } from '../ratelimit/policy';
+import { RateLimitStats, type OverviewData } from '../ratelimit/stats';
+import { RedisLimiterStore } from '../ratelimit/store';
+
+export const RATE_LIMIT_REJECTED_TOPIC = 'RATE_LIMIT_REJECTED';
+/** Refused for being on RATE_LIMIT_BLOCK. */
+export const BLOCKLIST_POLICY = 'blocklist';
+/** Refused for opening more subscriptions on one WebSocket than RATE_LIMIT_WS_SUBSCRIPTIONS. */
+export const SUBSCRIPTION_CAP_POLICY = 'ws-subscriptions';
+const BLOCKED_RETRY_SEC = 3600;
+/** Rejection events published per second per instance, at most: a flood must not flood the dashboards too. */
+const EVENTS_PER_SECOND = 200;
+
+export interface RejectionEvent {
+  policy: string;
+  identity: string;
+  partition: string;
+  operation: string;
+  transport: 'http' | 'ws';
+  cost: number;
+  retryAfter: number;
+  at: string;
+}
+
+export interface RateLimitStatusView {
+  limit: number;
+  remaining: number;
+  resetAt: Date;
+  windowSeconds: number;
+  unlimited: boolean;
+}
+
+export interface RequestInfo {
+  cost: number;
+  roots: readonly RootField[];
+  operation: string;
+  transport: 'http' | 'ws';
+}
+
+export class RateLimitService {
+  readonly policy: RatePolicy | null;
+  readonly stats: RateLimitStats;
+  private readonly store: RedisLimiterStore;
+  private readonly memory = new MemoryLimiter();
+  private readonly allow: ReadonlySet<string>;
+  private readonly block: ReadonlySet<string>;
+  private readonly defaults = new WeakMap<Context, PolicyState>();
+  private metrics: RateLimitMetrics | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private events = { second: 0, count: 0 };
+
+  constructor(
+    redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly pubsub: GatewayPubSub,
+    config: Config,
+    private readonly log: Logger,
+  ) {
+    this.policy = defaultPolicy(config);
+    this.store = new RedisLimiterStore(redis);
+    this.stats = new RateLimitStats(redis, keys);
+    this.allow = new Set(config.rateLimit.allow);
+    this.block = new Set(config.rateLimit.block);
+  }
+
+  get enabled(): boolean {
+    return this.policy !== null;
+  }
+
+  useMetrics(metrics: Metrics): void {
+    this.metrics = new RateLimitMetrics(metrics.registry);
+  }
+
+  /** Starts the once-a-second statistics flush. */
+  start(intervalMs = 1000): void {
+    this.timer ??= setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.stats.flush();
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'rate-limit statistics not written');
+    }
+  }
+
+  /** The caller's identity. A session that cannot be checked (Redis down) counts as anonymous. */
+  async subjectOf(ctx: Context): Promise<Subject> {
+    const ip = ctx.client.ip || 'unknown';
+    let userId: string | null = null;
+    try {
+      userId = (await ctx.session())?.userId ?? null;
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+    }
+    return { identity: userId ? `user:${userId}` : `ip:${ip}`, ip };
+  }
+
+  /**
+   * Charges the request; on refusal throws RATE_LIMITED (HTTP 429). Sets the
+   * RateLimit-Policy / RateLimit (and Retry-After) headers on `ctx.headers` either way.
+   */
+  async enforce(ctx: Context, req: RequestInfo): Promise<void> {
+    const policy = this.policy;
+    if (!policy) return;
+    const subject = await this.subjectOf(ctx);
+    if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
+    if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`)) return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
+    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots);
+    const { allowed, states } = await this.decide(charges);
+    ctx.headers.set('RateLimit-Policy', policyHeader(states));
+    ctx.headers.set('RateLimit', stateHeader(states));
+    const def = states.find((s) => s.policy === policy);
+    if (def) this.defaults.set(ctx, def);
+    if (allowed) {
+      for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
+      this.stats.spent(subject.identity, def?.cost ?? 0);
+      return;
+    }
+    const refused = states.filter((s) => s.retryMs > 0);
+    const retryAfter = retryAfterSeconds(refused);
+    ctx.headers.set('Retry-After', String(retryAfter));
+    const limiting = refused.reduce((a, b) => (b.retryMs > a.retryMs ? b : a));
+    for (const s of refused) this.metrics?.refused(s.policy.name);
+    const now = Date.now();
+    this.stats.refused(subject.identity, refused.map((s) => ({ policy: s.policy.name, partition: s.partition, until: now + s.retryMs })), now);
+    this.publish({ policy: limiting.policy.name, identity: subject.identity, partition: limiting.partition, operation: req.operation, transport: req.transport, cost: req.cost, retryAfter, at: new Date(now).toISOString() });
+    throw new AppError(ErrorCode.RATE_LIMITED, `Rate limit "${limiting.policy.name}" exceeded: retry in ${retryAfter} s`, { retryAfter, policy: limiting.policy.name });
+  }
+
+  /**
+   * Charges a request that never reached execution (parse or validation error, cost over the ceiling)
+   * one default point, so malformed requests are not free. Its answer is already an error: nothing is
+   * thrown, and a refusal here only shows in the headers and metrics.
+   */
+  async chargeRejected(ctx: Context): Promise<void> {
+    const policy = this.policy;
+    if (!policy) return;
+    try {
+      const subject = await this.subjectOf(ctx);
+      if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
+      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, 1, []));
+      ctx.headers.set('RateLimit-Policy', policyHeader(states));
+      ctx.headers.set('RateLimit', stateHeader(states));
+      if (allowed) this.metrics?.allowed(policy.name, 1);
+      else this.metrics?.refused(policy.name);
+    } catch (err) {
+      ctx.log.debug({ err: (err as Error).message }, 'rate limit not charged for a failed request');
+    }
+  }
+
+  /** The budget under the default policy as last seen by this request (without spending it). */
+  status(ctx: Context): RateLimitStatusView {
+    const s = this.defaults.get(ctx);
+    if (!s || !this.policy) return { limit: 2147483647, remaining: 2147483647, resetAt: new Date(), windowSeconds: 0, unlimited: true };
+    return { limit: s.policy.burst, remaining: s.remaining, resetAt: new Date(Date.now() + s.resetMs), windowSeconds: Math.ceil(s.policy.windowMs / 1000), unlimited: false };
+  }
+
+  /** Flushes this instance's counts, then reads every instance's. */
+  async overview(minutes: number, limit: number): Promise<OverviewData & { listed: string[] }> {
+    await this.flush();
+    const data = await this.stats.read(minutes, limit);
+    return { ...data, listed: [...this.block] };
+  }
+
+  private async decide(charges: Charge[]): Promise<{ allowed: boolean; states: PolicyState[] }> {
+    let result;
+    try {
+      result = await this.store.charge(charges);
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      if (charges.some((c) => c.policy.onRedisDown === 'closed')) {
+        this.metrics?.storeDown('closed');
+        throw serviceUnavailable();
+      }
+      this.metrics?.storeDown('memory');
+      result = this.memory.charge(charges);
+    }
+    return { allowed: result.allowed, states: charges.map((c, i) => ({ policy: c.policy, partition: c.partition, cost: c.cost, ...result.states[i] })) };
+  }
+
+  /** Refuses outright (block list, subscription cap): counted, published and thrown like any refusal. */
+  async refuse(ctx: Context, policy: string, retryAfter: number, message: string, req: RequestInfo, subject?: Subject): Promise<never> {
+    const who = subject ?? (await this.subjectOf(ctx));
+    ctx.headers.set('Retry-After', String(retryAfter));
+    this.metrics?.refused(policy);
+    const now = Date.now();
+    this.stats.refused(who.identity, [{ policy, partition: who.identity, until: now + retryAfter * 1000 }], now);
+    this.publish({ policy, identity: who.identity, partition: who.identity, operation: req.operation, transport: req.transport, cost: req.cost, retryAfter, at: new Date(now).toISOString() });
+    throw new AppError(ErrorCode.RATE_LIMITED, message, { retryAfter, policy });
+  }
+
+  private publish(event: RejectionEvent): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (this.events.second !== second) this.events = { second, count: 0 };
+    if (++this.events.count > EVENTS_PER_SECOND) {
+      this.metrics?.eventDropped();
+      return;
+    }
+    this.pubsub.publish(RATE_LIMIT_REJECTED_TOPIC, event);
+  }
+}

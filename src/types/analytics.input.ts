@@ -1,0 +1,51 @@
+import { IsInt, IsOptional, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Field, InputType, Int } from 'type-graphql';
+
+/** Letters, digits and `_ . : @ -`: ids a web app makes (cookies, UUIDs, hashes). */
+export const VISITOR_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+export const MAX_PAGE_LENGTH = 256;
+/** $1,000,000.00 per conversion: plenty for a shop, small enough that totals stay exact. */
+export const MAX_VALUE_CENTS = 100_000_000;
+
+@InputType()
+export class PageViewInput {
+  @Field({ description: 'The path, starting with "/"; query string and fragment are dropped. At most 256 characters.' })
+  @MaxLength(2048)
+  @Matches(/^\/[^\s]*$/, { message: 'must be a path starting with "/" and without spaces' })
+  page!: string;
+
+  @Field(() => String, { nullable: true, description: 'An http(s) URL of at most 1024 characters.' })
+  @IsOptional()
+  @MaxLength(1024)
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false }, { message: 'must be an http or https URL' })
+  referrer?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Defaults to the signed-in user, else the session, else an anonymous hash of IP and user agent.' })
+  @IsOptional()
+  @Matches(VISITOR_ID, { message: 'must be 1 to 128 letters, digits or _ . : @ -' })
+  visitorId?: string | null;
+}
+
+@InputType()
+export class ConversionInput {
+  @Field({ description: 'Such as "purchase" or "signup": 1 to 64 letters, digits or _ . : -.' })
+  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1 to 64 letters, digits or _ . : -' })
+  type!: string;
+
+  @Field(() => Int, { nullable: true, description: 'Revenue in cents, 0 to 100000000. Defaults to 0.' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_VALUE_CENTS)
+  valueCents?: number | null;
+
+  @Field(() => String, { nullable: true, description: "Attribute the conversion to the viewer's variant of this experiment." })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be an experiment key' })
+  experiment?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'As in PageViewInput: the same viewer must be named the same way in assignVariant.' })
+  @IsOptional()
+  @Matches(VISITOR_ID, { message: 'must be 1 to 128 letters, digits or _ . : @ -' })
+  visitorId?: string | null;
+}

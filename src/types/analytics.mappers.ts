@@ -1,0 +1,33 @@
+/** Analytics and experiment records (JSON-safe, times in ms) -> GraphQL object types. */
+import type { AnalyticsEventPayload, AnalyticsSnapshot, SeriesPoint } from '../services/analytics.service';
+import type { ExperimentReport } from '../services/experiment.report';
+import { AnalyticsEventType, type AnalyticsEvent, type AnalyticsStats, type TimePoint } from './analytics.type';
+import type { Experiment } from './experiment.type';
+
+export const toTimePoint = (p: SeriesPoint): TimePoint => ({ at: new Date(p.at), count: p.count });
+
+export const toExperiment = (r: ExperimentReport): Experiment => ({ ...r, createdAt: new Date(r.createdAt) });
+
+export const toAnalyticsStats = (s: AnalyticsSnapshot): AnalyticsStats => ({
+  totalPageViews: s.totalPageViews,
+  totalConversions: s.totalConversions,
+  totalRevenueCents: s.totalRevenueCents,
+  uniqueVisitors: s.uniqueVisitors,
+  trackedPages: s.trackedPages,
+  conversionsByType: s.conversionsByType,
+  viewsPerMinute: s.viewsPerMinute.map(toTimePoint),
+  experiments: s.experiments.map(toExperiment),
+  at: new Date(s.at),
+  topPagesRead: s.topPages,
+});
+
+export const toAnalyticsEvent = (e: AnalyticsEventPayload): AnalyticsEvent => ({
+  type: AnalyticsEventType[e.type],
+  page: e.page ?? null,
+  referrer: e.referrer ?? null,
+  visitorId: e.visitorId ?? null,
+  conversionType: e.conversionType ?? null,
+  valueCents: e.valueCents ?? null,
+  experiment: e.experiment ?? null,
+  at: new Date(e.at),
+});

@@ -1,0 +1,26 @@
+/** Commerce service records -> GraphQL object types. */
+import type { CartView } from '../services/cart.service';
+import type { ProductRecord } from '../services/catalog.service';
+import type { OrderRecord } from '../services/order.service';
+import type { Cart } from './cart.type';
+import { OrderStatus, type Order } from './order.type';
+import type { Product } from './product.type';
+
+export const toProduct = (p: ProductRecord): Product => ({ ...p });
+
+export const toCart = (c: CartView): Cart => ({
+  items: c.lines.map((l) => ({ product: toProduct(l.product), quantity: l.quantity, lineTotalCents: l.quantity * l.product.priceCents })),
+  itemCount: c.itemCount,
+  subtotalCents: c.subtotalCents,
+  currency: c.currency,
+});
+
+export const toOrder = (o: OrderRecord): Order => ({
+  id: o.id,
+  status: OrderStatus[o.status],
+  items: o.items.map((i) => ({ ...i })),
+  totalCents: o.totalCents,
+  currency: o.currency,
+  createdAt: new Date(o.createdAt),
+  updatedAt: new Date(o.updatedAt),
+});

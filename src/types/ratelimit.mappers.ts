@@ -1,0 +1,57 @@
+/** Service records -> GraphQL objects of the rate-limit views. */
+import type { GraphQLSchema } from 'graphql';
+import { policiesOf } from '../ratelimit/decorator';
+import type { RatePolicy } from '../ratelimit/policy';
+import type { OverviewData } from '../ratelimit/stats';
+import type { RejectionEvent } from '../services/ratelimit.service';
+import type { RateLimitOverview, RateLimitPolicyInfo, RateLimitRejection } from './ratelimit.type';
+
+export const toRejection = (e: RejectionEvent): RateLimitRejection => ({ ...e, at: new Date(e.at) });
+
+const partitionName = (p: RatePolicy): string => (typeof p.by === 'string' ? p.by : `arg:${p.by.arg}`);
+
+const info = (p: RatePolicy, fields: string[]): RateLimitPolicyInfo => ({
+  name: p.name,
+  points: p.points,
+  windowSeconds: Math.ceil(p.windowMs / 1000),
+  burst: p.burst,
+  partition: partitionName(p),
+  onRedisDown: p.onRedisDown,
+  fields: fields.join(','),
+});
+
+/** The default policy and every @RateLimit policy found on the schema's root fields. */
+export function policiesInSchema(schema: GraphQLSchema, def: RatePolicy | null): RateLimitPolicyInfo[] {
+  if (!def) return [];
+  const found = new Map<string, { policy: RatePolicy; fields: string[] }>();
+  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    for (const field of Object.values(type?.getFields() ?? {})) {
+      for (const p of policiesOf(field)) {
+        const entry = found.get(p.name) ?? { policy: p, fields: [] };
+        entry.fields.push(`${type!.name}.${field.name}`);
+        found.set(p.name, entry);
+      }
+    }
+  }
+  return [info(def, []), ...[...found.values()].map((e) => info(e.policy, e.fields))];
+}
+
+export function toOverview(data: OverviewData & { listed: string[] }, def: RatePolicy | null, schema: GraphQLSchema): RateLimitOverview {
+  const policies = new Set<string>();
+  for (const m of data.minutes) for (const p of Object.keys(m.byPolicy)) policies.add(p);
+  const rejections = [...policies].sort().map((policy) => {
+    const perMinute = data.minutes.map((m) => ({ at: new Date(m.at), count: m.byPolicy[policy] ?? 0 }));
+    return { policy, total: perMinute.reduce((n, x) => n + x.count, 0), perMinute };
+  });
+  return {
+    topConsumers: data.topConsumers,
+    topRejected: data.topRefused,
+    rejections,
+    blocked: [
+      ...data.listed.map((identity) => ({ policy: 'blocklist', identity, until: null })),
+      ...data.blocked.filter((b) => b.policy !== 'blocklist').map((b) => ({ policy: b.policy, identity: b.identity, until: new Date(b.until) })),
+    ],
+    policies: policiesInSchema(schema, def),
+    enabled: def !== null,
+  };
+}

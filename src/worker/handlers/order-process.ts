@@ -1,0 +1,28 @@
+/**
+ * `order.process` (internal: enqueued by checkout, never by clients): moves the
+ * order PENDING -> PROCESSING -> COMPLETED, or FAILED with its stock released.
+ * Running it again for the same order changes nothing twice.
+ */
+import { badInput } from '../../errors';
+import { ORDER_PROCESS_JOB } from '../../services/order.service';
+import type { JobHandler } from '../handler';
+
+export interface OrderProcessData {
+  orderId: string;
+}
+
+export const orderProcessHandler: JobHandler<OrderProcessData> = {
+  type: ORDER_PROCESS_JOB,
+  internal: true,
+  validate(data) {
+    const orderId = (data as Partial<OrderProcessData> | null)?.orderId;
+    if (typeof orderId !== 'string' || !/^[0-9a-f]{32}$/.test(orderId)) throw badInput('order.process needs an order id', { orderId: ['must be an order id'] });
+    return { orderId };
+  },
+  async run(job, services) {
+    const order = await services.orders.process(job.data.orderId, (p) => job.updateProgress(p));
+    return { orderId: order.id, status: order.status };
+  },
+};
+
+export default orderProcessHandler;

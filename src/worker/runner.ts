@@ -1,0 +1,145 @@
+/**
+ * Runs jobs: one BullMQ Worker on the queue, dispatching each job to its
+ * handler. BullMQ provides the locks (renewed while a job runs; a dead worker's
+ * jobs are re-run elsewhere once its lock expires), backoff and retention.
+ * Added here: the jittered capped backoff, and a shutdown that hands running
+ * jobs back to the queue when they outlast the grace period instead of letting
+ * them wait for lock expiry.
+ */
+import { hostname } from 'node:os';
+import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from 'bullmq';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { isRedisUnavailable, type RedisClient } from '../redis/connection';
+import type { Keys } from '../redis/keys';
+import type { Services } from '../services';
+import type { StoredJobData } from '../services/job-record';
+import type { JobRun } from './handler';
+import type { HandlerRegistry } from './registry';
+
+/** Longest wait between two attempts, whatever JOB_BACKOFF and the attempt count. */
+export const MAX_BACKOFF_MS = 3_600_000;
+/** A retry waits between 80% and 100% of the exponential delay, so retries of jobs that failed together spread out. */
+export const BACKOFF_JITTER = 0.2;
+
+/** Delay before the next attempt after `failedAttempts` attempts failed (1 after the first failure). */
+export function backoffDelay(failedAttempts: number, baseMs: number, random: () => number = Math.random): number {
+  const full = Math.min(baseMs * 2 ** Math.max(0, failedAttempts - 1), MAX_BACKOFF_MS);
+  return Math.round(full * (1 - BACKOFF_JITTER * random()));
+}
+
+const clampProgress = (p: number): number => (Number.isFinite(p) ? Math.max(0, Math.min(100, Math.round(p))) : 0);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export interface RunnerDeps {
+  services: Services;
+  registry: HandlerRegistry;
+  /** A blocking-capable connection (maxRetriesPerRequest null); BullMQ duplicates it for its own use. */
+  connection: RedisClient;
+  keys: Keys;
+  config: Config;
+  log: Logger;
+}
+
+interface Running {
+  job: BullJob<StoredJobData>;
+  token: string;
+  handBack(err: Error): void;
+}
+
+export class JobRunner {
+  readonly worker: Worker<StoredJobData>;
+  private readonly running = new Map<string, Running>();
+  private closing: Promise<{ handedBack: number }> | null = null;
+
+  constructor(private readonly deps: RunnerDeps) {
+    const { config, keys } = deps;
+    const { jobs } = config;
+    this.worker = new Worker<StoredJobData>(keys.jobQueue, (job, token) => this.process(job, token ?? ''), {
+      connection: deps.connection as never,
+      prefix: keys.prefix,
+      name: `${hostname()}:${process.pid}`,
+      autorun: false,
+      concurrency: config.workerConcurrency,
+      lockDuration: jobs.lockMs,
+      // A dead worker's jobs are noticed within lock + one check interval.
+      stalledInterval: Math.max(500, Math.min(jobs.lockMs, 30_000)),
+      maxStalledCount: 3,
+      removeOnComplete: { count: jobs.keepCompleted.count, age: Math.ceil(jobs.keepCompleted.ageMs / 1000) },
+      removeOnFail: { count: jobs.keepFailed.count, age: Math.ceil(jobs.keepFailed.ageMs / 1000) },
+      runRetryDelay: 1000,
+      settings: { backoffStrategy: (attemptsMade, _type, _err, job) => backoffDelay(attemptsMade, Number(job?.opts.backoff && typeof job.opts.backoff === 'object' ? job.opts.backoff.delay : jobs.backoffMs) || jobs.backoffMs) },
+    });
+    this.worker.on('error', (err) => {
+      if (isRedisUnavailable(err)) deps.log.debug({ err: err.message }, 'job worker: redis unavailable');
+      else deps.log.warn({ err: err.message }, 'job worker error');
+    });
+    this.worker.on('failed', (job, err) => deps.log.debug({ jobId: job?.id, type: job?.name, err: err.message }, 'job attempt failed'));
+  }
+
+  /** Starts taking jobs; resolves once the worker is connected. */
+  async start(): Promise<void> {
+    void this.worker.run().catch((err: Error) => this.deps.log.error({ err: err.message }, 'job worker stopped'));
+    await this.worker.waitUntilReady();
+  }
+
+  /** Jobs this process is running now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  private async process(job: BullJob<StoredJobData>, token: string): Promise<Record<string, unknown> | null> {
+    const handler = this.deps.registry.get(job.name);
+    if (!handler) throw new UnrecoverableError(`unknown job type ${job.name}`);
+    const id = String(job.id);
+    const run: JobRun<unknown> = {
+      id,
+      data: job.data.payload,
+      attempt: job.attemptsMade + 1,
+      updateProgress: (p) => job.updateProgress(clampProgress(p)),
+    };
+    try {
+      // One promise that settles with the handler, or earlier when close() hands the job back.
+      const result = await new Promise<unknown>((resolve, reject) => {
+        this.running.set(id, { job, token, handBack: reject });
+        handler.run(run, this.deps.services).then(resolve, reject);
+      });
+      return isObject(result) ? result : null;
+    } finally {
+      this.running.delete(id);
+    }
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish for `graceMs`, then hands the
+   * rest back to the queue (another worker takes them at once; their handlers
+   * are idempotent) and closes. Idempotent.
+   */
+  close(graceMs = this.deps.config.jobs.shutdownGraceMs): Promise<{ handedBack: number }> {
+    return (this.closing ??= (async () => {
+      const closed = this.worker.close();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+      ]);
+      clearTimeout(timer);
+      let handedBack = 0;
+      if (timedOut) {
+        for (const r of [...this.running.values()]) {
+          try {
+            await r.job.moveToWait(r.token);
+            handedBack++;
+          } catch (err) {
+            // Redis unreachable: the job's lock expires and another worker re-runs it.
+            this.deps.log.warn({ jobId: r.job.id, err: (err as Error).message }, 'could not hand a job back; it runs again after its lock expires');
+          }
+          r.handBack(new WaitingError('handed back at shutdown'));
+        }
+        await closed;
+      }
+      if (handedBack) this.deps.log.info({ handedBack }, 'handed running jobs back to the queue');
+      return { handedBack };
+    })());
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Redis commands per request, counted by Redis itself (INFO commandstats) on a
+ * private redis-server so that no other test's traffic is counted.
+ */
+import type Redis from 'ioredis';
+import { startTestApp, registerUser, type TestApp } from '../helpers/app';
+import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis';
+
+let own: OwnRedis;
+let t: TestApp;
+let r: Redis;
+beforeAll(async () => {
+  own = await ownRedis();
+  t = await startTestApp({ REDIS_URL: own.url });
+  r = rawRedis(own.url);
+});
+afterAll(async () => {
+  r.disconnect();
+  await t.close();
+  await own.destroy();
+});
+
+/**
+ * What `fn` cost, seen from both ends: `sent` counts the commands the app's
+ * client sent (each one a round trip, as a request issues them in sequence);
+ * `redis` is Redis's own commandstats, which also count the commands a script
+ * runs inside itself.
+ */
+async function cost(fn: () => Promise<unknown>): Promise<{ sent: Record<string, number>; redis: Record<string, number> }> {
+  const sentNow = async () => {
+    const out: Record<string, number> = {};
+    for (const v of (await t.app.metrics.redisDuration.get()).values) {
+      if (v.metricName?.endsWith('_count') && v.value) out[String(v.labels.command)] = v.value;
+    }
+    return out;
+  };
+  const before = await sentNow();
+  await r.config('RESETSTAT');
+  await fn();
+  const info = await r.info('commandstats');
+  const after = await sentNow();
+  const sent: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0)) sent[k] = v - (before[k] ?? 0);
+  const redis: Record<string, number> = {};
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (!/^(config|info)/.test(m[1])) redis[m[1]] = Number(m[2]);
+  return { sent, redis };
+}
+
+const N = 20;
+const repeat = async (fn: () => Promise<unknown>) => {
+  for (let i = 0; i < N; i++) await fn();
+};
+
+test('validating and sliding a session is one round trip: one EVALSHA', async () => {
+  const u = await registerUser(t);
+  const client = { userAgent: 'node-test', uaFamily: 'node', ip: '127.0.0.1' };
+  await t.app.services.sessions.touch(u.token, client); // loads the script
+  const { sent, redis } = await cost(() => repeat(() => t.app.services.sessions.touch(u.token, client)));
+  expect(sent).toEqual({ evalsha: N });
+  // Inside the script: read, mark seen, move the expiry.
+  expect(redis).toEqual({ evalsha: N, hgetall: N, hset: N, pexpireat: N });
+});
+
+test('{ me { id } } is two round trips: the session EVALSHA and the user HGETALL', async () => {
+  const u = await registerUser(t);
+  await t.gql('{ me { id } }', {}, { token: u.token });
+  const { sent, redis } = await cost(() => repeat(async () => expect((await t.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)));
+  expect(sent).toEqual({ evalsha: N, hgetall: N });
+  expect(redis).toEqual({ evalsha: N, hgetall: 2 * N, hset: N, pexpireat: N });
+});
+
+test('the session is looked at only when a resolver asks who is calling', async () => {
+  const u = await registerUser(t);
+  expect((await cost(() => repeat(() => t.gql('{ __typename }', {}, { token: u.token })))).sent).toEqual({});
+  expect((await cost(() => repeat(() => t.gql('{ me { id } }')))).sent).toEqual({});
+});

@@ -1,0 +1,139 @@
+/** A/B experiments through the gateway: admin-only creation, deterministic assignment, split, attribution, significance and SRM. */
+import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, pool, TRACK_CONVERSION } from '../helpers/analytics';
+import { rawRedis } from '../helpers/redis';
+
+let t: TestApp;
+let t2: TestApp;
+let admin: string;
+beforeAll(async () => {
+  const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
+  t = await startTestApp(env);
+  t2 = await startTestApp({ ...env, KEY_PREFIX: t.prefix });
+  admin = await loginAs(t, ADMIN.email, ADMIN.password);
+});
+afterAll(async () => {
+  await t2.close();
+  await t.close();
+});
+
+type Report = {
+  key: string;
+  control: string;
+  totalExposures: number;
+  unattributedConversions: number;
+  sampleRatioPValue: number | null;
+  sampleRatioMismatch: boolean;
+  warnings: string[];
+  variants: Array<{ name: string; weight: number; exposures: number; conversions: number; conversionRate: number; conversionEvents: number; revenueCents: number; upliftVsControl: number | null; pValue: number | null; chanceToBeatControl: number | null; significant: boolean }>;
+};
+const create = (input: Record<string, unknown>, token: string | null = admin) => t.gql(CREATE_EXPERIMENT, { input }, { token });
+const report = async (key: string): Promise<Report> => ok(await t.gql<{ experiment: Report }>(EXPERIMENT, { key }, { token: admin })).experiment;
+const assign = async (e: string, v?: string, app = t, token?: string): Promise<string> => ok(await app.gql<{ assignVariant: string }>(ASSIGN, { e, v }, { token })).assignVariant;
+
+test('only admins create experiments; input is validated; re-creating is idempotent, changing is refused', async () => {
+  const u = await registerUser(t);
+  expect((await create({ key: 'ab1', variants: ['a', 'b'] }, null)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  expect((await create({ key: 'ab1', variants: ['a', 'b'] }, u.token)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  for (const bad of [
+    { key: 'ab1', variants: ['only'] },
+    { key: 'ab1', variants: ['a', 'a'] },
+    { key: 'bad key', variants: ['a', 'b'] },
+    { key: 'ab1', variants: ['a', 'b'], weights: [1] },
+    { key: 'ab1', variants: ['a', 'b'], weights: [0, 1] },
+  ]) {
+    expect((await create(bad)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  }
+  const made = ok(await create({ key: 'ab1', variants: ['control', 'green'], weights: [1, 3] })).createExperiment;
+  expect(made).toEqual({ key: 'ab1', control: 'control', variants: [{ name: 'control', weight: 0.25, exposures: 0 }, { name: 'green', weight: 0.75, exposures: 0 }] });
+  expect(ok(await create({ key: 'ab1', variants: ['control', 'green'], weights: [1, 3] })).createExperiment.key).toBe('ab1');
+  expect((await create({ key: 'ab1', variants: ['control', 'blue'] })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  expect(ok(await t.gql('{ experiments { key } }', {}, { token: admin })).experiments.map((e: { key: string }) => e.key)).toContain('ab1');
+  expect((await t.gql(ASSIGN, { e: 'no-such' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+});
+
+test('assignment is deterministic per viewer, on any instance, and counts one exposure per viewer', async () => {
+  ok(await create({ key: 'det', variants: ['a', 'b', 'c'] }));
+  const first: string[] = [];
+  for (let i = 0; i < 30; i++) first.push(await assign('det', `det-${i}`));
+  for (let i = 0; i < 30; i++) {
+    expect(await assign('det', `det-${i}`, t2)).toBe(first[i]);
+    expect(await assign('det', `det-${i}`)).toBe(first[i]);
+  }
+  // Concurrent first exposures of one viewer still count once.
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => assign('det', 'racer', i % 2 ? t : t2)));
+  expect(new Set(results).size).toBe(1);
+  const r = await report('det');
+  expect(r.totalExposures).toBe(31);
+  expect(r.variants.reduce((s, v) => s + v.exposures, 0)).toBe(31);
+  // Without visitorId: the signed-in user, else the session, else IP and user agent.
+  const u = await registerUser(t);
+  const asUser = await assign('det', undefined, t, u.token);
+  expect(await assign('det', undefined, t2, u.token)).toBe(asUser);
+  expect(await assign('det', `user:${u.userId}`)).toBe(asUser);
+});
+
+test('the split follows the weights, with no sample-ratio mismatch', async () => {
+  ok(await create({ key: 'split', variants: ['control', 'treat'], weights: [1, 3] }));
+  await pool(1200, 32, (i) => assign('split', `split-${i}`));
+  const r = await report('split');
+  expect(r.totalExposures).toBe(1200);
+  const share = r.variants[1].exposures / 1200;
+  // 0.75 ± 4 standard errors (sd of the share is 0.0125 at n = 1200).
+  expect(Math.abs(share - 0.75)).toBeLessThan(0.05);
+  expect(r.sampleRatioMismatch).toBe(false);
+  expect(r.sampleRatioPValue).toBeGreaterThan(0.001);
+});
+
+test('conversions count for the viewer\'s variant: once per viewer in the rate, every one in events and revenue', async () => {
+  ok(await create({ key: 'attr', variants: ['a', 'b'] }));
+  const variantOf: Record<string, string> = {};
+  await pool(400, 32, async (i) => {
+    variantOf[`attr-${i}`] = await assign('attr', `attr-${i}`);
+  });
+  // Every viewer in b converts, a quarter of a does; two conversions each for viewers 0..9.
+  const converting = Object.keys(variantOf).filter((v) => variantOf[v] === 'b' || Number(v.slice(5)) % 4 === 0);
+  await pool(converting.length, 32, (i) => t.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: converting[i] } }).then(ok));
+  const repeaters = converting.slice(0, 10);
+  await pool(10, 10, (i) => t2.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: repeaters[i] } }).then(ok));
+  // A viewer never exposed converts: counted apart, and warned about.
+  ok(await t.gql(TRACK_CONVERSION, { input: { type: 'purchase', experiment: 'attr', visitorId: 'stranger' } }));
+  const r = await report('attr');
+  for (const v of r.variants) {
+    const exposed = Object.keys(variantOf).filter((x) => variantOf[x] === v.name);
+    const conv = converting.filter((x) => variantOf[x] === v.name);
+    const extra = repeaters.filter((x) => variantOf[x] === v.name).length;
+    expect(v.exposures).toBe(exposed.length);
+    expect(v.conversions).toBe(conv.length);
+    expect(v.conversionEvents).toBe(conv.length + extra);
+    expect(v.revenueCents).toBe(500 * (conv.length + extra));
+    expect(v.conversionRate).toBeCloseTo(conv.length / exposed.length, 10);
+  }
+  expect(r.unattributedConversions).toBe(1);
+  expect(r.warnings.join(' ')).toMatch(/never exposed/);
+  const [a, b] = r.variants;
+  expect(a.pValue).toBeNull();
+  expect(a.chanceToBeatControl).toBeNull();
+  // 100% against 25% on ~200 viewers each: overwhelming.
+  expect(b.pValue).toBeLessThan(1e-6);
+  expect(b.chanceToBeatControl).toBeGreaterThan(0.999);
+  expect(b.significant).toBe(true);
+  expect(b.upliftVsControl).toBeCloseTo(b.conversionRate / a.conversionRate - 1, 10);
+});
+
+test('a sample-ratio mismatch is reported as a warning', async () => {
+  ok(await create({ key: 'srm', variants: ['a', 'b'] }));
+  await pool(400, 32, (i) => assign('srm', `srm-${i}`));
+  expect((await report('srm')).sampleRatioMismatch).toBe(false);
+  // A logging bug outside the gateway: 300 exposures of b were recorded twice.
+  const r = rawRedis();
+  try {
+    await r.hincrby(t.app.services.keys.experiment('srm', 'stats'), 'b:exposures', 300);
+  } finally {
+    r.disconnect();
+  }
+  const after = await report('srm');
+  expect(after.sampleRatioMismatch).toBe(true);
+  expect(after.sampleRatioPValue).toBeLessThan(0.001);
+  expect(after.warnings[0]).toMatch(/Sample ratio mismatch/);
+});

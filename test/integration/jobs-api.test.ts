@@ -1,0 +1,158 @@
+/** enqueueJob / job / cancelJob / jobs / queueStats: validation, who sees what, idempotency, cancel. No workers run here. */
+import { registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { ADMIN_ENV, CANCEL, ENQUEUE, JOB, JOB_FIELDS, adminToken, enqueue, jobOf, webhookReceiver, type JobView, type Receiver } from '../helpers/jobs';
+
+let t: TestApp;
+let receiver: Receiver;
+let admin: string;
+let alice: { token: string; userId: string };
+let bob: { token: string; userId: string };
+
+const email = { type: 'email.send', data: { to: 'someone@example.com', subject: 'Hi', body: 'Hello' } };
+
+beforeAll(async () => {
+  receiver = await webhookReceiver();
+  t = await startTestApp({ ...ADMIN_ENV, WEBHOOK_ALLOWED_HOSTS: `${receiver.host},hooks.example.com`, JOB_MAX_DATA_BYTES: '2048' });
+  admin = await adminToken(t);
+  alice = await registerUser(t);
+  bob = await registerUser(t);
+});
+afterAll(async () => {
+  await t.close();
+  await receiver.close();
+});
+
+const codeOf = (res: { errors?: Array<{ extensions?: Record<string, unknown> }> }): unknown => res.errors?.[0]?.extensions?.code;
+
+describe('enqueueJob', () => {
+  test('returns a WAITING job with the data, default priority 0 and 3 attempts', async () => {
+    const job = await enqueue(t, alice.token, email);
+    expect(job).toMatchObject({ type: 'email.send', state: 'WAITING', priority: 0, progress: 0, attempts: 0, maxAttempts: 3, data: email.data, result: null, error: null, finishedAt: null });
+    expect(Date.now() - Date.parse(job.createdAt)).toBeLessThan(5000);
+    expect(job.id).toMatch(/^[A-Za-z0-9_-]{8,}$/);
+  });
+
+  test('a delayed job is DELAYED and keeps its priority and attempts', async () => {
+    const job = await enqueue(t, alice.token, { ...email, delayMs: 60_000, priority: 7, maxAttempts: 5 });
+    expect(job).toMatchObject({ state: 'DELAYED', priority: 7, maxAttempts: 5 });
+    expect(await jobOf(t, alice.token, job.id)).toMatchObject({ state: 'DELAYED', priority: 7, maxAttempts: 5 });
+  });
+
+  test.each([
+    ['an unknown type', { type: 'sms.send', data: {} }],
+    ['an internal type', { type: 'order.process', data: { orderId: 'a'.repeat(32) } }],
+    ['an invalid address', { type: 'email.send', data: { to: 'not-an-address', subject: 's', body: 'b' } }],
+    ['a header-breaking address', { type: 'email.send', data: { to: 'a@example.com\r\nBcc: x@example.com', subject: 's', body: 'b' } }],
+    ['a missing subject', { type: 'email.send', data: { to: 'a@example.com', body: 'b' } }],
+    ['a webhook host outside WEBHOOK_ALLOWED_HOSTS', { type: 'webhook.deliver', data: { url: 'http://evil.example.com/hook', payload: {} } }],
+    ['a webhook on another port of an allowed host', { type: 'webhook.deliver', data: { url: 'http://hooks.example.com:8080/x', payload: {} } }],
+    ['a non-http webhook url', { type: 'webhook.deliver', data: { url: 'file:///etc/passwd', payload: {} } }],
+    ['a webhook without payload', { type: 'webhook.deliver', data: { url: 'https://hooks.example.com/x' } }],
+    ['data over JOB_MAX_DATA_BYTES', { type: 'email.send', data: { to: 'a@example.com', subject: 's', body: 'x'.repeat(3000) } }],
+    ['a priority out of range', { ...email, priority: 1001 }],
+    ['a negative delay', { ...email, delayMs: -1 }],
+    ['zero attempts', { ...email, maxAttempts: 0 }],
+  ])('refuses %s with BAD_USER_INPUT', async (_what, input) => {
+    const res = await t.gql(ENQUEUE, { input }, { token: alice.token });
+    expect(codeOf(res)).toBe('BAD_USER_INPUT');
+    expect(res.data).toBeNull();
+  });
+
+  test('accepts allowed webhook targets: host:port entries and bare hosts on the default port', async () => {
+    await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: `${receiver.url}/hook`, payload: { a: 1 } } })).resolves.toMatchObject({ state: 'WAITING' });
+    await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: 'https://hooks.example.com/x', payload: [1, 2] } })).resolves.toMatchObject({ state: 'WAITING' });
+  });
+
+  test('needs a signed-in user', async () => {
+    expect(codeOf(await t.gql(ENQUEUE, { input: email }))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('idempotencyKey', () => {
+  test('the same key from the same user returns the same job; another user gets their own', async () => {
+    const first = await enqueue(t, alice.token, { ...email, idempotencyKey: 'order-42-mail' });
+    const again = await enqueue(t, alice.token, { ...email, data: { ...email.data, subject: 'changed' }, idempotencyKey: 'order-42-mail' });
+    expect(again.id).toBe(first.id);
+    expect(again.data).toEqual(email.data);
+    const other = await enqueue(t, bob.token, { ...email, idempotencyKey: 'order-42-mail' });
+    expect(other.id).not.toBe(first.id);
+  });
+
+  test('concurrent requests with one key create one job', async () => {
+    const before = (await t.app.services.jobs.counts()).waiting;
+    const jobs = await Promise.all(Array.from({ length: 20 }, () => enqueue(t, alice.token, { ...email, idempotencyKey: 'burst' })));
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(1);
+    expect((await t.app.services.jobs.counts()).waiting).toBe(before + 1);
+  });
+});
+
+describe('who sees what', () => {
+  let job: JobView;
+  beforeAll(async () => {
+    job = await enqueue(t, alice.token, email);
+  });
+
+  test('the creator and admins read a job; another user gets null, as for an unknown id', async () => {
+    expect((await jobOf(t, alice.token, job.id))?.id).toBe(job.id);
+    expect((await jobOf(t, admin, job.id))?.id).toBe(job.id);
+    expect(await jobOf(t, bob.token, job.id)).toBeNull();
+    expect(await jobOf(t, bob.token, 'j00000000000000000000000000000000')).toBeNull();
+    expect(codeOf(await t.gql(JOB, { id: job.id }))).toBe('UNAUTHENTICATED');
+  });
+
+  test("another user's cancel is NOT_FOUND, exactly as for an unknown id, and leaves the job", async () => {
+    const foreign = await t.gql(CANCEL, { id: job.id }, { token: bob.token });
+    const unknown = await t.gql(CANCEL, { id: 'jdoesnotexist' }, { token: bob.token });
+    expect(codeOf(foreign)).toBe('NOT_FOUND');
+    expect(foreign.errors?.[0]?.message).toBe(unknown.errors?.[0]?.message);
+    expect((await jobOf(t, alice.token, job.id))?.state).toBe('WAITING');
+  });
+
+  test('jobs(state) and queueStats are admin-only', async () => {
+    const list = `{ jobs(state: WAITING, limit: 500) { ${JOB_FIELDS} } }`;
+    expect(codeOf(await t.gql(list, {}, { token: alice.token }))).toBe('FORBIDDEN');
+    expect(codeOf(await t.gql('{ queueStats { waiting } }', {}, { token: alice.token }))).toBe('FORBIDDEN');
+    const res = await t.gql<{ jobs: JobView[] }>(list, {}, { token: admin });
+    expect(res.data?.jobs.map((j) => j.id)).toContain(job.id);
+    expect(res.data?.jobs.every((j) => j.state === 'WAITING')).toBe(true);
+    const stats = await t.gql<{ queueStats: Record<string, number> }>('{ queueStats { waiting delayed active completed failed } }', {}, { token: admin });
+    expect(stats.data?.queueStats.waiting).toBeGreaterThanOrEqual(1);
+    expect(stats.data?.queueStats.delayed).toBeGreaterThanOrEqual(1);
+    expect(stats.data?.queueStats).toMatchObject({ active: 0, completed: 0, failed: 0 });
+  });
+
+  test('jobs lists pending jobs in run order: higher priority first, FIFO within one', async () => {
+    const a = await enqueue(t, alice.token, { ...email, priority: 900 });
+    const b = await enqueue(t, alice.token, { ...email, priority: 950 });
+    const c = await enqueue(t, alice.token, { ...email, priority: 900 });
+    const res = await t.gql<{ jobs: JobView[] }>('{ jobs(state: WAITING, limit: 3) { id priority } }', {}, { token: admin });
+    expect(res.data?.jobs).toEqual([
+      { id: b.id, priority: 950 },
+      { id: a.id, priority: 900 },
+      { id: c.id, priority: 900 },
+    ]);
+  });
+});
+
+describe('cancelJob', () => {
+  test('removes a waiting job and a delayed job; the job is then gone', async () => {
+    const waiting = await enqueue(t, alice.token, email);
+    const delayed = await enqueue(t, alice.token, { ...email, delayMs: 60_000 });
+    for (const j of [waiting, delayed]) {
+      const res = await t.gql<{ cancelJob: boolean }>(CANCEL, { id: j.id }, { token: alice.token });
+      expect(res.data?.cancelJob).toBe(true);
+      expect(await jobOf(t, alice.token, j.id)).toBeNull();
+    }
+  });
+
+  test('an admin may cancel anyone\'s job', async () => {
+    const j = await enqueue(t, bob.token, email);
+    expect((await t.gql<{ cancelJob: boolean }>(CANCEL, { id: j.id }, { token: admin })).data?.cancelJob).toBe(true);
+  });
+
+  test('many concurrent cancels of one job: exactly one succeeds', async () => {
+    const j = await enqueue(t, alice.token, email);
+    const results = await Promise.all(Array.from({ length: 10 }, () => t.app.services.jobs.cancel({ userId: alice.userId, admin: false }, j.id).catch(() => false)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,144 @@
+/** Order processing: PENDING -> PROCESSING -> COMPLETED, or FAILED with stock released; idempotent; the job handler. */
+import { registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { ADMIN_ENV, addToCart, adminToken, checkout, code, product, upsert } from '../helpers/commerce';
+import { FulfilmentRefused, ORDER_UPDATED_TOPIC, type InternalQueue, type OrderUpdatedEvent } from '../../src/services/order.service';
+import orderProcess from '../../src/worker/handlers/order-process';
+
+let t: TestApp;
+let admin: string;
+
+beforeAll(async () => {
+  t = await startTestApp(ADMIN_ENV);
+  admin = await adminToken(t);
+});
+afterEach(() => t.app.services.orders.useFulfiller(async () => {}));
+afterAll(() => t.close());
+
+/** A signed-in user who just bought `n` units of a fresh product with `stock` units. */
+async function freshOrder(id: string, n = 2, stock = 10): Promise<{ orderId: string; token: string }> {
+  await upsert(t, admin, { id, stock });
+  const u = await registerUser(t);
+  await addToCart(t, u.token, id, n);
+  const res = await checkout(t, u.token);
+  if (!res.data?.checkout) throw new Error(JSON.stringify(res.errors));
+  return { orderId: res.data.checkout.id, token: u.token };
+}
+
+const statusOf = async (orderId: string, token: string): Promise<string> =>
+  (await t.gql('query O($id: ID!) { order(id: $id) { status } }', { id: orderId }, { token })).data?.order.status;
+
+test('processing completes an order, reports progress and announces every step; running it again changes nothing', async () => {
+  const events: OrderUpdatedEvent[] = [];
+  const stop = await t.app.services.pubsub.listen<OrderUpdatedEvent>(ORDER_UPDATED_TOPIC, (e) => events.push(e));
+  const { orderId, token } = await freshOrder('p-ok');
+  const progress: number[] = [];
+  const order = await t.app.services.orders.process(orderId, (p) => {
+    progress.push(p);
+  });
+  expect(order.status).toBe('COMPLETED');
+  expect(progress).toEqual([50, 100]);
+  expect(await statusOf(orderId, token)).toBe('COMPLETED');
+
+  const again = await t.app.services.orders.process(orderId);
+  expect(again.status).toBe('COMPLETED');
+  expect(again.updatedAt).toBe(order.updatedAt);
+  await new Promise((done) => setTimeout(done, 100));
+  stop();
+  expect(events.filter((e) => e.orderId === orderId).map((e) => e.status)).toEqual(['PENDING', 'PROCESSING', 'COMPLETED']);
+  expect(events.find((e) => e.orderId === orderId)?.userId).toEqual(expect.any(String));
+  expect((await product(t, 'p-ok')).data?.product.stock).toBe(8);
+});
+
+test('a refused fulfilment fails the order and gives its stock back exactly once', async () => {
+  const { orderId, token } = await freshOrder('p-fail', 3, 5);
+  expect((await product(t, 'p-fail')).data?.product.stock).toBe(2);
+  t.app.services.orders.useFulfiller(async () => {
+    throw new FulfilmentRefused('payment declined');
+  });
+  const order = await t.app.services.orders.process(orderId);
+  expect(order).toMatchObject({ status: 'FAILED', reason: 'payment declined' });
+  expect(await statusOf(orderId, token)).toBe('FAILED');
+  expect((await product(t, 'p-fail')).data?.product.stock).toBe(5);
+
+  await t.app.services.orders.process(orderId);
+  await t.app.services.orders.fail(orderId, 'again');
+  expect((await product(t, 'p-fail')).data?.product.stock).toBe(5);
+});
+
+test('a passing fulfilment error leaves the order PROCESSING for the next attempt', async () => {
+  const { orderId, token } = await freshOrder('p-retry');
+  let calls = 0;
+  t.app.services.orders.useFulfiller(async () => {
+    if (++calls === 1) throw new Error('payment provider timed out');
+  });
+  await expect(t.app.services.orders.process(orderId)).rejects.toThrow('timed out');
+  expect(await statusOf(orderId, token)).toBe('PROCESSING');
+  expect((await t.app.services.orders.process(orderId)).status).toBe('COMPLETED');
+  expect(calls).toBe(2);
+  expect((await product(t, 'p-retry')).data?.product.stock).toBe(8);
+});
+
+test('concurrent processing of one order moves it once and releases stock once', async () => {
+  const done = await freshOrder('p-race');
+  const failed = await freshOrder('p-race-fail', 4, 10);
+  const events: OrderUpdatedEvent[] = [];
+  const stop = await t.app.services.pubsub.listen<OrderUpdatedEvent>(ORDER_UPDATED_TOPIC, (e) => events.push(e));
+  await Promise.all(Array.from({ length: 5 }, () => t.app.services.orders.process(done.orderId)));
+  t.app.services.orders.useFulfiller(async () => {
+    throw new FulfilmentRefused('address unknown');
+  });
+  await Promise.all(Array.from({ length: 5 }, () => t.app.services.orders.process(failed.orderId)));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  stop();
+  expect(events.filter((e) => e.orderId === done.orderId).map((e) => e.status)).toEqual(['PROCESSING', 'COMPLETED']);
+  expect(events.filter((e) => e.orderId === failed.orderId).map((e) => e.status)).toEqual(['PROCESSING', 'FAILED']);
+  expect((await product(t, 'p-race')).data?.product.stock).toBe(8);
+  expect((await product(t, 'p-race-fail')).data?.product.stock).toBe(10);
+});
+
+describe('the order.process job handler', () => {
+  test('is internal and accepts only an order id', () => {
+    expect(orderProcess).toMatchObject({ type: 'order.process', internal: true });
+    expect(() => orderProcess.validate({}, t.app.services)).toThrow('order.process needs an order id');
+    expect(() => orderProcess.validate({ orderId: '../x' }, t.app.services)).toThrow();
+    expect(orderProcess.validate({ orderId: 'a'.repeat(32) }, t.app.services)).toEqual({ orderId: 'a'.repeat(32) });
+  });
+
+  test('runs the order to COMPLETED and reports progress; a rerun of the job is harmless', async () => {
+    const { orderId, token } = await freshOrder('p-job');
+    const progress: number[] = [];
+    const job = { id: 'job-1', data: { orderId }, attempt: 1, updateProgress: async (p: number) => void progress.push(p) };
+    expect(await orderProcess.run(job, t.app.services)).toEqual({ orderId, status: 'COMPLETED' });
+    expect(await orderProcess.run({ ...job, attempt: 2 }, t.app.services)).toEqual({ orderId, status: 'COMPLETED' });
+    expect(progress).toEqual([50, 100]);
+    expect(await statusOf(orderId, token)).toBe('COMPLETED');
+  });
+});
+
+test('checkout hands each new order to the queue once per order id', async () => {
+  const calls: Array<{ type: string; data: Record<string, unknown>; jobId?: string }> = [];
+  const queue: InternalQueue = {
+    async enqueueInternal(type, data, opts) {
+      calls.push({ type, data, jobId: opts?.jobId });
+      return { id: opts?.jobId ?? 'x' };
+    },
+  };
+  t.app.services.orders.useQueue(() => queue);
+  try {
+    await upsert(t, admin, { id: 'p-queue', stock: 5 });
+    const u = await registerUser(t);
+    await addToCart(t, u.token, 'p-queue', 1);
+    const first = await checkout(t, u.token, 'q-1');
+    const retry = await checkout(t, u.token, 'q-1');
+    const orderId = first.data?.checkout.id;
+    expect(retry.data?.checkout.id).toBe(orderId);
+    expect(calls).toEqual([
+      { type: 'order.process', data: { orderId }, jobId: `order-${orderId}` },
+      { type: 'order.process', data: { orderId }, jobId: `order-${orderId}` },
+    ]);
+    expect(code(await checkout(t, u.token))).toBe('BAD_USER_INPUT');
+    expect(calls).toHaveLength(2);
+  } finally {
+    t.app.services.orders.useQueue(() => undefined);
+  }
+});

@@ -1,0 +1,206 @@
+/**
+ * loadConfig: every variable of the contract's Environment table is read and
+ * checked; a bad value throws a ConfigError that names the variable. The
+ * process-level check (the built entry exits non-zero naming the variable) is
+ * in test/e2e/start.test.ts.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig, parseDuration } from '../../src/config';
+
+const root = path.join(__dirname, '..', '..');
+const contractReadme = path.join(root, '..', 'shared', 'api', 'README.md');
+
+/** Variable names listed in the contract's "## Environment" table. */
+function contractVariables(): string[] {
+  const text = readFileSync(contractReadme, 'utf8');
+  const section = text.slice(text.indexOf('## Environment'));
+  const names = new Set<string>();
+  for (const line of section.split('\n').slice(1)) {
+    if (line.startsWith('## ')) break;
+    const first = line.split('|')[1] ?? '';
+    for (const m of first.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.add(m[1]);
+  }
+  return [...names];
+}
+
+function rejects(env: Record<string, string>, variable: string): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(ConfigError);
+  const e = caught as ConfigError;
+  expect(e.variable).toBe(variable);
+  expect(e.message.startsWith(`${variable}=`)).toBe(true);
+  expect(e.message).toContain('accepts');
+  return e;
+}
+
+/** For each variable: a bad value (with what else must be set for it to be read). */
+const BAD: Record<string, Array<Record<string, string>>> = {
+  PORT: [{ PORT: 'http' }, { PORT: '70000' }, { PORT: '-1' }, { PORT: '0x10' }, { PORT: '4000.5' }],
+  HOST: [{ HOST: 'not a host' }, { HOST: 'http://example.com' }],
+  REDIS_URL: [{ REDIS_URL: 'localhost:6379' }, { REDIS_URL: 'http://127.0.0.1:6379' }, { REDIS_URL: 'redis://' }],
+  REDIS_CLUSTER_NODES: [{ REDIS_CLUSTER_NODES: '127.0.0.1' }, { REDIS_CLUSTER_NODES: 'a:1,b:99999' }, { REDIS_CLUSTER_NODES: ',' }],
+  REDIS_SENTINELS: [{ REDIS_SENTINELS: 'host-without-port', REDIS_SENTINEL_MASTER: 'mymaster' }, { REDIS_SENTINEL_MASTER: 'mymaster' }],
+  REDIS_SENTINEL_MASTER: [{ REDIS_SENTINELS: '127.0.0.1:26379' }],
+  KEY_PREFIX: [{ KEY_PREFIX: 'has space' }, { KEY_PREFIX: 'x'.repeat(65) }, { KEY_PREFIX: 'brace{tag}' }],
+  ADMIN_EMAIL: [{ ADMIN_PASSWORD: 'long-enough-password' }, { ADMIN_EMAIL: 'not-an-email', ADMIN_PASSWORD: 'long-enough-password' }],
+  ADMIN_PASSWORD: [{ ADMIN_EMAIL: 'admin@example.com' }, { ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: 'short' }],
+  RATE_LIMIT_DEFAULT: [{ RATE_LIMIT_DEFAULT: '600' }, { RATE_LIMIT_DEFAULT: '0/1m' }, { RATE_LIMIT_DEFAULT: '10/forever' }, { RATE_LIMIT_DEFAULT: 'OFF' }],
+  SESSION_IDLE_TTL: [{ SESSION_IDLE_TTL: '30' }, { SESSION_IDLE_TTL: '0m' }, { SESSION_IDLE_TTL: '1w' }],
+  SESSION_MAX_AGE: [{ SESSION_MAX_AGE: 'forever' }, { SESSION_MAX_AGE: '-1d' }],
+  WEBHOOK_ALLOWED_HOSTS: [{ WEBHOOK_ALLOWED_HOSTS: 'https://hooks.example.com' }, { WEBHOOK_ALLOWED_HOSTS: 'ok.example.com,bad/path' }],
+  WORKER: [{ WORKER: 'yes' }, { WORKER: '2' }],
+  NODE_ENV: [{ NODE_ENV: 'prod' }, { NODE_ENV: 'Production' }],
+  LOG_LEVEL: [{ LOG_LEVEL: 'verbose' }, { LOG_LEVEL: 'INFO' }],
+  // Not in the contract table: the gateway's own tuning knobs.
+  BODY_LIMIT_BYTES: [{ BODY_LIMIT_BYTES: '1mb' }, { BODY_LIMIT_BYTES: '10' }],
+  INTROSPECTION: [{ INTROSPECTION: 'on' }],
+  QUERY_MAX_DEPTH: [{ QUERY_MAX_DEPTH: '1' }],
+  QUERY_MAX_ALIASES: [{ QUERY_MAX_ALIASES: '0' }],
+  QUERY_MAX_DIRECTIVES: [{ QUERY_MAX_DIRECTIVES: 'many' }],
+  QUERY_MAX_TOKENS: [{ QUERY_MAX_TOKENS: '5' }],
+  QUERY_MAX_COST: [{ QUERY_MAX_COST: '0' }],
+  SESSIONS_PER_USER: [{ SESSIONS_PER_USER: '0' }],
+  SESSION_UA_CHECK: [{ SESSION_UA_CHECK: 'maybe' }],
+  WORKER_CONCURRENCY: [{ WORKER_CONCURRENCY: '0' }],
+  TRUSTED_PROXIES: [{ TRUSTED_PROXIES: '10.0.0.0/8' }, { TRUSTED_PROXIES: 'proxy.local' }],
+  SCRYPT_N: [{ SCRYPT_N: '1000' }, { SCRYPT_N: '512' }],
+  CART_IDLE_TTL: [{ CART_IDLE_TTL: '30 days' }],
+  REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
+};
+
+describe('every contract variable', () => {
+  const vars = contractVariables();
+
+  test('the contract table is found and lists the known variables', () => {
+    expect(vars).toEqual(expect.arrayContaining(['PORT', 'HOST', 'REDIS_URL', 'KEY_PREFIX', 'NODE_ENV', 'LOG_LEVEL']));
+    expect(vars.length).toBeGreaterThanOrEqual(16);
+  });
+
+  test('each one has bad values that are refused naming it', () => {
+    const missing = vars.filter((v) => !BAD[v]);
+    expect(missing).toEqual([]);
+  });
+
+  test.each(Object.entries(BAD))('%s: bad values stop start-up naming the variable', (variable, cases) => {
+    for (const env of cases) rejects(env, variable);
+  });
+});
+
+describe('defaults (nothing set)', () => {
+  const c = loadConfig({});
+  test.each([
+    ['port', 4000],
+    ['host', '127.0.0.1'],
+    ['keyPrefix', 'gw'],
+    ['admin', null],
+    ['rateLimitDefault', { points: 600, windowMs: 60_000 }],
+    ['sessionIdleTtlMs', 30 * 60_000],
+    ['sessionMaxAgeMs', 7 * 86_400_000],
+    ['webhookAllowedHosts', []],
+    ['worker', true],
+    ['production', false],
+    ['logLevel', 'info'],
+    ['bodyLimitBytes', 1024 * 1024],
+    ['introspection', true],
+    ['redis', { kind: 'auto' }],
+  ])('%s', (key, value) => {
+    expect(c[key as keyof typeof c]).toEqual(value);
+  });
+
+  test('the result is frozen: read once, never changed afterwards', () => {
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test('an empty value counts as unset', () => {
+    const e = loadConfig({ PORT: '', HOST: ' ', KEY_PREFIX: '', LOG_LEVEL: '', WORKER: '', RATE_LIMIT_DEFAULT: '', REDIS_URL: '', NODE_ENV: '' });
+    expect([e.port, e.host, e.keyPrefix, e.logLevel, e.worker, e.redis.kind]).toEqual([4000, '127.0.0.1', 'gw', 'info', true, 'auto']);
+  });
+});
+
+describe('good values are taken', () => {
+  test('HTTP, prefix, admin, logging', () => {
+    const c = loadConfig({ PORT: '8080', HOST: '0.0.0.0', KEY_PREFIX: 'shop:eu', ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'a-long-password', LOG_LEVEL: 'debug', WORKER: '0' });
+    expect(c).toMatchObject({ port: 8080, host: '0.0.0.0', keyPrefix: 'shop:eu', admin: { email: 'root@example.com', password: 'a-long-password' }, logLevel: 'debug', worker: false });
+    expect(loadConfig({ HOST: '::' }).host).toBe('::');
+    expect(loadConfig({ HOST: 'gateway.internal' }).host).toBe('gateway.internal');
+  });
+
+  test('Redis targets: cluster wins over sentinel wins over URL', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://:pw@10.0.0.5:6380/2' }).redis).toEqual({ kind: 'standalone', url: 'redis://:pw@10.0.0.5:6380/2' });
+    expect(loadConfig({ REDIS_URL: 'rediss://cache.example.com' }).redis.kind).toBe('standalone');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001', REDIS_URL: 'redis://x' }).redis).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+      ],
+    });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'mymaster', REDIS_URL: 'redis://:pw@ignored' }).redis).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      masterName: 'mymaster',
+      url: 'redis://:pw@ignored',
+    });
+  });
+
+  test('rate limit policy and off', () => {
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimitDefault).toEqual({ points: 100, windowMs: 10_000 });
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off' }).rateLimitDefault).toBeNull();
+  });
+
+  test('session lifetimes, webhook hosts, query limits, proxies', () => {
+    const c = loadConfig({
+      SESSION_IDLE_TTL: '90s',
+      SESSION_MAX_AGE: '12h',
+      WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com, 127.0.0.1:9000,[::1]:8080',
+      QUERY_MAX_DEPTH: '5',
+      QUERY_MAX_COST: '50',
+      TRUSTED_PROXIES: '10.0.0.1, ::1',
+      BODY_LIMIT_BYTES: '2048',
+    });
+    expect(c.sessionIdleTtlMs).toBe(90_000);
+    expect(c.sessionMaxAgeMs).toBe(12 * 3_600_000);
+    expect(c.webhookAllowedHosts).toEqual(['hooks.example.com', '127.0.0.1:9000', '[::1]:8080']);
+    expect(c.queryLimits).toMatchObject({ depth: 5, cost: 50 });
+    expect(c.trustedProxies).toEqual(['10.0.0.1', '::1']);
+    expect(c.bodyLimitBytes).toBe(2048);
+  });
+
+  test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {
+    expect(loadConfig({ NODE_ENV: 'production' })).toMatchObject({ production: true, introspection: false });
+    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: '1' }).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' })).toMatchObject({ production: false, introspection: true });
+    expect(loadConfig({ INTROSPECTION: '0' }).introspection).toBe(false);
+  });
+});
+
+test('parseDuration units', () => {
+  expect(['500ms', '2s', '3m', '4h', '5d'].map((d) => parseDuration('X', d))).toEqual([500, 2000, 180_000, 4 * 3_600_000, 5 * 86_400_000]);
+});
+
+test('the admin password and a Redis password never appear in an error message', () => {
+  expect(rejects({ ADMIN_EMAIL: 'a@example.com', ADMIN_PASSWORD: 'secret' }, 'ADMIN_PASSWORD').message).not.toContain('secret');
+  expect(rejects({ REDIS_URL: 'redis://user:hunter2@host:6379/db' }, 'REDIS_URL').message).not.toContain('hunter2');
+});
+
+test('only src/config.ts reads process.env', () => {
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const file = path.join(dir, name);
+      if (statSync(file).isDirectory()) walk(file);
+      else if (file.endsWith('.ts') && !file.endsWith(path.join('src', 'config.ts')) && /process\.env\b/.test(readFileSync(file, 'utf8'))) offenders.push(path.relative(root, file));
+    }
+  };
+  walk(path.join(root, 'src'));
+  expect(offenders).toEqual([]);
+});
