@@ -25,4 +25,9 @@ export interface JobHandler<T = unknown> {
   validate(data: unknown, services: Services): T;
   /** Performs one attempt. Throwing fails the attempt (retried with backoff until maxAttempts). */
   run(job: JobRun<T>, services: Services): Promise<Record<string, unknown> | void>;
+  /**
+   * Called once when the last attempt failed and the job is about to be dead-lettered, so a
+   * handler can undo what it holds (e.g. release an order's stock). Must be idempotent.
+   */
+  onExhausted?(job: JobRun<T>, error: Error, services: Services): Promise<void>;
 }

@@ -102,7 +102,13 @@ export class JobRunner {
       // One promise that settles with the handler, or earlier when close() hands the job back.
       const result = await new Promise<unknown>((resolve, reject) => {
         this.running.set(id, { job, token, handBack: reject });
-        handler.run(run, this.deps.services).then(resolve, reject);
+        handler.run(run, this.deps.services).then(resolve, async (err: Error) => {
+          // The last attempt failed: let the handler undo what it holds before the job is dead-lettered.
+          if (handler.onExhausted && run.attempt >= (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError && err.message.startsWith('unknown job type'))) {
+            await handler.onExhausted(run, err, this.deps.services).catch((e: unknown) => this.deps.log.error({ err: e, jobId: id }, 'onExhausted failed'));
+          }
+          reject(err);
+        });
       });
       return isObject(result) ? result : null;
     } finally {
