@@ -20,7 +20,7 @@
  *   --rate <events/s> (100), --fanout-seconds <s> (10), --only throughput|live|events, --json.
  * BENCH_PROFILE=<dir> writes a CPU profile of the gateway process.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { forkServer, type ChildServer } from './child';
 import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,39 +73,12 @@ async function serve(redisUrl: string): Promise<void> {
   process.send!({ url: app.url });
 }
 
-interface Gateway {
-  url: string;
-  child: ChildProcess;
-  ask<T>(what: 'sent' | 'cpu'): Promise<T>;
-  stop(): Promise<void>;
-}
+type Gateway = ChildServer;
 
 function spawnGateway(redisUrl: string): Promise<Gateway> {
   // BENCH_PROFILE=<dir> writes a CPU profile of the gateway there.
   const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = fork(__filename, ['--serve', redisUrl], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`gateway exited with code ${code}`)));
-    child.once('message', (msg: { url: string }) =>
-      resolve({
-        url: msg.url,
-        child,
-        ask: <T>(what: 'sent' | 'cpu') =>
-          new Promise<T>((done) => {
-            child.once('message', (m: Record<string, T>) => done(m[what]));
-            child.send(what);
-          }),
-        stop: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.removeAllListeners('exit');
-            child.once('exit', () => done());
-            child.send('stop');
-          }),
-      }),
-    );
-  });
+  return forkServer(__filename, ['--serve', redisUrl], 'gateway', execArgv);
 }
 
 // ---- helpers

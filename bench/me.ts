@@ -6,7 +6,7 @@
  * AOF growth, JIT) falls on both. Redis commands per request come from
  * `INFO commandstats` deltas around each run.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { forkServer, type ChildServer } from './child';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -71,40 +71,12 @@ const UA = 'gateway-bench/1.0';
 const QUERY = JSON.stringify({ query: '{ me { id } }' });
 const LUA_DIR = path.join(__dirname, '..', 'src', 'redis', 'lua');
 
-interface ServerHandle {
-  url: string;
-  child: ChildProcess;
-  /** CPU time (user + system, µs) the server process has used so far. */
-  cpu(): Promise<number>;
-  stop(): Promise<void>;
-}
+type ServerHandle = ChildServer;
 
 /** Starts one side in a child process (this file with `--serve`); resolves with its URL. */
 function spawnSide(side: 'gateway' | 'raw', redisUrl: string, profileDir?: string): Promise<ServerHandle> {
   const execArgv = side === 'gateway' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = fork(__filename, ['--serve', side, redisUrl], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`${side} server exited with code ${code}`)));
-    child.once('message', (msg: { url: string }) =>
-      resolve({
-        url: msg.url,
-        child,
-        cpu: () =>
-          new Promise<number>((done) => {
-            child.once('message', (m: { cpu: number }) => done(m.cpu));
-            child.send('cpu');
-          }),
-        stop: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.removeAllListeners('exit');
-            child.once('exit', () => done());
-            child.send('stop');
-          }),
-      }),
-    );
-  });
+  return forkServer(__filename, ['--serve', side, redisUrl], `${side} server`, execArgv);
 }
 
 async function registerUser(gatewayUrl: string): Promise<{ token: string; userId: string }> {
@@ -141,9 +113,9 @@ async function load(url: string, token: string, seconds: number, connections: nu
 
 async function measure(side: 'gateway' | 'raw', server: ServerHandle, token: string, redis: Redis, opts: MeBenchOptions): Promise<SideResult> {
   const before: CommandCounts = await commandStats(redis);
-  const cpuBefore = await server.cpu();
+  const cpuBefore = await server.ask<number>('cpu');
   const r = await load(server.url, token, opts.duration, opts.connections);
-  const cpu = (await server.cpu()) - cpuBefore;
+  const cpu = (await server.ask<number>('cpu')) - cpuBefore;
   const delta = commandDelta(before, await commandStats(redis));
   if (r.non2xx || r.errors) throw new Error(`${side}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
   const requests = r.requests.total;

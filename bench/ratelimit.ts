@@ -10,7 +10,7 @@
  *
  * Run: `node <compiled>/bench/ratelimit.js [--duration s] [--connections n] [--rounds n] [--warmup s] [--workload 0|1|2] [--json]`.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { forkServer, type ChildServer } from './child';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,38 +38,10 @@ const UA = 'gateway-bench/1.0';
 const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-  /** CPU time (user + system, µs) the gateway process has used so far. */
-  cpu(): Promise<number>;
-  stop(): Promise<void>;
-}
+type Server = ChildServer;
 
 function spawnSide(side: Side, redisUrl: string): Promise<Server> {
-  const child = fork(__filename, ['--serve', side, redisUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`${side} gateway exited with code ${code}`)));
-    child.once('message', (msg: { url: string }) =>
-      resolve({
-        url: msg.url,
-        child,
-        cpu: () =>
-          new Promise<number>((done) => {
-            child.once('message', (m: { cpu: number }) => done(m.cpu));
-            child.send('cpu');
-          }),
-        stop: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.removeAllListeners('exit');
-            child.once('exit', () => done());
-            child.send('stop');
-          }),
-      }),
-    );
-  });
+  return forkServer(__filename, ['--serve', side, redisUrl], `${side} gateway`);
 }
 
 interface Workload {
@@ -98,10 +70,10 @@ interface Run {
 async function measure(server: Server, w: Workload, opts: RateLimitBenchOptions, redis: Redis): Promise<Run> {
   const url = server.url;
   const before = await commandStats(redis);
-  const cpu0 = await server.cpu();
+  const cpu0 = await server.ask<number>('cpu');
   const rcpu0 = await redisCpu(redis);
   const r = await autocannon({ url: `${url}/graphql`, method: 'POST', headers: w.headers, body: w.body, connections: opts.connections, duration: opts.duration });
-  const cpu = (await server.cpu()) - cpu0;
+  const cpu = (await server.ask<number>('cpu')) - cpu0;
   const rcpu = (await redisCpu(redis)) - rcpu0;
   const delta = commandDelta(before, await commandStats(redis));
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);

@@ -1,0 +1,37 @@
+/** Runs a benchmark's server side in a child process (the bench file itself with `--serve ...`) and talks to it over IPC. */
+import { fork, type ChildProcess } from 'node:child_process';
+
+export interface ChildServer {
+  url: string;
+  child: ChildProcess;
+  /** Asks the child for a value it reports by name (e.g. `cpu`, CPU time used so far); it answers `{ [what]: value }`. */
+  ask<T>(what: string): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Forks `file` with `args`; resolves once the child sends `{ url }`. */
+export function forkServer(file: string, args: string[], label: string, execArgv: string[] = []): Promise<ChildServer> {
+  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${label} exited with code ${code}`)));
+    child.once('message', (msg: { url: string }) =>
+      resolve({
+        url: msg.url,
+        child,
+        ask: <T>(what: string) =>
+          new Promise<T>((done) => {
+            child.once('message', (m: Record<string, T>) => done(m[what]));
+            child.send(what);
+          }),
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.removeAllListeners('exit');
+            child.once('exit', () => done());
+            child.send('stop');
+          }),
+      }),
+    );
+  });
+}
