@@ -11,7 +11,8 @@ export function wsClient(httpUrl: string, opts: WsOptions = {}): Client {
   const url = httpUrl.replace(/^http/, 'ws') + '/graphql';
   class AuthedWebSocket extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
-      super(address, protocols, { headers: opts.cookie ? { cookie: opts.cookie } : {} });
+      // The same user agent as gqlRequest, so a token obtained over HTTP passes the session's user-agent check.
+      super(address, protocols, { headers: { 'user-agent': 'node-test', ...(opts.cookie ? { cookie: opts.cookie } : {}) } });
     }
   }
   return createClient({
