@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { ADMIN, loginAs, startTestApp, type TestApp } from '../helpers/app';
 import { ASSIGN, CREATE_EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis';
+import { redisCost } from '../helpers/roundtrips';
 
 let own: OwnRedis;
 let t: TestApp;
@@ -18,25 +19,7 @@ afterAll(async () => {
   await own.destroy();
 });
 
-async function cost(fn: () => Promise<unknown>): Promise<{ sent: Record<string, number>; redis: Record<string, number> }> {
-  const sentNow = async () => {
-    const out: Record<string, number> = {};
-    for (const v of (await t.app.metrics.redisDuration.get()).values) {
-      if (v.metricName?.endsWith('_count') && v.value) out[String(v.labels.command)] = v.value;
-    }
-    return out;
-  };
-  const before = await sentNow();
-  await r.config('RESETSTAT');
-  await fn();
-  const info = await r.info('commandstats');
-  const after = await sentNow();
-  const sent: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0)) sent[k] = v - (before[k] ?? 0);
-  const redis: Record<string, number> = {};
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (!/^(config|info)/.test(m[1])) redis[m[1]] = Number(m[2]);
-  return { sent, redis };
-}
+const cost = (fn: () => Promise<unknown>) => redisCost(t.app, r, fn);
 
 const N = 20;
 const repeat = async (fn: (i: number) => Promise<unknown>) => {
