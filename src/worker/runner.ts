@@ -103,8 +103,8 @@ export class JobRunner {
       const result = await new Promise<unknown>((resolve, reject) => {
         this.running.set(id, { job, token, handBack: reject });
         handler.run(run, this.deps.services).then(resolve, async (err: Error) => {
-          // The last attempt failed: let the handler undo what it holds before the job is dead-lettered.
-          if (handler.onExhausted && run.attempt >= (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError && err.message.startsWith('unknown job type'))) {
+          // No attempt follows (the last one, or an unrecoverable error): let the handler undo what it holds before the job is dead-lettered.
+          if (handler.onExhausted && (run.attempt >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
             await handler.onExhausted(run, err, this.deps.services).catch((e: unknown) => this.deps.log.error({ err: e, jobId: id }, 'onExhausted failed'));
           }
           reject(err);
