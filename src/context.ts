@@ -92,7 +92,7 @@ export function buildContext(services: Services, baseLog: Logger, facts: Request
     // A plain property, not a getter: Apollo copies the context once per request with Object.assign,
     // which takes a slow path (~3 µs) for accessors and would freeze a getter's value anyway.
     token,
-    session: () => (sessionP ??= token ? services.sessions.touch(token, client) : Promise.resolve(null)),
+    session: () => (sessionP ??= token ? services.sessions.touch(token, client, ctx.log) : Promise.resolve(null)),
     user: () =>
       (userP ??= ctx.session().then((s) => (s?.userId ? services.users.findById(s.userId) : null))),
     cookies: [],

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
-import { withRequestId, type Logger } from '../logger';
+import type { Logger } from '../logger';
 import type { Services } from '../services';
 import { BodyTooLarge, readBody } from './body';
 import { serializeSessionCookie } from './cookies';
@@ -43,11 +43,11 @@ export function contextForRequest(req: IncomingMessage, services: Services, log:
   });
 }
 
-/** Handles one /graphql request; every log line written meanwhile carries its request id, which is echoed in X-Request-Id. */
+/** Handles one /graphql request; its id (echoed in X-Request-Id) is bound to `ctx.log`. */
 export function handleGraphQL(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
   const requestId = requestIdFor(req);
   res.setHeader('X-Request-Id', requestId);
-  return withRequestId(requestId, () => run(deps, req, res, search, requestId));
+  return run(deps, req, res, search, requestId);
 }
 
 async function readJsonBody(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerResponse): Promise<{ body: unknown } | null> {

@@ -5,8 +5,8 @@
  */
 import type { Module } from '../modules';
 
-export const installEvents: Module = ({ services, log }) => {
-  services.auth.onRegistered(async (user) => {
+export const installEvents: Module = ({ services }) => {
+  services.auth.onRegistered(async (user, log) => {
     const data = { userId: user.id, email: user.email, name: user.name };
     try {
       await services.events.append('user.registered', data, { id: `user.registered:${user.id}` });

@@ -135,9 +135,10 @@ export class Keys {
     return this.k('registry', '{registry}', part);
   }
 
-  // --- domain events: one stream per domain (`users`, `orders`), each its own slot.
+  // --- domain events: one stream per domain (`users`, `orders`). The orders stream is in the
+  // `{catalog}` slot because the checkout and order-advance scripts append to it; others have their own.
   eventStream(domain: string): string {
-    return this.k('events', `{${domain}}`);
+    return domain === 'orders' ? this.k('events', '{catalog}', 'orders') : this.k('events', `{${domain}}`);
   }
 
   /** Pub/sub channel names (not keys, but prefixed so instances of one deployment share them). */

@@ -30,6 +30,6 @@ export class OrderResolver {
   })
   async checkout(@Args(() => CheckoutArgs) { idempotencyKey }: CheckoutArgs, @Ctx() ctx: Context): Promise<Order> {
     const { user } = await signedInUser(ctx);
-    return toOrder(await ctx.services.orders.checkout(user.id, idempotencyKey));
+    return toOrder(await ctx.services.orders.checkout(user.id, idempotencyKey, ctx.log));
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { Context } from '../context';
 import { unauthenticated } from '../errors';
+import type { Logger } from '../logger';
 import type { SessionRecord, SessionService } from './session.service';
 import type { UserRecord, UserService } from './user.service';
 
@@ -20,7 +21,7 @@ export type GuestHandoff = (guestSessionId: string, userId: string) => Promise<v
 
 export class AuthService {
   private readonly handoffs: GuestHandoff[] = [];
-  private readonly registered: Array<(user: UserRecord) => Promise<void>> = [];
+  private readonly registered: Array<(user: UserRecord, log: Logger) => Promise<void>> = [];
 
   constructor(
     private readonly users: UserService,
@@ -32,14 +33,14 @@ export class AuthService {
     this.handoffs.push(fn);
   }
 
-  /** Adds a step to run once an account was created by `register` (e.g. the user.registered event). */
-  onRegistered(fn: (user: UserRecord) => Promise<void>): void {
+  /** Adds a step to run once an account was created by `register` (e.g. the user.registered event); `log` is the request's. */
+  onRegistered(fn: (user: UserRecord, log: Logger) => Promise<void>): void {
     this.registered.push(fn);
   }
 
   async register(ctx: Context, input: { email: string; password: string; name: string }): Promise<AuthResult> {
     const user = await this.users.create(input);
-    for (const fn of this.registered) await fn(user);
+    for (const fn of this.registered) await fn(user, ctx.log);
     return this.signIn(ctx, user);
   }
 

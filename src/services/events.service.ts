@@ -1,7 +1,9 @@
 /**
  * Domain events for other services: appended to Redis Streams, one stream per
- * domain (`<prefix>:events:{users}`, `<prefix>:events:{orders}`), trimmed to about
- * EVENT_STREAM_MAXLEN entries. Consumers read them with consumer groups
+ * domain (`<prefix>:events:{users}`, `<prefix>:events:{catalog}:orders`), trimmed to about
+ * EVENT_STREAM_MAXLEN entries. Order events are appended by the order scripts
+ * themselves (checkout-10.lua, order-advance-5.lua), hence the orders stream in the
+ * commerce slot. Consumers read them with consumer groups
  * (XREADGROUP + XACK): delivery is at-least-once, so they dedupe by `id`.
  * Transient notifications (subscriptions) stay on pub/sub; see README.md.
  *
@@ -11,13 +13,13 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
-import type { OrderRecord } from './order.service';
+import type { OrderStatus } from './order.service';
 
 /** The order fields every order event carries. */
 export interface OrderEventData {
   orderId: string;
   userId: string;
-  status: OrderRecord['status'];
+  status: OrderStatus;
   items: Array<{ productId: string; quantity: number; unitPriceCents: number }>;
   totalCents: number;
   currency: string;
@@ -56,24 +58,14 @@ export const EVENT_DOMAINS: Record<DomainEventType, string> = {
   'order.failed': 'orders',
 };
 
-/** An order record as order-event data. */
-export const orderEventData = (o: OrderRecord): OrderEventData => ({
-  orderId: o.id,
-  userId: o.userId,
-  status: o.status,
-  items: o.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: i.unitPriceCents })),
-  totalCents: o.totalCents,
-  currency: o.currency,
-  reason: o.reason,
-});
-
 export class EventsService {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     /** Default 100000 (EVENT_STREAM_MAXLEN); trimming is approximate (`MAXLEN ~`), which is much cheaper. */
-    private readonly maxLen: number,
-    private readonly source: string,
+    readonly maxLen: number,
+    /** The registry id of this instance, each event's `source`. */
+    readonly source: string,
   ) {}
 
   /** The stream key of a domain (`users`, `orders`). */

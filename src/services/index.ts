@@ -53,7 +53,7 @@ export function createServices(config: Config, redis: RedisClient, keys: Keys, p
   const events = new EventsService(redis, keys, config.eventStreamMaxLen, registry.id);
   const catalog = new CatalogService(redis, keys, pubsub);
   const carts = new CartService(redis, keys, config);
-  const orders = new OrderService(redis, keys, log);
+  const orders = new OrderService(redis, keys, log, events);
   const recommendations = new RecommendationService(redis, keys);
   const visitors = new VisitorService(redis, keys);
   const experiments = new ExperimentService(redis, keys, visitors);

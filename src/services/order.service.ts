@@ -3,7 +3,9 @@
  * every cart line against stock and either sells all of them (order PENDING,
  * cart emptied) or nothing. Orders then move PENDING -> PROCESSING -> COMPLETED,
  * or FAILED with their stock given back, through {@link OrderService.process},
- * which the `order.process` job runs and which is safe to run again.
+ * which the `order.process` job runs and which is safe to run again. The same
+ * scripts append the order domain events (placed, completed, failed), so an
+ * order change and its event happen together or not at all.
  */
 import { AppError, ErrorCode, badInput } from '../errors';
 import type { Logger } from '../logger';
@@ -11,6 +13,7 @@ import type { RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import { runScript } from '../redis/scripts';
 import { newId, sha256 } from '../util/crypto';
+import type { EventsService } from './events.service';
 import type { UserRecord } from './user.service';
 
 export const ORDER_UPDATED_TOPIC = 'order.updated';
@@ -92,6 +95,8 @@ export class OrderService {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly log: Logger,
+    /** Where the scripts append order.placed / order.completed / order.failed. */
+    private readonly events: EventsService,
   ) {}
 
   /** Where checkout enqueues `order.process`; looked up at each checkout, so the queue may be installed later. */
@@ -108,10 +113,12 @@ export class OrderService {
    * Buys the user's cart. With an idempotency key, every retry returns the order
    * the first attempt made. BAD_USER_INPUT for an empty cart; OUT_OF_STOCK with
    * `lines` [{productId, requested, available}] when any line is short (nothing is sold).
+   * `log` is the request's.
    */
-  async checkout(userId: string, idempotencyKey?: string | null): Promise<OrderRecord> {
+  async checkout(userId: string, idempotencyKey?: string | null, log: Logger = this.log): Promise<OrderRecord> {
     const k = this.keys;
     const orderId = newId();
+    const now = Date.now();
     const reply = await runScript<CheckoutReply>(
       this.redis,
       'checkout',
@@ -125,14 +132,26 @@ export class OrderService {
         k.userOrderKeys(userId),
         k.catalog('bestsellers'),
         k.order(orderId),
+        this.events.stream('orders'),
       ],
-      [orderId, userId, Date.now(), idempotencyKey ? sha256(idempotencyKey) : '', k.order(''), k.boughtWith(''), k.channel(ORDER_UPDATED_TOPIC)],
+      [
+        orderId,
+        userId,
+        now,
+        idempotencyKey ? sha256(idempotencyKey) : '',
+        k.order(''),
+        k.boughtWith(''),
+        k.channel(ORDER_UPDATED_TOPIC),
+        new Date(now).toISOString(),
+        this.events.source,
+        this.events.maxLen,
+      ],
     );
     switch (reply[0]) {
       case 1:
       case 2: {
         const order = orderFromFlat(reply[1]);
-        if (order.status === 'PENDING') await this.enqueue(order.id);
+        if (order.status === 'PENDING') await this.enqueue(order.id, log);
         return order;
       }
       case -1:
@@ -201,17 +220,18 @@ export class OrderService {
 
   private async advance(orderId: string, from: OrderStatus[], to: OrderStatus, reason = ''): Promise<OrderRecord> {
     const k = this.keys;
+    const now = Date.now();
     const reply = await runScript<AdvanceReply>(
       this.redis,
       'orderAdvance',
-      [k.order(orderId), k.catalog('stock'), k.catalog('version'), k.catalog('cache')],
-      [from.join(','), to, Date.now(), to === 'FAILED' ? '1' : '0', reason, k.channel(ORDER_UPDATED_TOPIC)],
+      [k.order(orderId), k.catalog('stock'), k.catalog('version'), k.catalog('cache'), this.events.stream('orders')],
+      [from.join(','), to, now, to === 'FAILED' ? '1' : '0', reason, k.channel(ORDER_UPDATED_TOPIC), new Date(now).toISOString(), this.events.source, this.events.maxLen],
     );
     if (reply[0] === -1) throw new Error(`order ${orderId} does not exist`);
     return orderFromFlat(reply[1]);
   }
 
-  private async enqueue(orderId: string): Promise<void> {
+  private async enqueue(orderId: string, log: Logger): Promise<void> {
     const queue = this.queue();
     if (!queue) return;
     try {
@@ -220,7 +240,7 @@ export class OrderService {
     } catch (err) {
       // The sale stands and the buyer must learn of it; a retry of the checkout with the
       // same idempotency key enqueues the order again, and the job id keeps it to one job.
-      this.log.error({ err, orderId }, 'could not enqueue order processing: order left PENDING');
+      log.error({ err, orderId }, 'could not enqueue order processing: order left PENDING');
     }
   }
 }

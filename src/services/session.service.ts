@@ -111,8 +111,8 @@ export class SessionService {
     return { token, session };
   }
 
-  /** Validates a raw token and slides its idle lifetime. Null when unknown, expired or revoked. */
-  async touch(token: string, client: ClientInfo): Promise<SessionRecord | null> {
+  /** Validates a raw token and slides its idle lifetime. Null when unknown, expired or revoked. `log` is the request's. */
+  async touch(token: string, client: ClientInfo, log: Logger = this.log): Promise<SessionRecord | null> {
     if (!token || token.length > 128) return null;
     const tokenHash = sha256(token);
     const reply = await runScript<TouchReply>(
@@ -128,7 +128,7 @@ export class SessionService {
         return null;
       case -2: {
         const [, userId, id] = reply;
-        this.log.warn({ event: 'session.hijack_suspected', sessionId: id, userId, uaFamily: client.uaFamily, ip: client.ip }, 'session used from another user-agent family: revoked');
+        log.warn({ event: 'session.hijack_suspected', sessionId: id, userId, uaFamily: client.uaFamily, ip: client.ip }, 'session used from another user-agent family: revoked');
         if (userId) await this.removeFromIndex(userId, 'one', id);
         else await this.announce([id]);
         return null;

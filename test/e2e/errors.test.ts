@@ -144,12 +144,12 @@ describe('development', () => {
 });
 
 describe('logs', () => {
-  test('every line logged while handling a request carries its id, whichever logger wrote it', async () => {
+  test('every line logged while handling a request carries its id, also from services that log through it', async () => {
     const l = await appWithLog({});
     try {
       const gql = gqlFor(l.url);
       const u = await registerUser({ gql });
-      // The session service logs a suspected hijack with its own (base) logger.
+      // The session service logs a suspected hijack through the request logger it is handed.
       const res = await gql('{ me { id } }', {}, { token: u.token, headers: { 'user-agent': 'Mozilla/5.0 Firefox/128.0', 'x-request-id': 'hijack-1' } });
       expect(res.data?.me).toBeNull();
       const warn = l.lines.find((x) => x.event === 'session.hijack_suspected');

@@ -8,6 +8,8 @@ import path from 'node:path';
 import type Redis from 'ioredis';
 import type { DomainEvent, OrderEventData } from '../../src/services/events.service';
 import { registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { ADMIN_ENV, addToCart, adminToken, checkout, upsert } from '../helpers/commerce';
+import { FulfilmentRefused } from '../../src/services/order.service';
 import { validate, type Schema } from '../helpers/json-schema';
 import { rawRedis } from '../helpers/redis';
 
@@ -16,7 +18,7 @@ const schema = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'schema'
 let t: TestApp;
 let r: Redis;
 beforeAll(async () => {
-  t = await startTestApp({ EVENT_STREAM_MAXLEN: '100' });
+  t = await startTestApp({ EVENT_STREAM_MAXLEN: '100', ...ADMIN_ENV });
   r = rawRedis();
 });
 afterAll(async () => {
@@ -118,6 +120,50 @@ test('a deterministic id marks a re-appended event as the same event', async () 
   await t.app.services.events.append('order.completed', order(7, 'COMPLETED'), { id: 'order.completed:o7' });
   const got = events(await readGroup(stream, 'dedupe', 'd1'));
   expect(got.map((e) => e.id)).toEqual(['order.completed:o7', 'order.completed:o7']);
+});
+
+test('checkout appends order.placed, processing order.completed or order.failed: once each, with the order as it is', async () => {
+  const stream = t.app.services.events.stream('orders');
+  // The order scripts append to it, so it shares their slot.
+  expect(stream).toBe(`${t.prefix}:events:{catalog}:orders`);
+  await r.xgroup('CREATE', stream, 'ledger', '$', 'MKSTREAM');
+  const admin = await adminToken(t);
+  await upsert(t, admin, { id: 'ev-1', priceCents: 1250, stock: 5, currency: 'EUR' });
+  const buy = async (): Promise<{ id: string; userId: string }> => {
+    const u = await registerUser(t);
+    await addToCart(t, u.token, 'ev-1', 2);
+    const res = await checkout(t, u.token, `key-${u.userId}`);
+    // A retry with the same key returns the same order and appends nothing.
+    expect((await checkout(t, u.token, `key-${u.userId}`)).data?.checkout.id).toBe(res.data?.checkout.id);
+    return { id: res.data?.checkout.id as string, userId: u.userId };
+  };
+  const ok = await buy();
+  const bad = await buy();
+  await t.app.services.orders.process(ok.id);
+  await t.app.services.orders.process(ok.id);
+  t.app.services.orders.useFulfiller(async () => {
+    throw new FulfilmentRefused('card declined');
+  });
+  try {
+    await t.app.services.orders.process(bad.id);
+  } finally {
+    t.app.services.orders.useFulfiller(async () => {});
+  }
+  await t.app.services.orders.fail(bad.id, 'again');
+
+  const got = events(await readGroup(stream, 'ledger', 'l1'));
+  const line = [{ productId: 'ev-1', quantity: 2, unitPriceCents: 1250 }];
+  const base = { items: line, totalCents: 2500, currency: 'EUR' };
+  expect(got.map((e) => [e.type, e.id, e.data])).toEqual([
+    ['order.placed', `order.placed:${ok.id}`, { orderId: ok.id, userId: ok.userId, status: 'PENDING', ...base, reason: null }],
+    ['order.placed', `order.placed:${bad.id}`, { orderId: bad.id, userId: bad.userId, status: 'PENDING', ...base, reason: null }],
+    ['order.completed', `order.completed:${ok.id}`, { orderId: ok.id, userId: ok.userId, status: 'COMPLETED', ...base, reason: null }],
+    ['order.failed', `order.failed:${bad.id}`, { orderId: bad.id, userId: bad.userId, status: 'FAILED', ...base, reason: 'card declined' }],
+  ]);
+  for (const e of got) {
+    expect(e.source).toBe(t.app.services.registry.id);
+    expect(Math.abs(Date.parse(e.occurredAt) - Date.now())).toBeLessThan(10_000);
+  }
 });
 
 test('the schema rejects what it should', () => {

@@ -1,17 +1,22 @@
 -- Moves an order from one of the expected states to the next; a no-op when it
 -- is elsewhere already (so a retried job changes nothing twice). Moving to
 -- FAILED with release gives the order's units back to stock and bumps the
--- catalog version (dropping its cache) in the same step. Every move is announced.
+-- catalog version (dropping its cache) in the same step. Every move is announced, and a move
+-- to COMPLETED or FAILED appends its order.completed / order.failed domain event in the same step.
 -- KEYS[1] order hash
 -- KEYS[2] catalog stock hash
 -- KEYS[3] catalog version counter
 -- KEYS[4] catalog read cache hash
+-- KEYS[5] the orders domain-event stream
 -- ARGV[1] comma-separated states the order may be in (e.g. 'PENDING,PROCESSING')
 -- ARGV[2] the state to move to
 -- ARGV[3] now (ms since epoch)
 -- ARGV[4] '1' to release the order's stock
 -- ARGV[5] reason ('' for none)
 -- ARGV[6] pub/sub channel of order events ({orderId, userId, status} as JSON)
+-- ARGV[7] now as ISO-8601 (the event's occurredAt)
+-- ARGV[8] the appending instance's registry id (the event's source)
+-- ARGV[9] the stream's approximate MAXLEN
 -- Returns {1, orderHashFlat} moved, {0, orderHashFlat} left as it was, {-1} no such order.
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {-1} end
@@ -34,5 +39,22 @@ if ARGV[4] == '1' then
   end
   redis.call('DEL', KEYS[4])
 end
-redis.call('PUBLISH', ARGV[6], cjson.encode({orderId = redis.call('HGET', KEYS[1], 'id'), userId = redis.call('HGET', KEYS[1], 'uid'), status = ARGV[2]}))
-return {1, redis.call('HGETALL', KEYS[1])}
+local o = {}
+local flat = redis.call('HGETALL', KEYS[1])
+for i = 1, #flat, 2 do o[flat[i]] = flat[i + 1] end
+redis.call('PUBLISH', ARGV[6], cjson.encode({orderId = o.id, userId = o.uid, status = ARGV[2]}))
+if ARGV[2] == 'COMPLETED' or ARGV[2] == 'FAILED' then
+  local kind = ARGV[2] == 'COMPLETED' and 'order.completed' or 'order.failed'
+  local lines = {}
+  for i, item in ipairs(cjson.decode(o.items)) do
+    lines[i] = {productId = item.productId, quantity = item.quantity, unitPriceCents = item.unitPriceCents}
+  end
+  local reason = cjson.null
+  if o.reason and o.reason ~= '' then reason = o.reason end
+  local event = {
+    id = kind .. ':' .. o.id, type = kind, version = 1, occurredAt = ARGV[7], source = ARGV[8],
+    data = {orderId = o.id, userId = o.uid, status = ARGV[2], items = lines, totalCents = tonumber(o.total), currency = o.cur, reason = reason},
+  }
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'type', kind, 'event', cjson.encode(event))
+end
+return {1, flat}

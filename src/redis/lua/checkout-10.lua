@@ -1,7 +1,8 @@
 -- Turns a cart into an order in one atomic step: every line is checked against
 -- stock, then either all stock is decremented, the order written (names and
 -- prices as of now), the cart emptied, the order announced, the catalog version bumped (its cache
--- dropped) and the recommendation scores counted, or nothing changes.
+-- dropped), the recommendation scores counted and an order.placed domain event appended to the
+-- orders stream (in this script, so no sale can happen without its event), or nothing changes.
 -- KEYS[1] cart hash (productId -> quantity)
 -- KEYS[2] catalog products hash (productId -> JSON {name, priceCents, currency})
 -- KEYS[3] catalog stock hash (productId -> units)
@@ -11,6 +12,7 @@
 -- KEYS[7] the user's idempotency keys hash (sha256(key) -> orderId)
 -- KEYS[8] best sellers zset (productId by units sold)
 -- KEYS[9] the new order's hash
+-- KEYS[10] the orders domain-event stream
 -- ARGV[1] new order id
 -- ARGV[2] user id
 -- ARGV[3] now (ms since epoch)
@@ -19,6 +21,9 @@
 -- ARGV[6] bought-together key prefix (a product id appended gives its zset; same slot)
 -- ARGV[7] pub/sub channel of order events ({orderId, userId, status} as JSON), so the
 --   announcement costs no round trip of its own
+-- ARGV[8] now as ISO-8601 (the event's occurredAt)
+-- ARGV[9] the appending instance's registry id (the event's source)
+-- ARGV[10] the stream's approximate MAXLEN
 -- Returns {1, orderHashFlat} created, {2, orderHashFlat} the order this idempotency key already made,
 --   {-1} empty cart, {-2, {productId, requested, available}, ...} short lines (nothing changed),
 --   {-5} the cart mixes currencies.
@@ -88,4 +93,13 @@ redis.call('HSET', KEYS[9], unpack(order))
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
 if idem ~= '' then redis.call('HSET', KEYS[7], idem, ARGV[1]) end
 redis.call('PUBLISH', ARGV[7], cjson.encode({orderId = ARGV[1], userId = ARGV[2], status = 'PENDING'}))
+local lines = {}
+for i, item in ipairs(items) do
+  lines[i] = {productId = item.productId, quantity = item.quantity, unitPriceCents = item.unitPriceCents}
+end
+local event = {
+  id = 'order.placed:' .. ARGV[1], type = 'order.placed', version = 1, occurredAt = ARGV[8], source = ARGV[9],
+  data = {orderId = ARGV[1], userId = ARGV[2], status = 'PENDING', items = lines, totalCents = total, currency = currency, reason = cjson.null},
+}
+redis.call('XADD', KEYS[10], 'MAXLEN', '~', ARGV[10], '*', 'type', 'order.placed', 'event', cjson.encode(event))
 return {1, order}
