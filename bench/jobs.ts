@@ -5,6 +5,7 @@
  *
  * - `service`: JobService.enqueue (validation, owner, priority, retries) + JobRunner.
  * - `graphql`: the enqueueJob mutation over HTTP to a real gateway + JobRunner.
+ * - `graphql-batch`: the enqueueJobs mutation, `--batch` jobs (100) per request, + JobRunner.
  * - `bullmq`:  BullMQ used directly: Queue.add + Worker, same attempts/backoff/retention.
  * - `bullmq-http`: the same behind a bare node:http JSON endpoint, enqueued with the
  *              same HTTP client as `graphql`: what HTTP alone costs, to set GraphQL against.
@@ -16,7 +17,7 @@
  * per side: median jobs/s over the rounds, that process's CPU ms per 1000 jobs
  * (steadier than jobs/s on a shared machine), and Redis commands per job. Run (never touching dist/):
  * `npx tsc -p bench/tsconfig.json && node node_modules/.cache/gateway-bench/bench/jobs.js
- * [--jobs 20000] [--graphql-jobs 5000] [--rounds 3] [--concurrency 32] [--producers 32] [--only service,bullmq]`.
+ * [--jobs 20000] [--graphql-jobs 5000] [--rounds 3] [--concurrency 32] [--producers 32] [--batch 100] [--only service,bullmq] [--verbose] [--profile <dir>]`.
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -36,7 +37,7 @@ import { projectRoot } from '../src/util/paths';
 import { JobRunner } from '../src/worker/runner';
 import { commandDelta, commandStats } from './redis-stats';
 
-type Side = 'service' | 'graphql' | 'bullmq' | 'bullmq-http' | 'list';
+type Side = 'service' | 'graphql' | 'graphql-batch' | 'bullmq' | 'bullmq-http' | 'list';
 
 export interface JobsBenchOptions {
   jobs: number;
@@ -44,9 +45,13 @@ export interface JobsBenchOptions {
   rounds: number;
   concurrency: number;
   producers: number;
+  /** Jobs per enqueueJobs request on the graphql-batch side. */
+  batch: number;
   only: Side[];
   /** Also prints the most frequent Redis commands per job. */
   verbose?: boolean;
+  /** Writes a CPU profile of each side's process into this folder. */
+  profileDir?: string;
 }
 
 interface RoundResult {
@@ -122,7 +127,7 @@ async function gateway(redisUrl: string, prefix: string, concurrency: number): P
 async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, redis: Redis, round: number): Promise<RoundResult> {
   const prefix = `bench-${side}-${round}`;
   const total = side === 'graphql' || side === 'bullmq-http' ? opts.graphqlJobs : opts.jobs;
-  if (side === 'service' || side === 'graphql') {
+  if (side === 'service' || side === 'graphql' || side === 'graphql-batch') {
     const g = await gateway(redisUrl, prefix, opts.concurrency);
     try {
       const url = `http://127.0.0.1:${g.app.port}/graphql`;
@@ -142,16 +147,22 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
         body: JSON.stringify({ query: 'mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }', variables: { i: { email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' } } }),
       });
       const user = ((await reg.json()) as { data: { register: { token: string; user: { id: string } } } }).data.register;
-      const body = JSON.stringify({ query: 'mutation($i: EnqueueJobInput!) { enqueueJob(input: $i) { id } }', variables: { i: { type: 'bench.noop', data: {} } } });
       const headers = { 'content-type': 'application/json', authorization: `Bearer ${user.token}` };
+      const batch = side === 'graphql-batch' ? opts.batch : 1;
+      const body =
+        batch === 1
+          ? JSON.stringify({ query: 'mutation($i: EnqueueJobInput!) { enqueueJob(input: $i) { id } }', variables: { i: { type: 'bench.noop', data: {} } } })
+          : JSON.stringify({ query: 'mutation($i: [EnqueueJobInput!]!) { enqueueJobs(inputs: $i) { id } }', variables: { i: Array.from({ length: batch }, () => ({ type: 'bench.noop', data: {} })) } });
       const produce = async (): Promise<void> => {
         const res = await fetch(url, { method: 'POST', headers, body });
-        const json = (await res.json()) as { data?: { enqueueJob?: { id: string } } };
-        if (!json.data?.enqueueJob) throw new Error(`enqueue failed: ${JSON.stringify(json)}`);
+        const json = (await res.json()) as { data?: { enqueueJob?: { id: string }; enqueueJobs?: Array<{ id: string }> } };
+        if (!json.data?.enqueueJob && json.data?.enqueueJobs?.length !== batch) throw new Error(`enqueue failed: ${JSON.stringify(json)}`);
       };
       const start = g.done();
       return await measure(side, total, redis, async () => {
-        await produceAll(total, opts.producers, produce);
+        // Batches in flight: a quarter as many as single producers (still hundreds of jobs at once), so a
+        // loaded machine does not push one MULTI of 100 scripts past the 800 ms Redis command timeout.
+        await produceAll(Math.ceil(total / batch), batch === 1 ? opts.producers : Math.max(1, Math.ceil(opts.producers / 4)), produce);
         await whenDone(() => g.done() - start, total);
       });
     } finally {
@@ -240,7 +251,8 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
 /** Runs one side in a fresh `node` process (this file with --side) and returns its result. */
 function runInChild(side: Side, opts: JobsBenchOptions, redisUrl: string, round: number): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--side', side, '--redis', redisUrl, '--round', String(round), '--options', JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const execArgv = opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [];
+    const child = fork(__filename, ['--side', side, '--redis', redisUrl, '--round', String(round), '--options', JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     let result: RoundResult | undefined;
     child.on('message', (m) => (result = m as RoundResult));
     child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`bench side ${side} exited with ${code}`))));
@@ -260,7 +272,7 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
       for (const side of order) {
         const r = await runInChild(side, opts, server.url, round);
         results.push(r);
-        log(`  round ${round + 1} ${side.padEnd(11)} ${r.jobsPerSec.toFixed(0).padStart(7)} jobs/s  ${r.cpuMsPer1000.toFixed(0).padStart(5)} CPU ms/1000 jobs  ${r.commandsPerJob.toFixed(1)} Redis commands/job`);
+        log(`  round ${round + 1} ${side.padEnd(13)} ${r.jobsPerSec.toFixed(0).padStart(7)} jobs/s  ${r.cpuMsPer1000.toFixed(0).padStart(5)} CPU ms/1000 jobs  ${r.commandsPerJob.toFixed(1)} Redis commands/job`);
         if (opts.verbose) log(`      ${r.topCommands}`);
       }
     }
@@ -275,15 +287,18 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
   }
   log('median per side:');
   for (const [side, s] of Object.entries(summary)) {
-    const base = side === 'graphql' ? summary['bullmq-http'] : summary.bullmq;
-    const ratio = base && side !== 'bullmq' && side !== 'bullmq-http' ? ` (${(s.jobsPerSec / base.jobsPerSec).toFixed(2)} x ${side === 'graphql' ? 'bullmq-http' : 'bullmq'} jobs/s, ${(base.cpuMsPer1000 / s.cpuMsPer1000).toFixed(2)} x its CPU efficiency)` : '';
-    log(`  ${side.padEnd(11)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs  ${s.commandsPerJob.toFixed(1)} cmds/job`);
+    const vs = (name: Side): string => {
+      const base = summary[name];
+      return base ? ` (${(s.jobsPerSec / base.jobsPerSec).toFixed(2)} x ${name} jobs/s, ${(base.cpuMsPer1000 / s.cpuMsPer1000).toFixed(2)} x its CPU efficiency)` : '';
+    };
+    const ratio = side === 'bullmq' || side === 'bullmq-http' ? '' : vs('bullmq') + (side === 'graphql' ? vs('bullmq-http') : '');
+    log(`  ${side.padEnd(13)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs  ${s.commandsPerJob.toFixed(1)} cmds/job`);
   }
   return summary;
 }
 
 function parseArgs(argv: string[]): JobsBenchOptions {
-  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, only: ['service', 'bullmq', 'graphql', 'bullmq-http', 'list'] };
+  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, batch: 100, only: ['service', 'bullmq', 'graphql-batch', 'graphql', 'bullmq-http', 'list'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (): number => {
@@ -296,8 +311,10 @@ function parseArgs(argv: string[]): JobsBenchOptions {
     else if (a === '--rounds') opts.rounds = num();
     else if (a === '--concurrency') opts.concurrency = num();
     else if (a === '--producers') opts.producers = num();
+    else if (a === '--batch') opts.batch = num();
     else if (a === '--only') opts.only = argv[++i].split(',') as Side[];
     else if (a === '--verbose') opts.verbose = true;
+    else if (a === '--profile') opts.profileDir = argv[++i];
     else throw new Error(`unknown argument ${a}`);
   }
   return opts;

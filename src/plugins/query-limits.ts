@@ -3,7 +3,8 @@
  * validation rules, tokens at parse time, and a cost ceiling. Cost: every field
  * that returns an object costs 1, leaves cost 0 except at the root (so each
  * root field, aliased or not, costs at least 1), and a list multiplies its
- * children by its `limit` argument (default 10). A plain query of a few scalar
+ * children by its `limit` argument (default 10). A root field taking a batch
+ * (`inputs`, e.g. enqueueJobs) costs per item. A plain query of a few scalar
  * fields therefore costs 1.
  */
 import {
@@ -38,8 +39,10 @@ export const costEstimator: ComplexityEstimator = ({ type, field, args, childCom
   // Introspection reads the in-memory schema, not Redis; GraphiQL's schema query would otherwise cost ~15000.
   if (field.name.startsWith('__')) return 0;
   const leaf = isLeafType(getNamedType(field.type));
-  const own = leaf ? (ROOTS.has(type.name) ? 1 : 0) : 1;
-  const limit = typeof args.limit === 'number' && args.limit > 0 ? args.limit : DEFAULT_LIST_SIZE;
+  // A root field taking a batch (`inputs: [...]`) costs what one call per item would.
+  const batch = ROOTS.has(type.name) && Array.isArray(args.inputs) ? args.inputs.length : 0;
+  const own = batch || (leaf ? (ROOTS.has(type.name) ? 1 : 0) : 1);
+  const limit = batch || (typeof args.limit === 'number' && args.limit > 0 ? args.limit : DEFAULT_LIST_SIZE);
   const many = isListType(getNullableType(field.type)) ? limit : 1;
   return own + many * childComplexity;
 };

@@ -2,7 +2,8 @@ import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscr
 import type { Context } from '../context';
 import { isAdmin, signedInUser } from '../auth/viewer';
 import type { JobRecord, JobViewer, QueueCounts } from '../services/job.service';
-import { EnqueueJobInput, JobsArgs } from '../types/job.input';
+import { badInput } from '../errors';
+import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../types/job.input';
 import { Job, QueueStats } from '../types/job.type';
 
 async function viewer(ctx: Context): Promise<JobViewer & { userId: string }> {
@@ -35,6 +36,15 @@ export class JobResolver {
   async enqueueJob(@Arg('input', () => EnqueueJobInput) input: EnqueueJobInput, @Ctx() ctx: Context): Promise<Job> {
     const { type, data, ...opts } = input;
     return ctx.services.jobs.enqueue(await viewer(ctx), type, data, opts);
+  }
+
+  @Authorized()
+  @Mutation(() => [Job], {
+    description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT naming inputs[i]) and nothing is enqueued.`,
+  })
+  async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput]) inputs: EnqueueJobInput[], @Ctx() ctx: Context): Promise<Job[]> {
+    if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch) throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });
+    return ctx.services.jobs.enqueueMany(await viewer(ctx), inputs);
   }
 
   @Authorized()

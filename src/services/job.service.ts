@@ -8,9 +8,9 @@
  * keys, an atomic read of a job with its state, and a cancel that only removes
  * jobs that have not started (Lua in src/redis/lua/job-*.lua).
  */
-import { Queue, type Job as BullJob } from 'bullmq';
+import { Queue, type Job as BullJob, type JobsOptions } from 'bullmq';
 import type { Config } from '../config';
-import { badInput, notFound } from '../errors';
+import { AppError, ErrorCode, badInput, notFound } from '../errors';
 import type { Logger } from '../logger';
 import { closeQuietly, type RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
@@ -39,6 +39,19 @@ export interface EnqueueOptions {
   delayMs?: number;
   /** Default JOB_MAX_ATTEMPTS (3). */
   maxAttempts?: number;
+}
+
+export interface ClientEnqueueOptions extends EnqueueOptions {
+  /** The same key from the same user names the same job. */
+  idempotencyKey?: string;
+}
+
+/** Item `i` of a batch refused: its message and fields say which item. */
+function inBatch(err: unknown, i: number): unknown {
+  if (!(err instanceof AppError) || err.code !== ErrorCode.BAD_USER_INPUT) return err;
+  const fields = err.extensions.fields as Record<string, string[]> | undefined;
+  const named = fields ? Object.fromEntries(Object.entries(fields).map(([k, v]) => [`inputs[${i}].${k}`, v])) : undefined;
+  return badInput(`inputs[${i}]: ${err.message}`, named);
 }
 
 export interface InternalEnqueueOptions extends EnqueueOptions {
@@ -98,20 +111,36 @@ export class JobService {
   }
 
   /** Enqueues a client job type for the viewer. BAD_USER_INPUT for unknown or internal types and bad data. */
-  async enqueue(viewer: JobViewer & { userId: string }, type: string, data: unknown, opts: EnqueueOptions & { idempotencyKey?: string }): Promise<JobRecord> {
-    const handler = this.registry.get(type);
-    if (!handler || handler.internal) throw badInput(`Unknown job type ${type}`, { type: ['is not a job type clients may enqueue'] });
-    const payload = this.prepare(handler, data);
+  async enqueue(viewer: JobViewer & { userId: string }, type: string, data: unknown, opts: ClientEnqueueOptions): Promise<JobRecord> {
+    return (await this.enqueueMany(viewer, [{ type, data, ...opts }]))[0];
+  }
+
+  /**
+   * Enqueues several jobs in one round trip (BullMQ's addBulk, one MULTI), in order. Every
+   * item is validated first: one bad item refuses the whole batch with BAD_USER_INPUT naming
+   * it (`inputs[i]...`), and nothing is enqueued.
+   */
+  async enqueueMany(viewer: JobViewer & { userId: string }, items: ReadonlyArray<ClientEnqueueOptions & { type: string; data: unknown }>): Promise<JobRecord[]> {
     const owner = ownerOf(viewer.userId);
-    // The key is scoped to its owner by hashing both into the job id, so BullMQ's own
-    // "an id that exists is not added again" makes the enqueue idempotent atomically.
-    const jobId = opts.idempotencyKey ? `k${sha256(`${owner}\n${opts.idempotencyKey}`).slice(0, 40)}` : newJobId();
-    const job = await this.add(handler.type, payload, owner, jobId, opts);
-    if (opts.idempotencyKey) {
-      const stored = await this.snapshot(jobId);
-      if (stored) return stored;
-    }
-    return recordFromJob(job, opts.delayMs ? JobState.DELAYED : JobState.WAITING);
+    const batch = items.length > 1;
+    const prepared = items.map((item, i) => {
+      try {
+        const handler = this.registry.get(item.type);
+        if (!handler || handler.internal) throw badInput(`Unknown job type ${item.type}`, { type: ['is not a job type clients may enqueue'] });
+        // The key is scoped to its owner by hashing both into the job id, so BullMQ's own
+        // "an id that exists is not added again" makes the enqueue idempotent atomically.
+        const jobId = item.idempotencyKey ? `k${sha256(`${owner}\n${item.idempotencyKey}`).slice(0, 40)}` : newJobId();
+        return { item, type: handler.type, payload: this.prepare(handler, item.data), jobId };
+      } catch (err) {
+        throw batch ? inBatch(err, i) : err;
+      }
+    });
+    const bulk = prepared.map((p) => ({ name: p.type, data: { owner, payload: p.payload } satisfies StoredJobData, opts: this.bullOptions(p.jobId, p.item) }));
+    // One job needs no MULTI around its script.
+    const jobs = bulk.length === 1 ? [await this.queue.add(bulk[0].name, bulk[0].data, bulk[0].opts)] : await this.queue.addBulk(bulk);
+    // A reused key names a job that may have moved on (or carry other data): report it as stored.
+    const keyed = await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : null)));
+    return jobs.map((job, i) => keyed[i] ?? recordFromJob(job, prepared[i].item.delayMs ? JobState.DELAYED : JobState.WAITING));
   }
 
   /** For other services (e.g. checkout's order.process): any registered type, no viewer. */
@@ -132,13 +161,17 @@ export class JobService {
 
   private add(type: string, payload: unknown, owner: string | null, jobId: string, o: EnqueueOptions): Promise<BullJob> {
     const stored: StoredJobData = { owner, payload };
-    return this.queue.add(type, stored, {
+    return this.queue.add(type, stored, this.bullOptions(jobId, o));
+  }
+
+  private bullOptions(jobId: string, o: EnqueueOptions): JobsOptions {
+    return {
       jobId,
       priority: toBullPriority(o.priority ?? 0),
       delay: o.delayMs || undefined,
       attempts: o.maxAttempts ?? this.config.jobs.defaultMaxAttempts,
       backoff: { type: BACKOFF_TYPE, delay: this.config.jobs.backoffMs },
-    });
+    };
   }
 
   /** The job and its state read atomically; null when it does not exist. */

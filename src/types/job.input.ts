@@ -4,7 +4,7 @@ import { JobState } from './job.type';
 import { JSONObjectScalar } from './scalars';
 
 /** Bounds shared by the input class and the service. */
-export const JOB_LIMITS = { priority: 1000, delayMs: 30 * 86_400_000, maxAttempts: 25 } as const;
+export const JOB_LIMITS = { priority: 1000, delayMs: 30 * 86_400_000, maxAttempts: 25, batch: 100 } as const;
 
 @InputType()
 export class EnqueueJobInput {

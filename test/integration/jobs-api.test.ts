@@ -68,6 +68,72 @@ describe('enqueueJob', () => {
   });
 });
 
+describe('enqueueJobs', () => {
+  const ENQUEUE_MANY = `mutation M($inputs: [EnqueueJobInput!]!) { enqueueJobs(inputs: $inputs) { ${JOB_FIELDS} } }`;
+  const mail = (n: number): typeof email => ({ type: 'email.send', data: { ...email.data, subject: `batch ${n}` } });
+
+  test('enqueues every item in order, each readable by its creator only', async () => {
+    const inputs = [mail(0), { ...mail(1), priority: 5 }, { ...mail(2), delayMs: 60_000 }];
+    const before = await t.app.services.jobs.counts();
+    const res = await t.gql(ENQUEUE_MANY, { inputs }, { token: alice.token });
+    expect(res.errors).toBeUndefined();
+    const jobs = res.data?.enqueueJobs as JobView[];
+    expect(jobs.map((j) => [j.data.subject, j.state, j.priority])).toEqual([
+      ['batch 0', 'WAITING', 0],
+      ['batch 1', 'WAITING', 5],
+      ['batch 2', 'DELAYED', 0],
+    ]);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(3);
+    for (const j of jobs) expect(await jobOf(t, alice.token, j.id)).toMatchObject({ id: j.id, data: j.data });
+    expect(await jobOf(t, bob.token, jobs[0].id)).toBeNull();
+    const after = await t.app.services.jobs.counts();
+    expect([after.waiting - before.waiting, after.delayed - before.delayed]).toEqual([2, 1]);
+  });
+
+  test('one bad item refuses the batch, names it, and enqueues nothing', async () => {
+    const before = await t.app.services.jobs.counts();
+    const bad = { type: 'email.send', data: { to: 'not-an-address', subject: 's', body: 'b' } };
+    const res = await t.gql(ENQUEUE_MANY, { inputs: [mail(0), bad, mail(2)] }, { token: alice.token });
+    expect(codeOf(res)).toBe('BAD_USER_INPUT');
+    expect(res.errors?.[0]?.message).toMatch(/^inputs\[1\]: /);
+    expect(Object.keys(res.errors?.[0]?.extensions?.fields ?? {})[0]).toMatch(/^inputs\[1\]\./);
+    const unknown = await t.gql(ENQUEUE_MANY, { inputs: [mail(0), { type: 'order.process', data: { orderId: 'a'.repeat(32) } }] }, { token: alice.token });
+    expect(unknown.errors?.[0]?.message).toMatch(/^inputs\[1\]: Unknown job type/);
+    // Input-class validation (priority range) applies to every item.
+    const range = await t.gql(ENQUEUE_MANY, { inputs: [mail(0), { ...mail(1), priority: 5000 }] }, { token: alice.token });
+    expect(codeOf(range)).toBe('BAD_USER_INPUT');
+    expect(await t.app.services.jobs.counts()).toEqual(before);
+  });
+
+  test('holds 1 to 100 items, and costs one point per item', async () => {
+    expect(codeOf(await t.gql(ENQUEUE_MANY, { inputs: [] }, { token: alice.token }))).toBe('BAD_USER_INPUT');
+    const tooMany = Array.from({ length: 101 }, (_, i) => mail(i));
+    expect(codeOf(await t.gql(ENQUEUE_MANY, { inputs: tooMany }, { token: alice.token }))).toBe('BAD_USER_INPUT');
+    const limited = await startTestApp({ RATE_LIMIT_DEFAULT: '30/1m' });
+    try {
+      const u = await registerUser(limited);
+      const twenty = Array.from({ length: 20 }, (_, i) => mail(i));
+      const first = await limited.gql(ENQUEUE_MANY, { inputs: twenty }, { token: u.token });
+      expect(first.data?.enqueueJobs).toHaveLength(20);
+      expect(Number(/r=(\d+)/.exec(first.headers.get('ratelimit') ?? '')?.[1])).toBe(10);
+      const second = await limited.gql(ENQUEUE_MANY, { inputs: twenty }, { token: u.token });
+      expect(codeOf(second)).toBe('RATE_LIMITED');
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('idempotency keys work per item: a repeated batch returns the same jobs', async () => {
+    const inputs = [0, 1].map((n) => ({ ...mail(n), idempotencyKey: `batch-key-${n}` }));
+    const a = (await t.gql(ENQUEUE_MANY, { inputs }, { token: alice.token })).data?.enqueueJobs as JobView[];
+    const b = (await t.gql(ENQUEUE_MANY, { inputs }, { token: alice.token })).data?.enqueueJobs as JobView[];
+    expect(b.map((j) => j.id)).toEqual(a.map((j) => j.id));
+    expect(a[0].id).not.toBe(a[1].id);
+    // The single mutation with the same key names the same job.
+    expect((await enqueue(t, alice.token, inputs[0])).id).toBe(a[0].id);
+  });
+});
+
 describe('idempotencyKey', () => {
   test('the same key from the same user returns the same job; another user gets their own', async () => {
     const first = await enqueue(t, alice.token, { ...email, idempotencyKey: 'order-42-mail' });
