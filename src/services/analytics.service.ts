@@ -71,6 +71,8 @@ export interface SnapshotOptions {
   minutes?: number;
   /** Default 20. */
   experiments?: number;
+  /** The time (ms) the aggregate is taken at; default now. liveStats passes the Redis time of its decision. */
+  at?: number;
 }
 
 export interface PageViewSpec {
@@ -211,7 +213,7 @@ export class AnalyticsService {
     const top = opts.topPages ?? 10;
     const minutes = Math.min(opts.minutes ?? 60, this.maxMinutes);
     const k = this.keys;
-    const at = Date.now();
+    const at = opts.at ?? Date.now();
     const now = Math.floor(at / MINUTE);
     const pipe = this.redis
       .pipeline()

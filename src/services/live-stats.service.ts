@@ -67,9 +67,10 @@ export class LiveStatsService {
     this.ticking = true;
     let won = false;
     try {
-      won = (await runScript<number>(this.redis, 'liveStatsTick', [this.keys.anDirty(), this.keys.anLiveLock()], [LIVE_PERIOD_MS, this.instanceId])) === 1;
+      const at = await runScript<number>(this.redis, 'liveStatsTick', [this.keys.anDirty(), this.keys.anLiveLock()], [LIVE_PERIOD_MS, this.instanceId]);
+      won = at > 0;
       if (!won) return false;
-      const snapshot = await this.analytics.snapshot({ topPages: LIVE_TOP_PAGES });
+      const snapshot = await this.analytics.snapshot({ topPages: LIVE_TOP_PAGES, at });
       await this.pubsub.publishAsync(LIVE_STATS_TOPIC, snapshot);
       return true;
     } catch (err) {

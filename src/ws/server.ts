@@ -3,7 +3,9 @@
  * connection authenticates at connection_init (connectionParams.authorization
  * "Bearer <token>", else the session cookie of the upgrade request); a bad
  * token closes it with 4403. Every subscribe is parsed, checked against the
- * query limits and the guards (rate limits), and run with a fresh context.
+ * query limits and the guards (rate limits), and run with a fresh context;
+ * identical subscriptions of one viewer share each event's execution (see
+ * shared-execution.ts).
  * A session's sockets close (4401) when it ends: see {@link SessionSockets}.
  */
 import type { Server } from 'node:http';
@@ -18,6 +20,7 @@ import type { SessionRecord } from '../services/session.service';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
 import { costTooHigh, limitRules, operationCost } from '../plugins/query-limits';
 import { makeFormatError } from '../plugins/errors';
+import { shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
 
 /** Per-connection state kept in graphql-ws's `extra`. */
 export interface ConnectionState {
@@ -76,6 +79,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const disposable = useServer<Record<string, unknown> | undefined, { state: ConnectionState }>(
     {
       schema,
+      subscribe: sharedSubscribe,
       onConnect: async (ctx) => {
         const extra = ctx.extra as Ex;
         const param = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -118,6 +122,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
           throw err;
         }
         state.open.add(id);
+        shareResultsBy(contextValue, shareKeyOf(state.token, payload.query, payload.operationName, variables));
         const args: ExecutionArgs = { schema, document, variableValues: variables, operationName: payload.operationName, contextValue };
         return args;
       },
