@@ -43,11 +43,17 @@ function wsError(err: GraphQLError): GraphQLError {
   return new GraphQLError(err.message, { extensions });
 }
 
-/** Subscribe operations spend the same default budget; a connection holds at most `maxOpen` subscriptions. */
+/**
+ * Subscribe operations spend the same default budget, and the policies of their root fields
+ * (`@RateLimit` on a Subscription field), as HTTP operations do; a connection holds at most
+ * `maxOpen` subscriptions.
+ */
 export function rateLimitGuard(service: RateLimitService, maxOpen: number): SubscribeGuard {
-  return async (ctx, cost, conn) => {
+  return async (ctx, op, conn) => {
     if (!service.enabled) return;
-    const req = { cost, roots: [], operation: 'subscription', transport: 'ws' } as const;
+    const roots = rootFields(op.schema, op.document, op.operation, op.variables);
+    const label = op.operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'subscription');
+    const req = { cost: op.cost, roots, operation: label, transport: 'ws' } as const;
     try {
       if (conn.open.size >= maxOpen) await service.refuse(ctx, SUBSCRIPTION_CAP_POLICY, 1, `At most ${maxOpen} subscriptions may be open on one connection`, req);
       await service.enforce(ctx, req);

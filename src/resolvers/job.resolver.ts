@@ -3,6 +3,7 @@ import type { Context } from '../context';
 import { isAdmin, signedInUser } from '../auth/viewer';
 import type { JobRecord, JobViewer, QueueCounts } from '../services/job.service';
 import { badInput } from '../errors';
+import { RateLimit } from '../ratelimit/decorator';
 import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../types/job.input';
 import { Job, QueueStats } from '../types/job.type';
 
@@ -60,6 +61,8 @@ export class JobResolver {
   }
 
   @Authorized()
+  // Each subscribe reads the job from Redis: a client re-subscribing in a loop is slowed down.
+  @RateLimit({ name: 'job-watch', points: 60, window: '1m', burst: 30 })
   @Subscription(() => Job, {
     description: "The job's owner or an admin. The current state first, then every state or progress change; completes when the job is removed.",
     subscribe: async ({ args, context }) => (context as Context).services.jobs.watch(await viewer(context as Context), String(args.id)),

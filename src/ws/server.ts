@@ -9,7 +9,7 @@
  * A session's sockets close (4401) when it ends: see {@link SessionSockets}.
  */
 import type { Server } from 'node:http';
-import { GraphQLError, parse, validate, specifiedRules, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, parse, validate, specifiedRules, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
@@ -32,8 +32,17 @@ export interface ConnectionState {
   data: Map<string, unknown>;
 }
 
+/** The subscribe operation a guard decides on. */
+export interface SubscribeRequest {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  variables: Record<string, unknown>;
+  cost: number;
+}
+
 /** Runs before each subscribe operation; throws a GraphQLError to refuse it. */
-export type SubscribeGuard = (ctx: Context, cost: number, conn: ConnectionState, extra: Extra) => Promise<void>;
+export type SubscribeGuard = (ctx: Context, op: SubscribeRequest, conn: ConnectionState, extra: Extra) => Promise<void>;
 
 export interface WsDeps {
   server: Server;
@@ -116,7 +125,10 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
           const cost = operationCost(schema, document, payload.operationName ?? undefined, variables);
           contextValue.cost = cost;
           if (cost > config.queryLimits.cost) return [costTooHigh(cost, config.queryLimits.cost)];
-          for (const guard of deps.guards) await guard(contextValue, cost, state, extra);
+          const operation = getOperationAST(document, payload.operationName);
+          if (!operation) return [new GraphQLError('Unable to identify operation')];
+          const op: SubscribeRequest = { schema, document, operation, variables, cost };
+          for (const guard of deps.guards) await guard(contextValue, op, state, extra);
         } catch (err) {
           if (err instanceof GraphQLError) return [err];
           throw err;

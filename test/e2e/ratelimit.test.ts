@@ -196,3 +196,35 @@ describe('WebSocket subscribe limits', () => {
     await two.dispose();
   });
 });
+
+describe('per-operation policies on subscription fields', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_DEFAULT: '1000/1m', RATE_LIMIT_WS_SUBSCRIPTIONS: '20' });
+  });
+  afterAll(() => t.close());
+
+  test('jobUpdated spends its own job-watch budget (burst 30), as an HTTP field spends its policy', async () => {
+    const u = await registerUser(t);
+    const enq = await t.gql('mutation { enqueueJob(input: { type: "email.send", data: { to: "a@example.com", subject: "s", body: "b" } }) { id } }', {}, { token: u.token });
+    const id = enq.data?.enqueueJob.id as string;
+    const q = `subscription { jobUpdated(id: "${id}") { state } }`;
+    const clients = [ws(t.url, u.token), ws(t.url, u.token)];
+    const subs: Sub[] = [];
+    for (let i = 0; i < 30; i++) subs.push(subscribe(clients[i % 2], q));
+    // Each accepted subscription first gets the job as it is now.
+    const deadline = Date.now() + 10_000;
+    while (subs.some((s) => !s.events.length && !s.errors.length) && Date.now() < deadline) await sleep(50);
+    expect(subs.filter((s) => s.events.length === 1 && !s.errors.length)).toHaveLength(30);
+    const third = ws(t.url, u.token);
+    const refused = await subscribe(third, q).refused(2000);
+    expect(refused?.extensions).toMatchObject({ code: 'RATE_LIMITED', policy: 'job-watch' });
+    expect(refused?.extensions?.retryAfter).toBeGreaterThan(0);
+    // Another user has a budget of their own.
+    const v = await registerUser(t);
+    const other = ws(t.url, v.token);
+    const own = subscribe(other, 'subscription { jobUpdated(id: "no-such-job") { state } }');
+    expect((await own.refused(2000))?.extensions?.code).toBe('NOT_FOUND');
+    for (const c of [...clients, third, other]) await c.dispose();
+  });
+});
