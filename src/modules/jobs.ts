@@ -22,7 +22,7 @@ export const installJobs: Module = ({ services, redis, redisTarget, log, hooks }
   let runner: JobRunner | null = null;
   if (config.worker) {
     hooks.onStart.push(async () => {
-      runner = new JobRunner({ services, registry: jobs.registry, connection: blocking, keys, config, log: log.child({ component: 'worker' }) });
+      runner = new JobRunner({ services, registry: jobs.registry, connection: blocking, commands: redis, keys, config, log: log.child({ component: 'worker' }) });
       await runner.start();
       log.info({ concurrency: config.workerConcurrency, types: jobs.registry.types() }, 'job worker running in-process');
     });

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
 
   const keys = new Keys(config.keyPrefix);
   const services = createServices(config, redis, keys, new GatewayPubSub(keys, redis, subscriber), log);
-  const runner = new JobRunner({ services, registry: services.jobs.registry, connection: blocking, keys, config, log });
+  const runner = new JobRunner({ services, registry: services.jobs.registry, connection: blocking, commands: redis, keys, config, log });
   await runner.start();
   log.info({ concurrency: config.workerConcurrency, types: services.jobs.registry.types(), pid: process.pid }, 'worker running');
 

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from 'bullmq';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { isRedisUnavailable, type RedisClient } from '../redis/connection';
+import { isRedisUnavailable, waitReady, type RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import type { Services } from '../services';
 import type { StoredJobData } from '../services/job-record';
@@ -21,6 +21,8 @@ import type { HandlerRegistry } from './registry';
 export const MAX_BACKOFF_MS = 3_600_000;
 /** A retry waits between 80% and 100% of the exponential delay, so retries of jobs that failed together spread out. */
 export const BACKOFF_JITTER = 0.2;
+/** Longest a job taken while the handlers' connection is still reconnecting waits for it (it retries at most 1 s apart). */
+export const COMMANDS_READY_WAIT_MS = 5000;
 
 /** Delay before the next attempt after `failedAttempts` attempts failed (1 after the first failure). */
 export function backoffDelay(failedAttempts: number, baseMs: number, random: () => number = Math.random): number {
@@ -36,6 +38,13 @@ export interface RunnerDeps {
   registry: HandlerRegistry;
   /** A blocking-capable connection (maxRetriesPerRequest null); BullMQ duplicates it for its own use. */
   connection: RedisClient;
+  /**
+   * The fail-fast connection the services (so the handlers) use. After an outage or a
+   * failover it reconnects on its own schedule, possibly after the worker's connection
+   * has taken jobs again; a job taken in between waits for it instead of spending an
+   * attempt (a job with one attempt left would be dead-lettered).
+   */
+  commands?: RedisClient;
   keys: Keys;
   config: Config;
   log: Logger;
@@ -91,6 +100,9 @@ export class JobRunner {
   private async process(job: BullJob<StoredJobData>, token: string): Promise<Record<string, unknown> | null> {
     const handler = this.deps.registry.get(job.name);
     if (!handler) throw new UnrecoverableError(`unknown job type ${job.name}`);
+    const { commands } = this.deps;
+    // Still down after the wait: the attempt runs and fails as it would have.
+    if (commands && commands.status !== 'ready') await waitReady(commands, COMMANDS_READY_WAIT_MS).catch(() => undefined);
     const id = String(job.id);
     const run: JobRun<unknown> = {
       id,
