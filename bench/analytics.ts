@@ -20,8 +20,9 @@
  *   --rate <events/s> (100), --fanout-seconds <s> (10), --only throughput|live|events, --json.
  * BENCH_PROFILE=<dir> writes a CPU profile of the gateway process.
  */
+import { copyLuaBesideBuild } from './lua';
 import { forkServer, type ChildServer } from './child';
-import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -31,7 +32,6 @@ import WebSocket from 'ws';
 import { startApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
-import { projectRoot } from '../src/util/paths';
 import { commandDelta, commandStats } from './redis-stats';
 
 const ADMIN = { email: 'bench-admin@example.com', password: 'bench-admin-password-1' };
@@ -321,12 +321,7 @@ if (require.main === module) {
       process.exit(1);
     });
   } else {
-    // Compiled elsewhere than src/: the loader reads the Lua files from next to itself.
-    const target = path.join(__dirname, '..', 'src', 'redis', 'lua');
-    // package.json may be a link from the build folder to the project: follow it to the sources.
-    const root = path.dirname(realpathSync(path.join(projectRoot(__dirname), 'package.json')));
-    const source = path.join(root, 'src', 'redis', 'lua');
-    if (path.resolve(source) !== path.resolve(target) && existsSync(source)) cpSync(source, target, { recursive: true });
+    copyLuaBesideBuild(__dirname);
     const opts = args(process.argv.slice(2));
     runAnalyticsBench(opts, opts.json ? () => {} : console.log)
       .then((r) => {

@@ -13,8 +13,9 @@
  * Options: --ops <n> (service ops per measurement, 20000), --users <n> (HTTP users, 400),
  *   --concurrency <n> (64), --seconds <s> (HTTP addToCart run, 10).
  */
+import { copyLuaBesideBuild } from './lua';
 import { fork } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -23,7 +24,6 @@ import { startApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
 import type { InternalQueue } from '../src/services/order.service';
-import { projectRoot } from '../src/util/paths';
 import { commandDelta, commandStats, type CommandCounts } from './redis-stats';
 
 const PREFIX = 'bench-commerce';
@@ -214,16 +214,7 @@ function arg(name: string, def: number): number {
 }
 
 async function main(): Promise<void> {
-  const luaTarget = path.join(__dirname, '..', 'src', 'redis', 'lua');
-  // Built outside the project (e.g. /tmp): the sources are where the bench is started from.
-  let root = process.cwd();
-  try {
-    root = path.dirname(realpathSync(path.join(projectRoot(__dirname), 'package.json')));
-  } catch {
-    // no package.json above the build: keep the working directory
-  }
-  const luaSource = path.join(root, 'src', 'redis', 'lua');
-  if (path.resolve(luaSource) !== path.resolve(luaTarget) && existsSync(luaSource)) cpSync(luaSource, luaTarget, { recursive: true });
+  copyLuaBesideBuild(__dirname);
   if (process.argv[2] === '--serve') return serve(process.argv[3]);
 
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-commerce-bench-'));

@@ -19,10 +19,11 @@
  * `npx tsc -p bench/tsconfig.json && node node_modules/.cache/gateway-bench/bench/jobs.js
  * [--jobs 20000] [--graphql-jobs 5000] [--rounds 3] [--concurrency 32] [--producers 32] [--batch 100] [--only service,bullmq] [--verbose] [--profile <dir>]`.
  */
+import { copyLuaBesideBuild } from './lua';
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -33,7 +34,6 @@ import { createLogger } from '../src/logger';
 import { connect, closeQuietly } from '../src/redis/connection';
 import { startRedisServer } from '../src/redis/embedded';
 import type { JobHandler } from '../src/worker/handler';
-import { projectRoot } from '../src/util/paths';
 import { JobRunner } from '../src/worker/runner';
 import { commandDelta, commandStats } from './redis-stats';
 
@@ -320,13 +320,6 @@ function parseArgs(argv: string[]): JobsBenchOptions {
   return opts;
 }
 
-/** Compiled, the Lua loader reads the scripts from next to itself: copy them from the sources. */
-function copyLua(): void {
-  const target = path.join(__dirname, '..', 'src', 'redis', 'lua');
-  const source = path.join(projectRoot(__dirname), 'src', 'redis', 'lua');
-  if (path.resolve(source) !== path.resolve(target) && existsSync(source)) cpSync(source, target, { recursive: true });
-}
-
 /** Child mode: `--side <side> --redis <url> --round <n> --options <json>`; sends its RoundResult to the parent. */
 async function childMain(argv: string[]): Promise<void> {
   const arg = (name: string): string => argv[argv.indexOf(name) + 1];
@@ -348,7 +341,7 @@ if (require.main === module && process.argv.includes('--side')) {
     },
   );
 } else if (require.main === module) {
-  copyLua();
+  copyLuaBesideBuild(__dirname);
   runJobsBench(parseArgs(process.argv.slice(2))).then(
     () => process.exit(0),
     (err) => {

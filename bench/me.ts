@@ -75,7 +75,8 @@ type ServerHandle = ChildServer;
 
 /** Starts one side in a child process (this file with `--serve`); resolves with its URL. */
 function spawnSide(side: 'gateway' | 'raw', redisUrl: string, profileDir?: string): Promise<ServerHandle> {
-  const execArgv = side === 'gateway' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  // BENCH_NODE_FLAGS: extra node flags for both sides (e.g. to try heap settings).
+  const execArgv = [...(side === 'gateway' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
   return forkServer(__filename, ['--serve', side, redisUrl], `${side} server`, execArgv);
 }
 

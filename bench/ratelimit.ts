@@ -10,8 +10,9 @@
  *
  * Run: `node <compiled>/bench/ratelimit.js [--duration s] [--connections n] [--rounds n] [--warmup s] [--workload 0|1|2] [--json]`.
  */
+import { copyLuaBesideBuild } from './lua';
 import { forkServer, type ChildServer } from './child';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -21,7 +22,6 @@ import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
 import { Keys } from '../src/redis/keys';
 import { defineScripts, runScript } from '../src/redis/scripts';
-import { projectRoot } from '../src/util/paths';
 import { commandDelta, commandStats } from './redis-stats';
 
 export interface RateLimitBenchOptions {
@@ -230,16 +230,7 @@ if (require.main === module) {
       process.exit(1);
     });
   } else {
-    // Compiled elsewhere than src/: the loader reads the Lua files from next to itself.
-    const target = path.join(__dirname, '..', 'src', 'redis', 'lua');
-    let root: string;
-    try {
-      root = projectRoot(__dirname);
-    } catch {
-      root = projectRoot(process.cwd());
-    }
-    const source = path.join(root, 'src', 'redis', 'lua');
-    if (path.resolve(source) !== path.resolve(target) && existsSync(source)) cpSync(source, target, { recursive: true });
+    copyLuaBesideBuild(__dirname);
     const { opts, json } = args(process.argv.slice(2));
     runRateLimitBench(opts, json ? () => {} : console.log)
       .then((r) => json && console.log(JSON.stringify(r, null, 2)))

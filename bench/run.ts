@@ -7,9 +7,8 @@
  * pipeline: --requests <n> (5000), --rounds <n> (5 when not given), --query me|sessions
  * both:     --json (results as JSON on stdout)
  */
-import { cpSync, existsSync } from 'node:fs';
+import { copyLuaBesideBuild } from './lua';
 import path from 'node:path';
-import { projectRoot } from '../src/util/paths';
 import { runMeBench, type MeBenchOptions } from './me';
 import { PIPELINE_VARIANTS, QUERIES, runPipelineBench } from './pipeline';
 
@@ -60,16 +59,9 @@ function parseArgs(argv: string[]): { names: string[]; opts: Options; json: bool
   return { names: names.length ? names : Object.keys(BENCHMARKS), opts, json };
 }
 
-/** The compiled scripts load Lua files from next to themselves; copy them from the sources. */
-function copyLua(): void {
-  const target = path.join(__dirname, '..', 'src', 'redis', 'lua');
-  const source = path.join(projectRoot(__dirname), 'src', 'redis', 'lua');
-  if (path.resolve(source) !== path.resolve(target) && existsSync(source)) cpSync(source, target, { recursive: true });
-}
-
 async function main(): Promise<void> {
   const { names, opts, json } = parseArgs(process.argv.slice(2));
-  copyLua();
+  copyLuaBesideBuild(__dirname);
   const results: Record<string, unknown> = {};
   const log: Log = json ? () => {} : (l) => console.log(l);
   for (const name of names) results[name] = await BENCHMARKS[name](opts, log);
