@@ -85,6 +85,10 @@ export interface JobsConfig {
   readonly keepCompleted: { readonly count: number; readonly ageMs: number };
   /** Dead-lettered jobs kept. Default 10000 / 7d (JOB_KEEP_FAILED, JOB_KEEP_FAILED_AGE). */
   readonly keepFailed: { readonly count: number; readonly ageMs: number };
+  /** How often each worker runs the handlers' recovery sweeps. Default 30s (JOB_RECOVER_INTERVAL). */
+  readonly recoverIntervalMs: number;
+  /** An order PENDING for longer than this is handed to the queue again by the sweep. Default 1m (ORDER_REQUEUE_AFTER). */
+  readonly orderRequeueAfterMs: number;
   /** Largest job data, as JSON. Default 64 KiB (JOB_MAX_DATA_BYTES). */
   readonly maxDataBytes: number;
   /** Per-attempt timeout of webhook.deliver. Default 10s (WEBHOOK_TIMEOUT). */
@@ -273,6 +277,8 @@ function jobsConfig(env: Env): JobsConfig {
     shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', '5s'),
     keepCompleted: { count: int(env, 'JOB_KEEP_COMPLETED', 1000, 0, 10_000_000), ageMs: duration(env, 'JOB_KEEP_COMPLETED_AGE', '24h') },
     keepFailed: { count: int(env, 'JOB_KEEP_FAILED', 10_000, 0, 10_000_000), ageMs: duration(env, 'JOB_KEEP_FAILED_AGE', '7d') },
+    recoverIntervalMs: duration(env, 'JOB_RECOVER_INTERVAL', '30s'),
+    orderRequeueAfterMs: duration(env, 'ORDER_REQUEUE_AFTER', '1m'),
     maxDataBytes: int(env, 'JOB_MAX_DATA_BYTES', 64 * 1024, 256, 16 * 1024 * 1024),
     webhookTimeoutMs: duration(env, 'WEBHOOK_TIMEOUT', '10s'),
     smtpUrl,

@@ -34,7 +34,7 @@ export class Keys {
   // --- commerce: products, stock, carts, orders, idempotency keys and recommendation
   // scores share the one `{catalog}` slot, because a checkout changes stock, the cart,
   // the order and the scores of any products in one atomic script (README.md).
-  catalog(part: 'products' | 'stock' | 'ids' | 'version' | 'cache' | 'bestsellers'): string {
+  catalog(part: 'products' | 'stock' | 'ids' | 'version' | 'cache' | 'bestsellers' | 'pending'): string {
     return this.k('cat', '{catalog}', part);
   }
   /** ownerId is `u:<userId>` or `g:<guestSessionId>`. */

@@ -133,6 +133,7 @@ export class OrderService {
         k.catalog('bestsellers'),
         k.order(orderId),
         this.events.stream('orders'),
+        k.catalog('pending'),
       ],
       [
         orderId,
@@ -213,6 +214,22 @@ export class OrderService {
     return order;
   }
 
+  /**
+   * Enqueues `order.process` again for orders PENDING for longer than `olderThanMs` (at most
+   * `limit` per call), and returns how many. Checkout hands each order to the queue after its
+   * script; if that hand-off failed or its answer was lost (Redis timed out, the process died),
+   * the order would otherwise stay PENDING holding its stock until the client retried with the
+   * same idempotency key. The job id is the order's, so an order whose job exists gets no second.
+   */
+  async requeueStale(olderThanMs: number, limit = 100): Promise<number> {
+    const queue = this.queue();
+    if (!queue) return 0;
+    const ids = await this.redis.zrangebyscore(this.keys.catalog('pending'), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
+    for (const id of ids) await queue.enqueueInternal(ORDER_PROCESS_JOB, { orderId: id }, { jobId: `order-${id}` });
+    if (ids.length) this.log.warn({ orders: ids.length }, 'orders left PENDING were handed to the queue again');
+    return ids.length;
+  }
+
   /** Fails a PENDING or PROCESSING order and gives its units back to stock, once. */
   fail(orderId: string, reason: string): Promise<OrderRecord> {
     return this.advance(orderId, ['PENDING', 'PROCESSING'], 'FAILED', reason.slice(0, 500) || 'failed');
@@ -224,7 +241,7 @@ export class OrderService {
     const reply = await runScript<AdvanceReply>(
       this.redis,
       'orderAdvance',
-      [k.order(orderId), k.catalog('stock'), k.catalog('version'), k.catalog('cache'), this.events.stream('orders')],
+      [k.order(orderId), k.catalog('stock'), k.catalog('version'), k.catalog('cache'), this.events.stream('orders'), k.catalog('pending')],
       [from.join(','), to, now, to === 'FAILED' ? '1' : '0', reason, k.channel(ORDER_UPDATED_TOPIC), new Date(now).toISOString(), this.events.source, this.events.maxLen],
     );
     if (reply[0] === -1) throw new Error(`order ${orderId} does not exist`);

@@ -30,4 +30,11 @@ export interface JobHandler<T = unknown> {
    * handler can undo what it holds (e.g. release an order's stock). Must be idempotent.
    */
   onExhausted?(job: JobRun<T>, error: Error, services: Services): Promise<void>;
+  /**
+   * Run by every worker about every JOB_RECOVER_INTERVAL (with jitter) to find work of
+   * this type that should have been enqueued and was not (e.g. an order whose hand-off to the
+   * queue failed), and enqueue it. Several workers may run it at once: it must be idempotent.
+   */
+  recover?(services: Services): Promise<void>;
 }
+

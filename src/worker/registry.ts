@@ -52,4 +52,8 @@ export class HandlerRegistry {
   types(): string[] {
     return [...this.byType.keys()];
   }
+
+  all(): AnyJobHandler[] {
+    return [...this.byType.values()];
+  }
 }

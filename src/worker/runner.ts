@@ -60,6 +60,7 @@ export class JobRunner {
   readonly worker: Worker<StoredJobData>;
   private readonly running = new Map<string, Running>();
   private closing: Promise<{ handedBack: number }> | null = null;
+  private recoverTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: RunnerDeps) {
     const { config, keys } = deps;
@@ -86,10 +87,30 @@ export class JobRunner {
     this.worker.on('failed', (job, err) => deps.log.debug({ jobId: job?.id, type: job?.name, err: err.message }, 'job attempt failed'));
   }
 
-  /** Starts taking jobs; resolves once the worker is connected. */
+  /** Starts taking jobs and the handlers' recovery sweeps; resolves once the worker is connected. */
   async start(): Promise<void> {
     void this.worker.run().catch((err: Error) => this.deps.log.error({ err: err.message }, 'job worker stopped'));
     await this.worker.waitUntilReady();
+    this.scheduleRecovery();
+  }
+
+  /** Runs every handler's `recover` about every JOB_RECOVER_INTERVAL; ±20% jitter keeps workers that started together apart. */
+  private scheduleRecovery(): void {
+    const every = this.deps.config.jobs.recoverIntervalMs;
+    this.recoverTimer = setTimeout(() => {
+      void this.recover().finally(() => {
+        if (!this.closing) this.scheduleRecovery();
+      });
+    }, every * (0.8 + Math.random() * 0.4));
+    this.recoverTimer.unref();
+  }
+
+  /** One round of every handler's recovery sweep; a failing sweep (Redis down) waits for the next round. */
+  async recover(): Promise<void> {
+    for (const handler of this.deps.registry.all()) {
+      if (!handler.recover) continue;
+      await handler.recover(this.deps.services).catch((err: Error) => this.deps.log.warn({ err: err.message, type: handler.type }, 'job recovery sweep failed'));
+    }
   }
 
   /** Jobs this process is running now. */
@@ -135,6 +156,7 @@ export class JobRunner {
    */
   close(graceMs = this.deps.config.jobs.shutdownGraceMs): Promise<{ handedBack: number }> {
     return (this.closing ??= (async () => {
+      clearTimeout(this.recoverTimer);
       const closed = this.worker.close();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([

@@ -142,3 +142,59 @@ test('checkout hands each new order to the queue once per order id', async () =>
     t.app.services.orders.useQueue(() => undefined);
   }
 });
+
+describe('orders whose hand-off to the queue was lost', () => {
+  test('requeueStale hands PENDING orders older than the limit to the queue, and only those', async () => {
+    const calls: string[] = [];
+    const recording: InternalQueue = {
+      async enqueueInternal(_type, data, opts) {
+        calls.push(`${String(data.orderId)}:${opts?.jobId}`);
+        return { id: opts?.jobId ?? 'x' };
+      },
+    };
+    // Checkout with no queue: the hand-off is lost and the order stays PENDING.
+    t.app.services.orders.useQueue(() => undefined);
+    const { orderId, token } = await freshOrder('p-lost', 1);
+    expect(await statusOf(orderId, token)).toBe('PENDING');
+    t.app.services.orders.useQueue(() => recording);
+    try {
+      // Not old enough yet.
+      expect(await t.app.services.orders.requeueStale(60_000)).toBe(0);
+      expect(await t.app.services.orders.requeueStale(0)).toBeGreaterThanOrEqual(1);
+      expect(calls).toContain(`${orderId}:order-${orderId}`);
+      // Once it has left PENDING it is never handed over again.
+      await t.app.services.orders.process(orderId);
+      calls.length = 0;
+      await t.app.services.orders.requeueStale(0);
+      expect(calls.filter((c) => c.startsWith(orderId))).toEqual([]);
+    } finally {
+      t.app.services.orders.useQueue(() => undefined);
+    }
+  });
+
+  test("a worker's recovery sweep completes an order whose checkout never reached the queue", async () => {
+    const w = await startTestApp({ ...ADMIN_ENV, WORKER: '1', JOB_RECOVER_INTERVAL: '300ms', ORDER_REQUEUE_AFTER: '500ms' });
+    try {
+      const wAdmin = await adminToken(w);
+      await upsert(w, wAdmin, { id: 'p-sweep', stock: 3 });
+      const u = await registerUser(w);
+      await addToCart(w, u.token, 'p-sweep', 2);
+      const queue = () => (w.app.services as { jobs?: InternalQueue }).jobs;
+      w.app.services.orders.useQueue(() => undefined);
+      const res = await checkout(w, u.token);
+      w.app.services.orders.useQueue(queue);
+      const orderId = res.data?.checkout.id as string;
+      expect(res.data?.checkout.status).toBe('PENDING');
+      const deadline = Date.now() + 10_000;
+      let status = 'PENDING';
+      while (status !== 'COMPLETED' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await w.gql('query O($id: ID!) { order(id: $id) { status } }', { id: orderId }, { token: u.token })).data?.order.status;
+      }
+      expect(status).toBe('COMPLETED');
+      expect((await product(w, 'p-sweep')).data?.product.stock).toBe(1);
+    } finally {
+      await w.close();
+    }
+  });
+});

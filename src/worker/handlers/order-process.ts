@@ -23,6 +23,10 @@ export const orderProcessHandler: JobHandler<OrderProcessData> = {
     const order = await services.orders.process(job.data.orderId, (p) => job.updateProgress(p));
     return { orderId: order.id, status: order.status };
   },
+  async recover(services) {
+    // An order PENDING for a minute has no job: its checkout's hand-off to the queue was lost.
+    await services.orders.requeueStale(services.config.jobs.orderRequeueAfterMs);
+  },
   async onExhausted(job, error, services) {
     // Every attempt failed on passing errors: the order must not stay PROCESSING holding stock.
     await services.orders.fail(job.data.orderId, `processing failed: ${error.message}`);

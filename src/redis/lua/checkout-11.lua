@@ -13,6 +13,7 @@
 -- KEYS[8] best sellers zset (productId by units sold)
 -- KEYS[9] the new order's hash
 -- KEYS[10] the orders domain-event stream
+-- KEYS[11] pending orders zset (orderId by created ms), for the recovery sweep
 -- ARGV[1] new order id
 -- ARGV[2] user id
 -- ARGV[3] now (ms since epoch)
@@ -91,6 +92,7 @@ local order = {
 }
 redis.call('HSET', KEYS[9], unpack(order))
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[11], ARGV[3], ARGV[1])
 if idem ~= '' then redis.call('HSET', KEYS[7], idem, ARGV[1]) end
 redis.call('PUBLISH', ARGV[7], cjson.encode({orderId = ARGV[1], userId = ARGV[2], status = 'PENDING'}))
 local lines = {}

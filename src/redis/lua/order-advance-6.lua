@@ -8,6 +8,7 @@
 -- KEYS[3] catalog version counter
 -- KEYS[4] catalog read cache hash
 -- KEYS[5] the orders domain-event stream
+-- KEYS[6] pending orders zset (an order leaves it when it leaves PENDING)
 -- ARGV[1] comma-separated states the order may be in (e.g. 'PENDING,PROCESSING')
 -- ARGV[2] the state to move to
 -- ARGV[3] now (ms since epoch)
@@ -27,6 +28,7 @@ end
 if not allowed then return {0, redis.call('HGETALL', KEYS[1])} end
 
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
+if status == 'PENDING' then redis.call('ZREM', KEYS[6], redis.call('HGET', KEYS[1], 'id')) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[5]) end
 if ARGV[4] == '1' then
   for _, item in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'items'))) do
