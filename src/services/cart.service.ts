@@ -7,6 +7,7 @@
  * when its session could (`SESSION_MAX_AGE`). Prices are read at display
  * time, so a cart always shows current prices.
  */
+import { MAX_ORDER_CENTS } from '../types/int';
 import type { Config } from '../config';
 import { AppError, ErrorCode, badInput, notFound } from '../errors';
 import type { RedisClient } from '../redis/connection';
@@ -50,7 +51,7 @@ export function cartFromFlat(flat: string[]): CartView {
   };
 }
 
-type UpdateReply = [1, string[]] | [-1] | [-2, number, number] | [-3, number] | [-4, number] | [-5, string];
+type UpdateReply = [1, string[]] | [-1] | [-2, number, number] | [-3, number] | [-4, number] | [-5, string] | [-6, number];
 
 /** Owns the cart keys. Limits: {@link MAX_LINE_QUANTITY} units per line, {@link MAX_CART_LINES} lines. */
 export class CartService {
@@ -110,6 +111,7 @@ export class CartService {
       MAX_LINE_QUANTITY,
       MAX_CART_LINES,
       this.ttl(owner),
+      MAX_ORDER_CENTS,
     ]);
     switch (reply[0]) {
       case 1:
@@ -131,6 +133,8 @@ export class CartService {
         throw badInput(`A cart holds at most ${reply[1]} different products`, { productId: [`would be line ${reply[1] + 1}; the most is ${reply[1]}`] });
       case -5:
         throw badInput(`Your cart is in ${reply[1]}; a product in another currency cannot be added`, { productId: [`is not priced in ${reply[1]}`] });
+      case -6:
+        throw badInput(`A cart may total at most ${reply[1]} cents`, { quantity: [`must keep the cart's subtotal at most ${reply[1]} cents`] });
       default: {
         const never: never = reply[0];
         throw new Error(`unexpected cart-update reply ${String(never)}`);

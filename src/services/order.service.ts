@@ -12,6 +12,7 @@ import type { Logger } from '../logger';
 import type { RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import { runScript } from '../redis/scripts';
+import { MAX_ORDER_CENTS } from '../types/int';
 import { newId, sha256 } from '../util/crypto';
 import type { EventsService } from './events.service';
 import type { UserRecord } from './user.service';
@@ -83,7 +84,7 @@ export function orderFromFlat(flat: string[]): OrderRecord {
   };
 }
 
-type CheckoutReply = [1 | 2, string[]] | [-1] | [-5] | [-2, ...Array<[string, number, number]>];
+type CheckoutReply = [1 | 2, string[]] | [-1] | [-5] | [-6] | [-2, ...Array<[string, number, number]>];
 type AdvanceReply = [0 | 1, string[]] | [-1];
 
 /** Owns the order keys and the checkout script. */
@@ -146,6 +147,7 @@ export class OrderService {
         new Date(now).toISOString(),
         this.events.source,
         this.events.maxLen,
+        MAX_ORDER_CENTS,
       ],
     );
     switch (reply[0]) {
@@ -159,6 +161,8 @@ export class OrderService {
         throw badInput('Your cart is empty', { cart: ['must hold at least one product'] });
       case -5:
         throw badInput('Your cart mixes currencies', { cart: ['must be priced in one currency'] });
+      case -6:
+        throw badInput(`An order may total at most ${MAX_ORDER_CENTS} cents`, { cart: [`must total at most ${MAX_ORDER_CENTS} cents`] });
       case -2: {
         const lines = (reply.slice(1) as Array<[string, number, number]>).map(([productId, requested, available]) => ({ productId, requested, available }));
         const summary = lines.map((l) => `${l.productId} (${l.available} available, ${l.requested} wanted)`).join(', ');

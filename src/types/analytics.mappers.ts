@@ -3,18 +3,23 @@ import type { AnalyticsEventPayload, AnalyticsSnapshot, SeriesPoint } from '../s
 import type { ExperimentReport } from '../services/experiment.report';
 import { AnalyticsEventType, type AnalyticsEvent, type AnalyticsStats, type TimePoint } from './analytics.type';
 import type { Experiment } from './experiment.type';
+import { saturateInt } from './int';
 
 export const toTimePoint = (p: SeriesPoint): TimePoint => ({ at: new Date(p.at), count: p.count });
 
-export const toExperiment = (r: ExperimentReport): Experiment => ({ ...r, createdAt: new Date(r.createdAt) });
+export const toExperiment = (r: ExperimentReport): Experiment => ({
+  ...r,
+  variants: r.variants.map((v) => ({ ...v, revenueCents: saturateInt(v.revenueCents) })),
+  createdAt: new Date(r.createdAt),
+});
 
 export const toAnalyticsStats = (s: AnalyticsSnapshot): AnalyticsStats => ({
   totalPageViews: s.totalPageViews,
   totalConversions: s.totalConversions,
-  totalRevenueCents: s.totalRevenueCents,
+  totalRevenueCents: saturateInt(s.totalRevenueCents),
   uniqueVisitors: s.uniqueVisitors,
   trackedPages: s.trackedPages,
-  conversionsByType: s.conversionsByType,
+  conversionsByType: s.conversionsByType.map((c) => ({ ...c, revenueCents: saturateInt(c.revenueCents) })),
   viewsPerMinute: s.viewsPerMinute.map(toTimePoint),
   experiments: s.experiments.map(toExperiment),
   at: new Date(s.at),

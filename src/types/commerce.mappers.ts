@@ -3,15 +3,17 @@ import type { CartView } from '../services/cart.service';
 import type { ProductRecord } from '../services/catalog.service';
 import type { OrderRecord } from '../services/order.service';
 import type { Cart } from './cart.type';
+import { saturateInt } from './int';
 import { OrderStatus, type Order } from './order.type';
 import type { Product } from './product.type';
 
 export const toProduct = (p: ProductRecord): Product => ({ ...p });
 
 export const toCart = (c: CartView): Cart => ({
-  items: c.lines.map((l) => ({ product: toProduct(l.product), quantity: l.quantity, lineTotalCents: l.quantity * l.product.priceCents })),
+  items: c.lines.map((l) => ({ product: toProduct(l.product), quantity: l.quantity, lineTotalCents: saturateInt(l.quantity * l.product.priceCents) })),
   itemCount: c.itemCount,
-  subtotalCents: c.subtotalCents,
+  // Under the limit when written; only a later price rise can take a stored cart past it (checkout then refuses).
+  subtotalCents: saturateInt(c.subtotalCents),
   currency: c.currency,
 });
 

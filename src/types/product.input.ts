@@ -3,7 +3,7 @@ import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
 import { PRODUCT_ID, PRODUCT_ID_MESSAGE } from '../services/catalog.service';
 
 /** Prices up to 10 million in major units; stock up to a billion units. */
-export const MAX_PRICE_CENTS = 1_000_000_000;
+export const MAX_PRICE_CENTS = 100_000_000;
 export const MAX_STOCK = 1_000_000_000;
 
 @InputType({ description: 'Creates the product or replaces every field of it.' })

@@ -144,3 +144,16 @@ test('pageViewSeries bounds its window by the retention', async () => {
   expect(ok(await asAdmin('{ pageViewSeries(minutes: 1440) { count } }')).pageViewSeries).toHaveLength(1440);
   expect(ok(await asAdmin('{ pageViewSeries { count } }')).pageViewSeries).toHaveLength(60);
 });
+
+test('revenue sums past what GraphQL Int carries saturate at 2147483647 instead of failing the read', async () => {
+  const sep = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
+  try {
+    const a = await loginAs(sep, ADMIN.email, ADMIN.password);
+    for (let i = 0; i < 22; i++) ok(await sep.gql(TRACK_CONVERSION, { input: { type: 'whale', valueCents: 100_000_000, visitorId: `w-${i}` } }));
+    const res = await sep.gql('{ analytics { totalConversions totalRevenueCents conversionsByType { type conversions revenueCents } } }', {}, { token: a });
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.analytics).toEqual({ totalConversions: 22, totalRevenueCents: 2_147_483_647, conversionsByType: [{ type: 'whale', conversions: 22, revenueCents: 2_147_483_647 }] });
+  } finally {
+    await sep.close();
+  }
+});

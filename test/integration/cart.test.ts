@@ -161,3 +161,21 @@ describe('guest merge at sign-in', () => {
     expect(lines((await cart(t, res.data?.login.token)).data?.cart)).toEqual({ tea: 1 });
   });
 });
+
+test("a cart's subtotal stays within what GraphQL's Int carries; a price rise past it makes checkout refuse, not fail", async () => {
+  await upsert(t, admin, { id: 'yacht', name: 'Yacht', priceCents: 97_000_000, stock: 99 });
+  const u = await registerUser(t);
+  expect((await addToCart(t, u.token, 'yacht', 22)).data?.addToCart.subtotalCents).toBe(2_134_000_000);
+  const over = await addToCart(t, u.token, 'yacht', 1);
+  expect(code(over)).toBe('BAD_USER_INPUT');
+  expect(over.errors?.[0].message).toMatch(/at most 2147483647 cents/);
+  expect(lines((await cart(t, u.token)).data?.cart)).toEqual({ yacht: 22 });
+  // The admin raises the price: the stored cart now reads as saturated, and checkout refuses it with nothing sold.
+  await upsert(t, admin, { id: 'yacht', name: 'Yacht', priceCents: 100_000_000, stock: 99 });
+  expect((await cart(t, u.token)).data?.cart.subtotalCents).toBe(2_147_483_647);
+  const res = await t.gql('mutation { checkout { id } }', {}, { token: u.token });
+  expect(code(res)).toBe('BAD_USER_INPUT');
+  expect(res.errors?.[0].message).toMatch(/An order may total at most/);
+  expect((await t.gql('{ product(id: "yacht") { stock } }')).data?.product.stock).toBe(99);
+  expect(lines((await cart(t, u.token)).data?.cart)).toEqual({ yacht: 22 });
+});

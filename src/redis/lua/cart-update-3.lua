@@ -9,10 +9,12 @@
 -- ARGV[4] most units per line
 -- ARGV[5] most lines per cart
 -- ARGV[6] idle lifetime (ms)
+-- ARGV[7] largest cart subtotal (cents; GraphQL's Int carries totals)
 -- Returns {1, {productId, quantity, productJson, stock, ...}} (as cart-read) on success, or
 --   {-1} no such product, {-2, available, inCart} not enough stock,
 --   {-3, max} over the per-line limit, {-4, max} too many lines,
---   {-5, cartCurrency} the product's currency differs from the cart's.
+--   {-5, cartCurrency} the product's currency differs from the cart's,
+--   {-6, max} the cart's subtotal would exceed ARGV[7].
 local cart, products, stock = KEYS[1], KEYS[2], KEYS[3]
 local mode, id = ARGV[1], ARGV[2]
 local n, maxQty, maxLines = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -40,6 +42,15 @@ else
       end
     end
   end
+  local lines = redis.call('HGETALL', cart)
+  local subtotal = cjson.decode(pjson).priceCents * target
+  for i = 1, #lines, 2 do
+    if lines[i] ~= id then
+      local ojson = redis.call('HGET', products, lines[i])
+      if ojson then subtotal = subtotal + cjson.decode(ojson).priceCents * tonumber(lines[i + 1]) end
+    end
+  end
+  if subtotal > tonumber(ARGV[7]) then return {-6, tonumber(ARGV[7])} end
   redis.call('HSET', cart, id, target)
 end
 

@@ -25,9 +25,10 @@
 -- ARGV[8] now as ISO-8601 (the event's occurredAt)
 -- ARGV[9] the appending instance's registry id (the event's source)
 -- ARGV[10] the stream's approximate MAXLEN
+-- ARGV[11] largest order total (cents; GraphQL's Int carries it)
 -- Returns {1, orderHashFlat} created, {2, orderHashFlat} the order this idempotency key already made,
 --   {-1} empty cart, {-2, {productId, requested, available}, ...} short lines (nothing changed),
---   {-5} the cart mixes currencies.
+--   {-5} the cart mixes currencies, {-6} the total would exceed ARGV[11] (prices rose since).
 local cart, products, stock = KEYS[1], KEYS[2], KEYS[3]
 local idem = ARGV[4]
 
@@ -64,6 +65,7 @@ for i, id in ipairs(ids) do
     total = total + product.priceCents * qty[id]
   end
 end
+if total > tonumber(ARGV[11]) then return {-6} end
 if #short > 0 then
   local out = {-2}
   for _, line in ipairs(short) do out[#out + 1] = line end
