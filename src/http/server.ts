@@ -24,7 +24,14 @@ const wantsHtml = (req: IncomingMessage): boolean => (req.headers.accept ?? '').
 
 export function createRouter(deps: RouterDeps) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://gateway');
+    } catch {
+      // A target such as `//%` reads as a protocol-relative URL with an invalid host. Thrown here, outside
+      // the handler's try, it was an unhandled rejection: Node ends the process on those.
+      return text(res, 400, 'Bad Request');
+    }
     const path = url.pathname;
     try {
       if (path === '/graphql') {

@@ -25,6 +25,17 @@ function fieldMessages(errors: ValidationError[], prefix = '', out: Record<strin
 
 type Ext = Record<string, unknown>;
 
+/**
+ * Apollo refuses a few requests before anything runs (a persisted query whose hash does not
+ * match its text, an unsupported persisted-query version) with a 4xx status but no code: the
+ * client's mistake, answered as BAD_REQUEST rather than masked and logged as an unexpected error.
+ */
+function isUncodedRefusal(error: unknown): boolean {
+  const ext = (error as GraphQLError | undefined)?.extensions as Ext | undefined;
+  const status = (ext?.http as { status?: unknown } | undefined)?.status;
+  return ext !== undefined && ext.code === undefined && typeof status === 'number' && status >= 400 && status < 500;
+}
+
 /** The `formatError` for ApolloServer and graphql-ws. */
 export function makeFormatError(production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -38,6 +49,7 @@ export function makeFormatError(production: boolean) {
       const summary = Object.entries(fields).map(([f, m]) => `${f} ${m.join(', ')}`).join('; ');
       return { message: `Invalid input: ${summary}`, path: formatted.path, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
     }
+    if (isUncodedRefusal(error)) return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
     const code = typeof ext.code === 'string' ? ext.code : undefined;
     if (code && PUBLIC_CODES.has(code)) {
       // `http` is Apollo's status hint; over WebSocket nobody strips it, so it goes here.
@@ -57,6 +69,7 @@ export function makeFormatError(production: boolean) {
 /** The `extensions.code` the client sees for this error (before masking), e.g. for metrics. */
 export function clientCode(err: GraphQLError): string {
   if (isRedisUnavailable(unwrapResolverError(err))) return ErrorCode.SERVICE_UNAVAILABLE;
+  if (isUncodedRefusal(err)) return 'BAD_REQUEST';
   const ext = (err.extensions ?? {}) as Ext;
   if (Array.isArray(ext.validationErrors)) return ErrorCode.BAD_USER_INPUT;
   return typeof ext.code === 'string' && PUBLIC_CODES.has(ext.code) ? ext.code : ErrorCode.INTERNAL_SERVER_ERROR;
@@ -82,7 +95,7 @@ export function errorPlugin(): ApolloServerPlugin<Context> {
               continue;
             }
             const code = err.extensions?.code;
-            if (typeof code === 'string' && PUBLIC_CODES.has(code)) continue;
+            if ((typeof code === 'string' && PUBLIC_CODES.has(code)) || isUncodedRefusal(err)) continue;
             (err.extensions as Ext).requestId = contextValue.requestId;
             contextValue.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
           }

@@ -34,6 +34,14 @@ function normalized(result: ExecutionResult): ExecutionResult {
   return result.errors?.length ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
 }
 
+/**
+ * Subscriptions are served over WebSocket (graphql-ws). Executed here, over HTTP, their fields
+ * would resolve once with no event, so such a request is the client's mistake, refused with 400.
+ */
+const subscriptionOverHttp = (): ExecutionResult => ({
+  errors: [new GraphQLError('Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } })],
+});
+
 /** Compiled operations per document; the inner key is the requested operation name ('' for none). */
 export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
   const cache = new WeakMap<DocumentNode, Map<string, Compiled | null>>();
@@ -54,6 +62,7 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
     return compiled;
   };
   return async (rc) => {
+    if (rc.operation?.operation === 'subscription') return subscriptionOverHttp();
     const { document, context, request } = rc;
     const operationName = request.operationName ?? undefined;
     const compiled = compile(document, operationName);

@@ -3,6 +3,7 @@ import type { Context } from '../context';
 import { isAdmin, signedInUser } from '../auth/viewer';
 import type { JobRecord, JobViewer, QueueCounts } from '../services/job.service';
 import { badInput } from '../errors';
+import { validateEach } from '../types/validate-each';
 import { RateLimit } from '../ratelimit/decorator';
 import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../types/job.input';
 import { Job, QueueStats } from '../types/job.type';
@@ -43,8 +44,9 @@ export class JobResolver {
   @Mutation(() => [Job], {
     description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT naming inputs[i]) and nothing is enqueued.`,
   })
-  async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput]) inputs: EnqueueJobInput[], @Ctx() ctx: Context): Promise<Job[]> {
+  async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[], @Ctx() ctx: Context): Promise<Job[]> {
     if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch) throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });
+    await validateEach('inputs', inputs);
     return ctx.services.jobs.enqueueMany(await viewer(ctx), inputs);
   }
 

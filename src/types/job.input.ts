@@ -1,10 +1,25 @@
-import { IsInt, IsOptional, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, Matches, Max, MaxLength, Min, ValidateBy } from 'class-validator';
 import { ArgsType, Field, InputType, Int } from 'type-graphql';
 import { JobState } from './job.type';
 import { JSONObjectScalar } from './scalars';
 
 /** Bounds shared by the input class and the service. */
 export const JOB_LIMITS = { priority: 1000, delayMs: 30 * 86_400_000, maxAttempts: 25, batch: 100 } as const;
+
+/** Deepest nesting of job data: far beyond any real payload, far below what JSON.stringify's recursion survives. */
+export const MAX_DATA_DEPTH = 64;
+
+/** Whether objects and arrays in `value` nest at most `max` levels; walked without recursion, since the depth is the client's. */
+export function nestedAtMost(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [v, depth] = next;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return false;
+    for (const child of Object.values(v)) pending.push([child, depth + 1]);
+  }
+  return true;
+}
 
 @InputType()
 export class EnqueueJobInput {
@@ -14,6 +29,7 @@ export class EnqueueJobInput {
   type!: string;
 
   @Field(() => JSONObjectScalar, { description: 'The job type\'s data; see the job types table.' })
+  @ValidateBy({ name: 'maxDepth', validator: { validate: (v: unknown) => nestedAtMost(v, MAX_DATA_DEPTH) } }, { message: `must nest at most ${MAX_DATA_DEPTH} levels deep` })
   data!: Record<string, unknown>;
 
   @Field(() => Int, { nullable: true, description: `-${JOB_LIMITS.priority} to ${JOB_LIMITS.priority}, higher first. Default 0.` })

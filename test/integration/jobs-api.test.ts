@@ -102,6 +102,7 @@ describe('enqueueJobs', () => {
     // Input-class validation (priority range) applies to every item.
     const range = await t.gql(ENQUEUE_MANY, { inputs: [mail(0), { ...mail(1), priority: 5000 }] }, { token: alice.token });
     expect(codeOf(range)).toBe('BAD_USER_INPUT');
+    expect(range.errors?.[0]?.extensions?.fields).toEqual({ 'inputs[1].priority': ['must not be greater than 1000'] });
     expect(await t.app.services.jobs.counts()).toEqual(before);
   });
 
