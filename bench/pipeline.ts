@@ -115,12 +115,14 @@ const withPlugin = (base: ApolloServerOptions<Context>, ...plugins: NonNullable<
   plugins: [...(base.plugins ?? []), ...plugins],
 });
 
+const jit = (schema: GraphQLSchema, options: ApolloServerOptions<Context>): ApolloServerOptions<Context> => {
+  const { schema: _own, ...rest } = options as ApolloServerOptions<Context> & { schema?: GraphQLSchema };
+  return { ...rest, gateway: jitGateway(schema) } as ApolloServerOptions<Context>;
+};
+
 /** Apollo set up as src/app.ts does (executor aside), with and without graphql-jit, and with Apollo's default cache-control plugin left on. */
 export const PIPELINE_VARIANTS: Record<string, Variant> = {
-  'graphql-jit executor': (schema, base) => {
-    const { schema: _own, ...rest } = withPlugin(base, ApolloServerPluginCacheControlDisabled()) as ApolloServerOptions<Context> & { schema?: GraphQLSchema };
-    return { ...rest, gateway: jitGateway(schema) } as ApolloServerOptions<Context>;
-  },
+  'graphql-jit executor': (schema, base) => jit(schema, withPlugin(base, ApolloServerPluginCacheControlDisabled())),
   'graphql-js executor': (_s, base) => withPlugin(base, ApolloServerPluginCacheControlDisabled()),
   'graphql-js + cache control': (_s, base) => base,
 };

@@ -14,6 +14,7 @@ import type { Context } from './context';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
 import { MODULES, type AppHooks } from './modules';
+import { memoizeMediaTypeNegotiation } from './http/negotiation-cache';
 import { costPlugin } from './plugins/cost';
 import { errorPlugin, makeFormatError } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
@@ -57,6 +58,7 @@ async function redisTargetFor(config: Config): Promise<{ target: ConcreteTarget;
 }
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<App> {
+  memoizeMediaTypeNegotiation();
   const log = opts.log ?? createLogger(config);
   const { target, embedded } = await redisTargetFor(config);
   if (embedded) log.info({ url: embedded.url }, 'using local Redis');

@@ -43,12 +43,17 @@ export class Metrics {
   /** Times every command the client sends. */
   instrumentRedis(client: RedisClient): void {
     const hist = this.redisDuration;
+    // One labelled child per command name: observing through it skips hashing the labels each time.
+    const children = new Map<string, { observe(v: number): void }>();
     const target = client as unknown as { sendCommand: (cmd: { name: string; promise: Promise<unknown> }, ...rest: unknown[]) => unknown };
     const original = target.sendCommand.bind(client);
     target.sendCommand = (cmd, ...rest) => {
-      const end = hist.startTimer({ command: cmd.name });
+      const started = performance.now();
       const out = original(cmd, ...rest);
-      cmd.promise.then(() => end(), () => end());
+      let child = children.get(cmd.name);
+      if (!child) children.set(cmd.name, (child = hist.labels(cmd.name)));
+      const end = (): void => child.observe((performance.now() - started) / 1000);
+      cmd.promise.then(end, end);
       return out;
     };
   }
