@@ -41,7 +41,9 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 type Server = ChildServer;
 
 function spawnSide(side: Side, redisUrl: string): Promise<Server> {
-  return forkServer(__filename, ['--serve', side, redisUrl], `${side} gateway`);
+  // BENCH_PROFILE=<dir> writes a CPU profile of each gateway there.
+  const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  return forkServer(__filename, ['--serve', side, redisUrl], `${side} gateway`, execArgv);
 }
 
 interface Workload {

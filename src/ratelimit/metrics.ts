@@ -33,9 +33,14 @@ export class RateLimitMetrics {
     });
   }
 
+  /** Per policy: labelled children, so counting a decision hashes no label object (it runs on every request). */
+  private readonly children = new Map<string, { allowed: { inc(): void }; points: { inc(n: number): void } }>();
+
   allowed(policy: string, points: number): void {
-    this.decisions.inc({ policy, outcome: 'allowed' });
-    if (points > 0) this.points.inc({ policy }, points);
+    let c = this.children.get(policy);
+    if (!c) this.children.set(policy, (c = { allowed: this.decisions.labels(policy, 'allowed'), points: this.points.labels(policy) }));
+    c.allowed.inc();
+    if (points > 0) c.points.inc(points);
   }
 
   refused(policy: string): void {

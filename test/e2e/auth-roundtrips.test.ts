@@ -51,3 +51,24 @@ test('the session is looked at only when a resolver asks who is calling', async 
   expect((await cost(() => repeat(() => t.gql('{ __typename }', {}, { token: u.token })))).sent).toEqual({});
   expect((await cost(() => repeat(() => t.gql('{ me { id } }')))).sent).toEqual({});
 });
+
+test("with rate limits on, { me { id } } is still two round trips: the limiter's script leaves in one batch with the user read", async () => {
+  const limited = await startTestApp({ REDIS_URL: own.url, RATE_LIMIT_DEFAULT: '100000/1m' });
+  try {
+    const u = await registerUser(limited);
+    await limited.gql('{ me { id } }', {}, { token: u.token });
+    await new Promise((done) => setTimeout(done, 200));
+    const { sent } = await redisCost(limited.app, r, () => repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)));
+    expect(sent).toEqual({ evalsha: 2 * N, hgetall: N });
+    // Socket reads Redis processed (reset by RESETSTAT): one per batch that arrived, so one per round trip.
+    await r.config('RESETSTAT');
+    await repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId));
+    const reads = Number(/total_reads_processed:(\d+)/.exec(await r.info('stats'))?.[1]);
+    // The INFO command itself is one read; the rest is the requests'.
+    const perRequest = (reads - 1) / N;
+    expect(perRequest).toBeGreaterThanOrEqual(1.9);
+    expect(perRequest).toBeLessThan(2.5);
+  } finally {
+    await limited.close();
+  }
+});
