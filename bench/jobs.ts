@@ -7,6 +7,8 @@
  * - `graphql`: the enqueueJob mutation over HTTP to a real gateway + JobRunner.
  * - `graphql-batch`: the enqueueJobs mutation, `--batch` jobs (100) per request, + JobRunner.
  * - `bullmq`:  BullMQ used directly: Queue.add + Worker, same attempts/backoff/retention.
+ * - `bullmq-priority`: the same with a priority on every job, as the service sets one (its
+ *              higher-first priorities need BullMQ's prioritized set, which costs more than its FIFO list).
  * - `bullmq-http`: the same behind a bare node:http JSON endpoint, enqueued with the
  *              same HTTP client as `graphql`: what HTTP alone costs, to set GraphQL against.
  * - `list`:    the tutorial queue: LPUSH a JSON job, consumers BRPOP it (no retries,
@@ -35,9 +37,10 @@ import { connect, closeQuietly } from '../src/redis/connection';
 import { startRedisServer } from '../src/redis/embedded';
 import type { JobHandler } from '../src/worker/handler';
 import { JobRunner } from '../src/worker/runner';
+import { toBullPriority } from '../src/services/job-record';
 import { commandDelta, commandStats } from './redis-stats';
 
-type Side = 'service' | 'graphql' | 'graphql-batch' | 'bullmq' | 'bullmq-http' | 'list';
+type Side = 'service' | 'graphql' | 'graphql-batch' | 'bullmq' | 'bullmq-priority' | 'bullmq-http' | 'list';
 
 export interface JobsBenchOptions {
   jobs: number;
@@ -169,7 +172,7 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
       await g.close();
     }
   }
-  if (side === 'bullmq' || side === 'bullmq-http') {
+  if (side === 'bullmq' || side === 'bullmq-priority' || side === 'bullmq-http') {
     const queueConn = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, enableAutoPipelining: true });
     const workerConn = new Redis(redisUrl, { maxRetriesPerRequest: null });
     await new Promise((r) => queueConn.once('ready', r));
@@ -184,7 +187,8 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
     });
     worker.on('completed', () => done++);
     await worker.waitUntilReady();
-    const add = (): Promise<unknown> => queue.add('bench.noop', {}, { attempts: 3, backoff: { type: 'exponential', delay: 1000 } });
+    const priority = side === 'bullmq-priority' ? { priority: toBullPriority(0) } : {};
+    const add = (): Promise<unknown> => queue.add('bench.noop', {}, { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...priority });
     // bullmq-http: a bare JSON endpoint in front of queue.add.
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -201,7 +205,7 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/enqueue`;
     const body = JSON.stringify({ type: 'bench.noop', data: {} });
     const produce =
-      side === 'bullmq'
+      side !== 'bullmq-http'
         ? add
         : async (): Promise<void> => {
             const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -291,14 +295,14 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
       const base = summary[name];
       return base ? ` (${(s.jobsPerSec / base.jobsPerSec).toFixed(2)} x ${name} jobs/s, ${(base.cpuMsPer1000 / s.cpuMsPer1000).toFixed(2)} x its CPU efficiency)` : '';
     };
-    const ratio = side === 'bullmq' || side === 'bullmq-http' ? '' : vs('bullmq') + (side === 'graphql' ? vs('bullmq-http') : '');
+    const ratio = side.startsWith('bullmq') ? '' : vs('bullmq') + (side === 'service' || side === 'graphql-batch' ? vs('bullmq-priority') : '') + (side === 'graphql' ? vs('bullmq-http') : '');
     log(`  ${side.padEnd(13)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs  ${s.commandsPerJob.toFixed(1)} cmds/job`);
   }
   return summary;
 }
 
 function parseArgs(argv: string[]): JobsBenchOptions {
-  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, batch: 100, only: ['service', 'bullmq', 'graphql-batch', 'graphql', 'bullmq-http', 'list'] };
+  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, batch: 100, only: ['service', 'bullmq', 'bullmq-priority', 'graphql-batch', 'graphql', 'bullmq-http', 'list'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (): number => {
