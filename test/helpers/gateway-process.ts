@@ -18,8 +18,8 @@ export interface GatewayProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Spawns `command args` (by default node on `entry`) with exactly `env` (plus PATH unless given). */
-export function spawnGateway(entry: string, env: Record<string, string>, wrap: { command: string; args: string[] } = { command: process.execPath, args: [entry] }): GatewayProcess {
+/** Spawns `command args` (by default node on `entry`) with exactly `env` (plus PATH unless given); unset values are left out, as spawn does. */
+export function spawnGateway(entry: string, env: Record<string, string | undefined>, wrap: { command: string; args: string[] } = { command: process.execPath, args: [entry] }): GatewayProcess {
   const child = spawn(wrap.command, wrap.args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let out = '';

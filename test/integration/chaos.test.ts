@@ -33,10 +33,6 @@ jest.setTimeout(60_000);
  * evicted by design, and the check of acknowledged writes would count those as lost.
  */
 const CHAOS_ENV = { ...ADMIN_ENV, SESSIONS_PER_USER: '1000' };
-
-/** An environment for a child process: unset variables left out. */
-const definedOnly = (env: Record<string, string | undefined>): Record<string, string> =>
-  Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 const ROOT = path.join(__dirname, '..', '..');
 const PRODUCTS = ['chaos-a', 'chaos-b', 'chaos-c'];
 /** Each load loop starts a step at most this often: 4 loops make about 80 requests a second. */
@@ -468,7 +464,7 @@ describe('a gateway process SIGKILLed under load', () => {
     gw = spawnGateway(
       entry,
       // The survivor's Redis target, whichever it is (the shared test Redis, or the Cluster under npm run test:cluster).
-      { ...definedOnly(testEnv({ KEY_PREFIX: prefix, ...CHAOS_ENV })), LOG_LEVEL: 'info' },
+      { ...testEnv({ KEY_PREFIX: prefix, ...CHAOS_ENV }), LOG_LEVEL: 'info' },
       { command: process.execPath, args: ['-r', path.join(ROOT, 'test/helpers/ts-register.js'), entry] },
     );
     const url = String((await gw.waitFor((l) => l.msg === 'gateway listening', 30_000)).url);
