@@ -78,9 +78,7 @@ async function serve(redisUrl: string): Promise<void> {
 type Gateway = ChildServer;
 
 function spawnGateway(redisUrl: string): Promise<Gateway> {
-  // BENCH_PROFILE=<dir> writes a CPU profile of the gateway there.
-  const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  return forkServer(__filename, ['--serve', redisUrl], 'gateway', execArgv);
+  return forkServer(__filename, ['--serve', redisUrl], 'gateway');
 }
 
 // ---- helpers

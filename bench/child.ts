@@ -9,9 +9,10 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-/** Forks `file` with `args`; resolves once the child sends `{ url }`. */
+/** Forks `file` with `args`; resolves once the child sends `{ url }`. BENCH_PROFILE=<dir> writes a CPU profile of each child there. */
 export function forkServer(file: string, args: string[], label: string, execArgv: string[] = []): Promise<ChildServer> {
-  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = fork(file, args, { execArgv: [...execArgv, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${label} exited with code ${code}`)));

@@ -8,7 +8,8 @@
  * a GCRA key as the limiter writes it against a sorted-set sliding log holding
  * 100 requests per window.
  *
- * Run: `node <compiled>/bench/ratelimit.js [--duration s] [--connections n] [--rounds n] [--warmup s] [--workload 0|1|2] [--json]`.
+ * Run: `node <compiled>/bench/ratelimit.js [--duration s] [--connections n] [--rounds n] [--warmup s] [--workload 0|1|2] [--json]`;
+ * BENCH_PROFILE=<dir> writes a CPU profile of each gateway process.
  */
 import { copyLuaBesideBuild } from './lua';
 import { forkServer, type ChildServer } from './child';
@@ -41,9 +42,7 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 type Server = ChildServer;
 
 function spawnSide(side: Side, redisUrl: string): Promise<Server> {
-  // BENCH_PROFILE=<dir> writes a CPU profile of each gateway there.
-  const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  return forkServer(__filename, ['--serve', side, redisUrl], `${side} gateway`, execArgv);
+  return forkServer(__filename, ['--serve', side, redisUrl], `${side} gateway`);
 }
 
 interface Workload {
