@@ -1,25 +1,10 @@
 /** One page view, one conversion, one assignment: one Redis round trip each, counted by the app's client and by Redis itself. */
-import type Redis from 'ioredis';
-import { ADMIN, loginAs, startTestApp, type TestApp } from '../helpers/app';
+import { ADMIN, loginAs } from '../helpers/app';
 import { ASSIGN, CREATE_EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
-import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis';
-import { redisCost } from '../helpers/roundtrips';
+import { countingSetup } from '../helpers/roundtrips';
 
-let own: OwnRedis;
-let t: TestApp;
-let r: Redis;
-beforeAll(async () => {
-  own = await ownRedis();
-  t = await startTestApp({ REDIS_URL: own.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
-  r = rawRedis(own.url);
-});
-afterAll(async () => {
-  r.disconnect();
-  await t.close();
-  await own.destroy();
-});
-
-const cost = (fn: () => Promise<unknown>) => redisCost(t.app, r, fn);
+const s = countingSetup({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
+const cost = s.cost;
 
 const N = 20;
 const repeat = async (fn: (i: number) => Promise<unknown>) => {
@@ -27,8 +12,8 @@ const repeat = async (fn: (i: number) => Promise<unknown>) => {
 };
 
 test('a page view is one EVALSHA that does every write and the PUBLISH', async () => {
-  ok(await t.gql(TRACK_VIEW, { input: { page: '/warm', visitorId: 'w' } })); // loads the script
-  const { sent, redis } = await cost(() => repeat((i) => t.gql(TRACK_VIEW, { input: { page: `/rt/${i % 3}`, visitorId: `rt-${i}` } }).then(ok)));
+  ok(await s.t.gql(TRACK_VIEW, { input: { page: '/warm', visitorId: 'w' } })); // loads the script
+  const { sent, redis } = await cost(() => repeat((i) => s.t.gql(TRACK_VIEW, { input: { page: `/rt/${i % 3}`, visitorId: `rt-${i}` } }).then(ok)));
   expect(sent).toEqual({ evalsha: N });
   expect(redis.evalsha).toBe(N);
   expect(redis.publish).toBe(N);
@@ -36,19 +21,19 @@ test('a page view is one EVALSHA that does every write and the PUBLISH', async (
 });
 
 test('an anonymous page view without visitorId is still one round trip once the salt is loaded', async () => {
-  ok(await t.gql(TRACK_VIEW, { input: { page: '/warm' } }));
-  const { sent } = await cost(() => repeat(() => t.gql(TRACK_VIEW, { input: { page: '/anon' } }).then(ok)));
+  ok(await s.t.gql(TRACK_VIEW, { input: { page: '/warm' } }));
+  const { sent } = await cost(() => repeat(() => s.t.gql(TRACK_VIEW, { input: { page: '/anon' } }).then(ok)));
   expect(sent).toEqual({ evalsha: N });
 });
 
 test('a conversion naming an experiment and an assignment are one round trip each', async () => {
-  const admin = await loginAs(t, ADMIN.email, ADMIN.password);
-  ok(await t.gql(CREATE_EXPERIMENT, { input: { key: 'rt', variants: ['a', 'b'] } }, { token: admin }));
-  ok(await t.gql(ASSIGN, { e: 'rt', v: 'warm' }));
-  ok(await t.gql(TRACK_CONVERSION, { input: { type: 'warm', experiment: 'rt', visitorId: 'warm' } }));
-  const assign = await cost(() => repeat((i) => t.gql(ASSIGN, { e: 'rt', v: `v${i}` }).then(ok)));
+  const admin = await loginAs(s.t, ADMIN.email, ADMIN.password);
+  ok(await s.t.gql(CREATE_EXPERIMENT, { input: { key: 'rt', variants: ['a', 'b'] } }, { token: admin }));
+  ok(await s.t.gql(ASSIGN, { e: 'rt', v: 'warm' }));
+  ok(await s.t.gql(TRACK_CONVERSION, { input: { type: 'warm', experiment: 'rt', visitorId: 'warm' } }));
+  const assign = await cost(() => repeat((i) => s.t.gql(ASSIGN, { e: 'rt', v: `v${i}` }).then(ok)));
   expect(assign.sent).toEqual({ evalsha: N });
-  const convert = await cost(() => repeat((i) => t.gql(TRACK_CONVERSION, { input: { type: 'buy', valueCents: 5, experiment: 'rt', visitorId: `v${i}` } }).then(ok)));
+  const convert = await cost(() => repeat((i) => s.t.gql(TRACK_CONVERSION, { input: { type: 'buy', valueCents: 5, experiment: 'rt', visitorId: `v${i}` } }).then(ok)));
   expect(convert.sent).toEqual({ evalsha: N });
   expect(convert.redis.publish).toBe(N);
 });

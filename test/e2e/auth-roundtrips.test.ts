@@ -2,26 +2,11 @@
  * Redis commands per request, counted by Redis itself (INFO commandstats) on a
  * private redis-server so that no other test's traffic is counted.
  */
-import type Redis from 'ioredis';
-import { startTestApp, registerUser, type TestApp } from '../helpers/app';
-import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis';
-import { redisCost } from '../helpers/roundtrips';
+import { startTestApp, registerUser } from '../helpers/app';
+import { countingSetup, redisCost } from '../helpers/roundtrips';
 
-let own: OwnRedis;
-let t: TestApp;
-let r: Redis;
-beforeAll(async () => {
-  own = await ownRedis();
-  t = await startTestApp({ REDIS_URL: own.url });
-  r = rawRedis(own.url);
-});
-afterAll(async () => {
-  r.disconnect();
-  await t.close();
-  await own.destroy();
-});
-
-const cost = (fn: () => Promise<unknown>) => redisCost(t.app, r, fn);
+const s = countingSetup();
+const cost = s.cost;
 
 const N = 20;
 const repeat = async (fn: () => Promise<unknown>) => {
@@ -29,41 +14,41 @@ const repeat = async (fn: () => Promise<unknown>) => {
 };
 
 test('validating and sliding a session is one round trip: one EVALSHA', async () => {
-  const u = await registerUser(t);
+  const u = await registerUser(s.t);
   const client = { userAgent: 'node-test', uaFamily: 'node', ip: '127.0.0.1' };
-  await t.app.services.sessions.touch(u.token, client); // loads the script
-  const { sent, redis } = await cost(() => repeat(() => t.app.services.sessions.touch(u.token, client)));
+  await s.t.app.services.sessions.touch(u.token, client); // loads the script
+  const { sent, redis } = await cost(() => repeat(() => s.t.app.services.sessions.touch(u.token, client)));
   expect(sent).toEqual({ evalsha: N });
   // Inside the script: read, mark seen, move the expiry.
   expect(redis).toEqual({ evalsha: N, hgetall: N, hset: N, pexpireat: N });
 });
 
 test('{ me { id } } is two round trips: the session EVALSHA and the user HGETALL', async () => {
-  const u = await registerUser(t);
-  await t.gql('{ me { id } }', {}, { token: u.token });
-  const { sent, redis } = await cost(() => repeat(async () => expect((await t.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)));
+  const u = await registerUser(s.t);
+  await s.t.gql('{ me { id } }', {}, { token: u.token });
+  const { sent, redis } = await cost(() => repeat(async () => expect((await s.t.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)));
   expect(sent).toEqual({ evalsha: N, hgetall: N });
   expect(redis).toEqual({ evalsha: N, hgetall: 2 * N, hset: N, pexpireat: N });
 });
 
 test('the session is looked at only when a resolver asks who is calling', async () => {
-  const u = await registerUser(t);
-  expect((await cost(() => repeat(() => t.gql('{ __typename }', {}, { token: u.token })))).sent).toEqual({});
-  expect((await cost(() => repeat(() => t.gql('{ me { id } }')))).sent).toEqual({});
+  const u = await registerUser(s.t);
+  expect((await cost(() => repeat(() => s.t.gql('{ __typename }', {}, { token: u.token })))).sent).toEqual({});
+  expect((await cost(() => repeat(() => s.t.gql('{ me { id } }')))).sent).toEqual({});
 });
 
 test("with rate limits on, { me { id } } is still two round trips: the limiter's script leaves in one batch with the user read", async () => {
-  const limited = await startTestApp({ REDIS_URL: own.url, RATE_LIMIT_DEFAULT: '100000/1m' });
+  const limited = await startTestApp({ REDIS_URL: s.own.url, RATE_LIMIT_DEFAULT: '100000/1m' });
   try {
     const u = await registerUser(limited);
     await limited.gql('{ me { id } }', {}, { token: u.token });
     await new Promise((done) => setTimeout(done, 200));
-    const { sent } = await redisCost(limited.app, r, () => repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)));
+    const { sent } = await redisCost(limited.app, s.r, () => repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)));
     expect(sent).toEqual({ evalsha: 2 * N, hgetall: N });
     // Socket reads Redis processed (reset by RESETSTAT): one per batch that arrived, so one per round trip.
-    await r.config('RESETSTAT');
+    await s.r.config('RESETSTAT');
     await repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId));
-    const reads = Number(/total_reads_processed:(\d+)/.exec(await r.info('stats'))?.[1]);
+    const reads = Number(/total_reads_processed:(\d+)/.exec(await s.r.info('stats'))?.[1]);
     // The INFO command itself is one read; the rest is the requests'.
     const perRequest = (reads - 1) / N;
     expect(perRequest).toBeGreaterThanOrEqual(1.9);
