@@ -9,7 +9,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { ValidationError } from 'class-validator';
 import type { Context } from '../context';
-import { ErrorCode, PUBLIC_CODES } from '../errors';
+import { ErrorCode, PUBLIC_CODES, invalidInputMessage } from '../errors';
 import { isRedisUnavailable } from '../redis/connection';
 
 const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable, try again shortly';
@@ -46,8 +46,7 @@ export function makeFormatError(production: boolean) {
     }
     if (Array.isArray(ext.validationErrors)) {
       const fields = fieldMessages(ext.validationErrors as ValidationError[]);
-      const summary = Object.entries(fields).map(([f, m]) => `${f} ${m.join(', ')}`).join('; ');
-      return { message: `Invalid input: ${summary}`, path: formatted.path, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
+      return { message: invalidInputMessage(fields), path: formatted.path, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
     }
     if (isUncodedRefusal(error)) return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
     const code = typeof ext.code === 'string' ? ext.code : undefined;

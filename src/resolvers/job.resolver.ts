@@ -3,7 +3,6 @@ import type { Context } from '../context';
 import { isAdmin, signedInUser } from '../auth/viewer';
 import type { JobRecord, JobViewer, QueueCounts } from '../services/job.service';
 import { badInput } from '../errors';
-import { validateEach } from '../types/validate-each';
 import { RateLimit } from '../ratelimit/decorator';
 import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../types/job.input';
 import { Job, QueueStats } from '../types/job.type';
@@ -35,7 +34,8 @@ export class JobResolver {
 
   @Authorized()
   @Mutation(() => Job, { description: 'Enqueues a job of a client type (see the job types table). The same idempotencyKey returns the same job.' })
-  async enqueueJob(@Arg('input', () => EnqueueJobInput) input: EnqueueJobInput, @Ctx() ctx: Context): Promise<Job> {
+  // validate: false on both: JobService checks the input's bounds (enqueueInputProblems), for internal callers too.
+  async enqueueJob(@Arg('input', () => EnqueueJobInput, { validate: false }) input: EnqueueJobInput, @Ctx() ctx: Context): Promise<Job> {
     const { type, data, ...opts } = input;
     return ctx.services.jobs.enqueue(await viewer(ctx), type, data, opts);
   }
@@ -46,7 +46,6 @@ export class JobResolver {
   })
   async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[], @Ctx() ctx: Context): Promise<Job[]> {
     if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch) throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });
-    await validateEach('inputs', inputs);
     return ctx.services.jobs.enqueueMany(await viewer(ctx), inputs);
   }
 

@@ -10,11 +10,12 @@
  */
 import { Queue, type Job as BullJob, type JobsOptions } from 'bullmq';
 import type { Config } from '../config';
-import { AppError, ErrorCode, badInput, notFound } from '../errors';
+import { AppError, ErrorCode, badInput, invalidInput, notFound } from '../errors';
 import type { Logger } from '../logger';
 import { closeQuietly, type RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import { runScript } from '../redis/scripts';
+import { enqueueInputProblems } from '../types/job.input';
 import { JobState } from '../types/job.type';
 import { randomUUID } from 'node:crypto';
 import { sha256 } from '../util/crypto';
@@ -54,6 +55,12 @@ function inBatch(err: unknown, i: number): unknown {
   return badInput(`inputs[${i}]: ${err.message}`, named);
 }
 
+/** BAD_USER_INPUT naming every field of the item outside its bounds (JOB_LIMITS). */
+function checkInput(item: ClientEnqueueOptions & { type: string; data: unknown }): void {
+  const problems = enqueueInputProblems(item);
+  if (problems) throw invalidInput(problems);
+}
+
 export interface InternalEnqueueOptions extends EnqueueOptions {
   /** A stable id makes the enqueue idempotent: a second call with it adds nothing. No `:`, not all digits. */
   jobId?: string;
@@ -77,7 +84,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 // Ids are only ever made here (or by internal callers); anything else cannot name a job.
 const JOB_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 // 122 random bits; randomUUID draws from a cached entropy pool, several times cheaper than randomBytes per call.
-const newJobId = (): string => `j${randomUUID().replace(/-/g, '')}`;
+const newJobId = (): string => `j${randomUUID()}`;
 
 export class JobService {
   /** The BullMQ queue, on its own command connection (it never blocks). */
@@ -116,15 +123,17 @@ export class JobService {
   }
 
   /**
-   * Enqueues several jobs in one round trip (BullMQ's addBulk, one MULTI), in order. Every
+   * Enqueues several jobs in one round trip (BullMQ's addBulk, one pipeline), in order. Every
    * item is validated first: one bad item refuses the whole batch with BAD_USER_INPUT naming
-   * it (`inputs[i]...`), and nothing is enqueued.
+   * it (`inputs[i]...`), and nothing is enqueued. The pipeline is not a transaction: a Redis
+   * failure midway may leave some items enqueued (idempotency keys make the retry safe).
    */
   async enqueueMany(viewer: JobViewer & { userId: string }, items: ReadonlyArray<ClientEnqueueOptions & { type: string; data: unknown }>): Promise<JobRecord[]> {
     const owner = ownerOf(viewer.userId);
     const batch = items.length > 1;
     const prepared = items.map((item, i) => {
       try {
+        checkInput(item);
         const handler = this.registry.get(item.type);
         if (!handler || handler.internal) throw badInput(`Unknown job type ${item.type}`, { type: ['is not a job type clients may enqueue'] });
         // The key is scoped to its owner by hashing both into the job id, so BullMQ's own
@@ -136,7 +145,7 @@ export class JobService {
       }
     });
     const bulk = prepared.map((p) => ({ name: p.type, data: { owner, payload: p.payload } satisfies StoredJobData, opts: this.bullOptions(p.jobId, p.item) }));
-    // One job needs no MULTI around its script.
+    // One job needs no pipeline around its script.
     const jobs = bulk.length === 1 ? [await this.queue.add(bulk[0].name, bulk[0].data, bulk[0].opts)] : await this.queue.addBulk(bulk);
     // A reused key names a job that may have moved on (or carry other data): report it as stored.
     const keyed = await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : null)));
@@ -147,6 +156,7 @@ export class JobService {
   async enqueueInternal(type: string, data: unknown, opts: InternalEnqueueOptions = {}): Promise<{ id: string }> {
     const handler = this.registry.get(type);
     if (!handler) throw new Error(`unknown job type ${type}`);
+    checkInput({ type, data, ...opts });
     const payload = this.prepare(handler, data);
     const job = await this.add(handler.type, payload, opts.owner ?? null, opts.jobId ?? newJobId(), opts);
     return { id: String(job.id) };

@@ -58,6 +58,29 @@ describe('enqueueJob', () => {
     expect(res.data).toBeNull();
   });
 
+  const nested = (levels: number): Record<string, unknown> => (levels <= 1 ? {} : { a: nested(levels - 1) });
+  test.each([
+    ['type', { type: 'Email Send', data: {} }, 'must be a job type such as email.send'],
+    ['type', { type: `a.${'b'.repeat(63)}`, data: {} }, 'must be shorter than or equal to 64 characters'],
+    ['data', { ...email, data: { ...email.data, deep: nested(70) } }, 'must nest at most 64 levels deep'],
+    ['priority', { ...email, priority: -1001 }, 'must not be less than -1000'],
+    // Past 24 days but within GraphQL's Int (larger values are refused by GraphQL itself).
+    ['delayMs', { ...email, delayMs: 2_100_000_000 }, 'must not be greater than 2073600000'],
+    ['maxAttempts', { ...email, maxAttempts: 26 }, 'must not be greater than 25'],
+    ['idempotencyKey', { ...email, idempotencyKey: 'has space' }, 'must be 1 to 128 printable ASCII characters'],
+    ['idempotencyKey', { ...email, idempotencyKey: 'k'.repeat(129) }, 'must be 1 to 128 printable ASCII characters'],
+  ])('names the field out of bounds: %s', async (field, input, message) => {
+    const res = await t.gql(ENQUEUE, { input }, { token: alice.token });
+    expect(res.errors?.[0]).toMatchObject({ message: `Invalid input: ${field} ${message}`, extensions: { code: 'BAD_USER_INPUT', fields: { [field]: [message] } } });
+  });
+
+  test('names every field out of bounds at once, and takes the bounds themselves', async () => {
+    const res = await t.gql(ENQUEUE, { input: { ...email, priority: 2000, maxAttempts: 0 } }, { token: alice.token });
+    expect(res.errors?.[0]?.extensions?.fields).toEqual({ priority: ['must not be greater than 1000'], maxAttempts: ['must not be less than 1'] });
+    const edges = { ...email, priority: -1000, delayMs: 24 * 86_400_000, maxAttempts: 25, idempotencyKey: '~'.repeat(128), data: { ...email.data, deep: nested(63) } };
+    expect(await enqueue(t, alice.token, edges)).toMatchObject({ state: 'DELAYED', priority: -1000, maxAttempts: 25 });
+  });
+
   test('accepts allowed webhook targets: host:port entries and bare hosts on the default port', async () => {
     await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: `${receiver.url}/hook`, payload: { a: 1 } } })).resolves.toMatchObject({ state: 'WAITING' });
     await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: 'https://hooks.example.com/x', payload: [1, 2] } })).resolves.toMatchObject({ state: 'WAITING' });
