@@ -23,7 +23,7 @@
  */
 import { copyLuaBesideBuild } from './lua';
 import { fork } from 'node:child_process';
-import { createServer } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +38,7 @@ import { startRedisServer } from '../src/redis/embedded';
 import type { JobHandler } from '../src/worker/handler';
 import { JobRunner } from '../src/worker/runner';
 import { toBullPriority } from '../src/services/job-record';
-import { commandDelta, commandStats } from './redis-stats';
+import { commandDelta, commandStats, serverCpuSeconds } from './redis-stats';
 
 type Side = 'service' | 'graphql' | 'graphql-batch' | 'bullmq' | 'bullmq-priority' | 'bullmq-http' | 'list';
 
@@ -63,9 +63,35 @@ interface RoundResult {
   seconds: number;
   jobsPerSec: number;
   cpuMsPer1000: number;
+  /** The redis-server's CPU over the same span, per 1000 jobs. */
+  redisCpuMsPer1000: number;
   commandsPerJob: number;
   /** The most frequent Redis commands, per job. */
   topCommands: string;
+}
+
+/**
+ * The producers' HTTP client: node:http on keep-alive sockets. It costs a fraction of fetch's
+ * CPU per request, and it runs in the measured process (the gateway's own share is what counts).
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+function postJson(url: string, headers: Record<string, string>, body: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const noop: JobHandler<Record<string, unknown>> = { type: 'bench.noop', validate: (d) => d as Record<string, unknown>, run: async () => undefined };
@@ -91,11 +117,13 @@ function whenDone(count: () => number, total: number): Promise<void> {
 
 async function measure(side: Side, jobs: number, redis: Redis, body: () => Promise<void>): Promise<RoundResult> {
   const before = await commandStats(redis);
+  const redisCpu0 = await serverCpuSeconds(redis);
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await body();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const redisCpuMsPer1000 = ((await serverCpuSeconds(redis)) - redisCpu0) * 1e6 / jobs;
   const delta = commandDelta(before, await commandStats(redis));
   const commands = Object.values(delta).reduce((a, b) => a + b, 0);
   const topCommands = Object.entries(delta)
@@ -103,7 +131,7 @@ async function measure(side: Side, jobs: number, redis: Redis, body: () => Promi
     .slice(0, 10)
     .map(([c, n]) => `${c}:${(n / jobs).toFixed(1)}`)
     .join(' ');
-  return { side, jobs, seconds, jobsPerSec: jobs / seconds, cpuMsPer1000: ((cpu.user + cpu.system) / 1000 / jobs) * 1000, commandsPerJob: commands / jobs, topCommands };
+  return { side, jobs, seconds, jobsPerSec: jobs / seconds, cpuMsPer1000: ((cpu.user + cpu.system) / 1000 / jobs) * 1000, redisCpuMsPer1000, commandsPerJob: commands / jobs, topCommands };
 }
 
 async function gateway(redisUrl: string, prefix: string, concurrency: number): Promise<{ app: App; runner: JobRunner; done: () => number; close(): Promise<void> }> {
@@ -144,27 +172,25 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
           await whenDone(() => g.done() - start, total);
         });
       }
-      const reg = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: 'mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }', variables: { i: { email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' } } }),
-      });
-      const user = ((await reg.json()) as { data: { register: { token: string; user: { id: string } } } }).data.register;
-      const headers = { 'content-type': 'application/json', authorization: `Bearer ${user.token}` };
+      // One user-agent throughout: the session is bound to the family it signed in with.
+      const json = { 'content-type': 'application/json', 'user-agent': 'jobs-bench/1' };
+      const reg = (await postJson(url, json, JSON.stringify({ query: 'mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }', variables: { i: { email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' } } }))) as {
+        data: { register: { token: string; user: { id: string } } };
+      };
+      const headers = { ...json, authorization: `Bearer ${reg.data.register.token}` };
       const batch = side === 'graphql-batch' ? opts.batch : 1;
       const body =
         batch === 1
           ? JSON.stringify({ query: 'mutation($i: EnqueueJobInput!) { enqueueJob(input: $i) { id } }', variables: { i: { type: 'bench.noop', data: {} } } })
           : JSON.stringify({ query: 'mutation($i: [EnqueueJobInput!]!) { enqueueJobs(inputs: $i) { id } }', variables: { i: Array.from({ length: batch }, () => ({ type: 'bench.noop', data: {} })) } });
       const produce = async (): Promise<void> => {
-        const res = await fetch(url, { method: 'POST', headers, body });
-        const json = (await res.json()) as { data?: { enqueueJob?: { id: string }; enqueueJobs?: Array<{ id: string }> } };
+        const json = (await postJson(url, headers, body)) as { data?: { enqueueJob?: { id: string }; enqueueJobs?: Array<{ id: string }> } };
         if (!json.data?.enqueueJob && json.data?.enqueueJobs?.length !== batch) throw new Error(`enqueue failed: ${JSON.stringify(json)}`);
       };
       const start = g.done();
       return await measure(side, total, redis, async () => {
         // Batches in flight: a quarter as many as single producers (still hundreds of jobs at once), so a
-        // loaded machine does not push one MULTI of 100 scripts past the 800 ms Redis command timeout.
+        // loaded machine does not push a pipeline of 100 scripts past the 800 ms Redis command timeout.
         await produceAll(Math.ceil(total / batch), batch === 1 ? opts.producers : Math.max(1, Math.ceil(opts.producers / 4)), produce);
         await whenDone(() => g.done() - start, total);
       });
@@ -208,8 +234,7 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
       side !== 'bullmq-http'
         ? add
         : async (): Promise<void> => {
-            const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-            await res.json();
+            await postJson(url, { 'content-type': 'application/json' }, body);
           };
     try {
       return await measure(side, total, redis, async () => {
@@ -268,15 +293,15 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) => void = console.log): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-jobs-'));
   const server = await startRedisServer(dir);
-  const results: RoundResult[] = [];
+  const results: Array<RoundResult & { round: number }> = [];
   try {
     log(`jobs bench: ${opts.jobs} jobs (${opts.graphqlJobs} through HTTP), ${opts.rounds} rounds, worker concurrency ${opts.concurrency}, ${opts.producers} producers`);
     for (let round = 0; round < opts.rounds; round++) {
       const order = round % 2 === 0 ? opts.only : [...opts.only].reverse();
       for (const side of order) {
         const r = await runInChild(side, opts, server.url, round);
-        results.push(r);
-        log(`  round ${round + 1} ${side.padEnd(13)} ${r.jobsPerSec.toFixed(0).padStart(7)} jobs/s  ${r.cpuMsPer1000.toFixed(0).padStart(5)} CPU ms/1000 jobs  ${r.commandsPerJob.toFixed(1)} Redis commands/job`);
+        results.push({ ...r, round });
+        log(`  round ${round + 1} ${side.padEnd(13)} ${r.jobsPerSec.toFixed(0).padStart(7)} jobs/s  ${r.cpuMsPer1000.toFixed(0).padStart(5)} CPU ms/1000 jobs (Redis ${r.redisCpuMsPer1000.toFixed(0)})  ${r.commandsPerJob.toFixed(1)} Redis commands/job`);
         if (opts.verbose) log(`      ${r.topCommands}`);
       }
     }
@@ -284,19 +309,26 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  const summary: Record<string, { jobsPerSec: number; cpuMsPer1000: number; commandsPerJob: number }> = {};
+  const summary: Record<string, { jobsPerSec: number; cpuMsPer1000: number; redisCpuMsPer1000: number; commandsPerJob: number }> = {};
   for (const side of opts.only) {
     const rs = results.filter((r) => r.side === side);
-    summary[side] = { jobsPerSec: median(rs.map((r) => r.jobsPerSec)), cpuMsPer1000: median(rs.map((r) => r.cpuMsPer1000)), commandsPerJob: median(rs.map((r) => r.commandsPerJob)) };
+    summary[side] = { jobsPerSec: median(rs.map((r) => r.jobsPerSec)), cpuMsPer1000: median(rs.map((r) => r.cpuMsPer1000)), redisCpuMsPer1000: median(rs.map((r) => r.redisCpuMsPer1000)), commandsPerJob: median(rs.map((r) => r.commandsPerJob)) };
   }
   log('median per side:');
   for (const [side, s] of Object.entries(summary)) {
+    // Ratios are taken round by round (the two sides ran back to back), then the median and range over rounds:
+    // steadier than a ratio of medians when the machine's speed drifts between rounds.
     const vs = (name: Side): string => {
-      const base = summary[name];
-      return base ? ` (${(s.jobsPerSec / base.jobsPerSec).toFixed(2)} x ${name} jobs/s, ${(base.cpuMsPer1000 / s.cpuMsPer1000).toFixed(2)} x its CPU efficiency)` : '';
+      if (!summary[name]) return '';
+      const paired = (f: (r: RoundResult) => number): number[] =>
+        results.filter((r) => r.side === side).map((r) => f(r) / f(results.find((b) => b.side === name && b.round === r.round)!));
+      const speed = paired((r) => r.jobsPerSec);
+      const efficiency = paired((r) => 1 / r.cpuMsPer1000);
+      const range = (xs: number[]): string => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}]`;
+      return ` (${range(speed)} x ${name} jobs/s, ${range(efficiency)} x its CPU efficiency)`;
     };
     const ratio = side.startsWith('bullmq') ? '' : vs('bullmq') + (side === 'service' || side === 'graphql-batch' ? vs('bullmq-priority') : '') + (side === 'graphql' ? vs('bullmq-http') : '');
-    log(`  ${side.padEnd(13)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs  ${s.commandsPerJob.toFixed(1)} cmds/job`);
+    log(`  ${side.padEnd(13)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs (Redis ${s.redisCpuMsPer1000.toFixed(0)})  ${s.commandsPerJob.toFixed(1)} cmds/job`);
   }
   return summary;
 }

@@ -21,3 +21,10 @@ export function commandDelta(before: CommandCounts, after: CommandCounts): Comma
   }
   return out;
 }
+
+/** CPU seconds the server has used since it started (user + system, `INFO cpu`). */
+export async function serverCpuSeconds(redis: Redis): Promise<number> {
+  const text = await redis.info('cpu');
+  const read = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? 0);
+  return read('used_cpu_user') + read('used_cpu_sys');
+}
