@@ -1,26 +1,51 @@
 /** Computes each operation's cost before execution and refuses it above the ceiling. The cost is kept on the context for the rate limiter. */
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import type { Context } from '../context';
 import { costTooHigh, operationCost } from './query-limits';
 
-const declaresVariables = (document: DocumentNode): boolean =>
-  document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && (d.variableDefinitions?.length ?? 0) > 0);
+type CostOf = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, operationName: string | undefined, variables: Record<string, unknown>) => number;
+
+/** Distinct variable shapes whose cost is kept per operation; past this, the others are costed per request. */
+const MAX_SHAPES = 64;
 
 /**
- * Walking the document for its cost is the priciest step before execution, so a
- * document's cost is computed once: Apollo's document store hands back the same
- * DocumentNode for the same query text. Documents that declare variables are
- * costed per request, since a variable may be a list's `limit`.
+ * What an operation's cost can depend on in its variables: list lengths (`inputs`), numbers
+ * (`limit`) and booleans (`@skip`/`@include`). Strings and objects count only as such, so one
+ * key serves every request whose variables differ only in those. Only the variables the
+ * operation declares count, in declaration order (coercion ignores any others): no name is
+ * spelt into the key, so no choice of names can make two shapes read alike.
  */
-function cachedCost(): (schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>) => number {
+function shapeOf(operation: OperationDefinitionNode, variables: Record<string, unknown>): string {
+  let key = '';
+  for (const def of operation.variableDefinitions ?? []) {
+    const v = variables[def.variable.name.value];
+    key += `${Array.isArray(v) ? `[${v.length}]` : typeof v === 'number' || typeof v === 'boolean' ? String(v) : v === null ? 'null' : typeof v},`;
+  }
+  return key;
+}
+
+/**
+ * Walking the document for its cost, and coercing its variables to do so, is the priciest
+ * step before execution (for a batch of 100 job inputs, more than the walk itself). So the
+ * cost is kept per document (Apollo's document store hands back the same DocumentNode for the
+ * same query text), operation and variable shape, and computed in full only for a shape not
+ * seen yet. Variables that do not fit their types but share a costed shape (a misspelt enum
+ * value, an input object with a wrong field) are refused by the executor's own coercion
+ * instead, with the same BAD_USER_INPUT (jit-executor.ts).
+ */
+function cachedCost(): CostOf {
   const byDocument = new WeakMap<DocumentNode, Map<string, number>>();
-  return (schema, document, operationName, variables) => {
-    if (declaresVariables(document)) return operationCost(schema, document, operationName, variables);
-    let byOperation = byDocument.get(document);
-    if (!byOperation) byDocument.set(document, (byOperation = new Map()));
-    let cost = byOperation.get(operationName ?? '');
-    if (cost === undefined) byOperation.set(operationName ?? '', (cost = operationCost(schema, document, operationName, variables)));
+  return (schema, document, operation, operationName, variables) => {
+    let byKey = byDocument.get(document);
+    if (!byKey) byDocument.set(document, (byKey = new Map()));
+    const key = `${operationName ?? ''}\n${shapeOf(operation, variables)}`;
+    let cost = byKey.get(key);
+    if (cost === undefined) {
+      // Throws (and keeps nothing) for variables that do not fit their types.
+      cost = operationCost(schema, document, operationName, variables);
+      if (byKey.size < MAX_SHAPES) byKey.set(key, cost);
+    }
     return cost;
   };
 }
@@ -33,7 +58,7 @@ export function costPlugin(maxCost: number): ApolloServerPlugin<Context> {
         async didResolveOperation({ schema, document, request, contextValue, operation }) {
           // No operation of that name: execution answers "Unknown operation named ..." itself.
           if (!operation) return;
-          const cost = costOf(schema, document, request.operationName ?? undefined, request.variables ?? {});
+          const cost = costOf(schema, document, operation, request.operationName ?? undefined, request.variables ?? {});
           contextValue.cost = cost;
           if (cost > maxCost) throw costTooHigh(cost, maxCost);
         },

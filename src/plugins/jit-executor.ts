@@ -11,8 +11,9 @@
  * path; plugins must work per request, not per field.
  */
 import type { ApolloServerOptionsWithGateway } from '@apollo/server';
-import { GraphQLError, execute, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, execute, getVariableValues, printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { AppError, ErrorCode } from '../errors';
 
 // Apollo re-exports the options but not the gateway types themselves.
 type GatewayInterface = ApolloServerOptionsWithGateway<never>['gateway'];
@@ -32,6 +33,18 @@ function asGraphQLError(e: GraphQLError): GraphQLError {
 
 function normalized(result: ExecutionResult): ExecutionResult {
   return result.errors?.length ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
+}
+
+/**
+ * graphql-jit answers without `data` only when the variables do not fit their types: the
+ * client's mistake, BAD_USER_INPUT (Apollo answers 400 for a result without data). Its
+ * messages name the failing field as if it were a variable, so graphql-js words them again
+ * (the same words as when the cost estimate refuses them); this runs only on that failure.
+ */
+function badVariables(schema: GraphQLSchema, operation: OperationDefinitionNode | undefined, variables: Record<string, unknown>, result: ExecutionResult): ExecutionResult {
+  const again = operation ? getVariableValues(schema, operation.variableDefinitions ?? [], variables) : undefined;
+  const errors = again?.errors?.length ? again.errors : (result.errors ?? []);
+  return { errors: errors.map((e) => new AppError(ErrorCode.BAD_USER_INPUT, e.message)) };
 }
 
 /**
@@ -68,7 +81,9 @@ export function jitExecutor(schema: GraphQLSchema): GatewayExecutor {
     const compiled = compile(document, operationName);
     if (compiled === null) return execute({ schema, document, contextValue: context, variableValues: request.variables, operationName });
     if (!isCompiledQuery(compiled)) return normalized(compiled);
-    return normalized(await compiled.query(undefined, context, request.variables ?? {}));
+    const variables = request.variables ?? {};
+    const result = await compiled.query(undefined, context, variables);
+    return 'data' in result ? normalized(result) : badVariables(schema, rc.operation, variables, result);
   };
 }
 

@@ -100,6 +100,23 @@ test('variables that do not fit their types are a 400 with BAD_USER_INPUT, not a
   expect(missing.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 });
 
+test('a costed variable shape is no pass: same-shaped variables that do not fit are a 400 BAD_USER_INPUT, and other lengths are costed anew', async () => {
+  const u = await registerUser(t);
+  const M = 'mutation M($inputs: [EnqueueJobInput!]!) { enqueueJobs(inputs: $inputs) { id } }';
+  const mail = { type: 'email.send', data: { to: 'a@example.com', subject: 's', body: 'b' } };
+  const ok = await t.gql(M, { inputs: [mail] }, { token: u.token });
+  expect(ok.errors).toBeUndefined();
+  for (const bad of [{ ...mail, priority: 'high' }, { ...mail, unknownField: 1 }, { data: {} }, { ...mail, data: [1] }]) {
+    const res = await t.gql(M, { inputs: [bad] }, { token: u.token });
+    expect(res.status).toBe(400);
+    expect(res.data ?? null).toBeNull();
+    expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(res.errors?.[0]?.message).toMatch(/^Variable "\$inputs" got invalid value .* at "inputs\[0\]/);
+  }
+  expect((await t.gql(M, { inputs: Array.from({ length: 20 }, () => mail) }, { token: u.token })).errors).toBeUndefined();
+  refused(await t.gql(M, { inputs: Array.from({ length: 21 }, () => mail) }, { token: u.token }), 'QUERY_TOO_COMPLEX', /Query cost 21 exceeds the maximum of 20/);
+});
+
 test('fragments that expand exponentially are refused fast, not computed', async () => {
   const big = await startTestApp({ QUERY_MAX_TOKENS: '5000' });
   try {
