@@ -15,6 +15,7 @@ import { WebSocketServer } from 'ws';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { isRedisUnavailable } from '../redis/connection';
 import type { Services } from '../services';
 import type { SessionRecord } from '../services/session.service';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
@@ -97,13 +98,21 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         extra.state = state;
         if (typeof param === 'string' && !token) return false;
         if (token) {
-          const session = await contextFor(extra).session();
-          if (!session) return false;
-          state.session = session;
-          sessionSockets.add(session, extra.socket, () => contextFor(extra).session());
-          // A revocation announced between the check above and add() went unseen by the
-          // listener; it deletes the session before announcing, so a second look catches it.
-          if (!(await services.sessions.isLive(session))) return false;
+          try {
+            const session = await contextFor(extra).session();
+            if (!session) return false;
+            state.session = session;
+            sessionSockets.add(session, extra.socket, () => contextFor(extra).session());
+            // A revocation announced between the check above and add() went unseen by the
+            // listener; it deletes the session before announcing, so a second look catches it.
+            if (!(await services.sessions.isLive(session))) return false;
+          } catch (err) {
+            if (!isRedisUnavailable(err)) throw err;
+            // The session cannot be checked now: 1013 (try again later) tells the client to
+            // reconnect, where an error thrown here would close with 4500 as if we had a bug.
+            extra.socket.close(1013, 'Service temporarily unavailable');
+            return false;
+          }
         }
         deps.metrics.wsConnections.inc();
         return true;

@@ -88,13 +88,15 @@ describe('Redis stopped', () => {
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   });
 
-  test('a WebSocket that authenticates while Redis is down is closed, not left hanging', async () => {
+  test('a WebSocket that authenticates while Redis is down is closed with 1013 (try again later), not left hanging', async () => {
     const client = wsClient(t.url, { token: user.token });
     const started = Date.now();
     const sub = collect(client, 'subscription { __typename }', {}, 1, 3000);
     await sub.done;
     expect(Date.now() - started).toBeLessThan(2000);
     expect(sub.errors.length).toBeGreaterThan(0);
+    // 1013 "try again later", not graphql-ws's 4500 internal error.
+    expect((sub.errors[0] as { code?: number }).code).toBe(1013);
     await client.dispose();
   });
 
