@@ -146,12 +146,11 @@ test('liveStats: at most once a second under heavy traffic, still delivered, the
   const pushesB = onB.events.slice(startB);
   expect(sent).toBeGreaterThan(100);
   // Never more than once a second: each aggregate is stamped with the Redis time at which an
-  // instance took the 1 s publication lock, so consecutive ones are at least 1 s apart (arrival
-  // times add delivery jitter on a loaded machine, so they are only checked loosely).
+  // instance took the 1 s publication lock, so consecutive ones are at least 1 s apart. Arrival
+  // gaps are not compared: a push held up by a busy event loop lands just before the next one
+  // (366 ms apart once, with 24 clients hammering); the count of arrivals bounds the rate instead.
   const stamps = pushesA.map((p) => Date.parse(p.data.liveStats.at));
   expect(Math.min(...stamps.slice(1).map((s, i) => s - stamps[i]))).toBeGreaterThanOrEqual(1000);
-  const gaps = pushesA.slice(1).map((p, i) => p.at - pushesA[i].at);
-  expect(Math.min(...gaps)).toBeGreaterThanOrEqual(500);
   expect(pushesA.length).toBeLessThanOrEqual(Math.ceil((busyFor + 1600) / 1000) + 1);
   // ...and still delivered while busy: about one a second (a loaded machine may delay a poll).
   expect(pushesA.length).toBeGreaterThanOrEqual(Math.max(2, Math.floor(busyFor / 1000) - 1));
