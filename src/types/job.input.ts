@@ -65,7 +65,7 @@ type EnqueueFields = { type: string; data: unknown; priority?: number | null; de
 
 /**
  * The input's problems by field, or null when it is fine: type, data depth, priority, delay,
- * attempts, key. Allocates nothing for a valid input (it runs for every job of a batch).
+ * attempts, key. Builds its answer only when something is wrong (it runs for every job of a batch).
  */
 export function enqueueInputProblems(input: EnqueueFields): Record<string, string[]> | null {
   let out: Record<string, string[]> | null = null;
