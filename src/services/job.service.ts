@@ -148,7 +148,8 @@ export class JobService {
     // One job needs no pipeline around its script.
     const jobs = bulk.length === 1 ? [await this.queue.add(bulk[0].name, bulk[0].data, bulk[0].opts)] : await this.queue.addBulk(bulk);
     // A reused key names a job that may have moved on (or carry other data): report it as stored.
-    const keyed = await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : null)));
+    // (Most batches carry no key: then no await, no array of nulls.)
+    const keyed = prepared.some((p) => p.item.idempotencyKey) ? await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : null))) : [];
     return jobs.map((job, i) => keyed[i] ?? recordFromJob(job, prepared[i].item.delayMs ? JobState.DELAYED : JobState.WAITING));
   }
 
