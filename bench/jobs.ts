@@ -1,7 +1,7 @@
 /**
  * End-to-end job throughput: jobs enqueued and run to completion per second,
  * with a no-op handler, on one private redis-server (AOF on, as `npm start`
- * runs it). Four sides in the same run, rounds alternating so drift falls on all:
+ * runs it). All sides in the same run, rounds alternating so drift falls on all:
  *
  * - `service`: JobService.enqueue (validation, owner, priority, retries) + JobRunner.
  * - `graphql`: the enqueueJob mutation over HTTP to a real gateway + JobRunner.
@@ -9,15 +9,18 @@
  * - `bullmq`:  BullMQ used directly: Queue.add + Worker, same attempts/backoff/retention.
  * - `bullmq-priority`: the same with a priority on every job, as the service sets one (its
  *              higher-first priorities need BullMQ's prioritized set, which costs more than its FIFO list).
- * - `bullmq-http`: the same behind a bare node:http JSON endpoint, enqueued with the
+ * - `bullmq-ids`: bullmq-priority with a random job id and the owner in the data, as the
+ *              service stores them: what BullMQ spends on those, apart from the service's code.
+ * - `bullmq-http`: `bullmq` behind a bare node:http JSON endpoint, enqueued with the
  *              same HTTP client as `graphql`: what HTTP alone costs, to set GraphQL against.
  * - `list`:    the tutorial queue: LPUSH a JSON job, consumers BRPOP it (no retries,
  *              no locks, a crashed consumer loses its job).
  *
  * Each side runs in a fresh child process (producers and workers together), so
  * nothing one side turns on (JIT state, async hooks) leaks into another. Reported
- * per side: median jobs/s over the rounds, that process's CPU ms per 1000 jobs
- * (steadier than jobs/s on a shared machine), and Redis commands per job. Run (never touching dist/):
+ * per side: median jobs/s over the rounds, that process's and redis-server's CPU ms per 1000
+ * jobs (steadier than jobs/s on a shared machine), Redis commands per job, and ratios to the
+ * baselines taken round by round. Run (never touching dist/):
  * `npx tsc -p bench/tsconfig.json && node node_modules/.cache/gateway-bench/bench/jobs.js
  * [--jobs 20000] [--graphql-jobs 5000] [--rounds 3] [--concurrency 32] [--producers 32] [--batch 100] [--only service,bullmq] [--verbose] [--profile <dir>]`.
  */
@@ -29,6 +32,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
+import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { startApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
@@ -40,7 +44,7 @@ import { JobRunner } from '../src/worker/runner';
 import { toBullPriority } from '../src/services/job-record';
 import { commandDelta, commandStats, serverCpuSeconds } from './redis-stats';
 
-type Side = 'service' | 'graphql' | 'graphql-batch' | 'bullmq' | 'bullmq-priority' | 'bullmq-http' | 'list';
+type Side = 'service' | 'graphql' | 'graphql-batch' | 'bullmq' | 'bullmq-priority' | 'bullmq-ids' | 'bullmq-http' | 'list';
 
 export interface JobsBenchOptions {
   jobs: number;
@@ -198,7 +202,7 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
       await g.close();
     }
   }
-  if (side === 'bullmq' || side === 'bullmq-priority' || side === 'bullmq-http') {
+  if (side === 'bullmq' || side === 'bullmq-priority' || side === 'bullmq-ids' || side === 'bullmq-http') {
     const queueConn = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, enableAutoPipelining: true });
     const workerConn = new Redis(redisUrl, { maxRetriesPerRequest: null });
     await new Promise((r) => queueConn.once('ready', r));
@@ -213,8 +217,11 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
     });
     worker.on('completed', () => done++);
     await worker.waitUntilReady();
-    const priority = side === 'bullmq-priority' ? { priority: toBullPriority(0) } : {};
-    const add = (): Promise<unknown> => queue.add('bench.noop', {}, { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...priority });
+    const priority = side === 'bullmq-priority' || side === 'bullmq-ids' ? { priority: toBullPriority(0) } : {};
+    // bullmq-ids: a random id (BullMQ then checks that it is new) and the owner beside the payload, as the service stores a job.
+    const ids = side === 'bullmq-ids';
+    const data = ids ? { owner: `u:${randomUUID()}`, payload: {} } : {};
+    const add = (): Promise<unknown> => queue.add('bench.noop', data, { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...priority, ...(ids ? { jobId: `j${randomUUID()}` } : {}) });
     // bullmq-http: a bare JSON endpoint in front of queue.add.
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -327,14 +334,14 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
       const range = (xs: number[]): string => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}]`;
       return ` (${range(speed)} x ${name} jobs/s, ${range(efficiency)} x its CPU efficiency)`;
     };
-    const ratio = side.startsWith('bullmq') ? '' : vs('bullmq') + (side === 'service' || side === 'graphql-batch' ? vs('bullmq-priority') : '') + (side === 'graphql' ? vs('bullmq-http') : '');
+    const ratio = side.startsWith('bullmq') ? (side === 'bullmq-ids' ? vs('bullmq-priority') : '') : vs('bullmq') + (side === 'service' || side === 'graphql-batch' ? vs('bullmq-priority') + vs('bullmq-ids') : '') + (side === 'graphql' ? vs('bullmq-http') : '');
     log(`  ${side.padEnd(13)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs (Redis ${s.redisCpuMsPer1000.toFixed(0)})  ${s.commandsPerJob.toFixed(1)} cmds/job`);
   }
   return summary;
 }
 
 function parseArgs(argv: string[]): JobsBenchOptions {
-  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, batch: 100, only: ['service', 'bullmq', 'bullmq-priority', 'graphql-batch', 'graphql', 'bullmq-http', 'list'] };
+  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, batch: 100, only: ['service', 'bullmq', 'bullmq-priority', 'bullmq-ids', 'graphql-batch', 'graphql', 'bullmq-http', 'list'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (): number => {
