@@ -40,11 +40,13 @@ export const forbidden = (message = 'You are not allowed to do this'): AppError 
 export const notFound = (what: string): AppError => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
 export const badInput = (message: string, fields?: Record<string, string[]>): AppError =>
   new AppError(ErrorCode.BAD_USER_INPUT, message, fields ? { fields } : {});
-/** `Invalid input: priority must not be greater than 1000; type ...`, the message of every input class's errors. */
-export const invalidInputMessage = (fields: Record<string, string[]>): string =>
-  `Invalid input: ${Object.entries(fields)
+/** `priority must not be greater than 1000; type ...`: each field with its problems. */
+export const fieldSummary = (fields: Record<string, string[]>): string =>
+  Object.entries(fields)
     .map(([f, m]) => `${f} ${m.join(', ')}`)
-    .join('; ')}`;
+    .join('; ');
+/** `Invalid input: <fieldSummary>`, the message of every input class's errors. */
+export const invalidInputMessage = (fields: Record<string, string[]>): string => `Invalid input: ${fieldSummary(fields)}`;
 /** BAD_USER_INPUT naming each field's problems, as class-validator's errors on an input class read. */
 export const invalidInput = (fields: Record<string, string[]>): AppError => badInput(invalidInputMessage(fields), fields);
 export const serviceUnavailable = (): AppError =>

@@ -37,4 +37,3 @@ export interface JobHandler<T = unknown> {
    */
   recover?(services: Services): Promise<void>;
 }
-

@@ -1,5 +1,5 @@
 /** email.send {to, subject, body}: one message through the configured transport, once per job. */
-import { badInput } from '../../errors';
+import { badInput, fieldSummary } from '../../errors';
 import type { JobHandler } from '../handler';
 
 export interface EmailSendData {
@@ -28,8 +28,7 @@ export const emailSend: JobHandler<EmailSendData> = {
     const body = field(data, 'body', 100_000, problems);
     if (!problems['data.to'] && !ADDRESS.test(to)) problems['data.to'] = ['must be a valid email address'];
     if (!problems['data.subject'] && /[\r\n]/.test(subject)) problems['data.subject'] = ['must be one line'];
-    const bad = Object.entries(problems);
-    if (bad.length) throw badInput(`Invalid email.send data: ${bad.map(([f, m]) => `${f} ${m.join(', ')}`).join('; ')}`, problems);
+    if (Object.keys(problems).length) throw badInput(`Invalid email.send data: ${fieldSummary(problems)}`, problems);
     return { to, subject, body };
   },
   async run(job, services) {
