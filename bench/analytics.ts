@@ -20,8 +20,7 @@
  *   --rate <events/s> (100), --fanout-seconds <s> (10), --only throughput|live|events, --json.
  * BENCH_PROFILE=<dir> writes a CPU profile of the gateway process.
  */
-import { copyLuaBesideBuild } from './lua';
-import { forkServer, type ChildServer } from './child';
+import { benchMain, forkServer, type ChildServer } from './child';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -315,22 +314,12 @@ function args(argv: string[]): Options {
 }
 
 if (require.main === module) {
-  if (process.argv[2] === '--serve') {
-    serve(process.argv[3]).catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-  } else {
-    copyLuaBesideBuild(__dirname);
-    const opts = args(process.argv.slice(2));
-    runAnalyticsBench(opts, opts.json ? () => {} : console.log)
-      .then((r) => {
-        if (opts.json) console.log(JSON.stringify(r, null, 2));
-        process.exit(0);
-      })
-      .catch((err) => {
-        console.error(err);
-        process.exit(1);
-      });
-  }
+  benchMain(
+    ([redisUrl]) => serve(redisUrl),
+    async (argv) => {
+      const opts = args(argv);
+      const r = await runAnalyticsBench(opts, opts.json ? () => {} : console.log);
+      if (opts.json) console.log(JSON.stringify(r, null, 2));
+    },
+  );
 }

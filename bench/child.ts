@@ -1,5 +1,6 @@
 /** Runs a benchmark's server side in a child process (the bench file itself with `--serve ...`) and talks to it over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { copyLuaBesideBuild } from './lua';
 
 export interface ChildServer {
   url: string;
@@ -35,4 +36,23 @@ export function forkServer(file: string, args: string[], label: string, execArgv
       }),
     );
   });
+}
+
+/**
+ * A bench file's entry point. `--serve <args>` runs its server side (the child that
+ * {@link forkServer} starts); anything else copies the Lua scripts beside the build and runs
+ * the bench, whose promise gives the exit code (default 0). A failure prints and exits 1.
+ */
+export function benchMain(serve: (args: string[]) => Promise<unknown>, bench: (args: string[]) => Promise<number | void>): void {
+  const fail = (err: unknown): void => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  };
+  const args = process.argv.slice(2);
+  if (args[0] === '--serve') {
+    serve(args.slice(1)).catch(fail);
+    return;
+  }
+  copyLuaBesideBuild(__dirname);
+  bench(args).then((code) => process.exit(code ?? 0), fail);
 }

@@ -11,8 +11,7 @@
  * Run: `node <compiled>/bench/ratelimit.js [--duration s] [--connections n] [--rounds n] [--warmup s] [--workload 0|1|2] [--json]`;
  * BENCH_PROFILE=<dir> writes a CPU profile of each gateway process.
  */
-import { copyLuaBesideBuild } from './lua';
-import { forkServer, type ChildServer } from './child';
+import { benchMain, forkServer, type ChildServer } from './child';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -225,19 +224,12 @@ function args(argv: string[]): { opts: RateLimitBenchOptions; json: boolean } {
 }
 
 if (require.main === module) {
-  if (process.argv[2] === '--serve') {
-    serve(process.argv[3] as Side, process.argv[4]).catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-  } else {
-    copyLuaBesideBuild(__dirname);
-    const { opts, json } = args(process.argv.slice(2));
-    runRateLimitBench(opts, json ? () => {} : console.log)
-      .then((r) => json && console.log(JSON.stringify(r, null, 2)))
-      .catch((err) => {
-        console.error(err instanceof Error ? err.stack : err);
-        process.exit(1);
-      });
-  }
+  benchMain(
+    ([side, redisUrl]) => serve(side as Side, redisUrl),
+    async (argv) => {
+      const { opts, json } = args(argv);
+      const r = await runRateLimitBench(opts, json ? () => {} : console.log);
+      if (json) console.log(JSON.stringify(r, null, 2));
+    },
+  );
 }

@@ -22,7 +22,6 @@
  * Exit code: 1 when any request, check or subscription failed; 2 when there
  * were no errors but memory grew beyond the thresholds; 0 otherwise.
  */
-import { copyLuaBesideBuild } from './lua';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,7 +32,7 @@ import WebSocket from 'ws';
 import { startApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
-import { forkServer, type ChildServer } from './child';
+import { benchMain, forkServer, type ChildServer } from './child';
 
 export interface SoakOptions {
   seconds: number;
@@ -1090,29 +1089,19 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): SoakOptions {
 }
 
 if (require.main === module) {
-  if (process.argv[2] === '--serve') {
-    serve(process.argv[3]).catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-  } else {
-    copyLuaBesideBuild(__dirname);
-    let opts: SoakOptions;
-    try {
-      opts = parseArgs(process.argv.slice(2), process.env);
-    } catch (err) {
-      console.error((err as Error).message);
-      process.exit(2);
-    }
-    runSoak(opts).then(
-      (r) => {
-        if (opts.json) console.log(JSON.stringify(r, null, 2));
-        process.exit(r.exitCode);
-      },
-      (err) => {
-        console.error(err instanceof Error ? err.stack : err);
-        process.exit(1);
-      },
-    );
-  }
+  benchMain(
+    ([redisUrl]) => serve(redisUrl),
+    async (argv) => {
+      let opts: SoakOptions;
+      try {
+        opts = parseArgs(argv, process.env);
+      } catch (err) {
+        console.error((err as Error).message);
+        return 2;
+      }
+      const r = await runSoak(opts);
+      if (opts.json) console.log(JSON.stringify(r, null, 2));
+      return r.exitCode;
+    },
+  );
 }
