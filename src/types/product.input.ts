@@ -2,7 +2,7 @@ import { IsISO4217CurrencyCode, IsInt, IsOptional, Matches, Max, MaxLength, Min 
 import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
 import { PRODUCT_ID, PRODUCT_ID_MESSAGE } from '../services/catalog.service';
 
-/** Prices up to 10 million in major units; stock up to a billion units. */
+/** Prices up to 1 million in major units (cents within GraphQL's Int, with room for quantities); stock up to a billion units. */
 export const MAX_PRICE_CENTS = 100_000_000;
 export const MAX_STOCK = 1_000_000_000;
 
@@ -17,7 +17,7 @@ export class ProductInput {
   @MaxLength(200, { message: 'must be at most 200 characters long' })
   name!: string;
 
-  @Field(() => Int, { description: 'Unit price in minor units (cents), 0 to 1,000,000,000.' })
+  @Field(() => Int, { description: 'Unit price in minor units (cents), 0 to 100,000,000.' })
   @IsInt({ message: 'must be a whole number of cents' })
   @Min(0, { message: 'must not be negative' })
   @Max(MAX_PRICE_CENTS, { message: `must be at most ${MAX_PRICE_CENTS}` })
