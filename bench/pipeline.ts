@@ -19,7 +19,7 @@ import { createLogger } from '../src/logger';
 import { Metrics } from '../src/metrics';
 import { costPlugin } from '../src/plugins/cost';
 import { errorPlugin, makeFormatError } from '../src/plugins/errors';
-import { jitGateway } from '../src/plugins/jit-executor';
+import { subscriptionsOverHttpPlugin } from '../src/plugins/http-operations';
 import { metricsPlugin } from '../src/plugins/metrics';
 import { limitRules } from '../src/plugins/query-limits';
 import { buildGatewaySchema } from '../src/schema';
@@ -80,7 +80,7 @@ export async function runPipelineBench(variants: Record<string, Variant>, opts: 
     validationRules: limitRules(config.queryLimits),
     formatError: makeFormatError(true),
     logger: log0,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDisableSuggestions(), errorPlugin(), metricsPlugin(metrics), costPlugin(config.queryLimits.cost)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDisableSuggestions(), subscriptionsOverHttpPlugin<Context>(), errorPlugin(), metricsPlugin(metrics), costPlugin(config.queryLimits.cost)],
   };
   const servers: Record<string, ApolloServer<Context>> = {};
   for (const [name, variant] of Object.entries(variants)) {
@@ -115,14 +115,8 @@ const withPlugin = (base: ApolloServerOptions<Context>, ...plugins: NonNullable<
   plugins: [...(base.plugins ?? []), ...plugins],
 });
 
-const jit = (schema: GraphQLSchema, options: ApolloServerOptions<Context>): ApolloServerOptions<Context> => {
-  const { schema: _own, ...rest } = options as ApolloServerOptions<Context> & { schema?: GraphQLSchema };
-  return { ...rest, gateway: jitGateway(schema) } as ApolloServerOptions<Context>;
-};
-
-/** Apollo set up as src/app.ts does (executor aside), with and without graphql-jit, and with Apollo's default cache-control plugin left on. */
+/** Apollo set up as src/app.ts does, and with Apollo's default cache-control plugin left on. */
 export const PIPELINE_VARIANTS: Record<string, Variant> = {
-  'graphql-jit executor': (schema, base) => jit(schema, withPlugin(base, ApolloServerPluginCacheControlDisabled())),
-  'graphql-js executor': (_s, base) => withPlugin(base, ApolloServerPluginCacheControlDisabled()),
+  'as shipped': (_s, base) => withPlugin(base, ApolloServerPluginCacheControlDisabled()),
   'graphql-js + cache control': (_s, base) => base,
 };

@@ -26,7 +26,7 @@ import { GatewayPubSub } from './redis/pubsub';
 import { defineScripts } from './redis/scripts';
 import { checkRedisSettings } from './redis/settings';
 import { buildGatewaySchema } from './schema';
-import { jitGateway } from './plugins/jit-executor';
+import { subscriptionsOverHttpPlugin } from './plugins/http-operations';
 import { createServices, type Services } from './services';
 import { createRouter } from './http/server';
 import { startWebSocket, type WsHandle } from './ws/server';
@@ -101,8 +101,8 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
   const httpServer = createServer();
   httpServer.keepAliveTimeout = 65_000;
   const apollo = new ApolloServer<Context>({
-    // Apollo parses, validates and runs plugins as usual; execution is graphql-jit, compiled once per document (README.md).
-    gateway: jitGateway(schema),
+    // Executed by graphql-js: no code is ever generated from a request (SECURITY.md).
+    schema,
     introspection: config.introspection,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
@@ -120,6 +120,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
       // No @cacheControl hints are used; Apollo's default cache-control plugin costs ~15 µs per request (README.md).
       ApolloServerPluginCacheControlDisabled(),
       ...(config.production ? [ApolloServerPluginDisableSuggestions()] : []),
+      subscriptionsOverHttpPlugin(),
       errorPlugin(),
       metricsPlugin(metrics),
       costPlugin(config.queryLimits.cost),

@@ -32,7 +32,7 @@ function shapeOf(operation: OperationDefinitionNode, variables: Record<string, u
  * same query text), operation and variable shape, and computed in full only for a shape not
  * seen yet. Variables that do not fit their types but share a costed shape (a misspelt enum
  * value, an input object with a wrong field) are refused by the executor's own coercion
- * instead, with the same BAD_USER_INPUT (jit-executor.ts).
+ * instead, with the same BAD_USER_INPUT (Apollo answers 400 for variables that do not coerce).
  */
 function cachedCost(): CostOf {
   const byDocument = new WeakMap<DocumentNode, Map<string, number>>();
