@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from './logger';
-import type { ClientInfo, SessionRecord } from './services/session.service';
+import type { ClientInfo, SessionEndReason, SessionRecord } from './services/session.service';
 import type { UserRecord } from './services/user.service';
 import type { Services } from './services';
 import { userAgentFamily } from './util/user-agent';
@@ -28,6 +28,8 @@ export interface Context {
   token: string | null;
   /** The validated session, memoised; null when there is none or it is no longer valid. */
   session(): Promise<SessionRecord | null>;
+  /** Set once {@link session} has resolved: why this request's token stopped being a session, if it did just now. */
+  sessionEnded(): SessionEndReason | null;
   /** The signed-in user, memoised; null for guests and anonymous callers. */
   user(): Promise<UserRecord | null>;
   /** Set-Cookie values the HTTP layer writes with the response. */
@@ -84,6 +86,12 @@ export function buildContext(services: Services, baseLog: Logger, facts: Request
   let token = facts.token;
   let sessionP: Promise<SessionRecord | null> | undefined;
   let userP: Promise<UserRecord | null> | undefined;
+  let ended: SessionEndReason | null = null;
+  const check = (t: string): Promise<SessionRecord | null> =>
+    services.sessions.check(t, client, ctx.log).then((r) => {
+      ended = r.ended;
+      return r.session;
+    });
   const ctx: Context = {
     requestId,
     log: baseLog.child({ requestId }),
@@ -92,7 +100,9 @@ export function buildContext(services: Services, baseLog: Logger, facts: Request
     // A plain property, not a getter: Apollo copies the context once per request with Object.assign,
     // which takes a slow path (~3 µs) for accessors and would freeze a getter's value anyway.
     token,
-    session: () => (sessionP ??= token ? services.sessions.touch(token, client, ctx.log) : Promise.resolve(null)),
+    session: () => (sessionP ??= token ? check(token) : Promise.resolve(null)),
+    // A method, not a property: Apollo's per-request copy of the context would not see a later assignment.
+    sessionEnded: () => ended,
     user: () =>
       (userP ??= ctx.session().then((s) => (s?.userId ? services.users.findById(s.userId) : null))),
     cookies: [],

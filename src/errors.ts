@@ -36,6 +36,14 @@ export class AppError extends GraphQLError {
 }
 
 export const unauthenticated = (message = 'You must be signed in'): AppError => new AppError(ErrorCode.UNAUTHENTICATED, message);
+/** The session this request presented was ended by it: its token came from another browser or app. */
+export const sessionEnded = (): AppError =>
+  new AppError(
+    ErrorCode.UNAUTHENTICATED,
+    'Your session was ended because it was used from a different browser or app than the one that signed in; sign in again',
+    { reason: 'SESSION_CLIENT_CHANGED' },
+  );
+export const SESSION_ENDED_CLOSE_REASON = 'Session ended: used from a different browser or app';
 export const forbidden = (message = 'You are not allowed to do this'): AppError => new AppError(ErrorCode.FORBIDDEN, message);
 export const notFound = (what: string): AppError => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
 export const badInput = (message: string, fields?: Record<string, string[]>): AppError =>

@@ -38,6 +38,12 @@ export interface SessionRevokedEvent {
 
 type TouchReply = [1, string[]] | [-1] | [-2, string, string];
 
+/** Why a presented session ended on this request: its token came from another user-agent family. */
+export type SessionEndReason = 'client-changed';
+
+/** A token's check: the live session, or none and, when this very request ended it, why. */
+export type SessionCheck = { session: SessionRecord; ended: null } | { session: null; ended: SessionEndReason | null };
+
 function parseRecord(tokenHash: string, flat: string[]): SessionRecord {
   const f: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
@@ -113,7 +119,16 @@ export class SessionService {
 
   /** Validates a raw token and slides its idle lifetime. Null when unknown, expired or revoked. `log` is the request's. */
   async touch(token: string, client: ClientInfo, log: Logger = this.log): Promise<SessionRecord | null> {
-    if (!token || token.length > 128) return null;
+    return (await this.check(token, client, log)).session;
+  }
+
+  /**
+   * {@link touch}, also saying when this request ended the session (used from another user-agent
+   * family), so the client can be told why instead of a bare "sign in".
+   */
+  async check(token: string, client: ClientInfo, log: Logger = this.log): Promise<SessionCheck> {
+    const none: SessionCheck = { session: null, ended: null };
+    if (!token || token.length > 128) return none;
     const tokenHash = sha256(token);
     const reply = await runScript<TouchReply>(
       this.redis,
@@ -123,15 +138,15 @@ export class SessionService {
     );
     switch (reply[0]) {
       case 1:
-        return parseRecord(tokenHash, reply[1]);
+        return { session: parseRecord(tokenHash, reply[1]), ended: null };
       case -1:
-        return null;
+        return none;
       case -2: {
         const [, userId, id] = reply;
         log.warn({ event: 'session.hijack_suspected', sessionId: id, userId, uaFamily: client.uaFamily, ip: client.ip }, 'session used from another user-agent family: revoked');
         if (userId) await this.removeFromIndex(userId, 'one', id);
         else await this.announce([id]);
-        return null;
+        return { session: null, ended: 'client-changed' };
       }
       default: {
         const never: never = reply[0];

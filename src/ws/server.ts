@@ -15,6 +15,7 @@ import { WebSocketServer } from 'ws';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { SESSION_ENDED_CLOSE_REASON } from '../errors';
 import { isRedisUnavailable } from '../redis/connection';
 import type { Services } from '../services';
 import type { SessionRecord } from '../services/session.service';
@@ -99,8 +100,13 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         if (typeof param === 'string' && !token) return false;
         if (token) {
           try {
-            const session = await contextFor(extra).session();
-            if (!session) return false;
+            const checked = contextFor(extra);
+            const session = await checked.session();
+            if (!session) {
+              // Say why, where the client can read it: graphql-ws's own refusal says only "Forbidden".
+              if (checked.sessionEnded()) extra.socket.close(4403, SESSION_ENDED_CLOSE_REASON);
+              return false;
+            }
             state.session = session;
             sessionSockets.add(session, extra.socket, () => contextFor(extra).session());
             // A revocation announced between the check above and add() went unseen by the

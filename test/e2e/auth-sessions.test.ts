@@ -4,10 +4,14 @@ import { loadConfig } from '../../src/config';
 import { startTestApp, registerUser, gqlRequest, testEnv, type TestApp, type RequestOptions } from '../helpers/app';
 import { captureLogger } from '../helpers/logs';
 import { flushPrefix } from '../helpers/redis';
+import { request as httpRequest } from 'node:http';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 
 const LOGIN = 'mutation L($input: LoginInput!) { login(input: $input) { token session { id } } }';
 const SESSIONS = '{ mySessions { id createdAt lastSeenAt expiresAt userAgent ip current } }';
 const ME = '{ me { id } }';
+const ME_STRICT = '{ mySessions { id } }';
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0';
 const FIREFOX_NEXT = 'Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0';
 const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
@@ -193,6 +197,84 @@ describe('hijack defence', () => {
     const events = logged.filter((l) => l.event === 'session.hijack_suspected');
     expect(events).toEqual([expect.objectContaining({ sessionId: ff.session.id, userId: u.userId, uaFamily: 'chrome' })]);
     expect(JSON.stringify(logged)).not.toContain(ff.token);
+  });
+});
+
+describe('hijack defence without false positives', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  /** A request with no User-Agent header at all (fetch always sends one, so node:http is used). */
+  const meWithoutUserAgent = (token: string): Promise<{ status: number; body: { data?: { me: { id: string } | null } } }> =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify({ query: ME });
+      const req = httpRequest(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  test('a client that sends no User-Agent on some requests (Node fetch + ws, SSR, React Native) keeps its session', async () => {
+    const u = await registerUser(t, {});
+    const node = await login(t.gql, u, { headers: { 'user-agent': 'node' } });
+    // The ws library sends no User-Agent: the WebSocket of the same client.
+    const ws = createClient({ url: t.url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${node.token}` } });
+    const viaWs = await new Promise<{ data?: { me: { id: string } | null }; errors?: unknown }>((resolve) => {
+      let result = {};
+      ws.subscribe({ query: ME }, { next: (v) => (result = v), error: (e) => resolve({ errors: e }), complete: () => resolve(result) });
+    });
+    await ws.dispose();
+    expect(viaWs.data?.me?.id).toBe(u.userId);
+    const plain = await meWithoutUserAgent(node.token);
+    expect(plain.body.data?.me?.id).toBe(u.userId);
+    expect(await meId(t.gql, node.token, 'node')).toBe(u.userId);
+  });
+
+  test('a session begun without a User-Agent is bound to the first family it is used from', async () => {
+    const u = await registerUser(t, {});
+    const res = await new Promise<{ token: string }>((resolve, reject) => {
+      const body = JSON.stringify({ query: 'mutation L($input: LoginInput!) { login(input: $input) { token } }', variables: { input: { email: u.email, password: u.password } } });
+      const req = httpRequest(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (r) => {
+        let text = '';
+        r.on('data', (d: Buffer) => (text += d.toString()));
+        r.on('end', () => resolve(JSON.parse(text).data.login));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(await meId(t.gql, res.token, FIREFOX)).toBe(u.userId);
+    expect((await meWithoutUserAgent(res.token)).body.data?.me?.id).toBe(u.userId);
+    expect(await meId(t.gql, res.token, CHROME)).toBeNull();
+  });
+
+  test('a real change of browser family ends the session, and the error says why', async () => {
+    const u = await registerUser(t, {});
+    const ff = await login(t.gql, u, { headers: { 'user-agent': FIREFOX } });
+    const res = await t.gql(ME_STRICT, {}, { token: ff.token, headers: { 'user-agent': CHROME } });
+    expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect(res.errors?.[0].extensions?.reason).toBe('SESSION_CLIENT_CHANGED');
+    expect(res.errors?.[0].message).toMatch(/ended because it was used from a different browser or app/);
+    // Later requests with the dead token get the plain answer: nothing is remembered per token.
+    const again = await t.gql(ME_STRICT, {}, { token: ff.token, headers: { 'user-agent': FIREFOX } });
+    expect(again.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  test('over WebSocket, a session used from another family closes with a reason', async () => {
+    const u = await registerUser(t, {});
+    const ff = await login(t.gql, u, { headers: { 'user-agent': FIREFOX } });
+    const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+      const sock = new WebSocket(t.url.replace(/^http/, 'ws') + '/graphql', 'graphql-transport-ws', { headers: { 'user-agent': CHROME } });
+      sock.on('open', () => sock.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ff.token}` } })));
+      sock.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+    expect(closed.code).toBe(4403);
+    expect(closed.reason).toMatch(/different browser or app/);
   });
 });
 
