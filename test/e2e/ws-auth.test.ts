@@ -170,11 +170,11 @@ describe('revocation closes sockets on every instance', () => {
     );
     const { token, session } = second.data!.login;
     const sessions = b.app.services.sessions;
-    const touch = sessions.touch.bind(sessions);
+    const check = sessions.check.bind(sessions);
     // Widen the window between validating the session and tracking its socket:
     // the revocation is announced (and delivered to b) inside it.
-    sessions.touch = async (tok, client) => {
-      const s = await touch(tok, client);
+    sessions.check = async (tok, client) => {
+      const s = await check(tok, client);
       if (tok === token) {
         await a.gql('mutation R($id: ID!) { revokeSession(id: $id) }', { id: session.id }, { token: u.token });
         await sleep(100);
@@ -185,7 +185,7 @@ describe('revocation closes sockets on every instance', () => {
       const c = track(connect(b.url, { params: { authorization: `Bearer ${token}` } }));
       expect(await within(c.closed, 2000)).toBe(4403);
     } finally {
-      sessions.touch = touch;
+      sessions.check = check;
     }
   });
 });
