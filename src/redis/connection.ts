@@ -105,8 +105,11 @@ export function isRedisUnavailable(err: unknown): boolean {
 
 // MOVED/ASK reach the caller only from an auto-pipelined batch whose commands were
 // redirected to different slots during a cluster failover; a retry then succeeds.
+// Redis up but refusing for a reason that passes: LOADING (reading its data at start), READONLY (a
+// primary demoted in a failover), MASTERDOWN (a replica that lost its primary), NOREPLICAS
+// (min-replicas-to-write with the replicas away), BUSY (a long script running).
 const UNAVAILABLE =
-  /Connection is closed|Stream isn't writeable|Command timed out|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Failed to refresh slots cache|None of startup nodes is available|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|^MOVED \d+ |^ASK \d+ /i;
+  /Connection is closed|Stream isn't writeable|Command timed out|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Failed to refresh slots cache|None of startup nodes is available|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|\bNOREPLICAS\b|^BUSY |TRYAGAIN|^MOVED \d+ |^ASK \d+ /i;
 
 /** Closes a client, falling back to disconnect when QUIT cannot be sent. */
 export async function closeQuietly(client: RedisClient): Promise<void> {
