@@ -3,6 +3,9 @@ import type { IncomingMessage } from 'node:http';
 
 export class BodyTooLarge extends Error {}
 
+/** The client went away before sending the whole body: nothing to answer, and no fault of ours. */
+export class BodyAborted extends Error {}
+
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(new BodyTooLarge());
@@ -21,6 +24,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
       chunks.push(chunk);
     });
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
+    // Node reports a connection closed mid-body as an 'error' ("aborted", ECONNRESET) on the request.
+    req.once('error', (err) => reject(req.complete ? err : new BodyAborted(err.message)));
+    req.once('close', () => {
+      if (!req.complete) reject(new BodyAborted('connection closed before the body ended'));
+    });
   });
 }

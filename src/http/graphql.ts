@@ -9,7 +9,7 @@ import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
 import type { Logger } from '../logger';
 import type { Services } from '../services';
-import { BodyTooLarge, readBody } from './body';
+import { BodyAborted, BodyTooLarge, readBody } from './body';
 import { serializeSessionCookie } from './cookies';
 
 export interface GraphQLHandlerDeps {
@@ -56,6 +56,10 @@ async function readJsonBody(deps: GraphQLHandlerDeps, req: IncomingMessage, res:
   try {
     raw = await readBody(req, limit);
   } catch (err) {
+    if (err instanceof BodyAborted) {
+      deps.log.debug({ reason: err.message }, 'request body aborted by the client');
+      return null;
+    }
     if (!(err instanceof BodyTooLarge)) throw err;
     // The rest of the body is not read: close the connection instead of draining it.
     res.setHeader('Connection', 'close');

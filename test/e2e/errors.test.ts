@@ -3,6 +3,7 @@
  * errors masked with the request id while the detail goes only to the log,
  * and a request id on every log line of a request.
  */
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config';
 import { startApp, type App } from '../../src/app';
@@ -159,6 +160,28 @@ describe('logs', () => {
       for (const line of l.raw) expect(line.match(/"requestId":/g)?.length ?? 0).toBeLessThanOrEqual(1);
       // Lines outside any request carry none.
       expect(l.lines.find((x) => x.msg === 'gateway listening')?.requestId).toBeUndefined();
+    } finally {
+      await l.close();
+    }
+  });
+
+  test('a client that aborts its request body mid-way is no error of ours: logged below warn, and the gateway answers on', async () => {
+    const l = await appWithLog({ LOG_LEVEL: 'debug' });
+    try {
+      const { port } = new URL(l.url);
+      await new Promise<void>((resolve) => {
+        const sock = connect(Number(port), '127.0.0.1', () => {
+          sock.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":"{ __typ');
+          setTimeout(() => {
+            sock.destroy();
+            resolve();
+          }, 100);
+        });
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await gqlFor(l.url)('{ __typename }')).data).toEqual({ __typename: 'Query' });
+      expect(l.lines.filter((x) => x.level >= 40)).toEqual([]);
+      expect(l.lines.some((x) => x.msg === 'request body aborted by the client')).toBe(true);
     } finally {
       await l.close();
     }
