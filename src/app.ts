@@ -29,6 +29,7 @@ import { buildGatewaySchema } from './schema';
 import { subscriptionsOverHttpPlugin } from './plugins/http-operations';
 import { createServices, type Services } from './services';
 import { createRouter } from './http/server';
+import { createMetricsServer } from './http/metrics-endpoint';
 import { startWebSocket, type WsHandle } from './ws/server';
 import { projectRoot } from './util/paths';
 
@@ -36,6 +37,8 @@ export interface App {
   readonly config: Config;
   readonly url: string;
   readonly port: number;
+  /** Where GET /metrics is served when METRICS_PORT is set. */
+  readonly metricsUrl?: string;
   readonly services: Services;
   readonly redis: RedisClient;
   readonly redisTarget: ConcreteTarget;
@@ -135,14 +138,27 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
       return false;
     }
   };
-  httpServer.on('request', createRouter({ apollo, services, log, metrics, ready, routes: hooks.routes }));
+  const { metrics: metricsAccess } = config;
+  const metricsHere = metricsAccess.port === null ? { token: metricsAccess.token } : null;
+  httpServer.on('request', createRouter({ apollo, services, log, metrics, metricsHere, ready, routes: hooks.routes }));
   const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const urlOf = (p: number): string => `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${p}`;
+  const url = urlOf(port);
+  const metricsServer = metricsAccess.port === null ? null : createMetricsServer(metrics, metricsAccess.token);
+  if (metricsServer) {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', reject);
+      metricsServer.listen(metricsAccess.port!, config.host, () => resolve());
+    });
+  } else if (config.production && !metricsAccess.token) {
+    log.warn('GET /metrics is open to anyone who reaches this port: set METRICS_TOKEN or METRICS_PORT to keep it private');
+  }
+  const metricsUrl = metricsServer ? urlOf((metricsServer.address() as AddressInfo).port) : undefined;
   for (const start of hooks.onStart) await start({ url });
   log.info({ url, redis: target.kind }, 'gateway listening');
 
@@ -151,6 +167,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
     (closing ??= (async () => {
       await ws.close();
       await apollo.stop();
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       for (const stop of [...hooks.onStop].reverse()) {
         try {
           await stop();
@@ -162,5 +179,5 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
       await embedded?.stop();
     })());
 
-  return { config, url, port, services, redis, redisTarget: target, httpServer, log, metrics, ws, close };
+  return { config, url, port, metricsUrl, services, redis, redisTarget: target, httpServer, log, metrics, ws, close };
 }

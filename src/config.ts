@@ -70,6 +70,15 @@ export interface Config {
   readonly analyticsRetentionMs: number;
   /** Distinct pages tracked one by one; later new pages count under "(other)". Default 10000. */
   readonly analyticsMaxPages: number;
+  /** Who may read GET /metrics; see {@link MetricsAccess}. Default: anyone who can reach the port. */
+  readonly metrics: MetricsAccess;
+}
+
+export interface MetricsAccess {
+  /** METRICS_TOKEN: when set, /metrics answers only `Authorization: Bearer <token>`. Default unset. */
+  readonly token: string | null;
+  /** METRICS_PORT: when set, /metrics is served on its own listener (on HOST) and not on PORT. Default unset. */
+  readonly port: number | null;
 }
 
 export interface JobsConfig {
@@ -295,6 +304,14 @@ function registrySettings(env: Env): { heartbeatMs: number; ttlMs: number } {
   return { heartbeatMs, ttlMs };
 }
 
+function metricsAccess(env: Env): MetricsAccess {
+  // Taken verbatim, like passwords; long enough that guessing it is not a plan.
+  const token = env.METRICS_TOKEN ?? '';
+  if (token && !/^[\x21-\x7e]{16,256}$/.test(token)) throw new ConfigError('METRICS_TOKEN', '16 to 256 printable ASCII characters without spaces', '(hidden)');
+  const port = str(env, 'METRICS_PORT') === undefined ? null : int(env, 'METRICS_PORT', 0, 0, 65535);
+  return { token: token || null, port };
+}
+
 /** Reads and validates the environment. Throws {@link ConfigError} on the first bad value. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = str(env, 'NODE_ENV');
@@ -363,6 +380,10 @@ export function loadConfig(env: Env = process.env): Config {
     eventStreamMaxLen: int(env, 'EVENT_STREAM_MAXLEN', 100_000, 100, 1_000_000_000),
     analyticsRetentionMs: analyticsRetention(env),
     analyticsMaxPages: int(env, 'ANALYTICS_MAX_PAGES', 10_000, 10, 1_000_000),
+    metrics: metricsAccess(env),
   };
+  if (config.metrics.port !== null && config.metrics.port !== 0 && config.metrics.port === config.port) {
+    throw new ConfigError('METRICS_PORT', `a port other than PORT (${config.port})`, String(config.metrics.port));
+  }
   return Object.freeze(config);
 }

@@ -4,11 +4,14 @@ import type { Metrics } from '../metrics';
 import { GRAPHIQL_HTML } from './graphiql';
 import { sendPage, serveAsset } from './assets';
 import { handleGraphQL, type GraphQLHandlerDeps } from './graphql';
+import { serveMetrics } from './metrics-endpoint';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 
 export interface RouterDeps extends GraphQLHandlerDeps {
   metrics: Metrics;
+  /** GET /metrics on this port: null when it is served on its own port (METRICS_PORT); else the token it needs, if any. */
+  metricsHere: { token: string | null } | null;
   /** Resolves true when Redis answers. */
   ready(): Promise<boolean>;
   /** Extra GET routes by exact path (e.g. /dashboard). */
@@ -45,7 +48,7 @@ export function createRouter(deps: RouterDeps) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'Method Not Allowed');
       if (path === '/healthz') return text(res, 200, 'ok');
       if (path === '/readyz') return (await deps.ready()) ? text(res, 200, 'ready') : text(res, 503, 'redis unavailable');
-      if (path === '/metrics') return text(res, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+      if (path === '/metrics' && deps.metricsHere) return await serveMetrics(req, res, deps.metrics, deps.metricsHere.token);
       if (path.startsWith('/assets/') && serveAsset(path.slice(8), req, res)) return;
       const route = deps.routes.get(path);
       if (route) return await route(req, res, url);

@@ -198,3 +198,36 @@ test('/metrics: operation names are bounded so clients cannot grow the label set
     await m.close();
   }
 });
+
+describe('/metrics kept private', () => {
+  test('METRICS_TOKEN: /metrics answers only with that bearer token', async () => {
+    const m = await startTestApp({ METRICS_TOKEN: 'scrape-token-0123456789' });
+    try {
+      const none = await fetch(`${m.url}/metrics`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect((await fetch(`${m.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+      const ok = await fetch(`${m.url}/metrics`, { headers: { authorization: 'Bearer scrape-token-0123456789' } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^process_cpu_seconds_total /m);
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('METRICS_PORT: /metrics moves to its own listener and the public port no longer serves it', async () => {
+    const m = await startTestApp({ METRICS_PORT: '0' });
+    try {
+      expect((await fetch(`${m.url}/metrics`)).status).toBe(404);
+      expect(m.app.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(m.app.metricsUrl).not.toBe(m.url);
+      const res = await fetch(`${m.app.metricsUrl}/metrics`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/^process_cpu_seconds_total /m);
+      // Nothing else is served there.
+      expect((await fetch(`${m.app.metricsUrl}/graphql?query=%7B__typename%7D`)).status).toBe(404);
+    } finally {
+      await m.close();
+    }
+  });
+});

@@ -72,6 +72,8 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   SCRYPT_N: [{ SCRYPT_N: '1000' }, { SCRYPT_N: '512' }],
   CART_IDLE_TTL: [{ CART_IDLE_TTL: '30 days' }],
   REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
+  METRICS_TOKEN: [{ METRICS_TOKEN: 'short' }, { METRICS_TOKEN: 'has a space in it here' }],
+  METRICS_PORT: [{ METRICS_PORT: 'x' }, { METRICS_PORT: '4000' }, { METRICS_PORT: '70000' }],
 };
 
 describe('every contract variable', () => {
@@ -109,6 +111,7 @@ describe('defaults (nothing set)', () => {
     ['bodyLimitBytes', 1024 * 1024],
     ['introspection', true],
     ['redis', { kind: 'auto' }],
+    ['metrics', { token: null, port: null }],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
