@@ -66,7 +66,7 @@ export async function runPipelineBench(variants: Record<string, Variant>, opts: 
   const list = Array.from({ length: opts.listSize ?? 20 }, (_, i) => ({ ...session, id: `s${i}`, userAgent: 'Mozilla/5.0', ip: '10.0.0.1' }));
   const services = {
     config,
-    sessions: { touch: async () => session, list: async () => list },
+    sessions: { check: async () => ({ session, ended: null }), list: async () => list },
     users: { findById: async () => user },
   } as unknown as Services;
   const metrics = new Metrics();
