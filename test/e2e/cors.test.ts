@@ -156,6 +156,23 @@ describe('actual requests', () => {
   });
 });
 
+describe('rate-limited', () => {
+  let r: TestApp;
+  beforeAll(async () => {
+    r = await startTestApp({ CORS_ORIGINS: SHOP, RATE_LIMIT_DEFAULT: '1/1m' });
+  });
+  afterAll(() => r.close());
+
+  test('a 429 names the listed origin and exposes Retry-After, so the page can wait', async () => {
+    expect((await post(r.url, { origin: SHOP })).status).toBe(200);
+    const limited = await post(r.url, { origin: SHOP });
+    expect(limited.status).toBe(429);
+    expect(limited.headers['access-control-allow-origin']).toBe(SHOP);
+    expect(limited.headers['access-control-expose-headers']).toContain('Retry-After');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
+
 describe('CORS_ORIGINS unset (the default)', () => {
   let d: TestApp;
   beforeAll(async () => {
