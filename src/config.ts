@@ -52,6 +52,8 @@ export interface Config {
   readonly production: boolean;
   readonly logLevel: string;
   readonly trustedProxies: readonly string[];
+  /** Exact browser origins allowed to call /graphql with credentials and to open the WebSocket (CORS_ORIGINS). Default none. */
+  readonly corsOrigins: readonly string[];
   /** Default 1 MiB. */
   readonly bodyLimitBytes: number;
   readonly introspection: boolean;
@@ -260,6 +262,23 @@ function ipList(env: Env, name: string): string[] {
   return ips;
 }
 
+/**
+ * Exact origins as a browser serializes them in `Origin`: http(s), lower case, no default port,
+ * no path. Anything else could never match a request, or (a wildcard) would match too much.
+ */
+function originList(env: Env, name: string): string[] {
+  const origins = list(env, name);
+  for (const item of origins) {
+    const u = URL.canParse(item) ? new URL(item) : null;
+    const host = u?.hostname.replace(/^\[(.*)\]$/, '$1') ?? '';
+    const ok = u !== null && (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item && (HOSTNAME.test(host) || isIP(host) !== 0);
+    if (!ok) {
+      throw new ConfigError(name, 'comma-separated exact origins such as https://shop.example.com or http://localhost:5173 (http or https, lower case, a port only when not the default, no path, no wildcard)', item);
+    }
+  }
+  return origins;
+}
+
 /** Whole minutes from 1m to 31d: series buckets are per minute. */
 function analyticsRetention(env: Env): number {
   const ms = duration(env, 'ANALYTICS_RETENTION', '24h');
@@ -363,6 +382,7 @@ export function loadConfig(env: Env = process.env): Config {
     production,
     logLevel,
     trustedProxies: ipList(env, 'TRUSTED_PROXIES'),
+    corsOrigins: originList(env, 'CORS_ORIGINS'),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     introspection: bool(env, 'INTROSPECTION', !production),
     queryLimits: {

@@ -138,3 +138,8 @@ export function isSecure(req: IncomingMessage, trustedProxies: readonly string[]
   const peer = normalizeIp(req.socket.remoteAddress ?? '');
   return trustedProxies.includes(peer) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim() === 'https';
 }
+
+/** The socket peer is one of the configured trusted proxies, whose X-Forwarded-* headers are believed. */
+export function fromTrustedProxy(req: IncomingMessage, trustedProxies: readonly string[]): boolean {
+  return trustedProxies.includes(normalizeIp(req.socket.remoteAddress ?? ''));
+}

@@ -5,6 +5,8 @@ import { GRAPHIQL_HTML } from './graphiql';
 import { sendPage, serveAsset } from './assets';
 import { handleGraphQL, type GraphQLHandlerDeps } from './graphql';
 import { serveMetrics } from './metrics-endpoint';
+import { createCors } from './cors';
+import { OriginPolicy } from './origins';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 
@@ -26,6 +28,8 @@ function text(res: ServerResponse, status: number, body: string, type = 'text/pl
 const wantsHtml = (req: IncomingMessage): boolean => (req.headers.accept ?? '').includes('text/html');
 
 export function createRouter(deps: RouterDeps) {
+  const { corsOrigins, trustedProxies } = deps.services.config;
+  const cors = createCors(new OriginPolicy(corsOrigins, trustedProxies));
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
     try {
@@ -38,6 +42,8 @@ export function createRouter(deps: RouterDeps) {
     const path = url.pathname;
     try {
       if (path === '/graphql') {
+        // Only /graphql speaks CORS: probes, metrics and pages are for the gateway's own origin.
+        if (await cors(req, res)) return;
         if (req.method === 'GET' && wantsHtml(req) && !url.searchParams.has('query')) return sendPage(res, GRAPHIQL_HTML);
         if (req.method !== 'GET' && req.method !== 'POST') {
           res.setHeader('Allow', 'GET, POST');

@@ -20,6 +20,7 @@ import { isRedisUnavailable } from '../redis/connection';
 import type { Services } from '../services';
 import type { SessionRecord } from '../services/session.service';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
+import { OriginPolicy } from '../http/origins';
 import { costTooHigh, limitRules, operationCost } from '../plugins/query-limits';
 import { makeFormatError } from '../plugins/errors';
 import { shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
@@ -69,7 +70,19 @@ const WS_CLOSE_GRACE_MS = 2000;
 export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const { services, log, schema } = deps;
   const { config } = services;
-  const wss = new WebSocketServer({ server: deps.server, path: '/graphql', maxPayload: config.bodyLimitBytes });
+  const origins = new OriginPolicy(config.corsOrigins, config.trustedProxies);
+  const wss = new WebSocketServer({
+    server: deps.server,
+    path: '/graphql',
+    maxPayload: config.bodyLimitBytes,
+    // Browsers apply no CORS to WebSockets, and the upgrade carries the session cookie: a page on
+    // another site could act as the user. Refused with 403 before the upgrade (contract "WebSocket origin").
+    verifyClient: ({ req }, done) => {
+      if (origins.allowsUpgrade(req)) return done(true);
+      log.debug({ origin: String(req.headers.origin ?? req.headers['sec-websocket-origin']).slice(0, 200) }, 'WebSocket upgrade refused: origin not allowed');
+      done(false, 403, 'Forbidden');
+    },
+  });
   const sessionSockets = new SessionSockets(checkIntervalFor(config.sessionIdleTtlMs));
   const rules = [...specifiedRules, ...limitRules(config.queryLimits)];
   const formatError = makeFormatError(config.production);

@@ -57,6 +57,23 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   WORKER: [{ WORKER: 'yes' }, { WORKER: '2' }],
   NODE_ENV: [{ NODE_ENV: 'prod' }, { NODE_ENV: 'Production' }],
   LOG_LEVEL: [{ LOG_LEVEL: 'verbose' }, { LOG_LEVEL: 'INFO' }],
+  CORS_ORIGINS: [
+    { CORS_ORIGINS: '*' },
+    { CORS_ORIGINS: 'https://*.example.com' },
+    { CORS_ORIGINS: 'null' },
+    { CORS_ORIGINS: 'shop.example.com' },
+    { CORS_ORIGINS: 'https://shop.example.com/' },
+    { CORS_ORIGINS: 'https://shop.example.com/app' },
+    { CORS_ORIGINS: 'https://Shop.example.com' },
+    { CORS_ORIGINS: 'https://shop.example.com:443' },
+    { CORS_ORIGINS: 'http://localhost:80' },
+    { CORS_ORIGINS: 'https://user@shop.example.com' },
+    { CORS_ORIGINS: 'https://shop.example.com?x=1' },
+    { CORS_ORIGINS: 'ftp://files.example.com' },
+    { CORS_ORIGINS: 'file:///tmp/page.html' },
+    { CORS_ORIGINS: 'https://shop.example.com https://admin.example.com' },
+    { CORS_ORIGINS: 'https://ok.example.com,https://bad_host{x}.example.com' },
+  ],
   // Not in the contract table: the gateway's own tuning knobs.
   BODY_LIMIT_BYTES: [{ BODY_LIMIT_BYTES: '1mb' }, { BODY_LIMIT_BYTES: '10' }],
   INTROSPECTION: [{ INTROSPECTION: 'on' }],
@@ -112,6 +129,7 @@ describe('defaults (nothing set)', () => {
     ['introspection', true],
     ['redis', { kind: 'auto' }],
     ['metrics', { token: null, port: null }],
+    ['corsOrigins', []],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
@@ -176,6 +194,16 @@ describe('good values are taken', () => {
     expect(c.queryLimits).toMatchObject({ depth: 5, cost: 50 });
     expect(c.trustedProxies).toEqual(['10.0.0.1', '::1']);
     expect(c.bodyLimitBytes).toBe(2048);
+  });
+
+  test('CORS origins: exact, as browsers write them in Origin', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173,http://127.0.0.1:8080,http://[::1]:3000,https://xn--bcher-kva.example' }).corsOrigins).toEqual([
+      'https://shop.example.com',
+      'http://localhost:5173',
+      'http://127.0.0.1:8080',
+      'http://[::1]:3000',
+      'https://xn--bcher-kva.example',
+    ]);
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {

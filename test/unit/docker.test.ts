@@ -216,6 +216,7 @@ describe('health probe', () => {
     const route = createRouter({
       ready: () => Promise.reject(new Error('the probe must not need Redis')),
       routes: new Map(),
+      services: { config: loadConfig({}) },
     } as unknown as RouterDeps);
     let status = 0;
     let body = '';
