@@ -70,6 +70,10 @@ export interface Config {
   readonly analyticsRetentionMs: number;
   /** Distinct pages tracked one by one; later new pages count under "(other)". Default 10000. */
   readonly analyticsMaxPages: number;
+  /** New visitor keys (journeys, experiment exposure records) one caller may create per UTC day; admins are exempt. Default 1000. */
+  readonly analyticsVisitorKeysPerDay: number;
+  /** How long a visitor's experiment exposures are kept after its last assignment or conversion. Default 30d. */
+  readonly experimentVisitorTtlMs: number;
 }
 
 export interface JobsConfig {
@@ -260,6 +264,13 @@ function analyticsRetention(env: Env): number {
   return ms;
 }
 
+/** A duration of at most `max` (given as text for the message). */
+function boundedDuration(env: Env, name: string, def: string, max: string): number {
+  const ms = duration(env, name, def);
+  if (ms > parseDuration(name, max)) throw new ConfigError(name, `a positive duration of at most ${max}, such as ${def}`, str(env, name) ?? '');
+  return ms;
+}
+
 function jobsConfig(env: Env): JobsConfig {
   const smtpUrl = str(env, 'SMTP_URL') ?? null;
   if (smtpUrl !== null && !/^smtps?:\/\/\S+$/.test(smtpUrl)) {
@@ -363,6 +374,8 @@ export function loadConfig(env: Env = process.env): Config {
     eventStreamMaxLen: int(env, 'EVENT_STREAM_MAXLEN', 100_000, 100, 1_000_000_000),
     analyticsRetentionMs: analyticsRetention(env),
     analyticsMaxPages: int(env, 'ANALYTICS_MAX_PAGES', 10_000, 10, 1_000_000),
+    analyticsVisitorKeysPerDay: int(env, 'ANALYTICS_VISITOR_KEYS_PER_DAY', 1000, 0, 1_000_000_000),
+    experimentVisitorTtlMs: boundedDuration(env, 'EXPERIMENT_VISITOR_TTL', '30d', '366d'),
   };
   return Object.freeze(config);
 }

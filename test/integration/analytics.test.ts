@@ -6,7 +6,8 @@ import { ANALYTICS, ok, pool, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/an
 let t: TestApp;
 let admin: string;
 beforeAll(async () => {
-  t = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_MAX_PAGES: '50' });
+  // Every visitor here comes from one address: the daily budget of new visitor keys is raised to fit them all.
+  t = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_MAX_PAGES: '50', ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' });
   admin = await loginAs(t, ADMIN.email, ADMIN.password);
 });
 afterAll(() => t.close());

@@ -7,7 +7,8 @@ let t: TestApp;
 let t2: TestApp;
 let admin: string;
 beforeAll(async () => {
-  const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
+  // Thousands of visitors from one address: the daily budget of new visitor keys is raised to fit them.
+  const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' };
   t = await startTestApp(env);
   t2 = await startTestApp({ ...env, KEY_PREFIX: t.prefix });
   admin = await loginAs(t, ADMIN.email, ADMIN.password);

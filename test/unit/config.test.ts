@@ -72,6 +72,8 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   SCRYPT_N: [{ SCRYPT_N: '1000' }, { SCRYPT_N: '512' }],
   CART_IDLE_TTL: [{ CART_IDLE_TTL: '30 days' }],
   REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
+  ANALYTICS_VISITOR_KEYS_PER_DAY: [{ ANALYTICS_VISITOR_KEYS_PER_DAY: '-1' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: '1e3' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' }],
+  EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
 };
 
 describe('every contract variable', () => {
@@ -109,6 +111,8 @@ describe('defaults (nothing set)', () => {
     ['bodyLimitBytes', 1024 * 1024],
     ['introspection', true],
     ['redis', { kind: 'auto' }],
+    ['analyticsVisitorKeysPerDay', 1000],
+    ['experimentVisitorTtlMs', 30 * 86_400_000],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
