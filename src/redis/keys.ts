@@ -88,6 +88,10 @@ export class Keys {
   anBudget(epochDay: number, callerKey: string): string {
     return this.k('an', '{an}', 'budget', String(epochDay), callerKey);
   }
+  /** Set once an order's revenue is counted, so a re-run of its processing counts nothing twice. */
+  anOrder(orderId: string): string {
+    return this.k('an', '{an}', 'order', orderId);
+  }
   /** Hashes type -> count and type -> revenue cents. */
   anConversions(what: 'count' | 'revenue'): string {
     return this.k('an', '{an}', 'conv', what);
@@ -114,6 +118,10 @@ export class Keys {
    */
   experiment(key: string, part: 'def' | 'assign' | 'converted' | 'stats'): string {
     return this.k('an', '{an}', 'exp', key, part);
+  }
+  /** What a script appends `<experiment key>:def` or `:stats` to, for experiments it finds in a visitor's exposures. */
+  experimentPrefix(): string {
+    return `${this.k('an', '{an}', 'exp')}:`;
   }
 
   // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces

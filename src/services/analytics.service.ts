@@ -9,8 +9,13 @@
  * pages and 100 conversion types are ranked one by one before new ones count
  * as "(other)". A journey is named by the keyed hash of the visitor id, and a
  * new one is charged to the caller's daily budget (see {@link VisitorBudget}).
+ *
+ * Revenue is what the server knows was paid: a completed order (recorded by
+ * {@link recordOrder}), or a value an admin reports. A value anyone else sends
+ * with a conversion is not counted: the conversion is, with no revenue.
  */
 import type { Config } from '../config';
+import type { OrderRecord } from './order.service';
 import type { Context } from '../context';
 import { badInput, notFound } from '../errors';
 import type { RedisClient } from '../redis/connection';
@@ -26,6 +31,10 @@ export const JOURNEY_CAP = 50;
 export const MAX_CONVERSION_TYPES = 100;
 export const MAX_PAGE_LENGTH = 256;
 export const OTHER = '(other)';
+/** The conversion type a completed order is recorded under; in parentheses, like OTHER, so no client can send it. */
+export const ORDER_CONVERSION = '(order)';
+/** How long a completed order's "revenue counted" marker is kept: far beyond any retry of its processing. */
+const ORDER_MARKER_TTL_MS = 7 * 86_400_000;
 
 export type AnalyticsEventKind = 'PAGE_VIEW' | 'CONVERSION';
 
@@ -149,17 +158,36 @@ export class AnalyticsService {
     );
   }
 
-  /** One script call; with `experiment`, counts for the viewer's variant. NOT_FOUND for an unknown experiment. */
+  /**
+   * One script call; with `experiment`, counts for the viewer's variant. NOT_FOUND for an unknown
+   * experiment. `valueCents` counts as revenue only when an admin sends it.
+   */
   async trackConversion(ctx: Context, spec: ConversionSpec): Promise<void> {
     const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
-    const code = await this.convert({ type: spec.type, valueCents: spec.valueCents ?? 0, visitorId, experiment: spec.experiment ?? '' });
+    const valueCents = spec.valueCents && (await this.reportsRevenue(ctx)) ? spec.valueCents : 0;
+    const code = await this.convert({ type: spec.type, valueCents, visitorId, experiment: spec.experiment ?? '' });
     if (code === -1) throw notFound(`Experiment ${spec.experiment}`);
   }
 
-  /** The conversion script; `experiment` '' for none. Returns its code. */
-  private async convert(c: { type: string; valueCents: number; visitorId: string; experiment: string }): Promise<number> {
+  /**
+   * Counts a completed order: its total as revenue (conversion type `(order)`) of the buyer
+   * (`user:<id>`), and a conversion in every experiment the buyer was exposed to. Safe to call
+   * again for the same order (a retried job): it counts once.
+   */
+  async recordOrder(order: Pick<OrderRecord, 'id' | 'userId' | 'totalCents'>): Promise<void> {
+    await this.convert({ type: ORDER_CONVERSION, valueCents: order.totalCents, visitorId: `user:${order.userId}`, experiment: '*', orderId: order.id });
+  }
+
+  /** Whether a value sent with a conversion is revenue: only from an admin (a server-side reporter). */
+  private async reportsRevenue(ctx: Context): Promise<boolean> {
+    if (!ctx.token) return false;
+    return Boolean((await ctx.user())?.roles.includes('ADMIN'));
+  }
+
+  /** The conversion script; `experiment` '' for none, '*' for every one the visitor was exposed to. Returns its code. */
+  private async convert(c: { type: string; valueCents: number; visitorId: string; experiment: string; orderId?: string }): Promise<number> {
     const at = Date.now();
-    const named = c.experiment;
+    const named = c.experiment !== '' && c.experiment !== '*' ? c.experiment : '';
     const event: AnalyticsEventPayload = { type: 'CONVERSION', at, visitorId: c.visitorId, conversionType: c.type, valueCents: c.valueCents, ...(named ? { experiment: named } : {}) };
     const k = this.keys;
     const [code] = await runScript<[number, string]>(
@@ -172,6 +200,7 @@ export class AnalyticsService {
         k.anMinute(Math.floor(at / MINUTE)),
         k.anDirty(),
         k.anVisitorExps(await this.visitors.visitorKey(c.visitorId)),
+        k.anOrder(c.orderId ?? ''),
         k.experiment(named, 'def'),
         k.experiment(named, 'stats'),
         k.experiment(named, 'assign'),
@@ -181,12 +210,15 @@ export class AnalyticsService {
         c.type,
         c.valueCents,
         c.visitorId,
-        named ? '=' : '',
-        MAX_CONVERSION_TYPES,
+        named ? '=' : c.experiment,
+        // Orders keep their own type even when clients have used up the ranked types: room for "(other)" and "(order)".
+        c.orderId ? MAX_CONVERSION_TYPES + 2 : MAX_CONVERSION_TYPES,
         this.bucketTtlSec,
         k.channel(ANALYTICS_EVENTS_TOPIC),
         JSON.stringify(event),
         this.config.experimentVisitorTtlMs,
+        c.orderId ? ORDER_MARKER_TTL_MS : '',
+        k.experimentPrefix(),
         named,
       ],
     );

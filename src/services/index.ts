@@ -60,6 +60,8 @@ export function createServices(config: Config, redis: RedisClient, keys: Keys, p
   const budget = new VisitorBudget(keys, visitors, config);
   const experiments = new ExperimentService(redis, keys, visitors, budget, config);
   const analytics = new AnalyticsService(redis, keys, visitors, experiments, budget, config);
+  // Revenue comes from orders, server-side: wired here because the worker process runs orders without the app's modules.
+  orders.onCompleted((order) => analytics.recordOrder(order));
   const liveStats = new LiveStatsService(redis, keys, pubsub, analytics, log);
   const mail = new MailService(redis, keys, config.jobs);
   const rateLimits = new RateLimitService(redis, keys, pubsub, config, log);

@@ -1,12 +1,14 @@
 /**
  * What anonymous (and other non-admin) callers can leave behind in Redis through analytics and
  * experiments: a daily budget of new visitor keys per caller, a lifetime on every key they create,
- * and caller text never in a key name. Over HTTP and WebSocket alike, across instances.
+ * caller text never in a key name, and client-sent values that are not revenue. Over HTTP and
+ * WebSocket alike, across instances.
  */
 import type Redis from 'ioredis';
 import type { Client } from 'graphql-ws';
 import { ADMIN, registerUser, loginAs, startTestApp, type TestApp } from '../helpers/app';
-import { ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
+import { ANALYTICS, ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
+import { addToCart, checkout, upsert } from '../helpers/commerce';
 import { rawRedis } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 
@@ -146,6 +148,43 @@ test('hostile visitor ids never appear in a key name', async () => {
   expect(ok(await t.gql('query J($v: String!) { visitorJourney(visitorId: $v) }', { v: 'hx:sep:id' }, { token: admin })).visitorJourney).toEqual(['/hostile']);
   const keys = await allKeys();
   for (const visitorId of ids) for (const key of keys) expect(key.includes(visitorId) ? [key, visitorId] : null).toBeNull();
+});
+
+test('a value sent with a conversion is revenue only from an admin', async () => {
+  const u = await registerUser(t);
+  const totals = async () => ok(await t.gql(ANALYTICS, {}, { token: admin })).analytics;
+  const start = await totals();
+  ok(await t.gql(TRACK_CONVERSION, { input: { type: 'claimed', valueCents: 100_000_000 } }));
+  ok(await overWs(ws(), TRACK_CONVERSION, { input: { type: 'claimed', valueCents: 100_000_000 } }));
+  ok(await t.gql(TRACK_CONVERSION, { input: { type: 'claimed', valueCents: 100_000_000 } }, { token: u.token }));
+  const afterOthers = await totals();
+  expect(afterOthers.totalConversions - start.totalConversions).toBe(3);
+  expect(afterOthers.totalRevenueCents).toBe(start.totalRevenueCents);
+  ok(await t.gql(TRACK_CONVERSION, { input: { type: 'claimed', valueCents: 2500 } }, { token: admin }));
+  const afterAdmin = await totals();
+  expect(afterAdmin.totalRevenueCents - start.totalRevenueCents).toBe(2500);
+  expect(afterAdmin.conversionsByType.find((c: { type: string }) => c.type === 'claimed')).toEqual({ type: 'claimed', conversions: 4, revenueCents: 2500 });
+});
+
+test("a completed order is revenue, once, and a conversion for the buyer's experiments", async () => {
+  await upsert(t, admin, { id: 'rev-mug', name: 'Mug', priceCents: 1250, stock: 10 });
+  ok(await t.gql(CREATE_EXPERIMENT, { input: { key: 'buyers', variants: ['a', 'b'] } }, { token: admin }));
+  const u = await registerUser(t);
+  const variant = ok(await t.gql<{ assignVariant: string }>(ASSIGN, { e: 'buyers' }, { token: u.token })).assignVariant;
+  const start = ok(await t.gql(ANALYTICS, {}, { token: admin })).analytics;
+  await addToCart(t, u.token, 'rev-mug', 2);
+  const order = (await checkout(t, u.token)).data?.checkout;
+  expect(order.totalCents).toBe(2500);
+  await t.app.services.orders.process(order.id);
+  await t2.app.services.orders.process(order.id); // a re-run (a retried job) counts nothing twice
+  const after = ok(await t.gql(ANALYTICS, {}, { token: admin })).analytics;
+  expect(after.totalRevenueCents - start.totalRevenueCents).toBe(2500);
+  expect(after.totalConversions - start.totalConversions).toBe(1);
+  expect(after.conversionsByType.find((c: { type: string }) => c.type === '(order)')).toMatchObject({ conversions: 1, revenueCents: 2500 });
+  const v = (await report('buyers')).variants.find((x: { name: string }) => x.name === variant);
+  expect(v).toMatchObject({ exposures: 1, conversions: 1, conversionEvents: 1, revenueCents: 2500 });
+  // Nobody else can report under the orders' type.
+  expect((await t.gql(TRACK_CONVERSION, { input: { type: '(order)' } }, { token: admin })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 });
 
 test('a visitor keeps its variant across instances and restarts; assignments stored before are honoured', async () => {

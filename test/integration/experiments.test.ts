@@ -94,9 +94,10 @@ test('conversions count for the viewer\'s variant: once per viewer in the rate, 
   });
   // Every viewer in b converts, a quarter of a does; two conversions each for viewers 0..9.
   const converting = Object.keys(variantOf).filter((v) => variantOf[v] === 'b' || Number(v.slice(5)) % 4 === 0);
-  await pool(converting.length, 32, (i) => t.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: converting[i] } }).then(ok));
+  // Reported by an admin (a server-side reporter), whose valueCents is revenue.
+  await pool(converting.length, 32, (i) => t.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: converting[i] } }, { token: admin }).then(ok));
   const repeaters = converting.slice(0, 10);
-  await pool(10, 10, (i) => t2.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: repeaters[i] } }).then(ok));
+  await pool(10, 10, (i) => t2.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: repeaters[i] } }, { token: admin }).then(ok));
   // A viewer never exposed converts: counted apart, and warned about.
   ok(await t.gql(TRACK_CONVERSION, { input: { type: 'purchase', experiment: 'attr', visitorId: 'stranger' } }));
   const r = await report('attr');

@@ -8,7 +8,7 @@ const calculateSlot = require('cluster-key-slot') as (key: string) => number;
 
 const keys = new Keys('gw');
 
-test('every key a tracking script touches is in the {an} slot', () => {
+test('every key a tracking script touches, the ones it builds from a prefix too, is in the {an} slot', () => {
   const all = [
     keys.anTotals(),
     keys.anPages(),
@@ -18,12 +18,17 @@ test('every key a tracking script touches is in the {an} slot', () => {
     keys.anJourney('k_DgZn3aST70KRQB0p614W'),
     keys.anVisitorExps('k_DgZn3aST70KRQB0p614W'),
     keys.anBudget(20_000, 'ATRX0IPY0GRQCMAvoa1aaG'),
+    keys.anOrder('0123456789abcdef0123456789abcdef'),
     keys.anDirty(),
     keys.experiments(),
     keys.experiment('checkout-button', 'def'),
     keys.experiment('', 'def'),
+    `${keys.experimentPrefix()}checkout-button:def`,
+    `${keys.experimentPrefix()}checkout-button:stats`,
   ];
   expect(new Set(all.map((k) => calculateSlot(k)))).toEqual(new Set([calculateSlot('{an}')]));
+  // The prefix a script appends to spells the same keys the service reads.
+  expect(`${keys.experimentPrefix()}checkout-button:stats`).toBe(keys.experiment('checkout-button', 'stats'));
 });
 
 test.each([
