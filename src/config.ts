@@ -74,6 +74,8 @@ export interface Config {
   readonly analyticsVisitorKeysPerDay: number;
   /** How long a visitor's experiment exposures are kept after its last assignment or conversion. Default 30d. */
   readonly experimentVisitorTtlMs: number;
+  /** How long a guest's cart may outlive its guest session. Default 10m. */
+  readonly guestCartGraceMs: number;
 }
 
 export interface JobsConfig {
@@ -376,6 +378,7 @@ export function loadConfig(env: Env = process.env): Config {
     analyticsMaxPages: int(env, 'ANALYTICS_MAX_PAGES', 10_000, 10, 1_000_000),
     analyticsVisitorKeysPerDay: int(env, 'ANALYTICS_VISITOR_KEYS_PER_DAY', 1000, 0, 1_000_000_000),
     experimentVisitorTtlMs: boundedDuration(env, 'EXPERIMENT_VISITOR_TTL', '30d', '366d'),
+    guestCartGraceMs: boundedDuration(env, 'GUEST_CART_GRACE', '10m', '1d'),
   };
   return Object.freeze(config);
 }
