@@ -72,6 +72,12 @@ export interface Config {
   readonly analyticsRetentionMs: number;
   /** Distinct pages tracked one by one; later new pages count under "(other)". Default 10000. */
   readonly analyticsMaxPages: number;
+  /** New visitor keys (journeys, experiment exposure records) one caller may create per UTC day; admins are exempt. Default 1000. */
+  readonly analyticsVisitorKeysPerDay: number;
+  /** How long a visitor's experiment exposures are kept after its last assignment or conversion. Default 30d. */
+  readonly experimentVisitorTtlMs: number;
+  /** How long a guest's cart may outlive its guest session. Default 10m. */
+  readonly guestCartGraceMs: number;
   /** Who may read GET /metrics; see {@link MetricsAccess}. Default: anyone who can reach the port. */
   readonly metrics: MetricsAccess;
 }
@@ -288,6 +294,13 @@ function analyticsRetention(env: Env): number {
   return ms;
 }
 
+/** A duration of at most `max` (given as text for the message). */
+function boundedDuration(env: Env, name: string, def: string, max: string): number {
+  const ms = duration(env, name, def);
+  if (ms > parseDuration(name, max)) throw new ConfigError(name, `a positive duration of at most ${max}, such as ${def}`, str(env, name) ?? '');
+  return ms;
+}
+
 function jobsConfig(env: Env): JobsConfig {
   const smtpUrl = str(env, 'SMTP_URL') ?? null;
   if (smtpUrl !== null && !/^smtps?:\/\/\S+$/.test(smtpUrl)) {
@@ -401,6 +414,9 @@ export function loadConfig(env: Env = process.env): Config {
     analyticsRetentionMs: analyticsRetention(env),
     analyticsMaxPages: int(env, 'ANALYTICS_MAX_PAGES', 10_000, 10, 1_000_000),
     metrics: metricsAccess(env),
+    analyticsVisitorKeysPerDay: int(env, 'ANALYTICS_VISITOR_KEYS_PER_DAY', 1000, 0, 1_000_000_000),
+    experimentVisitorTtlMs: boundedDuration(env, 'EXPERIMENT_VISITOR_TTL', '30d', '366d'),
+    guestCartGraceMs: boundedDuration(env, 'GUEST_CART_GRACE', '10m', '1d'),
   };
   if (config.metrics.port !== null && config.metrics.port !== 0 && config.metrics.port === config.port) {
     throw new ConfigError('METRICS_PORT', `a port other than PORT (${config.port})`, String(config.metrics.port));

@@ -76,9 +76,21 @@ export class Keys {
   anMinute(epochMinute: number): string {
     return this.k('an', '{an}', 'min', String(epochMinute));
   }
-  /** Capped list of a visitor's latest pages, newest first. */
-  anJourney(visitorId: string): string {
-    return this.k('an', '{an}', 'journey', visitorId);
+  /** Capped list of a visitor's latest pages, newest first. `visitorKey` is the keyed hash of the id, never the id a caller sent. */
+  anJourney(visitorKey: string): string {
+    return this.k('an', '{an}', 'journey', visitorKey);
+  }
+  /** Hash experiment key -> variant number (`c` appended once converted): a visitor's exposures; `visitorKey` as in {@link anJourney}. */
+  anVisitorExps(visitorKey: string): string {
+    return this.k('an', '{an}', 'vx', visitorKey);
+  }
+  /** Counter of the visitor keys one caller (`callerKey`: keyed hash of `user:<id>` or the address) created on one UTC day. */
+  anBudget(epochDay: number, callerKey: string): string {
+    return this.k('an', '{an}', 'budget', String(epochDay), callerKey);
+  }
+  /** Set once an order's revenue is counted, so a re-run of its processing counts nothing twice. */
+  anOrder(orderId: string): string {
+    return this.k('an', '{an}', 'order', orderId);
   }
   /** Hashes type -> count and type -> revenue cents. */
   anConversions(what: 'count' | 'revenue'): string {
@@ -100,9 +112,16 @@ export class Keys {
   experiments(): string {
     return this.k('an', '{an}', 'exps');
   }
-  /** def: hash of the definition; assign: visitor -> variant; converted: set of visitors; stats: `<variant>:<counter>` -> n. */
+  /**
+   * def: hash of the definition; stats: `<variant>:<counter>` -> n. assign (visitor -> variant) and
+   * converted (set of visitors) are what earlier releases wrote: read, never grown (README.md).
+   */
   experiment(key: string, part: 'def' | 'assign' | 'converted' | 'stats'): string {
     return this.k('an', '{an}', 'exp', key, part);
+  }
+  /** What a script appends `<experiment key>:def` or `:stats` to, for experiments it finds in a visitor's exposures. */
+  experimentPrefix(): string {
+    return `${this.k('an', '{an}', 'exp')}:`;
   }
 
   // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces

@@ -35,7 +35,7 @@ export class AnalyticsResolver {
     return true;
   }
 
-  @Mutation(() => Boolean, { description: 'Anyone may track. Naming an experiment counts it for the viewer\'s variant.' })
+  @Mutation(() => Boolean, { description: "Anyone may track. Naming an experiment counts it for the viewer's variant. valueCents is revenue only from an admin." })
   async trackConversion(@Arg('input', () => ConversionInput) input: ConversionInput, @Ctx() ctx: Context): Promise<boolean> {
     await ctx.services.analytics.trackConversion(ctx, input);
     return true;

@@ -1,13 +1,13 @@
 import { Arg, Args, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { anySession } from '../auth/viewer';
-import { cartOwner } from '../services/cart.service';
+import { cartOwner, type CartOwner } from '../services/cart.service';
 import { AddToCartInput, RemoveFromCartArgs, SetCartItemQuantityArgs } from '../types/cart.input';
 import { Cart } from '../types/cart.type';
 import { toCart } from '../types/commerce.mappers';
 
 /** Every cart operation acts on the viewer's own cart: the user's, else the guest session's. */
-const owner = async (ctx: Context): Promise<string> => cartOwner(await anySession(ctx));
+const owner = async (ctx: Context): Promise<CartOwner> => cartOwner(await anySession(ctx));
 
 @Resolver(() => Cart)
 export class CartResolver {

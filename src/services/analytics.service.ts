@@ -7,9 +7,15 @@
  * Defaults: minute buckets and journeys live ANALYTICS_RETENTION (24h), a
  * journey keeps the visitor's last 50 pages, ANALYTICS_MAX_PAGES (10000)
  * pages and 100 conversion types are ranked one by one before new ones count
- * as "(other)".
+ * as "(other)". A journey is named by the keyed hash of the visitor id, and a
+ * new one is charged to the caller's daily budget (see {@link VisitorBudget}).
+ *
+ * Revenue is what the server knows was paid: a completed order (recorded by
+ * {@link recordOrder}), or a value an admin reports. A value anyone else sends
+ * with a conversion is not counted: the conversion is, with no revenue.
  */
 import type { Config } from '../config';
+import type { OrderRecord } from './order.service';
 import type { Context } from '../context';
 import { badInput, notFound } from '../errors';
 import type { RedisClient } from '../redis/connection';
@@ -17,6 +23,7 @@ import type { Keys } from '../redis/keys';
 import { runScript } from '../redis/scripts';
 import type { ExperimentService } from './experiment.service';
 import { buildReport, type ExperimentReport } from './experiment.report';
+import type { VisitorBudget } from './visitor-budget';
 import type { VisitorService } from './visitor.service';
 
 export const ANALYTICS_EVENTS_TOPIC = 'analytics.events';
@@ -24,6 +31,10 @@ export const JOURNEY_CAP = 50;
 export const MAX_CONVERSION_TYPES = 100;
 export const MAX_PAGE_LENGTH = 256;
 export const OTHER = '(other)';
+/** The conversion type a completed order is recorded under; in parentheses, like OTHER, so no client can send it. */
+export const ORDER_CONVERSION = '(order)';
+/** How long a completed order's "revenue counted" marker is kept: far beyond any retry of its processing. */
+const ORDER_MARKER_TTL_MS = 7 * 86_400_000;
 
 export type AnalyticsEventKind = 'PAGE_VIEW' | 'CONVERSION';
 
@@ -112,7 +123,8 @@ export class AnalyticsService {
     private readonly keys: Keys,
     private readonly visitors: VisitorService,
     private readonly experiments: ExperimentService,
-    private readonly config: Pick<Config, 'analyticsRetentionMs' | 'analyticsMaxPages'>,
+    private readonly budget: VisitorBudget,
+    private readonly config: Pick<Config, 'analyticsRetentionMs' | 'analyticsMaxPages' | 'experimentVisitorTtlMs'>,
   ) {}
 
   private get bucketTtlSec(): number {
@@ -125,28 +137,58 @@ export class AnalyticsService {
     return Math.floor(this.config.analyticsRetentionMs / MINUTE);
   }
 
-  /** One script call: counters, uniques, ranking, minute bucket, journey, live flag and the event. */
+  /** One script call: counters, uniques, ranking, minute bucket, journey (within the caller's budget), live flag and the event. */
   async trackPageView(ctx: Context, spec: PageViewSpec): Promise<void> {
     const page = normalizePage(spec.page);
     const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
+    const journey = this.keys.anJourney(await this.visitors.visitorKey(visitorId));
     const at = Date.now();
     const event: AnalyticsEventPayload = { type: 'PAGE_VIEW', at, page, visitorId, ...(spec.referrer ? { referrer: spec.referrer } : {}) };
     const k = this.keys;
-    await runScript(
-      this.redis,
-      'trackPageView',
-      [k.anTotals(), k.anPages(), k.anUniques(), k.anUniques(page), k.anUniques(OTHER), k.anMinute(Math.floor(at / MINUTE)), k.anJourney(visitorId), k.anDirty()],
-      [page, visitorId, this.config.analyticsMaxPages, this.bucketTtlSec, JOURNEY_CAP, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event)],
+    await this.budget.run(
+      ctx,
+      (budget) =>
+        runScript<number>(
+          this.redis,
+          'trackPageView',
+          [k.anTotals(), k.anPages(), k.anUniques(), k.anUniques(page), k.anUniques(OTHER), k.anMinute(Math.floor(at / MINUTE)), journey, k.anDirty(), budget.key],
+          [page, visitorId, this.config.analyticsMaxPages, this.bucketTtlSec, JOURNEY_CAP, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event), ...budget.args],
+        ),
+      (code) => code === -1,
     );
   }
 
-  /** One script call; with `experiment`, counts for the viewer's variant. NOT_FOUND for an unknown experiment. */
+  /**
+   * One script call; with `experiment`, counts for the viewer's variant. NOT_FOUND for an unknown
+   * experiment. `valueCents` counts as revenue only when an admin sends it.
+   */
   async trackConversion(ctx: Context, spec: ConversionSpec): Promise<void> {
     const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
-    const valueCents = spec.valueCents ?? 0;
+    const valueCents = spec.valueCents && (await this.reportsRevenue(ctx)) ? spec.valueCents : 0;
+    const code = await this.convert({ type: spec.type, valueCents, visitorId, experiment: spec.experiment ?? '' });
+    if (code === -1) throw notFound(`Experiment ${spec.experiment}`);
+  }
+
+  /**
+   * Counts a completed order: its total as revenue (conversion type `(order)`) of the buyer
+   * (`user:<id>`), and a conversion in every experiment the buyer was exposed to. Safe to call
+   * again for the same order (a retried job): it counts once.
+   */
+  async recordOrder(order: Pick<OrderRecord, 'id' | 'userId' | 'totalCents'>): Promise<void> {
+    await this.convert({ type: ORDER_CONVERSION, valueCents: order.totalCents, visitorId: `user:${order.userId}`, experiment: '*', orderId: order.id });
+  }
+
+  /** Whether a value sent with a conversion is revenue: only from an admin (a server-side reporter). */
+  private async reportsRevenue(ctx: Context): Promise<boolean> {
+    if (!ctx.token) return false;
+    return Boolean((await ctx.user())?.roles.includes('ADMIN'));
+  }
+
+  /** The conversion script; `experiment` '' for none, '*' for every one the visitor was exposed to. Returns its code. */
+  private async convert(c: { type: string; valueCents: number; visitorId: string; experiment: string; orderId?: string }): Promise<number> {
     const at = Date.now();
-    const exp = spec.experiment ?? '';
-    const event: AnalyticsEventPayload = { type: 'CONVERSION', at, visitorId, conversionType: spec.type, valueCents, ...(exp ? { experiment: exp } : {}) };
+    const named = c.experiment !== '' && c.experiment !== '*' ? c.experiment : '';
+    const event: AnalyticsEventPayload = { type: 'CONVERSION', at, visitorId: c.visitorId, conversionType: c.type, valueCents: c.valueCents, ...(named ? { experiment: named } : {}) };
     const k = this.keys;
     const [code] = await runScript<[number, string]>(
       this.redis,
@@ -157,14 +199,30 @@ export class AnalyticsService {
         k.anConversions('revenue'),
         k.anMinute(Math.floor(at / MINUTE)),
         k.anDirty(),
-        k.experiment(exp, 'def'),
-        k.experiment(exp, 'assign'),
-        k.experiment(exp, 'converted'),
-        k.experiment(exp, 'stats'),
+        k.anVisitorExps(await this.visitors.visitorKey(c.visitorId)),
+        k.anOrder(c.orderId ?? ''),
+        k.experiment(named, 'def'),
+        k.experiment(named, 'stats'),
+        k.experiment(named, 'assign'),
+        k.experiment(named, 'converted'),
       ],
-      [spec.type, valueCents, visitorId, exp ? '1' : '0', MAX_CONVERSION_TYPES, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event)],
+      [
+        c.type,
+        c.valueCents,
+        c.visitorId,
+        named ? '=' : c.experiment,
+        // Orders keep their own type even when clients have used up the ranked types: room for "(other)" and "(order)".
+        c.orderId ? MAX_CONVERSION_TYPES + 2 : MAX_CONVERSION_TYPES,
+        this.bucketTtlSec,
+        k.channel(ANALYTICS_EVENTS_TOPIC),
+        JSON.stringify(event),
+        this.config.experimentVisitorTtlMs,
+        c.orderId ? ORDER_MARKER_TTL_MS : '',
+        k.experimentPrefix(),
+        named,
+      ],
     );
-    if (code === -1) throw notFound(`Experiment ${exp}`);
+    return code;
   }
 
   /** Views and distinct visitors of one page (zeros for a page never seen). */
@@ -204,8 +262,8 @@ export class AnalyticsService {
   }
 
   /** The visitor's latest pages, newest first (at most 50). */
-  journey(visitorId: string): Promise<string[]> {
-    return this.redis.lrange(this.keys.anJourney(visitorId), 0, JOURNEY_CAP - 1);
+  async journey(visitorId: string): Promise<string[]> {
+    return this.redis.lrange(this.keys.anJourney(await this.visitors.visitorKey(visitorId)), 0, JOURNEY_CAP - 1);
   }
 
   /** Totals, ranking, conversion types, the last `minutes` and experiment reports: two pipelined round trips. */

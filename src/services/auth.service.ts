@@ -21,6 +21,7 @@ export type GuestHandoff = (guestSessionId: string, userId: string) => Promise<v
 
 export class AuthService {
   private readonly handoffs: GuestHandoff[] = [];
+  private readonly guestLogouts: Array<(guestSessionId: string) => Promise<void>> = [];
   private readonly registered: Array<(user: UserRecord, log: Logger) => Promise<void>> = [];
 
   constructor(
@@ -31,6 +32,11 @@ export class AuthService {
   /** Adds a step to run when a guest session signs in. */
   onGuestHandoff(fn: GuestHandoff): void {
     this.handoffs.push(fn);
+  }
+
+  /** Adds a step to run when a guest logs out (e.g. deleting its cart, which nobody can reach any more). */
+  onGuestLogout(fn: (guestSessionId: string) => Promise<void>): void {
+    this.guestLogouts.push(fn);
   }
 
   /** Adds a step to run once an account was created by `register` (e.g. the user.registered event); `log` is the request's. */
@@ -62,6 +68,7 @@ export class AuthService {
     ctx.cookies.push({ value: '', maxAgeSec: 0, secure: ctx.secure });
     if (!session) return false;
     await this.sessions.end(session);
+    if (!session.userId) for (const fn of this.guestLogouts) await fn(session.id);
     ctx.actAs(null, null);
     return true;
   }

@@ -3,9 +3,11 @@
  * so a script can check a line against stock and change it in one round trip,
  * and checkout can empty it atomically. A cart's owner is the signed-in user
  * (one cart on every device) or the guest session. Carts expire after
- * `CART_IDLE_TTL` without use (default 30 days); a guest's cart at the latest
- * when its session could (`SESSION_MAX_AGE`). Prices are read at display
- * time, so a cart always shows current prices.
+ * `CART_IDLE_TTL` without use (default 30 days). A guest's cart is reachable only
+ * through its session, so it lives as long as the session plus `GUEST_CART_GRACE`
+ * (default 10m): each cart operation sets that deadline, the session's touch
+ * extends it while the guest browses (see SessionService), and logout deletes it.
+ * Prices are read at display time, so a cart always shows current prices.
  */
 import { MAX_ORDER_CENTS } from '../types/int';
 import type { Config } from '../config';
@@ -33,9 +35,17 @@ export interface CartView {
   currency: string | null;
 }
 
-/** The cart owner id of a session: its user, else the guest session itself. */
-export const cartOwner = (session: Pick<SessionRecord, 'id' | 'userId'>): string =>
-  session.userId ? `u:${session.userId}` : `g:${session.id}`;
+/**
+ * Whose cart: `u:<userId>` or `g:<guestSessionId>` (a bare id, as benchmarks use), or that id with
+ * the guest session's absolute end (ms), which caps the guest cart's lifetime.
+ */
+export type CartOwner = string | { id: string; sessionExpiresAt: number };
+
+/** The cart owner of a session: its user, else the guest session itself. */
+export const cartOwner = (session: Pick<SessionRecord, 'id' | 'userId' | 'expiresAt'>): CartOwner =>
+  session.userId ? `u:${session.userId}` : { id: `g:${session.id}`, sessionExpiresAt: session.expiresAt };
+
+const ownerId = (owner: CartOwner): string => (typeof owner === 'string' ? owner : owner.id);
 
 /** Builds the view from the flat {productId, quantity, productJson, stock, ...} the scripts return. */
 export function cartFromFlat(flat: string[]): CartView {
@@ -58,38 +68,54 @@ export class CartService {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
-    private readonly config: Pick<Config, 'cartIdleTtlMs' | 'sessionMaxAgeMs'>,
+    private readonly config: Pick<Config, 'cartIdleTtlMs' | 'sessionIdleTtlMs' | 'sessionMaxAgeMs' | 'guestCartGraceMs'>,
   ) {}
 
-  /** A guest cart is unreachable once its session ends, so it never outlives the session's maximum age. */
-  private ttl(owner: string): number {
-    return owner.startsWith('g:') ? Math.min(this.config.cartIdleTtlMs, this.config.sessionMaxAgeMs) : this.config.cartIdleTtlMs;
+  /**
+   * A guest cart is unreachable once its session ends: it lives until the session's end as of now
+   * (idle lifetime, capped by the absolute end) plus the grace, and never longer than CART_IDLE_TTL.
+   */
+  private ttl(owner: CartOwner): number {
+    if (!ownerId(owner).startsWith('g:')) return this.config.cartIdleTtlMs;
+    const now = Date.now();
+    const sessionEnds = Math.min(now + this.config.sessionIdleTtlMs, typeof owner === 'string' ? now + this.config.sessionMaxAgeMs : owner.sessionExpiresAt);
+    return Math.max(1, Math.min(this.config.cartIdleTtlMs, sessionEnds + this.config.guestCartGraceMs - now));
   }
 
-  private scriptKeys(owner: string): string[] {
-    return [this.keys.cart(owner), this.keys.catalog('products'), this.keys.catalog('stock')];
+  private scriptKeys(owner: CartOwner): string[] {
+    return [this.keys.cart(ownerId(owner)), this.keys.catalog('products'), this.keys.catalog('stock')];
   }
 
-  async view(owner: string): Promise<CartView> {
+  /**
+   * Extends a guest cart to `untilMs` (absolute), never shortening it; a missing cart stays missing.
+   * Skipped when CART_IDLE_TTL is shorter than a session's idle lifetime plus the grace: then the
+   * cart's own idle lifetime decides, and browsing without touching the cart must not extend it.
+   */
+  async keepGuest(guestSessionId: string, untilMs: number): Promise<void> {
+    if (this.config.cartIdleTtlMs < this.config.sessionIdleTtlMs + this.config.guestCartGraceMs) return;
+    await this.redis.pexpireat(this.keys.cart(`g:${guestSessionId}`), untilMs, 'GT');
+  }
+
+  async view(owner: CartOwner): Promise<CartView> {
     return cartFromFlat(await runScript<string[]>(this.redis, 'cartRead', this.scriptKeys(owner), [this.ttl(owner)]));
   }
 
   /** Adds units of a product; OUT_OF_STOCK (with `available` and `inCart`) beyond the stock. */
-  add(owner: string, productId: string, quantity: number): Promise<CartView> {
+  add(owner: CartOwner, productId: string, quantity: number): Promise<CartView> {
     return this.update(owner, 'add', productId, quantity);
   }
 
   /** Sets a line's quantity; 0 removes the line. */
-  setQuantity(owner: string, productId: string, quantity: number): Promise<CartView> {
+  setQuantity(owner: CartOwner, productId: string, quantity: number): Promise<CartView> {
     return this.update(owner, 'set', productId, quantity);
   }
 
-  remove(owner: string, productId: string): Promise<CartView> {
+  remove(owner: CartOwner, productId: string): Promise<CartView> {
     return this.update(owner, 'set', productId, 0);
   }
 
-  async clear(owner: string): Promise<CartView> {
-    await this.redis.del(this.keys.cart(owner));
+  async clear(owner: CartOwner): Promise<CartView> {
+    await this.redis.del(this.keys.cart(ownerId(owner)));
     return cartFromFlat([]);
   }
 
@@ -103,7 +129,7 @@ export class CartService {
     );
   }
 
-  private async update(owner: string, mode: 'add' | 'set', productId: string, quantity: number): Promise<CartView> {
+  private async update(owner: CartOwner, mode: 'add' | 'set', productId: string, quantity: number): Promise<CartView> {
     const reply = await runScript<UpdateReply>(this.redis, 'cartUpdate', this.scriptKeys(owner), [
       mode,
       productId,

@@ -1,15 +1,20 @@
 /**
- * A/B experiments. Assignment is deterministic: a hash of (experiment, viewer)
- * against the weights, computed and recorded by one script, so a viewer gets the
- * same variant on every instance and is counted as exposed once. Reports carry
+ * A/B experiments. Assignment is deterministic: a keyed hash (HMAC with the deployment's
+ * salt) of (experiment, viewer) picks a point in the weights, so a viewer gets the same
+ * variant on every instance and after any restart without anything stored for it. What is
+ * stored is the exposure, once per viewer: one hash per viewer (experiment -> variant),
+ * living `EXPERIMENT_VISITOR_TTL` (default 30d) after its last use, and created only within
+ * the caller's daily budget of new visitor keys (see {@link VisitorBudget}). Reports carry
  * significance against the control (first variant) and a sample-ratio check.
  */
+import type { Config } from '../config';
 import type { Context } from '../context';
 import { badInput, notFound } from '../errors';
 import type { RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import { runScript } from '../redis/scripts';
 import { buildReport, type ExperimentReport, type RawExperiment } from './experiment.report';
+import type { VisitorBudget } from './visitor-budget';
 import type { VisitorService } from './visitor.service';
 
 /** At most this many experiments exist at once. */
@@ -28,6 +33,8 @@ export class ExperimentService {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly visitors: VisitorService,
+    private readonly budget: VisitorBudget,
+    private readonly config: Pick<Config, 'experimentVisitorTtlMs'>,
   ) {}
 
   /** Creates an experiment (weights default to an even split); the same definition again is a no-op. */
@@ -46,15 +53,24 @@ export class ExperimentService {
     return (await this.get(spec.key))!;
   }
 
-  /** The viewer's variant, recording their exposure the first time. NOT_FOUND for an unknown experiment. */
+  /**
+   * The viewer's variant, recording their exposure the first time (within the caller's budget;
+   * past it the variant is answered and nothing recorded). NOT_FOUND for an unknown experiment.
+   */
   async assign(ctx: Context, key: string, visitorId?: string | null): Promise<string> {
     const visitor = await this.visitors.visitorFor(ctx, visitorId);
+    const [visitorKey, point] = await Promise.all([this.visitors.visitorKey(visitor), this.visitors.variantPoint(key, visitor)]);
     const k = this.keys;
-    const [code, variant] = await runScript<Reply>(
-      this.redis,
-      'assignVariant',
-      [k.experiment(key, 'def'), k.experiment(key, 'assign'), k.experiment(key, 'stats'), k.anDirty()],
-      [visitor, key],
+    const [code, variant] = await this.budget.run(
+      ctx,
+      (budget) =>
+        runScript<Reply>(
+          this.redis,
+          'assignVariant',
+          [k.experiment(key, 'def'), k.experiment(key, 'stats'), k.anDirty(), k.anVisitorExps(visitorKey), k.experiment(key, 'assign'), k.experiment(key, 'converted'), budget.key],
+          [key, point, visitor, this.config.experimentVisitorTtlMs, ...budget.args],
+        ),
+      ([c]) => c === 3,
     );
     if (code === -1) throw notFound(`Experiment ${key}`);
     return String(variant);

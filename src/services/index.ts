@@ -20,6 +20,7 @@ import { RateLimitService } from './ratelimit.service';
 import { SessionService } from './session.service';
 import { UserService } from './user.service';
 import { VisitorService } from './visitor.service';
+import { VisitorBudget } from './visitor-budget';
 
 export interface Services {
   config: Config;
@@ -56,8 +57,11 @@ export function createServices(config: Config, redis: RedisClient, keys: Keys, p
   const orders = new OrderService(redis, keys, log, events);
   const recommendations = new RecommendationService(redis, keys);
   const visitors = new VisitorService(redis, keys);
-  const experiments = new ExperimentService(redis, keys, visitors);
-  const analytics = new AnalyticsService(redis, keys, visitors, experiments, config);
+  const budget = new VisitorBudget(keys, visitors, config);
+  const experiments = new ExperimentService(redis, keys, visitors, budget, config);
+  const analytics = new AnalyticsService(redis, keys, visitors, experiments, budget, config);
+  // Revenue comes from orders, server-side: wired here because the worker process runs orders without the app's modules.
+  orders.onCompleted((order) => analytics.recordOrder(order));
   const liveStats = new LiveStatsService(redis, keys, pubsub, analytics, log);
   const mail = new MailService(redis, keys, config.jobs);
   const rateLimits = new RateLimitService(redis, keys, pubsub, config, log);

@@ -91,6 +91,7 @@ type AdvanceReply = [0 | 1, string[]] | [-1];
 export class OrderService {
   private queue: () => InternalQueue | undefined = () => undefined;
   private fulfil: Fulfiller = async () => {};
+  private readonly completed: Array<(order: OrderRecord) => Promise<void>> = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -108,6 +109,15 @@ export class OrderService {
   /** Replaces the fulfilment step of {@link process}. */
   useFulfiller(fulfil: Fulfiller): void {
     this.fulfil = fulfil;
+  }
+
+  /**
+   * Adds a step run by {@link process} once the order is COMPLETED (e.g. counting its revenue).
+   * It runs again whenever process meets the order COMPLETED (a retried job), so it must be
+   * idempotent per order; if it throws, process throws and the job is retried.
+   */
+  onCompleted(fn: (order: OrderRecord) => Promise<void>): void {
+    this.completed.push(fn);
   }
 
   /**
@@ -199,10 +209,12 @@ export class OrderService {
    * Runs the order to the end: PENDING -> PROCESSING, the fulfiller, then
    * COMPLETED; a {@link FulfilmentRefused} makes it FAILED with its stock
    * released. Safe to call again at any point: finished orders are returned as
-   * they are and no step is applied twice. Reports progress 50 then 100.
+   * they are and no step is applied twice. Reports progress 50 then 100. The
+   * {@link onCompleted} steps run whenever it finds or leaves the order COMPLETED.
    */
   async process(orderId: string, onProgress?: (percent: number) => Promise<void> | void): Promise<OrderRecord> {
     let order = await this.advance(orderId, ['PENDING'], 'PROCESSING');
+    if (order.status === 'COMPLETED') await this.afterCompletion(order);
     if (order.status !== 'PROCESSING') return order;
     await onProgress?.(50);
     try {
@@ -214,8 +226,13 @@ export class OrderService {
       return order;
     }
     order = await this.advance(orderId, ['PROCESSING'], 'COMPLETED');
+    if (order.status === 'COMPLETED') await this.afterCompletion(order);
     await onProgress?.(100);
     return order;
+  }
+
+  private async afterCompletion(order: OrderRecord): Promise<void> {
+    for (const fn of this.completed) await fn(order);
   }
 
   /**

@@ -36,7 +36,10 @@ export interface SessionRevokedEvent {
   sessionIds: string[];
 }
 
-type TouchReply = [1, string[]] | [-1] | [-2, string, string];
+type TouchReply = [1, string[], string] | [-1] | [-2, string, string];
+
+/** Runs when a guest session's own state (its cart) must be kept until `untilMs` (absolute, ms). */
+export type GuestKeepAlive = (guestSessionId: string, untilMs: number) => Promise<void>;
 
 /** Why a presented session ended on this request: its token came from another user-agent family. */
 export type SessionEndReason = 'client-changed';
@@ -62,15 +65,33 @@ function parseRecord(tokenHash: string, flat: string[]): SessionRecord {
 /**
  * Owns every session key. All methods take the raw token or a public session id, never store the token.
  * Defaults (see config): idle lifetime 30m, absolute 7d, 10 sessions per user, user-agent family check on.
+ *
+ * A guest session's state elsewhere (its cart, in another Cluster slot) lives until a deadline kept
+ * in the session as `ka`: the session's own end plus `GUEST_CART_GRACE` (default 10m). When a touch
+ * finds the session would outlive `ka`, it moves `ka` to now + idle lifetime + grace (never past the
+ * absolute end + grace) in the same script, and the {@link onGuestKeepAlive} steps extend the state
+ * to it: one extra command per grace period of activity, none in between.
  */
 export class SessionService {
+  private readonly keepAlives: GuestKeepAlive[] = [];
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly pubsub: GatewayPubSub,
-    private readonly config: Pick<Config, 'sessionIdleTtlMs' | 'sessionMaxAgeMs' | 'sessionsPerUser' | 'sessionUaCheck'>,
+    private readonly config: Pick<Config, 'sessionIdleTtlMs' | 'sessionMaxAgeMs' | 'sessionsPerUser' | 'sessionUaCheck' | 'guestCartGraceMs'>,
     private readonly log: Logger,
   ) {}
+
+  /** Adds a step that extends a guest's state (its cart) to a deadline; see the class comment. */
+  onGuestKeepAlive(fn: GuestKeepAlive): void {
+    this.keepAlives.push(fn);
+  }
+
+  /** When a guest's state must live until, at the least, seen from `now`: the session's end plus the grace. */
+  guestStateDeadline(now: number, expiresAt: number): number {
+    return Math.min(now + this.config.sessionIdleTtlMs, expiresAt) + this.config.guestCartGraceMs;
+  }
 
   /** Creates a session for a user (or a guest when `userId` is null); returns the raw token once. */
   async create(userId: string | null, client: ClientInfo): Promise<{ token: string; session: SessionRecord }> {
@@ -99,6 +120,8 @@ export class SessionService {
         ua: session.userAgent ?? '',
         uaf: client.uaFamily,
         ip: session.ip ?? '',
+        // A guest's cart, made later, gets at least this deadline: the first touches need not extend it.
+        ...(userId ? {} : { ka: this.guestStateDeadline(now, session.expiresAt) }),
       })
       // Absolute, so the key can never outlive `exp` by however long the command took to arrive.
       .pexpireat(key, Math.min(now + this.config.sessionIdleTtlMs, session.expiresAt))
@@ -134,11 +157,14 @@ export class SessionService {
       this.redis,
       'sessionTouch',
       [this.keys.session(tokenHash)],
-      [Date.now(), this.config.sessionIdleTtlMs, client.uaFamily, this.config.sessionUaCheck ? '1' : '0'],
+      [Date.now(), this.config.sessionIdleTtlMs, client.uaFamily, this.config.sessionUaCheck ? '1' : '0', this.config.guestCartGraceMs],
     );
     switch (reply[0]) {
-      case 1:
-        return { session: parseRecord(tokenHash, reply[1]), ended: null };
+      case 1: {
+        const session = parseRecord(tokenHash, reply[1]);
+        if (reply[2]) await this.keepGuestAlive(session.id, Number(reply[2]), log);
+        return { session, ended: null };
+      }
       case -1:
         return none;
       case -2: {
@@ -151,6 +177,17 @@ export class SessionService {
       default: {
         const never: never = reply[0];
         throw new Error(`unexpected session-touch reply ${String(never)}`);
+      }
+    }
+  }
+
+  /** A failed extension is logged, not thrown: the request goes on, and the state may end up to a grace period early. */
+  private async keepGuestAlive(sessionId: string, untilMs: number, log: Logger): Promise<void> {
+    for (const fn of this.keepAlives) {
+      try {
+        await fn(sessionId, untilMs);
+      } catch (err) {
+        log.warn({ err, sessionId }, 'could not extend a guest session state');
       }
     }
   }

@@ -4,7 +4,8 @@
  * anonymous id: a keyed hash of the client IP and user agent (`anon:<hash>`).
  * The key is a random salt made once per deployment and kept in Redis, so the
  * id is stable across instances and restarts but cannot be reversed to an IP
- * by hashing the address space.
+ * by hashing the address space. The same salt keys the hashes that stand for
+ * visitor ids in Redis keys and the point that picks a visitor's experiment variant.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Context } from '../context';
@@ -32,8 +33,34 @@ export class VisitorService {
 
   /** 128 bits of HMAC-SHA256(salt, ip + "\n" + user agent), base64url. */
   async anonymousId(client: ClientInfo): Promise<string> {
-    const salt = await this.loadSalt();
-    return createHmac('sha256', salt).update(`${client.ip ?? ''}\n${client.userAgent ?? ''}`).digest('base64url').slice(0, 22);
+    return (await this.mac(`${client.ip ?? ''}\n${client.userAgent ?? ''}`)).toString('base64url').slice(0, 22);
+  }
+
+  /**
+   * What a Redis key carries in place of a visitor id (which the caller may have chosen):
+   * 128 bits of HMAC-SHA256(salt, "visitor\n" + id), base64url. Admins look visitors up by id
+   * through the same function.
+   */
+  async visitorKey(visitorId: string): Promise<string> {
+    return (await this.mac(`visitor\n${visitorId}`)).toString('base64url').slice(0, 22);
+  }
+
+  /** The same for a caller identity (`user:<id>`, `ip:<address>`) whose budget a key counts. */
+  async callerKey(identity: string): Promise<string> {
+    return (await this.mac(`caller\n${identity}`)).toString('base64url').slice(0, 22);
+  }
+
+  /**
+   * A uniform 32-bit point for (experiment, visitor) that picks the variant against the weights.
+   * Keyed, so nobody without the salt can choose visitor ids that land in the variant they want.
+   */
+  async variantPoint(experiment: string, visitorId: string): Promise<number> {
+    return (await this.mac(`variant\n${experiment}\n${visitorId}`)).readUInt32BE(0);
+  }
+
+  /** Domain-separated inputs (each starts with its own word and a newline; an IP has neither). */
+  private async mac(data: string): Promise<Buffer> {
+    return createHmac('sha256', await this.loadSalt()).update(data).digest();
   }
 
   private loadSalt(): Promise<string> {

@@ -32,7 +32,11 @@ export class ConversionInput {
   @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1 to 64 letters, digits or _ . : -' })
   type!: string;
 
-  @Field(() => Int, { nullable: true, description: 'Revenue in cents, 0 to 100000000. Defaults to 0.' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Revenue in cents, 0 to 100000000; defaults to 0. Counted as revenue only when an admin sends it: from anyone else the conversion is recorded with no revenue. Purchases count their revenue server-side, when the order completes.',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)

@@ -91,7 +91,8 @@ test('events tracked on one instance reach admins subscribed on the other, filte
   const seenAll = all.events.length;
   const seenConv = conversions.events.length;
   ok(await a.gql(TRACK_VIEW, { input: { page: '/landing?x=1', referrer: 'https://example.com/', visitorId: 'ev-1' } }));
-  ok(await a.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 1234, visitorId: 'ev-1' } }));
+  // From an admin, so the value is revenue and travels with the event.
+  ok(await a.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 1234, visitorId: 'ev-1' } }, { token: admin }));
   await all.waitFor((e) => e.length >= seenAll + 2);
   await conversions.waitFor((e) => e.length >= seenConv + 1);
   await sleep(200);

@@ -6,7 +6,8 @@ import { ANALYTICS, ok, pool, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/an
 let t: TestApp;
 let admin: string;
 beforeAll(async () => {
-  t = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_MAX_PAGES: '50' });
+  // Every visitor here comes from one address: the daily budget of new visitor keys is raised to fit them all.
+  t = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_MAX_PAGES: '50', ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' });
   admin = await loginAs(t, ADMIN.email, ADMIN.password);
 });
 afterAll(() => t.close());
@@ -40,9 +41,10 @@ test('page views counted exactly under concurrency: totals, per page, ranking an
 
 test('conversions counted exactly with revenue per type under concurrency', async () => {
   const before = ok(await asAdmin(ANALYTICS)).analytics;
+  // Revenue is what an admin (a server-side reporter) sends; see analytics-bounds.test.ts for anyone else.
   await pool(600, 30, async (i) => {
     const input = i % 3 === 0 ? { type: 'signup' } : { type: 'purchase', valueCents: 1000 + (i % 7) };
-    ok(await t.gql(TRACK_CONVERSION, { input }));
+    ok(await t.gql(TRACK_CONVERSION, { input }, { token: admin }));
   });
   let expectedRevenue = 0;
   for (let i = 0; i < 600; i++) if (i % 3) expectedRevenue += 1000 + (i % 7);
@@ -149,7 +151,7 @@ test('revenue sums past what GraphQL Int carries saturate at 2147483647 instead 
   const sep = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
   try {
     const a = await loginAs(sep, ADMIN.email, ADMIN.password);
-    for (let i = 0; i < 22; i++) ok(await sep.gql(TRACK_CONVERSION, { input: { type: 'whale', valueCents: 100_000_000, visitorId: `w-${i}` } }));
+    for (let i = 0; i < 22; i++) ok(await sep.gql(TRACK_CONVERSION, { input: { type: 'whale', valueCents: 100_000_000, visitorId: `w-${i}` } }, { token: a }));
     const res = await sep.gql('{ analytics { totalConversions totalRevenueCents conversionsByType { type conversions revenueCents } } }', {}, { token: a });
     expect(res.errors).toBeUndefined();
     expect(res.data?.analytics).toEqual({ totalConversions: 22, totalRevenueCents: 2_147_483_647, conversionsByType: [{ type: 'whale', conversions: 22, revenueCents: 2_147_483_647 }] });

@@ -91,6 +91,9 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
   METRICS_TOKEN: [{ METRICS_TOKEN: 'short' }, { METRICS_TOKEN: 'has a space in it here' }],
   METRICS_PORT: [{ METRICS_PORT: 'x' }, { METRICS_PORT: '4000' }, { METRICS_PORT: '70000' }],
+  ANALYTICS_VISITOR_KEYS_PER_DAY: [{ ANALYTICS_VISITOR_KEYS_PER_DAY: '-1' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: '1e3' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' }],
+  EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
+  GUEST_CART_GRACE: [{ GUEST_CART_GRACE: '10 minutes' }, { GUEST_CART_GRACE: '0s' }, { GUEST_CART_GRACE: '2d' }],
 };
 
 describe('every contract variable', () => {
@@ -130,6 +133,9 @@ describe('defaults (nothing set)', () => {
     ['redis', { kind: 'auto' }],
     ['metrics', { token: null, port: null }],
     ['corsOrigins', []],
+    ['analyticsVisitorKeysPerDay', 1000],
+    ['experimentVisitorTtlMs', 30 * 86_400_000],
+    ['guestCartGraceMs', 10 * 60_000],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });

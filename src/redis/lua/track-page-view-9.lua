@@ -1,12 +1,15 @@
 -- Records one page view in one round trip and publishes it to live subscribers.
+-- A visitor without a journey yet costs the caller one key of its daily budget; past
+-- it the view is counted everywhere but no journey is started.
 -- KEYS[1] totals hash (views, conversions, revenue)
 -- KEYS[2] pages zset: page -> views (count and ranking in one)
 -- KEYS[3] HyperLogLog of all visitors
 -- KEYS[4] HyperLogLog of this page's visitors
 -- KEYS[5] HyperLogLog of the "(other)" page's visitors
 -- KEYS[6] this minute's hash: "*" -> views, page -> views
--- KEYS[7] the visitor's journey list, newest first
+-- KEYS[7] the visitor's journey list, newest first (named by the keyed hash of the visitor id)
 -- KEYS[8] live-stats dirty flag
+-- KEYS[9] the caller's counter of visitor keys created today
 -- ARGV[1] page path
 -- ARGV[2] visitor id
 -- ARGV[3] most distinct pages to rank one by one; past it new pages count as "(other)"
@@ -15,7 +18,20 @@
 -- ARGV[6] journey TTL (seconds)
 -- ARGV[7] pub/sub channel of analytics events
 -- ARGV[8] the event, JSON, as graphql-redis-subscriptions subscribers parse it
--- Returns 1 when the page was counted under its own name, 0 when under "(other)".
+-- ARGV[9] budget mode: 'exempt', 'enforce' or 'ask'
+-- ARGV[10] visitor keys allowed per day
+-- ARGV[11] TTL of the caller's counter (seconds)
+-- Returns 1 when the page was counted under its own name, 0 when under "(other)", or
+-- -1 when the budget is spent in 'ask' mode, in which case nothing is written.
+local journey = true
+if ARGV[9] ~= 'exempt' and redis.call('EXISTS', KEYS[7]) == 0 then
+  if tonumber(redis.call('GET', KEYS[9]) or '0') >= tonumber(ARGV[10]) then
+    if ARGV[9] == 'ask' then return -1 end
+    journey = false
+  elseif redis.call('INCR', KEYS[9]) == 1 then
+    redis.call('EXPIRE', KEYS[9], ARGV[11])
+  end
+end
 local page = ARGV[1]
 local pageUniques = KEYS[4]
 local own = 1
@@ -30,9 +46,11 @@ redis.call('PFADD', KEYS[3], ARGV[2])
 redis.call('PFADD', pageUniques, ARGV[2])
 if redis.call('HINCRBY', KEYS[6], '*', 1) == 1 then redis.call('EXPIRE', KEYS[6], ARGV[4]) end
 redis.call('HINCRBY', KEYS[6], page, 1)
-redis.call('LPUSH', KEYS[7], ARGV[1])
-redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[5]) - 1)
-redis.call('EXPIRE', KEYS[7], ARGV[6])
+if journey then
+  redis.call('LPUSH', KEYS[7], ARGV[1])
+  redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[5]) - 1)
+  redis.call('EXPIRE', KEYS[7], ARGV[6])
+end
 redis.call('SET', KEYS[8], '1')
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return own
