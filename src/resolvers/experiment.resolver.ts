@@ -14,6 +14,16 @@ export class ExperimentResolver {
     return toExperiment(await ctx.services.experiments.create(input));
   }
 
+  @Authorized('ADMIN')
+  @Mutation(() => Experiment, { description: 'Admin only. After this, assignVariant gives every visitor `winner` (the first variant when null) and records no exposure; the results stay as they were. The same stop again is a no-op.' })
+  async stopExperiment(
+    @Arg('key') key: string,
+    @Arg('winner', () => String, { nullable: true }) winner: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<Experiment> {
+    return toExperiment(await ctx.services.experiments.stop(key, winner ?? null));
+  }
+
   @Mutation(() => String, { description: 'Anyone. Deterministic per viewer (visitorId, else user, else session, else IP and user agent); records an exposure once.' })
   assignVariant(
     @Arg('experiment') experiment: string,

@@ -12,9 +12,15 @@ export interface RawExperiment {
   variants: string[];
   weights: number[];
   createdAt: number;
+  /** When it was stopped (ms), or null while it runs. */
+  stoppedAt: number | null;
+  /** The variant served to everyone once stopped; null when none was named (the control is served). */
+  winner: string | null;
   /** `<variant>:exposures|conversions|events|revenue` and `!unexposed` -> count. */
   counters: Record<string, string>;
 }
+
+export type ExperimentStatus = 'RUNNING' | 'STOPPED';
 
 export interface VariantReport {
   name: string;
@@ -35,6 +41,9 @@ export interface ExperimentReport {
   key: string;
   control: string;
   createdAt: number;
+  status: ExperimentStatus;
+  winner: string | null;
+  stoppedAt: number | null;
   variants: VariantReport[];
   totalExposures: number;
   unattributedConversions: number;
@@ -85,6 +94,9 @@ export function buildReport(raw: RawExperiment): ExperimentReport {
     key: raw.key,
     control: raw.variants[0],
     createdAt: raw.createdAt,
+    status: raw.stoppedAt === null ? 'RUNNING' : 'STOPPED',
+    winner: raw.winner,
+    stoppedAt: raw.stoppedAt,
     variants,
     totalExposures: arms.reduce((s, a) => s + a.exposures, 0),
     unattributedConversions: unattributed,

@@ -5,7 +5,8 @@
  * stored is the exposure, once per viewer: one hash per viewer (experiment -> variant),
  * living `EXPERIMENT_VISITOR_TTL` (default 30d) after its last use, and created only within
  * the caller's daily budget of new visitor keys (see {@link VisitorBudget}). Reports carry
- * significance against the control (first variant) and a sample-ratio check.
+ * significance against the control (first variant) and a sample-ratio check. A stopped
+ * experiment serves its winner to everyone and records nothing more.
  */
 import type { Config } from '../config';
 import type { Context } from '../context';
@@ -54,6 +55,22 @@ export class ExperimentService {
   }
 
   /**
+   * Stops an experiment: every viewer then gets `winner` (the control when null) and nothing more is
+   * recorded for it, so its results stay as they were. Stopping again with the same winner returns it
+   * unchanged; NOT_FOUND for an unknown experiment, BAD_USER_INPUT for a winner that is not a variant
+   * or a second stop with another winner.
+   */
+  async stop(key: string, winner: string | null): Promise<ExperimentReport> {
+    const k = this.keys;
+    const [code] = await runScript<[number]>(this.redis, 'stopExperiment', [k.experiment(key, 'def'), k.anDirty()], [winner ?? '', Date.now()]);
+    if (code === -1) throw notFound(`Experiment ${key}`);
+    if (code === -2) throw badInput(`${winner} is not a variant of experiment ${key}`, { winner: ['is not a variant'] });
+    const report = (await this.get(key))!;
+    if (code === -3) throw badInput(`Experiment ${key} was already stopped with winner ${report.winner ?? report.control}`, { winner: ['differs from the winner it was stopped with'] });
+    return report;
+  }
+
+  /**
    * The viewer's variant, recording their exposure the first time (within the caller's budget;
    * past it the variant is answered and nothing recorded). NOT_FOUND for an unknown experiment.
    */
@@ -94,7 +111,7 @@ export class ExperimentService {
     if (!keys.length) return [];
     const pipe = this.redis.pipeline();
     for (const key of keys) {
-      pipe.hmget(this.keys.experiment(key, 'def'), 'variants', 'weights', 'created');
+      pipe.hmget(this.keys.experiment(key, 'def'), 'variants', 'weights', 'created', 'stopped', 'winner');
       pipe.hgetall(this.keys.experiment(key, 'stats'));
     }
     const res = await pipe.exec();
@@ -103,7 +120,15 @@ export class ExperimentService {
       const [errStats, stats] = res![2 * i + 1] as [Error | null, Record<string, string>];
       if (errDef || errStats) throw errDef ?? errStats;
       if (!def[0] || !def[1]) return null;
-      return { key, variants: JSON.parse(def[0]) as string[], weights: JSON.parse(def[1]) as number[], createdAt: Number(def[2]), counters: stats };
+      return {
+        key,
+        variants: JSON.parse(def[0]) as string[],
+        weights: JSON.parse(def[1]) as number[],
+        createdAt: Number(def[2]),
+        stoppedAt: def[3] ? Number(def[3]) : null,
+        winner: def[4] || null,
+        counters: stats,
+      };
     });
   }
 }

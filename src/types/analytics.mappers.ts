@@ -2,7 +2,7 @@
 import type { AnalyticsEventPayload, AnalyticsSnapshot, SeriesPoint } from '../services/analytics.service';
 import type { ExperimentReport } from '../services/experiment.report';
 import { AnalyticsEventType, type AnalyticsEvent, type AnalyticsStats, type TimePoint } from './analytics.type';
-import type { Experiment } from './experiment.type';
+import { ExperimentStatus, type Experiment } from './experiment.type';
 import { saturateInt } from './int';
 
 export const toTimePoint = (p: SeriesPoint): TimePoint => ({ at: new Date(p.at), count: p.count });
@@ -11,6 +11,8 @@ export const toExperiment = (r: ExperimentReport): Experiment => ({
   ...r,
   variants: r.variants.map((v) => ({ ...v, revenueCents: saturateInt(v.revenueCents) })),
   createdAt: new Date(r.createdAt),
+  status: ExperimentStatus[r.status],
+  stoppedAt: r.stoppedAt === null ? null : new Date(r.stoppedAt),
 });
 
 export const toAnalyticsStats = (s: AnalyticsSnapshot): AnalyticsStats => ({

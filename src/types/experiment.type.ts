@@ -1,4 +1,10 @@
-import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
+
+export enum ExperimentStatus {
+  RUNNING = 'RUNNING',
+  STOPPED = 'STOPPED',
+}
+registerEnumType(ExperimentStatus, { name: 'ExperimentStatus', description: 'RUNNING assigns and records; STOPPED serves the winner to everyone and records nothing.' });
 
 @ObjectType({ description: 'One arm of an experiment. Rates count each viewer once: converting viewers over exposed viewers.' })
 export class VariantStats {
@@ -49,6 +55,15 @@ export class Experiment {
 
   @Field(() => Date)
   createdAt!: Date;
+
+  @Field(() => ExperimentStatus)
+  status!: ExperimentStatus;
+
+  @Field(() => String, { nullable: true, description: 'Set when stopped with a winner: every visitor then gets this variant.' })
+  winner!: string | null;
+
+  @Field(() => Date, { nullable: true, description: 'When it was stopped; null while it runs.' })
+  stoppedAt!: Date | null;
 
   @Field(() => Int)
   totalExposures!: number;

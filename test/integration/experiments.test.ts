@@ -139,3 +139,57 @@ test('a sample-ratio mismatch is reported as a warning', async () => {
   expect(after.sampleRatioPValue).toBeLessThan(0.001);
   expect(after.warnings[0]).toMatch(/Sample ratio mismatch/);
 });
+
+describe('stopExperiment', () => {
+  const STOP = 'mutation S($k: String!, $w: String) { stopExperiment(key: $k, winner: $w) { key status winner stoppedAt variants { name exposures conversions } } }';
+  const stop = (k: string, w?: string | null, token: string | null = admin) => t.gql(STOP, { k, w }, { token });
+
+  test('after a stop every visitor gets the winner, on every instance, and nothing more is recorded', async () => {
+    ok(await create({ key: 'stop1', variants: ['a', 'b'] }));
+    const before: string[] = [];
+    for (let i = 0; i < 20; i++) before.push(await assign('stop1', `stop1-${i}`));
+    expect(new Set(before)).toEqual(new Set(['a', 'b']));
+    const stopped = ok(await stop('stop1', 'b')).stopExperiment;
+    expect(stopped).toMatchObject({ key: 'stop1', status: 'STOPPED', winner: 'b' });
+    expect(Date.now() - Date.parse(stopped.stoppedAt)).toBeLessThan(5000);
+    const frozen = await report('stop1');
+    for (let i = 0; i < 20; i++) expect(await assign('stop1', `stop1-${i}`, i % 2 ? t : t2)).toBe('b');
+    for (let i = 0; i < 10; i++) expect(await assign('stop1', `stop1-new-${i}`, t2)).toBe('b');
+    // Conversions after the stop count in the totals but no longer in the experiment.
+    ok(await t.gql(TRACK_CONVERSION, { input: { type: 'signup', visitorId: 'stop1-0', experiment: 'stop1' } }));
+    expect((await report('stop1')).variants).toEqual(frozen.variants);
+  });
+
+  test('without a winner every visitor gets the control; the status shows on reads and listings', async () => {
+    ok(await create({ key: 'stop2', variants: ['ctl', 'x', 'y'] }));
+    const res = ok(await stop('stop2', null)).stopExperiment;
+    expect(res).toMatchObject({ status: 'STOPPED', winner: null });
+    for (let i = 0; i < 10; i++) expect(await assign('stop2', `stop2-${i}`)).toBe('ctl');
+    ok(await create({ key: 'run1', variants: ['a', 'b'] }));
+    const list = ok(await t.gql('{ experiments(limit: 100) { key status winner } }', {}, { token: admin })).experiments as Array<{ key: string; status: string }>;
+    expect(list.find((e) => e.key === 'stop2')?.status).toBe('STOPPED');
+    expect(list.find((e) => e.key === 'run1')?.status).toBe('RUNNING');
+  });
+
+  test('admins only; unknown experiments, unknown winners and a second stop with another winner are refused', async () => {
+    const u = await registerUser(t);
+    ok(await create({ key: 'stop3', variants: ['a', 'b'] }));
+    expect((await stop('stop3', 'a', null)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await stop('stop3', 'a', u.token)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await stop('no-such-exp', 'a')).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await stop('stop3', 'zzz')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(ok(await stop('stop3', 'a')).stopExperiment.winner).toBe('a');
+    // The same stop again is a no-op (safe to retry); another winner is refused.
+    expect(ok(await stop('stop3', 'a')).stopExperiment.winner).toBe('a');
+    expect((await stop('stop3', 'b')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  test('concurrent stops on two instances with different winners: exactly one wins', async () => {
+    ok(await create({ key: 'stop4', variants: ['a', 'b', 'c'] }));
+    const res = await Promise.all(['a', 'b', 'c', 'a', 'b', 'c'].map((w, i) => (i % 2 ? t2 : t).gql(STOP, { k: 'stop4', w }, { token: admin })));
+    const winners = new Set(res.filter((r) => !r.errors).map((r) => r.data!.stopExperiment.winner));
+    expect(winners.size).toBe(1);
+    const w = [...winners][0];
+    expect(await assign('stop4', 'someone')).toBe(w);
+  });
+});

@@ -55,6 +55,8 @@ test('a report flags mismatch, small samples and unattributed conversions, and c
     variants: ['a', 'b', 'c'],
     weights: [1, 1, 1],
     createdAt: 1,
+    stoppedAt: null,
+    winner: null,
     counters: { 'a:exposures': '1000', 'b:exposures': '1300', 'c:exposures': '50', 'a:conversions': '100', 'b:conversions': '165', 'c:conversions': '9', '!unexposed': '2' },
   });
   expect(r.sampleRatioMismatch).toBe(true);

@@ -20,10 +20,15 @@
 -- ARGV[7] TTL of the caller's counter (seconds)
 -- Returns {1, variant} exposure recorded now, {0, variant} recorded before, {2, variant}
 -- not recorded (budget spent), {3, ""} budget spent in 'ask' mode (nothing changed),
+-- {4, variant} the experiment is stopped: its winner (else the control), nothing recorded,
 -- {-1, ""} unknown experiment.
-local def = redis.call('HMGET', KEYS[1], 'variants', 'weights')
+local def = redis.call('HMGET', KEYS[1], 'variants', 'weights', 'stopped', 'winner')
 if not def[1] then return {-1, ''} end
 local variants = cjson.decode(def[1])
+if def[3] then
+  if def[4] and def[4] ~= '' then return {4, def[4]} end
+  return {4, variants[1]}
+end
 local mark = redis.call('HGET', KEYS[4], ARGV[1])
 if mark then
   redis.call('PEXPIRE', KEYS[4], ARGV[4])

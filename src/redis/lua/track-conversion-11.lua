@@ -50,10 +50,12 @@ local function count(stats, variant, converts)
   if converts then redis.call('HINCRBY', stats, variant .. ':conversions', 1) end
 end
 
--- Counts for the variant of one exposure record; returns the variant, or nil when the experiment is gone.
+-- Counts for the variant of one exposure record; returns the variant, or nil when the experiment
+-- is gone or stopped (a stopped experiment's results stay as they were at the stop).
 local function fromMark(exp, mark, def, stats)
-  local variants = redis.call('HGET', def, 'variants')
-  if not variants then return nil end
+  local d = redis.call('HMGET', def, 'variants', 'stopped')
+  local variants = d[1]
+  if not variants or d[2] then return nil end
   local variant = cjson.decode(variants)[tonumber(string.match(mark, '^%d+'))]
   if not variant then return nil end
   local converts = string.sub(mark, -1) ~= 'c'
@@ -69,10 +71,12 @@ if mode == '=' then
   local legacy = not mark and redis.call('HGET', KEYS[10], ARGV[3])
   if mark then
     variant = fromMark(ARGV[12], mark, KEYS[8], KEYS[9]) or ''
+  elseif legacy and redis.call('HEXISTS', KEYS[8], 'stopped') == 1 then
+    variant = ''
   elseif legacy then
     variant = legacy
     count(KEYS[9], variant, redis.call('SADD', KEYS[11], ARGV[3]) == 1)
-  else
+  elseif redis.call('HEXISTS', KEYS[8], 'stopped') == 0 then
     redis.call('HINCRBY', KEYS[9], '!unexposed', 1)
   end
 elseif mode == '*' then
