@@ -461,6 +461,14 @@ function specs(): MutationSpec[] {
     },
     { field: 'startGuestSession', args: [], select: AUTH },
     {
+      field: 'stopExperiment',
+      args: [
+        { name: 'key', type: 'String!', ...str(experimentKey) },
+        { name: 'winner', type: 'String', ...str(optional(fc.oneof(fc.constantFrom('a', 'b', 'control', 'x', 'y'), fc.string({ maxLength: 300 })))) },
+      ],
+      select: EXPERIMENT,
+    },
+    {
       field: 'trackConversion',
       args: [
         {
@@ -640,7 +648,7 @@ afterAll(() => t?.close());
 
 const MUTATIONS = [
   'addToCart', 'assignVariant', 'cancelJob', 'checkout', 'clearCart', 'createExperiment', 'enqueueJob', 'enqueueJobs', 'login', 'logout', 'register',
-  'removeFromCart', 'retryJob', 'revokeOtherSessions', 'revokeSession', 'setCartItemQuantity', 'startGuestSession', 'trackConversion', 'trackPageView', 'upsertProduct',
+  'removeFromCart', 'retryJob', 'revokeOtherSessions', 'revokeSession', 'setCartItemQuantity', 'startGuestSession', 'stopExperiment', 'trackConversion', 'trackPageView', 'upsertProduct',
 ];
 
 test('the fuzzed mutations are every mutation of the schema', () => {
