@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { ListSize } from './list-size';
 
 @ObjectType({ description: 'One arm of an experiment. Rates count each viewer once: converting viewers over exposed viewers.' })
 export class VariantStats {
@@ -41,6 +42,8 @@ export class Experiment {
   @Field()
   key!: string;
 
+  // createExperiment takes 2 to 10 variants.
+  @ListSize({ max: 10 })
   @Field(() => [VariantStats], { description: 'In creation order; the first is the control.' })
   variants!: VariantStats[];
 
@@ -62,6 +65,8 @@ export class Experiment {
   @Field({ description: 'True when sampleRatioPValue < 0.001: assignment or logging is broken, do not trust the results.' })
   sampleRatioMismatch!: boolean;
 
+  // One per kind of warning experiment.report.ts writes.
+  @ListSize({ max: 4 })
   @Field(() => [String], { description: 'What a careful reader should know before trusting the numbers.' })
   warnings!: string[];
 }
