@@ -18,7 +18,7 @@ import { memoizeMediaTypeNegotiation } from './http/negotiation-cache';
 import { costPlugin } from './plugins/cost';
 import { errorPlugin, makeFormatError } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
-import { limitRules } from './plugins/query-limits';
+import { refusedRule, shapeGatePlugin } from './plugins/shape-gate';
 import { closeQuietly, connect, waitReady, type ConcreteTarget, type RedisClient } from './redis/connection';
 import { resolveDefaultRedis, type EmbeddedRedis } from './redis/embedded';
 import { Keys } from './redis/keys';
@@ -111,7 +111,10 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
     includeStacktraceInErrorResponses: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
     parseOptions: { maxTokens: config.queryLimits.tokens },
-    validationRules: limitRules(config.queryLimits),
+    // Depth, aliases and directives are checked before validation, by the shape gate.
+    validationRules: [refusedRule],
+    // Not computed at all in production: finding suggestions compares each unknown name with every known one.
+    validationOptions: { hideSuggestions: config.production },
     formatError: makeFormatError(config.production),
     logger: log,
     plugins: [
@@ -123,6 +126,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
       subscriptionsOverHttpPlugin(),
       errorPlugin(),
       metricsPlugin(metrics),
+      shapeGatePlugin(config.queryLimits),
       costPlugin(config.queryLimits.cost),
       ...hooks.plugins,
     ],

@@ -109,6 +109,7 @@ describe('defaults (nothing set)', () => {
     ['bodyLimitBytes', 1024 * 1024],
     ['introspection', true],
     ['redis', { kind: 'auto' }],
+    ['queryLimits', { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 }],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
