@@ -90,7 +90,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
   const keys = new Keys(config.keyPrefix);
   const pubsub = new GatewayPubSub(keys, redis, subscriber);
   const services = createServices(config, redis, keys, pubsub, log);
-  const hooks: AppHooks = { plugins: [], wsGuards: [], routes: new Map(), onStart: [], onStop: [] };
+  const hooks: AppHooks = { plugins: [], wsGuards: [], wsRefused: [], routes: new Map(), onStart: [], onStop: [] };
   for (const install of MODULES) await install({ services, redis, redisTarget: target, log, metrics, hooks });
 
   if (config.admin && (await services.users.ensureAdmin(config.admin.email, config.admin.password))) {
@@ -140,7 +140,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
     }
   };
   httpServer.on('request', createRouter({ apollo, services, log, metrics, ready, routes: hooks.routes }));
-  const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards });
+  const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards, refused: hooks.wsRefused });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());

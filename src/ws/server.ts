@@ -2,14 +2,15 @@
  * graphql-ws (subprotocol graphql-transport-ws) on the /graphql path. The
  * connection authenticates at connection_init (connectionParams.authorization
  * "Bearer <token>", else the session cookie of the upgrade request); a bad
- * token closes it with 4403. Every subscribe is parsed, checked against the
- * query limits and the guards (rate limits), and run with a fresh context;
- * identical subscriptions of one viewer share each event's execution (see
- * shared-execution.ts).
+ * token closes it with 4403. Every subscribe is checked as HTTP checks a request
+ * (documents.ts: same limits, rules and error codes), then by the guards (rate
+ * limits), and run with a fresh context; a refused document is charged by size
+ * (the `refused` hooks); identical subscriptions of one viewer share each
+ * event's execution (see shared-execution.ts).
  * A session's sockets close (4401) when it ends: see {@link SessionSockets}.
  */
 import type { Server } from 'node:http';
-import { GraphQLError, getOperationAST, parse, validate, specifiedRules, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
@@ -19,8 +20,8 @@ import { isRedisUnavailable } from '../redis/connection';
 import type { Services } from '../services';
 import type { SessionRecord } from '../services/session.service';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
-import { costTooHigh, limitRules, operationCost } from '../plugins/query-limits';
 import { makeFormatError } from '../plugins/errors';
+import { documentChecker } from './documents';
 import { shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
 
 /** Per-connection state kept in graphql-ws's `extra`. */
@@ -45,6 +46,9 @@ export interface SubscribeRequest {
 /** Runs before each subscribe operation; throws a GraphQLError to refuse it. */
 export type SubscribeGuard = (ctx: Context, op: SubscribeRequest, conn: ConnectionState, extra: Extra) => Promise<void>;
 
+/** Runs for each document refused before execution (parse, validation, limits, cost), with its size in bytes. */
+export type RefusedHook = (ctx: Context, bytes: number) => Promise<void>;
+
 export interface WsDeps {
   server: Server;
   schema: GraphQLSchema;
@@ -52,6 +56,7 @@ export interface WsDeps {
   log: Logger;
   metrics: Metrics;
   guards: SubscribeGuard[];
+  refused: RefusedHook[];
 }
 
 export interface WsHandle {
@@ -70,7 +75,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const { config } = services;
   const wss = new WebSocketServer({ server: deps.server, path: '/graphql', maxPayload: config.bodyLimitBytes });
   const sessionSockets = new SessionSockets(checkIntervalFor(config.sessionIdleTtlMs));
-  const rules = [...specifiedRules, ...limitRules(config.queryLimits)];
+  const checkDocument = documentChecker(schema, config);
   const formatError = makeFormatError(config.production);
 
   await sessionSockets.start(services.pubsub);
@@ -120,22 +125,16 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
       onSubscribe: async (ctx, id, payload) => {
         const extra = ctx.extra as Ex;
         const state = extra.state!;
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: config.queryLimits.tokens });
-        } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
-        }
-        const errors = validate(schema, document, rules);
-        if (errors.length) return errors;
         const contextValue = contextFor(extra);
         const variables = payload.variables ?? {};
+        const checked = checkDocument(payload);
+        if (!checked.ok) {
+          for (const hook of deps.refused) await hook(contextValue, Buffer.byteLength(payload.query));
+          return checked.errors;
+        }
+        const { document, operation, cost } = checked;
+        contextValue.cost = cost;
         try {
-          const cost = operationCost(schema, document, payload.operationName ?? undefined, variables);
-          contextValue.cost = cost;
-          if (cost > config.queryLimits.cost) return [costTooHigh(cost, config.queryLimits.cost)];
-          const operation = getOperationAST(document, payload.operationName);
-          if (!operation) return [new GraphQLError('Unable to identify operation')];
           const op: SubscribeRequest = { schema, document, operation, variables, cost };
           for (const guard of deps.guards) await guard(contextValue, op, state, extra);
         } catch (err) {
