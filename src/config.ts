@@ -57,6 +57,8 @@ export interface Config {
   readonly introspection: boolean;
   /** QUERY_MAX_*: depth 12, aliases 100, directives 20, tokens 1000, cost 1000. */
   readonly queryLimits: { depth: number; aliases: number; directives: number; tokens: number; cost: number };
+  /** WebSocket connections one client address may hold open on this instance. Default 100 (WS_MAX_CONNECTIONS_PER_IP). */
+  readonly wsMaxConnectionsPerIp: number;
   /** scrypt cost parameter N (power of two). Default 2^15 with r=8, p=1: 32 MiB per hash. */
   readonly scryptN: number;
   readonly cartIdleTtlMs: number;
@@ -357,6 +359,7 @@ export function loadConfig(env: Env = process.env): Config {
       tokens: int(env, 'QUERY_MAX_TOKENS', 1000, 100, 1_000_000),
       cost: int(env, 'QUERY_MAX_COST', 1000, 1, 1_000_000),
     },
+    wsMaxConnectionsPerIp: int(env, 'WS_MAX_CONNECTIONS_PER_IP', 100, 1, 1_000_000),
     scryptN,
     cartIdleTtlMs: duration(env, 'CART_IDLE_TTL', '30d'),
     requireNoEviction: bool(env, 'REDIS_REQUIRE_NOEVICTION', false),

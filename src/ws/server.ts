@@ -5,8 +5,10 @@
  * token closes it with 4403. Every subscribe is checked as HTTP checks a request
  * (documents.ts: same limits, rules and error codes), then by the guards (rate
  * limits), and run with a fresh context; a refused document is charged by size
- * (the `refused` hooks); identical subscriptions of one viewer share each
- * event's execution (see shared-execution.ts).
+ * (the `refused` hooks), and 20 that fail parsing or validation within a minute
+ * close the socket (1008, invalid-documents.ts). One client address holds at most
+ * WS_MAX_CONNECTIONS_PER_IP sockets (1008 past it, connection-cap.ts); identical
+ * subscriptions of one viewer share each event's execution (see shared-execution.ts).
  * A session's sockets close (4401) when it ends: see {@link SessionSockets}.
  */
 import type { Server } from 'node:http';
@@ -21,7 +23,9 @@ import type { Services } from '../services';
 import type { SessionRecord } from '../services/session.service';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
 import { makeFormatError } from '../plugins/errors';
+import { CAP_CLOSE_CODE, CAP_CLOSE_REASON, ConnectionsPerAddress } from './connection-cap';
 import { documentChecker } from './documents';
+import { INVALID_CLOSE_CODE, INVALID_CLOSE_REASON, InvalidDocuments } from './invalid-documents';
 import { shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
 
 /** Per-connection state kept in graphql-ws's `extra`. */
@@ -32,6 +36,8 @@ export interface ConnectionState {
   open: Set<string>;
   /** Free-form per-connection data for guards. */
   data: Map<string, unknown>;
+  /** Documents that failed parsing or validation lately (too many close the socket). */
+  invalid: InvalidDocuments;
 }
 
 /** The subscribe operation a guard decides on. */
@@ -77,6 +83,17 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const sessionSockets = new SessionSockets(checkIntervalFor(config.sessionIdleTtlMs));
   const checkDocument = documentChecker(schema, config);
   const formatError = makeFormatError(config.production);
+  const perAddress = new ConnectionsPerAddress(config.wsMaxConnectionsPerIp);
+
+  // Before graphql-ws's own listener: a socket past the cap is closed before it can say anything.
+  wss.on('connection', (socket, req) => {
+    const address = clientIp(req, config.trustedProxies);
+    if (!perAddress.admit(address)) {
+      socket.close(CAP_CLOSE_CODE, CAP_CLOSE_REASON);
+      return;
+    }
+    socket.once('close', () => perAddress.release(address));
+  });
 
   await sessionSockets.start(services.pubsub);
 
@@ -99,7 +116,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         const extra = ctx.extra as Ex;
         const param = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const token = typeof param === 'string' ? tokenFrom(param, undefined) : tokenFrom(undefined, extra.request.headers.cookie);
-        const state: ConnectionState = { token, session: null, open: new Set(), data: new Map() };
+        const state: ConnectionState = { token, session: null, open: new Set(), data: new Map(), invalid: new InvalidDocuments() };
         extra.state = state;
         if (typeof param === 'string' && !token) return false;
         if (token) {
@@ -129,7 +146,10 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         const variables = payload.variables ?? {};
         const checked = checkDocument(payload);
         if (!checked.ok) {
+          const tooMany = checked.invalid && state.invalid.record();
           for (const hook of deps.refused) await hook(contextValue, Buffer.byteLength(payload.query));
+          // Once graphql-ws has sent this document's errors (in the microtasks that follow the return).
+          if (tooMany) setImmediate(() => extra.socket.close(INVALID_CLOSE_CODE, INVALID_CLOSE_REASON));
           return checked.errors;
         }
         const { document, operation, cost } = checked;
