@@ -1,8 +1,9 @@
 /**
  * What a refused document costs the gateway, and what its caller is charged for it.
  * One production gateway (defaults: RATE_LIMIT_DEFAULT 600/1m, QUERY_MAX_TOKENS, ...)
- * in its own process on a private redis-server. The document is the issue's: 4,900
- * unknown fields, 28 KB (`{ f0 f1 ... f4899 }`).
+ * in its own process on a private redis-server. The document (`--document`) is the
+ * issue's, `issue`: 4,900 unknown fields, 28 KB (`{ f0 f1 ... f4899 }`); or `nested`:
+ * 995 unknown fields inside `me`, the most validation a 1,000-token document can ask for.
  *
  * - CPU per refused document: gateway process CPU over N documents sent one after
  *   another, over HTTP and over WebSocket (graphql-transport-ws subscribe messages;
@@ -11,7 +12,7 @@
  * - /healthz under attack: its latency, sampled every 50 ms, while 8 HTTP clients send
  *   the document in a loop, and while one WebSocket keeps 50 of them in flight.
  *
- * Run: `node <compiled>/bench/refused.js [--count n] [--seconds s] [--json]`.
+ * Run: `node -r ./test/helpers/ts-register.js bench/refused.ts [--document issue|nested] [--count n] [--seconds s] [--json]`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,11 @@ import { startRedisServer } from '../src/redis/embedded';
 import { benchMain, forkServer, type ChildServer } from './child';
 
 const FIELDS = 4900;
-export const ATTACK = `{ ${Array.from({ length: FIELDS }, (_, i) => `f${i}`).join(' ')} }`;
+/** The issue's document. */
+export const ISSUE = `{ ${Array.from({ length: FIELDS }, (_, i) => `f${i}`).join(' ')} }`;
+/** The most validation work a refused document can ask for under the default limits: 995 unknown fields inside `me`, 1,000 tokens. */
+export const NESTED = `{ me { ${Array.from({ length: 995 }, (_, i) => `f${i}`).join(' ')} } }`;
+const DOCUMENTS: Record<string, string> = { issue: ISSUE, nested: NESTED };
 const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -136,14 +141,14 @@ async function healthz(url: string, until: () => boolean): Promise<Latency> {
   return { samples: times.length, p50: at(0.5), p99: at(0.99), max: round(times[times.length - 1], 1) };
 }
 
-async function underHttpAttack(url: string, seconds: number, attackers: number): Promise<Latency & { documents: number }> {
+async function underHttpAttack(url: string, document: string, seconds: number, attackers: number): Promise<Latency & { documents: number }> {
   const end = Date.now() + seconds * 1000;
   const done = (): boolean => Date.now() >= end;
   let documents = 0;
   const ip = freshIp();
   const loops = Array.from({ length: attackers }, async () => {
     while (!done()) {
-      await post(url, ATTACK, ip);
+      await post(url, document, ip);
       documents++;
     }
   });
@@ -152,42 +157,43 @@ async function underHttpAttack(url: string, seconds: number, attackers: number):
   return { ...lat, documents };
 }
 
-async function underWsAttack(url: string, seconds: number): Promise<Latency & { documents: number; sockets: number; closes: Record<string, number> }> {
+async function underWsAttack(url: string, document: string, seconds: number): Promise<Latency & { documents: number; sockets: number; closes: Record<string, number> }> {
   const end = Date.now() + seconds * 1000;
   const done = (): boolean => Date.now() >= end;
-  const attack = sendOverWs(url, ATTACK, Number.MAX_SAFE_INTEGER, 50, freshIp(), done);
+  const attack = sendOverWs(url, document, Number.MAX_SAFE_INTEGER, 50, freshIp(), done);
   const lat = await healthz(url, done);
   const r = await attack;
   return { ...lat, documents: r.answered, sockets: r.sockets, closes: r.closes };
 }
 
-export async function runRefusedBench(opts: { count: number; seconds: number }, log: (l: string) => void): Promise<Record<string, unknown>> {
+export async function runRefusedBench(opts: { count: number; seconds: number; document: string }, log: (l: string) => void): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-refused-'));
   const redis = await startRedisServer(dir);
   let server: ChildServer | undefined;
   try {
     // process.execArgv: run from the TypeScript sources (`node -r ./test/helpers/ts-register.js`) the child needs the same loader.
     server = await forkServer(__filename, ['--serve', redis.url], 'gateway', process.execArgv);
-    log(`refused: document of ${Buffer.byteLength(ATTACK)} bytes, ${FIELDS} unknown fields; ${opts.count} documents per CPU run, ${opts.seconds} s per attack`);
-    const first = await post(server.url, ATTACK, freshIp());
-    const body = await (await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': freshIp() }, body: JSON.stringify({ query: ATTACK }) })).json();
+    const attack = DOCUMENTS[opts.document];
+    log(`refused: document "${opts.document}" of ${Buffer.byteLength(attack)} bytes; ${opts.count} documents per CPU run, ${opts.seconds} s per attack`);
+    const first = await post(server.url, attack, freshIp());
+    const body = await (await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': freshIp() }, body: JSON.stringify({ query: attack }) })).json();
     const charged = { status: first.status, rateLimit: first.headers.get('ratelimit'), code: (body as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code };
     log(`  first HTTP refusal: ${charged.status} ${charged.code}, RateLimit: ${charged.rateLimit}`);
     const typename = await cpuPerHttp(server, '{ __typename }', opts.count);
-    const http = await cpuPerHttp(server, ATTACK, opts.count);
+    const http = await cpuPerHttp(server, attack, opts.count);
     log(`  CPU per request: { __typename } ${typename} µs; refused document over HTTP ${http} µs`);
-    const ws = await cpuPerWs(server, ATTACK, opts.count);
+    const ws = await cpuPerWs(server, attack, opts.count);
     log(`  CPU per refused document over WebSocket ${ws.cpuUs} µs (${ws.sockets} socket(s); closes ${JSON.stringify(ws.closes)})`);
     const idle = await healthz(server.url, (() => {
       const end = Date.now() + 2000;
       return () => Date.now() >= end;
     })());
     log(`  /healthz idle: p50 ${idle.p50} ms, p99 ${idle.p99} ms, max ${idle.max} ms`);
-    const h = await underHttpAttack(server.url, opts.seconds, 8);
+    const h = await underHttpAttack(server.url, attack, opts.seconds, 8);
     log(`  /healthz while 8 HTTP clients send it: p50 ${h.p50} ms, p99 ${h.p99} ms, max ${h.max} ms (${h.samples} samples; ${h.documents} documents answered)`);
-    const w = await underWsAttack(server.url, opts.seconds);
+    const w = await underWsAttack(server.url, attack, opts.seconds);
     log(`  /healthz while one WebSocket keeps 50 in flight: p50 ${w.p50} ms, p99 ${w.p99} ms, max ${w.max} ms (${w.samples} samples; ${w.documents} documents answered on ${w.sockets} socket(s); closes ${JSON.stringify(w.closes)})`);
-    return { bytes: Buffer.byteLength(ATTACK), charged, cpuUs: { typename, http, ws: ws.cpuUs }, healthz: { idle, http: h, ws: w } };
+    return { bytes: Buffer.byteLength(attack), charged, cpuUs: { typename, http, ws: ws.cpuUs }, healthz: { idle, http: h, ws: w } };
   } finally {
     await server?.stop();
     await redis.stop();
@@ -217,10 +223,14 @@ async function serve(redisUrl: string): Promise<void> {
   process.send!({ url: app.url });
 }
 
-function args(argv: string[]): { count: number; seconds: number; json: boolean } {
-  const out = { count: 200, seconds: 10, json: false };
+function args(argv: string[]): { count: number; seconds: number; document: string; json: boolean } {
+  const out = { count: 200, seconds: 10, document: 'issue', json: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--json') out.json = true;
+    else if (argv[i] === '--document') {
+      out.document = argv[++i];
+      if (!DOCUMENTS[out.document]) throw new Error(`--document takes ${Object.keys(DOCUMENTS).join(' or ')}`);
+    }
     else if (argv[i] === '--count') out.count = Number(argv[++i]);
     else if (argv[i] === '--seconds') out.seconds = Number(argv[++i]);
     else throw new Error(`unknown argument ${argv[i]}`);
