@@ -2,8 +2,9 @@
  * What a refused document costs the gateway, and what its caller is charged for it.
  * One production gateway (defaults: RATE_LIMIT_DEFAULT 600/1m, QUERY_MAX_TOKENS, ...)
  * in its own process on a private redis-server. The document (`--document`) is the
- * issue's, `issue`: 4,900 unknown fields, 28 KB (`{ f0 f1 ... f4899 }`); or `nested`:
- * 995 unknown fields inside `me`, the most validation a 1,000-token document can ask for.
+ * issue's, `issue`: 4,900 unknown fields, 28 KB (`{ f0 f1 ... f4899 }`); `nested`: 995
+ * unknown fields inside `me`, the most validation a 1,000-token document can ask for; or
+ * `typo`: `{ mee { id name } }`.
  *
  * - CPU per refused document: gateway process CPU over N documents sent one after
  *   another, over HTTP and over WebSocket (graphql-transport-ws subscribe messages;
@@ -12,7 +13,7 @@
  * - /healthz under attack: its latency, sampled every 50 ms, while 8 HTTP clients send
  *   the document in a loop, and while one WebSocket keeps 50 of them in flight.
  *
- * Run: `node -r ./test/helpers/ts-register.js bench/refused.ts [--document issue|nested] [--count n] [--seconds s] [--json]`.
+ * Run: `node -r ./test/helpers/ts-register.js bench/refused.ts [--document issue|nested|typo] [--count n] [--seconds s] [--json]`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,9 @@ const FIELDS = 4900;
 export const ISSUE = `{ ${Array.from({ length: FIELDS }, (_, i) => `f${i}`).join(' ')} }`;
 /** The most validation work a refused document can ask for under the default limits: 995 unknown fields inside `me`, 1,000 tokens. */
 export const NESTED = `{ me { ${Array.from({ length: 995 }, (_, i) => `f${i}`).join(' ')} } }`;
-const DOCUMENTS: Record<string, string> = { issue: ISSUE, nested: NESTED };
+/** A typo: what a working client gets refused for. */
+export const TYPO = '{ mee { id name } }';
+const DOCUMENTS: Record<string, string> = { issue: ISSUE, nested: NESTED, typo: TYPO };
 const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -4,7 +4,8 @@
  * "Bearer <token>", else the session cookie of the upgrade request); a bad
  * token closes it with 4403. Every subscribe is checked as HTTP checks a request
  * (documents.ts: same limits, rules and error codes), then by the guards (rate
- * limits), and run with a fresh context; a refused document is charged by size
+ * limits), and run with a fresh context; one socket's documents are checked one
+ * at a time (turns.ts); a refused document is charged by size
  * (the `refused` hooks), and 20 that fail parsing or validation within a minute
  * close the socket (1008, invalid-documents.ts). One client address holds at most
  * WS_MAX_CONNECTIONS_PER_IP sockets (1008 past it, connection-cap.ts); identical
@@ -26,6 +27,7 @@ import { makeFormatError } from '../plugins/errors';
 import { CAP_CLOSE_CODE, CAP_CLOSE_REASON, ConnectionsPerAddress } from './connection-cap';
 import { documentChecker } from './documents';
 import { INVALID_CLOSE_CODE, INVALID_CLOSE_REASON, InvalidDocuments } from './invalid-documents';
+import { Turns } from './turns';
 import { shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
 
 /** Per-connection state kept in graphql-ws's `extra`. */
@@ -38,6 +40,8 @@ export interface ConnectionState {
   data: Map<string, unknown>;
   /** Documents that failed parsing or validation lately (too many close the socket). */
   invalid: InvalidDocuments;
+  /** Its documents are checked one at a time. */
+  turns: Turns;
 }
 
 /** The subscribe operation a guard decides on. */
@@ -116,7 +120,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         const extra = ctx.extra as Ex;
         const param = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const token = typeof param === 'string' ? tokenFrom(param, undefined) : tokenFrom(undefined, extra.request.headers.cookie);
-        const state: ConnectionState = { token, session: null, open: new Set(), data: new Map(), invalid: new InvalidDocuments() };
+        const state: ConnectionState = { token, session: null, open: new Set(), data: new Map(), invalid: new InvalidDocuments(), turns: new Turns() };
         extra.state = state;
         if (typeof param === 'string' && !token) return false;
         if (token) {
@@ -144,7 +148,9 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         const state = extra.state!;
         const contextValue = contextFor(extra);
         const variables = payload.variables ?? {};
-        const checked = checkDocument(payload);
+        const checked = await state.turns.take(() => (extra.socket.readyState === extra.socket.OPEN ? checkDocument(payload) : null));
+        // Closed while this message waited its turn (e.g. by the invalid-document limit): not worth checking.
+        if (!checked) return [new GraphQLError('The connection is closed')];
         if (!checked.ok) {
           const tooMany = checked.invalid && state.invalid.record();
           for (const hook of deps.refused) await hook(contextValue, Buffer.byteLength(payload.query));

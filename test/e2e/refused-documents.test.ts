@@ -164,6 +164,50 @@ describe('a socket that keeps sending documents that fail', () => {
   });
 });
 
+/** A raw graphql-transport-ws socket, acknowledged, that records every message in arrival order. */
+async function rawSocket(url: string, ip: string, log: string[], name: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers: { 'x-forwarded-for': ip } });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject);
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { type: string; id?: string };
+      if (msg.type === 'connection_ack') resolve();
+      else log.push(`${name}:${msg.type}:${msg.id}`);
+    });
+  });
+  return ws;
+}
+
+describe('one socket cannot hold the gateway', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ ...PROXY });
+  });
+  afterAll(() => t.close());
+
+  test('its documents are checked one at a time, with other clients served in between', async () => {
+    // 995 unknown fields inside `me`: 1,000 tokens, the most validation work a document can ask for by default.
+    const heavy = `{ me { ${Array.from({ length: 995 }, (_, i) => `f${i}`).join(' ')} } }`;
+    const log: string[] = [];
+    const a = await rawSocket(t.url, freshIp(), log, 'a');
+    const b = await rawSocket(t.url, freshIp(), log, 'b');
+    try {
+      for (let i = 1; i <= 19; i++) a.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: heavy } }));
+      await sleep(5);
+      b.send(JSON.stringify({ id: 'x', type: 'subscribe', payload: { query: '{ __typename }' } }));
+      for (let i = 0; i < 400 && log.filter((l) => l.startsWith('a:error')).length < 19; i++) await sleep(25);
+      expect(log.filter((l) => l.startsWith('a:error'))).toHaveLength(19);
+      // Without turns, b waited for all of a's 19 validations; with them, for about one.
+      expect(log.indexOf('b:complete:x')).toBeGreaterThanOrEqual(0);
+      expect(log.indexOf('b:complete:x')).toBeLessThan(log.indexOf('a:error:10'));
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
 describe('WS_MAX_CONNECTIONS_PER_IP', () => {
   let t: TestApp;
   beforeAll(async () => {
