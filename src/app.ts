@@ -18,6 +18,7 @@ import { memoizeMediaTypeNegotiation } from './http/negotiation-cache';
 import { costPlugin } from './plugins/cost';
 import { errorPlugin, makeFormatError } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
+import { VALIDATION_MAX_ERRORS } from './plugins/query-limits';
 import { refusedRule, shapeGatePlugin } from './plugins/shape-gate';
 import { closeQuietly, connect, waitReady, type ConcreteTarget, type RedisClient } from './redis/connection';
 import { resolveDefaultRedis, type EmbeddedRedis } from './redis/embedded';
@@ -113,8 +114,8 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
     parseOptions: { maxTokens: config.queryLimits.tokens },
     // Depth, aliases and directives are checked before validation, by the shape gate.
     validationRules: [refusedRule],
-    // Not computed at all in production: finding suggestions compares each unknown name with every known one.
-    validationOptions: { hideSuggestions: config.production },
+    // Suggestions are not computed at all in production (finding one compares an unknown name with every known one).
+    validationOptions: { hideSuggestions: config.production, maxErrors: VALIDATION_MAX_ERRORS },
     formatError: makeFormatError(config.production),
     logger: log,
     plugins: [

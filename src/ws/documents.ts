@@ -2,7 +2,8 @@
  * A subscribe message's document, checked over WebSocket as Apollo checks a request over
  * HTTP, with the same answers: parsed under QUERY_MAX_TOKENS (GRAPHQL_PARSE_FAILED), the
  * shape check, graphql-js validation (GRAPHQL_VALIDATION_FAILED; introspection refused when
- * INTROSPECTION is off, with Apollo's message; no suggestions in production), the operation
+ * INTROSPECTION is off, with Apollo's message; no suggestions in production; at most
+ * VALIDATION_MAX_ERRORS errors), the operation
  * resolved (OPERATION_RESOLUTION_FAILURE, graphql-js's messages), and the cost computed and
  * held to QUERY_MAX_COST (QUERY_TOO_COMPLEX; BAD_USER_INPUT for variables that do not fit).
  * test/e2e/transport-parity.test.ts runs every rule over both transports.
@@ -11,7 +12,7 @@ import { ApolloServerValidationErrorCode } from '@apollo/server/errors';
 import { GraphQLError, Kind, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from 'graphql';
 import type { Config } from '../config';
 import { checkShape } from '../plugins/document-shape';
-import { costTooHigh, operationCost } from '../plugins/query-limits';
+import { VALIDATION_MAX_ERRORS, costTooHigh, operationCost } from '../plugins/query-limits';
 
 export interface Payload {
   query: string;
@@ -54,7 +55,7 @@ function unresolved(document: DocumentNode, operationName: string | undefined): 
 export function documentChecker(schema: GraphQLSchema, config: Config): (payload: Payload) => Checked {
   const limits = config.queryLimits;
   const rules = [...specifiedRules, ...(config.introspection ? [] : [noIntrospection])];
-  const options = { hideSuggestions: config.production };
+  const options = { hideSuggestions: config.production, maxErrors: VALIDATION_MAX_ERRORS };
   return (payload) => {
     let document: DocumentNode;
     try {

@@ -134,6 +134,25 @@ describe('the issue\'s document: 4,900 unknown fields, 28 KB', () => {
   });
 });
 
+describe('validation errors', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ ...PROXY });
+  });
+  afterAll(() => t.close());
+
+  test('at most 10 are reported (each costs a stack trace and a scan of the document), over HTTP and WebSocket alike', async () => {
+    const q = `{ me { ${Array.from({ length: 15 }, (_, i) => `nope${i}`).join(' ')} } }`;
+    const expected = [
+      ...Array.from({ length: 10 }, (_, i) => expect.objectContaining({ message: expect.stringMatching(new RegExp(`^Cannot query field "nope${i}" on type "User"\\.`)), extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) })),
+      expect.objectContaining({ message: 'Too many validation errors, error limit reached. Validation aborted.', extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) }),
+    ];
+    expect((await post(t, q, freshIp())).errors).toEqual(expected);
+    const s = track(socket(t.url, freshIp()));
+    expect((await run(s.client, q)).errors).toEqual(expected);
+  });
+});
+
 describe('a socket that keeps sending documents that fail', () => {
   let t: TestApp;
   beforeAll(async () => {
