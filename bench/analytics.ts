@@ -54,6 +54,8 @@ async function serve(redisUrl: string): Promise<void> {
     SESSION_UA_CHECK: '0', QUERY_MAX_COST: '100000',
     // The load comes from one address: the page-view policy (120/min per visitor) would refuse most of it.
     RATE_LIMIT_ALLOW: 'ip:127.0.0.1',
+    // And so do the 1,000 subscribers' sockets.
+    WS_MAX_CONNECTIONS_PER_IP: '1000000',
   });
   const app = await startApp(config);
   const sent: Record<string, number> = {};

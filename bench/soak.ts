@@ -79,6 +79,8 @@ async function serve(redisUrl: string): Promise<void> {
     loadConfig({
       NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', REDIS_URL: redisUrl, KEY_PREFIX: PREFIX, LOG_LEVEL: 'error',
       RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '1', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
+      // Every subscriber connects from this one address.
+      WS_MAX_CONNECTIONS_PER_IP: '1000000',
     }),
   );
   // How late the gateway's event loop ran between samples: past the 0.8 s command timeout, Redis calls fail.

@@ -18,7 +18,8 @@ import { memoizeMediaTypeNegotiation } from './http/negotiation-cache';
 import { costPlugin } from './plugins/cost';
 import { errorPlugin, makeFormatError } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
-import { limitRules } from './plugins/query-limits';
+import { VALIDATION_MAX_ERRORS } from './plugins/query-limits';
+import { refusedRule, shapeGatePlugin } from './plugins/shape-gate';
 import { closeQuietly, connect, waitReady, type ConcreteTarget, type RedisClient } from './redis/connection';
 import { resolveDefaultRedis, type EmbeddedRedis } from './redis/embedded';
 import { Keys } from './redis/keys';
@@ -93,7 +94,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
   const keys = new Keys(config.keyPrefix);
   const pubsub = new GatewayPubSub(keys, redis, subscriber);
   const services = createServices(config, redis, keys, pubsub, log);
-  const hooks: AppHooks = { plugins: [], wsGuards: [], routes: new Map(), onStart: [], onStop: [] };
+  const hooks: AppHooks = { plugins: [], wsGuards: [], wsRefused: [], routes: new Map(), onStart: [], onStop: [] };
   for (const install of MODULES) await install({ services, redis, redisTarget: target, log, metrics, hooks });
 
   if (config.admin && (await services.users.ensureAdmin(config.admin.email, config.admin.password))) {
@@ -114,7 +115,10 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
     includeStacktraceInErrorResponses: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
     parseOptions: { maxTokens: config.queryLimits.tokens },
-    validationRules: limitRules(config.queryLimits),
+    // Depth, aliases and directives are checked before validation, by the shape gate.
+    validationRules: [refusedRule],
+    // Suggestions are not computed at all in production (finding one compares an unknown name with every known one).
+    validationOptions: { hideSuggestions: config.production, maxErrors: VALIDATION_MAX_ERRORS },
     formatError: makeFormatError(config.production),
     logger: log,
     plugins: [
@@ -126,6 +130,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
       subscriptionsOverHttpPlugin(),
       errorPlugin(),
       metricsPlugin(metrics),
+      shapeGatePlugin(config.queryLimits),
       costPlugin(config.queryLimits.cost),
       ...hooks.plugins,
     ],
@@ -141,7 +146,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
   const { metrics: metricsAccess } = config;
   const metricsHere = metricsAccess.port === null ? { token: metricsAccess.token } : null;
   httpServer.on('request', createRouter({ apollo, services, log, metrics, metricsHere, ready, routes: hooks.routes }));
-  const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards });
+  const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards, refused: hooks.wsRefused });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());

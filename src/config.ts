@@ -57,7 +57,10 @@ export interface Config {
   /** Default 1 MiB. */
   readonly bodyLimitBytes: number;
   readonly introspection: boolean;
+  /** QUERY_MAX_*: depth 12, aliases 100, directives 20, tokens 1000, cost 1000. */
   readonly queryLimits: { depth: number; aliases: number; directives: number; tokens: number; cost: number };
+  /** WebSocket connections one client address may hold open on this instance. Default 100 (WS_MAX_CONNECTIONS_PER_IP). */
+  readonly wsMaxConnectionsPerIp: number;
   /** scrypt cost parameter N (power of two). Default 2^15 with r=8, p=1: 32 MiB per hash. */
   readonly scryptN: number;
   readonly cartIdleTtlMs: number;
@@ -402,9 +405,11 @@ export function loadConfig(env: Env = process.env): Config {
       depth: int(env, 'QUERY_MAX_DEPTH', 12, 2, 100),
       aliases: int(env, 'QUERY_MAX_ALIASES', 100, 1, 10_000),
       directives: int(env, 'QUERY_MAX_DIRECTIVES', 20, 1, 1000),
-      tokens: int(env, 'QUERY_MAX_TOKENS', 5000, 100, 1_000_000),
+      // GraphiQL's introspection query is the largest document real clients send: 183 tokens (README.md).
+      tokens: int(env, 'QUERY_MAX_TOKENS', 1000, 100, 1_000_000),
       cost: int(env, 'QUERY_MAX_COST', 1000, 1, 1_000_000),
     },
+    wsMaxConnectionsPerIp: int(env, 'WS_MAX_CONNECTIONS_PER_IP', 100, 1, 1_000_000),
     scryptN,
     cartIdleTtlMs: duration(env, 'CART_IDLE_TTL', '30d'),
     requireNoEviction: bool(env, 'REDIS_REQUIRE_NOEVICTION', false),

@@ -34,7 +34,7 @@ export interface Context {
   user(): Promise<UserRecord | null>;
   /** Set-Cookie values the HTTP layer writes with the response. */
   cookies: CookieSpec[];
-  /** The operation's cost, set before execution (see plugins/query-limits). */
+  /** The operation's cost, set before execution (see plugins/query-limits); Infinity when the cost check refused it. */
   cost: number;
   /** Extra response headers (e.g. rate-limit headers). */
   headers: Map<string, string>;

@@ -10,7 +10,7 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { RedisClient, ConcreteTarget } from './redis/connection';
 import type { Services } from './services';
-import type { SubscribeGuard } from './ws/server';
+import type { RefusedHook, SubscribeGuard } from './ws/server';
 import { installAnalytics } from './modules/analytics';
 import { installCommerce } from './modules/commerce';
 import { installJobs } from './modules/jobs';
@@ -21,6 +21,8 @@ import { installRateLimits } from './modules/ratelimit';
 export interface AppHooks {
   plugins: Array<ApolloServerPlugin<Context>>;
   wsGuards: SubscribeGuard[];
+  /** Run for each WebSocket document refused before execution (rate limits charge it by size). */
+  wsRefused: RefusedHook[];
   routes: Map<string, RouteHandler>;
   /** Run after the HTTP server listens; `url` is where it listens. */
   onStart: Array<(started: { url: string }) => Promise<void>>;

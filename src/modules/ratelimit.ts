@@ -7,6 +7,7 @@ export const installRateLimits: Module = ({ services, metrics, hooks, log }) => 
   limits.useMetrics(metrics);
   hooks.plugins.push(rateLimitPlugin(limits, services.config.queryLimits.cost));
   hooks.wsGuards.push(rateLimitGuard(limits, services.config.rateLimit.wsSubscriptions));
+  hooks.wsRefused.push((ctx, bytes) => limits.chargeRejected(ctx, bytes));
   hooks.onStart.push(async () => {
     limits.start();
     if (!limits.policy) log.info('rate limits are off (RATE_LIMIT_DEFAULT=off)');

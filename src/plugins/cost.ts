@@ -58,9 +58,11 @@ export function costPlugin(maxCost: number): ApolloServerPlugin<Context> {
         async didResolveOperation({ schema, document, request, contextValue, operation }) {
           // No operation of that name: execution answers "Unknown operation named ..." itself.
           if (!operation) return;
+          // Refused: the rate limiter (whose hook runs after this one) charges it as a refused document, not its cost.
+          contextValue.cost = Number.POSITIVE_INFINITY;
           const cost = costOf(schema, document, operation, request.operationName ?? undefined, request.variables ?? {});
-          contextValue.cost = cost;
           if (cost > maxCost) throw costTooHigh(cost, maxCost);
+          contextValue.cost = cost;
         },
       };
     },

@@ -6,10 +6,10 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { ValidationError } from 'class-validator';
 import type { Context } from '../context';
-import { ErrorCode, PUBLIC_CODES, invalidInputMessage } from '../errors';
+import { AppError, ErrorCode, PUBLIC_CODES, invalidInputMessage } from '../errors';
 import { isRedisUnavailable } from '../redis/connection';
 
 const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable, try again shortly';
@@ -36,11 +36,33 @@ function isUncodedRefusal(error: unknown): boolean {
   return ext !== undefined && ext.code === undefined && typeof status === 'number' && status >= 400 && status < 500;
 }
 
+/**
+ * Apollo wraps each validation error in its own, coded GRAPHQL_VALIDATION_FAILED. A refusal of
+ * ours reported through validation (the shape gate's QUERY_TOO_COMPLEX) keeps its own code.
+ */
+function ownCode(error: unknown, ext: Ext): Ext {
+  const wrapped = error instanceof GraphQLError ? error.originalError : undefined;
+  return ext.code === 'GRAPHQL_VALIDATION_FAILED' && wrapped instanceof AppError ? { ...ext, code: wrapped.code } : ext;
+}
+
+/** "Did you mean …?" names parts of the schema; graphql-js also adds it to variable errors (enum values), which no validation option hides. */
+const SUGGESTION = / ?Did you mean .+\?$/;
+
 /** The `formatError` for ApolloServer and graphql-ws. */
 export function makeFormatError(production: boolean) {
+  const format = formatWith(production);
+  if (!production) return format;
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const out = format(formatted, error);
+    return SUGGESTION.test(out.message) ? { ...out, message: out.message.replace(SUGGESTION, '') } : out;
+  };
+}
+
+function formatWith(production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    const ext = (formatted.extensions ?? {}) as Ext;
+    const ext = ownCode(error, (formatted.extensions ?? {}) as Ext);
+    formatted = ext === formatted.extensions ? formatted : { ...formatted, extensions: ext };
     if (isRedisUnavailable(original)) {
       return { message: UNAVAILABLE_MESSAGE, path: formatted.path, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
     }
@@ -69,7 +91,7 @@ export function makeFormatError(production: boolean) {
 export function clientCode(err: GraphQLError): string {
   if (isRedisUnavailable(unwrapResolverError(err))) return ErrorCode.SERVICE_UNAVAILABLE;
   if (isUncodedRefusal(err)) return 'BAD_REQUEST';
-  const ext = (err.extensions ?? {}) as Ext;
+  const ext = ownCode(err, (err.extensions ?? {}) as Ext);
   if (Array.isArray(ext.validationErrors)) return ErrorCode.BAD_USER_INPUT;
   return typeof ext.code === 'string' && PUBLIC_CODES.has(ext.code) ? ext.code : ErrorCode.INTERNAL_SERVER_ERROR;
 }

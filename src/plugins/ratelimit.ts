@@ -29,18 +29,19 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
       let charged = false;
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue: ctx }) {
-          // Over the ceiling the cost plugin refuses it (in parallel with this hook): didEncounterErrors charges it.
+          // Refused by the cost plugin (over the ceiling, or variables that do not fit), which ran first and
+          // set ctx.cost: didEncounterErrors charges it as a refused document.
           if (ctx.cost > maxCost || !operation) return;
           charged = true;
           const roots = rootFields(schema, document, operation, request.variables ?? {});
           const label = operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'anonymous');
           await service.enforce(ctx, { cost: ctx.cost, roots, operation: label, transport: 'http' });
         },
-        async didEncounterErrors({ contextValue: ctx }) {
-          // Parse, validation and cost failures never reach didResolveOperation's charge: one point each.
+        async didEncounterErrors({ contextValue: ctx, source, request }) {
+          // Parse, validation and cost failures never reach didResolveOperation's charge: charged by size.
           if (charged) return;
           charged = true;
-          await service.chargeRejected(ctx);
+          await service.chargeRejected(ctx, Buffer.byteLength(source ?? request.query ?? ''));
         },
       };
     },

@@ -13,6 +13,8 @@ const MINUTE = 60_000;
 const TTL_SEC = 3900;
 /** Distinct identities buffered per minute before new ones are dropped (a flood of addresses must not grow memory). */
 const MAX_IDENTITIES = 20_000;
+/** Refused clients `read` returns at most. */
+export const MAX_BLOCKED_SHOWN = 1000;
 
 interface Bucket {
   spent: Map<string, number>;
@@ -99,7 +101,7 @@ export class RateLimitStats {
     m.zrevrange(tmpRefused, 0, limit - 1, 'WITHSCORES');
     m.del(tmpSpent, tmpRefused);
     for (const x of mins) m.hgetall(this.keys.rateLimitStats('policy', String(x)));
-    m.zrangebyscore(this.keys.rateLimitStats('blocked'), now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1000);
+    m.zrangebyscore(this.keys.rateLimitStats('blocked'), now, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_BLOCKED_SHOWN);
     const res = (await m.exec()) ?? [];
     for (const [err] of res) if (err) throw err;
     const val = (i: number): unknown => res[i][1];

@@ -4,11 +4,12 @@ import { isAdmin } from '../auth/viewer';
 import { badInput, forbidden, unauthenticated } from '../errors';
 import { filtered } from '../util/iterators';
 import { RateLimit } from '../ratelimit/decorator';
-import { ANALYTICS_EVENTS_TOPIC, type AnalyticsEventPayload, type AnalyticsSnapshot } from '../services/analytics.service';
+import { ANALYTICS_EVENTS_TOPIC, JOURNEY_CAP, type AnalyticsEventPayload, type AnalyticsSnapshot } from '../services/analytics.service';
 import { LIVE_TOP_PAGES } from '../services/live-stats.service';
 import { ConversionInput, PageViewInput } from '../types/analytics.input';
 import { toAnalyticsEvent, toAnalyticsStats, toTimePoint } from '../types/analytics.mappers';
 import { AnalyticsEvent, AnalyticsEventType, AnalyticsStats, PageStats, TimePoint } from '../types/analytics.type';
+import { ListSize } from '../types/list-size';
 
 /** The role check of @Authorized('ADMIN'), for subscribe functions. */
 async function requireAdmin(ctx: Context): Promise<void> {
@@ -54,6 +55,8 @@ export class AnalyticsResolver {
   }
 
   @Authorized('ADMIN')
+  // One point per minute; the longest window is the longest ANALYTICS_RETENTION (31 days).
+  @ListSize({ arg: 'minutes', default: 60, max: 31 * 24 * 60 })
   @Query(() => [TimePoint], { description: 'Admin only. Per-minute counts for the last `minutes` (1 to ANALYTICS_RETENTION, default 60), oldest first, all pages when `page` is null.' })
   async pageViewSeries(
     @Arg('page', () => String, { nullable: true }) page: string | null,
@@ -64,11 +67,13 @@ export class AnalyticsResolver {
   }
 
   @Authorized('ADMIN')
+  @ListSize({ max: JOURNEY_CAP })
   @Query(() => [String], { description: "Admin only. A visitor's latest pages, newest first (at most 50)." })
   visitorJourney(@Arg('visitorId') visitorId: string, @Ctx() ctx: Context): Promise<string[]> {
     return ctx.services.analytics.journey(visitorId);
   }
 
+  @ListSize({ arg: 'limit', default: 10, max: 100 })
   @FieldResolver(() => [PageStats], { description: `Most viewed first. Limit 1 to 100, default 10; liveStats carries the top ${LIVE_TOP_PAGES}.` })
   async topPages(@Root() stats: AnalyticsStats, @Arg('limit', () => Int, { nullable: true, defaultValue: 10 }) limit: number, @Ctx() ctx: Context): Promise<PageStats[]> {
     const n = limit ?? 10;

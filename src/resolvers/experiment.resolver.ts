@@ -5,6 +5,7 @@ import { VISITOR_ID } from '../types/analytics.input';
 import { toExperiment } from '../types/analytics.mappers';
 import { ExperimentInput } from '../types/experiment.input';
 import { Experiment } from '../types/experiment.type';
+import { ListSize } from '../types/list-size';
 
 @Resolver(() => Experiment)
 export class ExperimentResolver {
@@ -43,6 +44,7 @@ export class ExperimentResolver {
   }
 
   @Authorized('ADMIN')
+  @ListSize({ arg: 'limit', default: 20, max: 100 })
   @Query(() => [Experiment], { description: 'Admin only. The most recent first; limit 1 to 100, default 20.' })
   async experiments(@Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number, @Ctx() ctx: Context): Promise<Experiment[]> {
     const n = limit ?? 20;

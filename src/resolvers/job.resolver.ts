@@ -6,6 +6,7 @@ import { badInput } from '../errors';
 import { RateLimit } from '../ratelimit/decorator';
 import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../types/job.input';
 import { Job, QueueStats } from '../types/job.type';
+import { ListSize } from '../types/list-size';
 
 async function viewer(ctx: Context): Promise<JobViewer & { userId: string }> {
   const { user } = await signedInUser(ctx);
@@ -21,6 +22,7 @@ export class JobResolver {
   }
 
   @Authorized('ADMIN')
+  @ListSize({ arg: 'limit', default: 50, max: 500 })
   @Query(() => [Job], { description: 'Admin only. Jobs in one state: pending ones in run order, finished ones newest first.' })
   jobs(@Args(() => JobsArgs) { state, limit }: JobsArgs, @Ctx() ctx: Context): Promise<Job[]> {
     return ctx.services.jobs.list(state, limit ?? 50);
@@ -41,6 +43,7 @@ export class JobResolver {
   }
 
   @Authorized()
+  @ListSize({ max: JOB_LIMITS.batch })
   @Mutation(() => [Job], {
     description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT naming inputs[i]) and nothing is enqueued.`,
   })

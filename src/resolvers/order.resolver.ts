@@ -5,6 +5,7 @@ import { RateLimit } from '../ratelimit/decorator';
 import { toOrder } from '../types/commerce.mappers';
 import { CheckoutArgs, MyOrdersArgs } from '../types/order.input';
 import { Order } from '../types/order.type';
+import { ListSize } from '../types/list-size';
 
 @Resolver(() => Order)
 export class OrderResolver {
@@ -17,6 +18,7 @@ export class OrderResolver {
   }
 
   @Authorized()
+  @ListSize({ arg: 'limit', default: 50, max: 100 })
   @Query(() => [Order], { description: "The caller's orders, newest first." })
   async myOrders(@Args(() => MyOrdersArgs) { limit }: MyOrdersArgs, @Ctx() ctx: Context): Promise<Order[]> {
     const { user } = await signedInUser(ctx);

@@ -3,9 +3,11 @@ import type { Context } from '../context';
 import { toProduct } from '../types/commerce.mappers';
 import { ProductInput, ProductsArgs, RecommendationsArgs } from '../types/product.input';
 import { Product } from '../types/product.type';
+import { ListSize } from '../types/list-size';
 
 @Resolver(() => Product)
 export class ProductResolver {
+  @ListSize({ arg: 'limit', default: 20, max: 100 })
   @Query(() => [Product], { description: 'The catalog in product id order. Anyone may read it.' })
   async products(@Args(() => ProductsArgs) { limit, offset }: ProductsArgs, @Ctx() ctx: Context): Promise<Product[]> {
     return (await ctx.services.catalog.list(offset ?? 0, limit ?? 20)).map(toProduct);
@@ -17,6 +19,7 @@ export class ProductResolver {
     return p && toProduct(p);
   }
 
+  @ListSize({ arg: 'limit', default: 5, max: 20 })
   @Query(() => [Product], { description: 'Products often bought with this one, then best sellers; never itself, never out of stock.' })
   async recommendations(@Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs, @Ctx() ctx: Context): Promise<Product[]> {
     return (await ctx.services.recommendations.forProduct(productId, limit ?? 5)).map(toProduct);

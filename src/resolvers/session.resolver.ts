@@ -3,10 +3,13 @@ import type { Context } from '../context';
 import { Session } from '../types/session.type';
 import { toSession } from '../types/mappers';
 import { signedInUser } from '../auth/viewer';
+import { ListSize } from '../types/list-size';
 
 @Resolver(() => Session)
 export class SessionResolver {
   @Authorized()
+  // SESSIONS_PER_USER sessions at most; 1000 is the most that variable accepts.
+  @ListSize({ max: 1000 })
   @Query(() => [Session], { description: "The signed-in user's live sessions, newest first." })
   async mySessions(@Ctx() ctx: Context): Promise<Session[]> {
     const { session } = await signedInUser(ctx);

@@ -35,6 +35,10 @@ const BLOCKED_RETRY_SEC = 3600;
 /** Rejection events published per second per instance, at most: a flood must not flood the dashboards too. */
 const EVENTS_PER_SECOND = 200;
 
+/** Bytes of a refused document that cost one default point: one point per started KiB (README.md, "Refused documents"). */
+export const REFUSED_BYTES_PER_POINT = 1024;
+export const refusedDocumentPoints = (bytes: number): number => Math.max(1, Math.ceil(bytes / REFUSED_BYTES_PER_POINT));
+
 export interface RejectionEvent {
   policy: string;
   identity: string;
@@ -160,21 +164,27 @@ export class RateLimitService {
   }
 
   /**
-   * Charges a request that never reached execution (parse or validation error, cost over the ceiling)
-   * one default point, so malformed requests are not free. Its answer is already an error: nothing is
-   * thrown, and a refusal here only shows in the headers and metrics.
+   * Charges a document refused before execution (parse or validation error, a query limit, cost over
+   * the ceiling, variables that do not fit) {@link refusedDocumentPoints} default points for its
+   * `bytes`: the work spent refusing it grows with its size. Its answer is already an error: nothing
+   * is thrown, and a refusal here only shows in the headers and metrics.
    */
-  async chargeRejected(ctx: Context): Promise<void> {
+  async chargeRejected(ctx: Context, bytes: number): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
+    const points = refusedDocumentPoints(bytes);
     try {
       const subject = await this.subjectOf(ctx);
       if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
-      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, 1, []));
+      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, points, []));
       ctx.headers.set('RateLimit-Policy', policyHeader(states));
       ctx.headers.set('RateLimit', stateHeader(states));
-      if (allowed) this.metrics?.allowed(policy.name, 1);
-      else this.metrics?.refused(policy.name);
+      const def = states.find((s) => s.policy === policy);
+      if (def) this.defaults.set(ctx, def);
+      if (allowed) {
+        this.metrics?.allowed(policy.name, points);
+        this.stats.spent(subject.identity, points);
+      } else this.metrics?.refused(policy.name);
     } catch (err) {
       ctx.log.debug({ err: (err as Error).message }, 'rate limit not charged for a failed request');
     }

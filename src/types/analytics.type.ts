@@ -1,5 +1,7 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Experiment } from './experiment.type';
+import { MAX_CONVERSION_TYPES } from '../services/analytics.service';
+import { ListSize } from './list-size';
 
 export enum AnalyticsEventType {
   PAGE_VIEW = 'PAGE_VIEW',
@@ -57,12 +59,16 @@ export class AnalyticsStats {
   @Field(() => Int, { description: 'Distinct pages ranked, "(other)" included once past ANALYTICS_MAX_PAGES.' })
   trackedPages!: number;
 
+  // Past MAX_CONVERSION_TYPES distinct types, new ones count as "(other)".
+  @ListSize({ max: MAX_CONVERSION_TYPES + 1 })
   @Field(() => [ConversionTypeStats], { description: 'Per conversion type, most conversions first.' })
   conversionsByType!: ConversionTypeStats[];
 
+  @ListSize({ max: 60 })
   @Field(() => [TimePoint], { description: 'Page views per minute over the last hour, oldest first; the last minute is still running.' })
   viewsPerMinute!: TimePoint[];
 
+  @ListSize({ max: 20 })
   @Field(() => [Experiment], { description: 'The 20 most recent experiments with their results.' })
   experiments!: Experiment[];
 

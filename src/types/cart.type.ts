@@ -1,5 +1,7 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { Product } from './product.type';
+import { MAX_CART_LINES } from '../services/cart.service';
+import { ListSize } from './list-size';
 
 @ObjectType({ description: 'One line of a cart, at the current price.' })
 export class CartItem {
@@ -15,6 +17,7 @@ export class CartItem {
 
 @ObjectType({ description: "The viewer's cart: the signed-in user's (on every device) or the guest session's." })
 export class Cart {
+  @ListSize({ max: MAX_CART_LINES })
   @Field(() => [CartItem], { description: 'Lines in product id order.' })
   items!: CartItem[];
 

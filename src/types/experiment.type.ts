@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ListSize } from './list-size';
 
 export enum ExperimentStatus {
   RUNNING = 'RUNNING',
@@ -47,6 +48,8 @@ export class Experiment {
   @Field()
   key!: string;
 
+  // createExperiment takes 2 to 10 variants.
+  @ListSize({ max: 10 })
   @Field(() => [VariantStats], { description: 'In creation order; the first is the control.' })
   variants!: VariantStats[];
 
@@ -77,6 +80,8 @@ export class Experiment {
   @Field({ description: 'True when sampleRatioPValue < 0.001: assignment or logging is broken, do not trust the results.' })
   sampleRatioMismatch!: boolean;
 
+  // One per kind of warning experiment.report.ts writes.
+  @ListSize({ max: 4 })
   @Field(() => [String], { description: 'What a careful reader should know before trusting the numbers.' })
   warnings!: string[];
 }

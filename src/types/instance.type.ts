@@ -1,5 +1,6 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { InstanceRecord } from '../services/registry.service';
+import { ListSize } from './list-size';
 
 export enum InstanceRole {
   GATEWAY = 'GATEWAY',
@@ -15,6 +16,7 @@ export class Instance {
   @Field(() => InstanceRole, { description: 'The role the process was started as.' })
   role!: InstanceRole;
 
+  @ListSize({ max: 2 })
   @Field(() => [InstanceRole], { description: 'Every role it runs: a gateway with WORKER=1 also runs workers.' })
   roles!: InstanceRole[];
 

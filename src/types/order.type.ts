@@ -1,4 +1,6 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { MAX_CART_LINES } from '../services/cart.service';
+import { ListSize } from './list-size';
 
 export enum OrderStatus {
   PENDING = 'PENDING',
@@ -32,6 +34,8 @@ export class Order {
   @Field(() => OrderStatus)
   status!: OrderStatus;
 
+  // An order is a checked-out cart: one item per cart line.
+  @ListSize({ max: MAX_CART_LINES })
   @Field(() => [OrderItem])
   items!: OrderItem[];
 

@@ -2,7 +2,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { policiesOf } from '../ratelimit/decorator';
 import type { RatePolicy } from '../ratelimit/policy';
-import type { OverviewData } from '../ratelimit/stats';
+import { MAX_BLOCKED_SHOWN, type OverviewData } from '../ratelimit/stats';
 import type { RejectionEvent } from '../services/ratelimit.service';
 import type { RateLimitOverview, RateLimitPolicyInfo, RateLimitRejection } from './ratelimit.type';
 
@@ -48,7 +48,8 @@ export function toOverview(data: OverviewData & { listed: string[] }, def: RateP
     topRejected: data.topRefused,
     rejections,
     blocked: [
-      ...data.listed.map((identity) => ({ policy: 'blocklist', identity, until: null })),
+      // As many block-list entries as refused clients at most: the view stays bounded however long RATE_LIMIT_BLOCK is.
+      ...data.listed.slice(0, MAX_BLOCKED_SHOWN).map((identity) => ({ policy: 'blocklist', identity, until: null })),
       ...data.blocked.filter((b) => b.policy !== 'blocklist').map((b) => ({ policy: b.policy, identity: b.identity, until: new Date(b.until) })),
     ],
     policies: policiesInSchema(schema, def),

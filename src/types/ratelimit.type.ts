@@ -1,4 +1,6 @@
 import { Field, Int, ObjectType } from 'type-graphql';
+import { ListSize } from './list-size';
+import { MAX_BLOCKED_SHOWN } from '../ratelimit/stats';
 
 @ObjectType({ description: "The caller's budget under the default policy." })
 export class RateLimitStatus {
@@ -71,6 +73,8 @@ export class RateLimitRejectionSeries {
   @Field(() => Int)
   total!: number;
 
+  // rateLimitOverview reads at most 60 minutes.
+  @ListSize({ max: 60 })
   @Field(() => [RateLimitMinuteCount])
   perMinute!: RateLimitMinuteCount[];
 }
@@ -111,20 +115,31 @@ export class RateLimitPolicyInfo {
   fields!: string;
 }
 
+/** Policies are defined in code (a dozen or so); a bound for the cost estimate. */
+const MAX_POLICIES = 50;
+
 @ObjectType({ description: 'Rate limiting across every instance, for operators.' })
 export class RateLimitOverview {
+  // rateLimitOverview's limit is 1 to 100.
+  @ListSize({ max: 100 })
   @Field(() => [RateLimitConsumer], { description: 'Identities by default-policy points spent in the period.' })
   topConsumers!: RateLimitConsumer[];
 
+  @ListSize({ max: 100 })
   @Field(() => [RateLimitConsumer], { description: 'Identities by refused requests in the period (points = refusals).' })
   topRejected!: RateLimitConsumer[];
 
+  // One series per policy: the dozen or so defined in code.
+  @ListSize({ max: MAX_POLICIES })
   @Field(() => [RateLimitRejectionSeries], { description: 'Refusals per policy per minute.' })
   rejections!: RateLimitRejectionSeries[];
 
+  // At most MAX_BLOCKED_SHOWN refused clients (the statistics read) and as many RATE_LIMIT_BLOCK entries (ratelimit.mappers.ts).
+  @ListSize({ max: 2 * MAX_BLOCKED_SHOWN })
   @Field(() => [RateLimitBlockedClient])
   blocked!: RateLimitBlockedClient[];
 
+  @ListSize({ max: MAX_POLICIES })
   @Field(() => [RateLimitPolicyInfo])
   policies!: RateLimitPolicyInfo[];
 

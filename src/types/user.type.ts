@@ -1,4 +1,5 @@
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { ListSize } from './list-size';
 
 export enum Role {
   CUSTOMER = 'CUSTOMER',
@@ -17,6 +18,7 @@ export class User {
   @Field()
   name!: string;
 
+  @ListSize({ max: 2 })
   @Field(() => [Role])
   roles!: Role[];
 

@@ -2,14 +2,18 @@
  * graphql-ws (subprotocol graphql-transport-ws) on the /graphql path. The
  * connection authenticates at connection_init (connectionParams.authorization
  * "Bearer <token>", else the session cookie of the upgrade request); a bad
- * token closes it with 4403. Every subscribe is parsed, checked against the
- * query limits and the guards (rate limits), and run with a fresh context;
- * identical subscriptions of one viewer share each event's execution (see
- * shared-execution.ts).
+ * token closes it with 4403. Every subscribe is checked as HTTP checks a request
+ * (documents.ts: same limits, rules and error codes), then by the guards (rate
+ * limits), and run with a fresh context; one socket's documents are checked one
+ * at a time (turns.ts); a refused document is charged by size
+ * (the `refused` hooks), and 20 that fail parsing or validation within a minute
+ * close the socket (1008, invalid-documents.ts). One client address holds at most
+ * WS_MAX_CONNECTIONS_PER_IP sockets (1008 past it, connection-cap.ts); identical
+ * subscriptions of one viewer share each event's execution (see shared-execution.ts).
  * A session's sockets close (4401) when it ends: see {@link SessionSockets}.
  */
 import type { Server } from 'node:http';
-import { GraphQLError, getOperationAST, parse, validate, specifiedRules, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
@@ -21,8 +25,11 @@ import type { Services } from '../services';
 import type { SessionRecord } from '../services/session.service';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
 import { OriginPolicy } from '../http/origins';
-import { costTooHigh, limitRules, operationCost } from '../plugins/query-limits';
 import { makeFormatError } from '../plugins/errors';
+import { CAP_CLOSE_CODE, CAP_CLOSE_REASON, ConnectionsPerAddress } from './connection-cap';
+import { documentChecker } from './documents';
+import { INVALID_CLOSE_CODE, INVALID_CLOSE_REASON, InvalidDocuments } from './invalid-documents';
+import { Turns } from './turns';
 import { shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
 
 /** Per-connection state kept in graphql-ws's `extra`. */
@@ -33,6 +40,10 @@ export interface ConnectionState {
   open: Set<string>;
   /** Free-form per-connection data for guards. */
   data: Map<string, unknown>;
+  /** Documents that failed parsing or validation lately (too many close the socket). */
+  invalid: InvalidDocuments;
+  /** Its documents are checked one at a time. */
+  turns: Turns;
 }
 
 /** The subscribe operation a guard decides on. */
@@ -47,6 +58,9 @@ export interface SubscribeRequest {
 /** Runs before each subscribe operation; throws a GraphQLError to refuse it. */
 export type SubscribeGuard = (ctx: Context, op: SubscribeRequest, conn: ConnectionState, extra: Extra) => Promise<void>;
 
+/** Runs for each document refused before execution (parse, validation, limits, cost), with its size in bytes. */
+export type RefusedHook = (ctx: Context, bytes: number) => Promise<void>;
+
 export interface WsDeps {
   server: Server;
   schema: GraphQLSchema;
@@ -54,6 +68,7 @@ export interface WsDeps {
   log: Logger;
   metrics: Metrics;
   guards: SubscribeGuard[];
+  refused: RefusedHook[];
 }
 
 export interface WsHandle {
@@ -84,8 +99,19 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
     },
   });
   const sessionSockets = new SessionSockets(checkIntervalFor(config.sessionIdleTtlMs));
-  const rules = [...specifiedRules, ...limitRules(config.queryLimits)];
+  const checkDocument = documentChecker(schema, config);
   const formatError = makeFormatError(config.production);
+  const perAddress = new ConnectionsPerAddress(config.wsMaxConnectionsPerIp);
+
+  // Before graphql-ws's own listener: a socket past the cap is closed before it can say anything.
+  wss.on('connection', (socket, req) => {
+    const address = clientIp(req, config.trustedProxies);
+    if (!perAddress.admit(address)) {
+      socket.close(CAP_CLOSE_CODE, CAP_CLOSE_REASON);
+      return;
+    }
+    socket.once('close', () => perAddress.release(address));
+  });
 
   await sessionSockets.start(services.pubsub);
 
@@ -108,7 +134,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         const extra = ctx.extra as Ex;
         const param = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const token = typeof param === 'string' ? tokenFrom(param, undefined) : tokenFrom(undefined, extra.request.headers.cookie);
-        const state: ConnectionState = { token, session: null, open: new Set(), data: new Map() };
+        const state: ConnectionState = { token, session: null, open: new Set(), data: new Map(), invalid: new InvalidDocuments(), turns: new Turns() };
         extra.state = state;
         if (typeof param === 'string' && !token) return false;
         if (token) {
@@ -139,22 +165,21 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
       onSubscribe: async (ctx, id, payload) => {
         const extra = ctx.extra as Ex;
         const state = extra.state!;
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: config.queryLimits.tokens });
-        } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
-        }
-        const errors = validate(schema, document, rules);
-        if (errors.length) return errors;
         const contextValue = contextFor(extra);
         const variables = payload.variables ?? {};
+        const checked = await state.turns.take(() => (extra.socket.readyState === extra.socket.OPEN ? checkDocument(payload) : null));
+        // Closed while this message waited its turn (e.g. by the invalid-document limit): not worth checking.
+        if (!checked) return [new GraphQLError('The connection is closed')];
+        if (!checked.ok) {
+          const tooMany = checked.invalid && state.invalid.record();
+          for (const hook of deps.refused) await hook(contextValue, Buffer.byteLength(payload.query));
+          // Once graphql-ws has sent this document's errors (in the microtasks that follow the return).
+          if (tooMany) setImmediate(() => extra.socket.close(INVALID_CLOSE_CODE, INVALID_CLOSE_REASON));
+          return checked.errors;
+        }
+        const { document, operation, cost } = checked;
+        contextValue.cost = cost;
         try {
-          const cost = operationCost(schema, document, payload.operationName ?? undefined, variables);
-          contextValue.cost = cost;
-          if (cost > config.queryLimits.cost) return [costTooHigh(cost, config.queryLimits.cost)];
-          const operation = getOperationAST(document, payload.operationName);
-          if (!operation) return [new GraphQLError('Unable to identify operation')];
           const op: SubscribeRequest = { schema, document, operation, variables, cost };
           for (const guard of deps.guards) await guard(contextValue, op, state, extra);
         } catch (err) {

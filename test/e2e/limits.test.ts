@@ -80,9 +80,14 @@ test('cost: under the ceiling runs, over it is refused with QUERY_TOO_COMPLEX an
     const q = (n: number) => `mutation { ${Array.from({ length: n }, (_, i) => `g${i}: startGuestSession { token }`).join(' ')} }`;
     const before = await countSessions(wide.prefix);
     const res = await wide.gql(q(21));
-    refused(res, 'QUERY_TOO_COMPLEX', /Query cost 21 exceeds the maximum of 20/);
-    expect(res.errors?.[0]?.extensions).toMatchObject({ cost: 21, maxCost: 20 });
+    // 21 root fields cost at least 21: refused by the document's shape, before validation.
+    refused(res, 'QUERY_TOO_COMPLEX', /Query cost is at least 21, over the maximum of 20/);
+    expect(res.errors?.[0]?.extensions).toMatchObject({ minCost: 21, maxCost: 20 });
     expect(await countSessions(wide.prefix)).toBe(before);
+    // What only the full estimate sees (a list of 20 orders, each with its items) is refused by it.
+    const list = await wide.gql('{ myOrders(limit: 20) { items { productId } } }');
+    refused(list, 'QUERY_TOO_COMPLEX', /Query cost 21 exceeds the maximum of 20/);
+    expect(list.errors?.[0]?.extensions).toMatchObject({ cost: 21, maxCost: 20 });
     const fine = await wide.gql(q(20));
     expect(fine.errors).toBeUndefined();
     expect(await countSessions(wide.prefix)).toBe(before + 20);

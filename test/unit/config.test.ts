@@ -82,6 +82,7 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   QUERY_MAX_DIRECTIVES: [{ QUERY_MAX_DIRECTIVES: 'many' }],
   QUERY_MAX_TOKENS: [{ QUERY_MAX_TOKENS: '5' }],
   QUERY_MAX_COST: [{ QUERY_MAX_COST: '0' }],
+  WS_MAX_CONNECTIONS_PER_IP: [{ WS_MAX_CONNECTIONS_PER_IP: '0' }, { WS_MAX_CONNECTIONS_PER_IP: 'many' }, { WS_MAX_CONNECTIONS_PER_IP: '1e3' }],
   SESSIONS_PER_USER: [{ SESSIONS_PER_USER: '0' }],
   SESSION_UA_CHECK: [{ SESSION_UA_CHECK: 'maybe' }],
   WORKER_CONCURRENCY: [{ WORKER_CONCURRENCY: '0' }],
@@ -136,6 +137,8 @@ describe('defaults (nothing set)', () => {
     ['analyticsVisitorKeysPerDay', 1000],
     ['experimentVisitorTtlMs', 30 * 86_400_000],
     ['guestCartGraceMs', 10 * 60_000],
+    ['queryLimits', { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 }],
+    ['wsMaxConnectionsPerIp', 100],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });

@@ -1,7 +1,8 @@
 /** Query limits without I/O: cost estimation, depth/alias/directive rules, and the fragment blow-up guard. */
-import { buildSchema, parse, specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { buildSchema, getNullableType, isListType, isObjectType, parse, specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { buildGatewaySchema } from '../../src/schema';
 import { aliasRule, depthRule, directiveRule, limitRules, operationCost } from '../../src/plugins/query-limits';
+import { listSizeOf } from '../../src/types/list-size';
 
 const sdl = buildSchema(`
   type Query { me: User  users(limit: Int): [User!]!  version: String  count: Int }
@@ -46,6 +47,44 @@ describe('operationCost', () => {
 
   test('fragments count like inline selections', () => {
     expect(cost(sdl, '{ users(limit: 4) { ...F } } fragment F on User { best { id } }')).toBe(5);
+  });
+});
+
+describe('list sizes', () => {
+  let gateway: GraphQLSchema;
+  beforeAll(async () => {
+    gateway = await buildGatewaySchema();
+  });
+
+  test('every list field of the schema declares how many items it can return (@ListSize)', () => {
+    const undeclared: string[] = [];
+    for (const type of Object.values(gateway.getTypeMap())) {
+      if (!isObjectType(type) || type.name.startsWith('__')) continue;
+      for (const field of Object.values(type.getFields())) {
+        if (!isListType(getNullableType(field.type))) continue;
+        const spec = listSizeOf(field);
+        if (!spec) undeclared.push(`${type.name}.${field.name}`);
+        // A size argument must exist on the field, or the estimate would never see it.
+        else if (spec.arg && !field.args.some((a) => a.name === spec.arg)) undeclared.push(`${type.name}.${field.name} (no argument ${spec.arg})`);
+      }
+    }
+    expect(undeclared).toEqual([]);
+  });
+
+  test('a list whose limit is omitted costs what its resolver returns: myOrders returns up to 50', () => {
+    // Each order's items cost 1: 1 + 50 x 1. It was 1 + 10 x 1 while every list counted 10.
+    expect(cost(gateway, '{ myOrders { id items { productId } } }')).toBe(51);
+    expect(cost(gateway, '{ myOrders(limit: 5) { id items { productId } } }')).toBe(6);
+    expect(cost(gateway, '{ products { id } recommendations(productId: "p") { id } }')).toBe(2);
+    // cart 1, its items 1 + 50 lines x 1 product.
+    expect(cost(gateway, '{ cart { items { product { id } } } }')).toBe(1 + 1 + 50);
+    // analytics 1, its 20 experiments 1 + 20 x (variants 1 + 10 x 0): variants hold scalars only.
+    expect(cost(gateway, '{ analytics { experiments { variants { name } } } }')).toBe(1 + 1 + 20);
+  });
+
+  test('a size argument never counts past the most the field returns', () => {
+    expect(cost(gateway, '{ myOrders(limit: 1000) { items { productId } } }')).toBe(1 + 100);
+    expect(cost(gateway, '{ myOrders(limit: 0) { items { productId } } }')).toBe(1 + 50);
   });
 });
 
