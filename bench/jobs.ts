@@ -169,7 +169,7 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
       if (side === 'service') {
         // No HTTP request on this side: it measures the service as a worker process or another service calls it.
         const created = await g.app.services.users.create({ email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' });
-        const viewer = { userId: created.id, admin: false };
+        const viewer = { userId: created.id, admin: false, email: created.email };
         const start = g.done();
         return await measure(side, total, redis, async () => {
           await produceAll(total, opts.producers, () => g.app.services.jobs.enqueue(viewer, 'bench.noop', {}, {}));

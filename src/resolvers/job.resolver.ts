@@ -1,15 +1,16 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context';
 import { isAdmin, signedInUser } from '../auth/viewer';
-import type { JobRecord, JobViewer, QueueCounts } from '../services/job.service';
+import type { JobRecord, JobSender, QueueCounts } from '../services/job.service';
 import { badInput } from '../errors';
 import { RateLimit } from '../ratelimit/decorator';
 import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../types/job.input';
 import { Job, QueueStats } from '../types/job.type';
 
-async function viewer(ctx: Context): Promise<JobViewer & { userId: string }> {
+/** The signed-in caller: admin by its roles, and its account's address (where its email.send may go). */
+async function viewer(ctx: Context): Promise<JobSender> {
   const { user } = await signedInUser(ctx);
-  return { userId: user.id, admin: isAdmin(user) };
+  return { userId: user.id, admin: isAdmin(user), email: user.email };
 }
 
 @Resolver(() => Job)
@@ -42,7 +43,7 @@ export class JobResolver {
 
   @Authorized()
   @Mutation(() => [Job], {
-    description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT naming inputs[i]) and nothing is enqueued.`,
+    description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT or FORBIDDEN naming inputs[i]) and nothing is enqueued.`,
   })
   async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[], @Ctx() ctx: Context): Promise<Job[]> {
     if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch) throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });

@@ -20,6 +20,7 @@ import { JobState } from '../types/job.type';
 import { randomUUID } from 'node:crypto';
 import { sha256 } from '../util/crypto';
 import type { PushIterator } from '../util/push-iterator';
+import type { JobRequester } from '../worker/handler';
 import { HandlerRegistry, type AnyJobHandler } from '../worker/registry';
 import type { Services } from './index';
 import type { JobEvents } from './job-events';
@@ -30,7 +31,14 @@ export type { JobRecord } from './job-record';
 /** Who is asking. */
 export interface JobViewer {
   userId: string | null;
+  /** Whether the viewer's roles include ADMIN. */
   admin: boolean;
+}
+
+/** A signed-in caller enqueueing: its account's address decides where its email.send may go. */
+export interface JobSender extends JobViewer {
+  userId: string;
+  email: string;
 }
 
 export interface EnqueueOptions {
@@ -47,12 +55,12 @@ export interface ClientEnqueueOptions extends EnqueueOptions {
   idempotencyKey?: string;
 }
 
-/** Item `i` of a batch refused: its message and fields say which item. */
+/** Item `i` of a batch refused (BAD_USER_INPUT or FORBIDDEN): its message and fields say which item. */
 function inBatch(err: unknown, i: number): unknown {
-  if (!(err instanceof AppError) || err.code !== ErrorCode.BAD_USER_INPUT) return err;
+  if (!(err instanceof AppError) || (err.code !== ErrorCode.BAD_USER_INPUT && err.code !== ErrorCode.FORBIDDEN)) return err;
   const fields = err.extensions.fields as Record<string, string[]> | undefined;
   const named = fields ? Object.fromEntries(Object.entries(fields).map(([k, v]) => [`inputs[${i}].${k}`, v])) : undefined;
-  return badInput(`inputs[${i}]: ${err.message}`, named);
+  return new AppError(err.code, `inputs[${i}]: ${err.message}`, named ? { fields: named } : {});
 }
 
 /** BAD_USER_INPUT naming every field of the item outside its bounds (JOB_LIMITS). */
@@ -117,19 +125,20 @@ export class JobService {
     this.events = events;
   }
 
-  /** Enqueues a client job type for the viewer. BAD_USER_INPUT for unknown or internal types and bad data. */
-  async enqueue(viewer: JobViewer & { userId: string }, type: string, data: unknown, opts: ClientEnqueueOptions): Promise<JobRecord> {
-    return (await this.enqueueMany(viewer, [{ type, data, ...opts }]))[0];
+  /** Enqueues a client job type for the sender. BAD_USER_INPUT for unknown or internal types and bad data; FORBIDDEN for what the sender may not ask. */
+  async enqueue(sender: JobSender, type: string, data: unknown, opts: ClientEnqueueOptions): Promise<JobRecord> {
+    return (await this.enqueueMany(sender, [{ type, data, ...opts }]))[0];
   }
 
   /**
    * Enqueues several jobs in one round trip (BullMQ's addBulk, one pipeline), in order. Every
-   * item is validated first: one bad item refuses the whole batch with BAD_USER_INPUT naming
-   * it (`inputs[i]...`), and nothing is enqueued. The pipeline is not a transaction: a Redis
+   * item is validated first: one bad item refuses the whole batch with BAD_USER_INPUT (or
+   * FORBIDDEN) naming it (`inputs[i]...`), and nothing is enqueued. The pipeline is not a transaction: a Redis
    * failure midway may leave some items enqueued (idempotency keys make the retry safe).
    */
-  async enqueueMany(viewer: JobViewer & { userId: string }, items: ReadonlyArray<ClientEnqueueOptions & { type: string; data: unknown }>): Promise<JobRecord[]> {
-    const owner = ownerOf(viewer.userId);
+  async enqueueMany(sender: JobSender, items: ReadonlyArray<ClientEnqueueOptions & { type: string; data: unknown }>): Promise<JobRecord[]> {
+    const owner = ownerOf(sender.userId);
+    const requester: JobRequester = { kind: 'client', userId: sender.userId, email: sender.email, admin: sender.admin };
     const batch = items.length > 1;
     const prepared = items.map((item, i) => {
       try {
@@ -139,7 +148,7 @@ export class JobService {
         // The key is scoped to its owner by hashing both into the job id, so BullMQ's own
         // "an id that exists is not added again" makes the enqueue idempotent atomically.
         const jobId = item.idempotencyKey ? `k${sha256(`${owner}\n${item.idempotencyKey}`).slice(0, 40)}` : newJobId();
-        return { item, type: handler.type, payload: this.prepare(handler, item.data), jobId };
+        return { item, type: handler.type, payload: this.prepare(handler, item.data, requester), jobId };
       } catch (err) {
         throw batch ? inBatch(err, i) : err;
       }
@@ -158,16 +167,16 @@ export class JobService {
     const handler = this.registry.get(type);
     if (!handler) throw new Error(`unknown job type ${type}`);
     checkInput({ type, data, ...opts });
-    const payload = this.prepare(handler, data);
+    const payload = this.prepare(handler, data, { kind: 'internal' });
     const job = await this.add(handler.type, payload, opts.owner ?? null, opts.jobId ?? newJobId(), opts);
     return { id: String(job.id) };
   }
 
-  private prepare(handler: AnyJobHandler, data: unknown): unknown {
+  private prepare(handler: AnyJobHandler, data: unknown, requester: JobRequester): unknown {
     if (!isObject(data)) throw badInput('data must be a JSON object', { data: ['must be a JSON object'] });
     const max = this.config.jobs.maxDataBytes;
     if (Buffer.byteLength(JSON.stringify(data)) > max) throw badInput(`data is larger than ${max} bytes`, { data: [`must be at most ${max} bytes as JSON`] });
-    return handler.validate(data, this.services());
+    return handler.validate(data, this.services(), requester);
   }
 
   private add(type: string, payload: unknown, owner: string | null, jobId: string, o: EnqueueOptions): Promise<BullJob> {

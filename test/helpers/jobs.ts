@@ -12,6 +12,7 @@ export const ENQUEUE = `mutation E($input: EnqueueJobInput!) { enqueueJob(input:
 export const JOB = `query J($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
 export const CANCEL = 'mutation C($id: ID!) { cancelJob(id: $id) }';
 export const RETRY = `mutation R($id: ID!) { retryJob(id: $id) { ${JOB_FIELDS} } }`;
+export const ENQUEUE_MANY = `mutation M($inputs: [EnqueueJobInput!]!) { enqueueJobs(inputs: $inputs) { ${JOB_FIELDS} } }`;
 
 export const adminToken = (t: TestApp): Promise<string> => loginAs(t, ADMIN.email, ADMIN.password);
 

@@ -45,12 +45,12 @@ test('SIGKILL with 200 jobs in flight: all 200 complete, each effect exactly onc
   const { t, workerEnv } = await setup();
   const env = { ...workerEnv, WORKER_CONCURRENCY: '40', JOB_LOCK_DURATION: '2s' };
   const u = await registerUser(t);
-  const viewer = { userId: u.userId, admin: false };
+  const viewer = { userId: u.userId, admin: false, email: u.email };
   receiver.respond = () => ({ delayMs: 300 });
   const emails: string[] = [];
   const hooks: string[] = [];
   for (let i = 0; i < 100; i++) {
-    emails.push((await t.app.services.jobs.enqueue(viewer, 'email.send', { to: `u${i}@example.com`, subject: `#${i}`, body: 'x' }, {})).id);
+    emails.push((await t.app.services.jobs.enqueue(viewer, 'email.send', { to: u.email, subject: `#${i}`, body: 'x' }, {})).id);
     hooks.push((await t.app.services.jobs.enqueue(viewer, 'webhook.deliver', { url: `${receiver.url}/h`, payload: { i } }, {})).id);
   }
   const first = await worker(env);
@@ -96,7 +96,7 @@ test('SIGTERM during jobs: a short one finishes, a long one is handed back and r
   first.child.kill('SIGTERM');
   // Once the worker says it is stopping, it must take nothing new.
   await waitFor('the worker to start stopping', async () => first.output.join('').includes('"msg":"worker stopping"'));
-  const late = await enqueue(t, u.token, { type: 'email.send', data: { to: 'late@example.com', subject: 'late', body: '' } });
+  const late = await enqueue(t, u.token, { type: 'email.send', data: { to: u.email, subject: 'late', body: '' } });
   expect(await first.exited).toBe(0);
   expect(Date.now() - stoppedAt).toBeLessThan(6000);
   expect(first.output.join('')).toContain('"handedBack":1');
@@ -125,7 +125,7 @@ describe('Redis restarted under a running worker', () => {
     const { t, workerEnv } = await setup({ REDIS_URL: redis.url });
     const u = await registerUser(t);
     await worker({ ...workerEnv, REDIS_URL: redis.url });
-    const mail = (i: number): Record<string, unknown> => ({ type: 'email.send', data: { to: 'r@example.com', subject: `${i}`, body: '' } });
+    const mail = (i: number): Record<string, unknown> => ({ type: 'email.send', data: { to: u.email, subject: `${i}`, body: '' } });
     const before = await enqueue(t, u.token, mail(1));
     await waitForState(t, u.token, before.id, 'COMPLETED');
 
