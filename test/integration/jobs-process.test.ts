@@ -5,7 +5,7 @@
  */
 import type { Client } from 'graphql-ws';
 import { registerUser, startTestApp, testEnv, type TestApp } from '../helpers/app';
-import { record, sleep, spawnWorker, waitFor, waitForState, webhookReceiver, enqueue, jobOf, type JobView, type Receiver, type WorkerProcess } from '../helpers/jobs';
+import { record, sleep, spawnWorker, waitFor, waitForState, webhookReceiver, enqueue, jobOf, quotaOf, type JobView, type Receiver, type WorkerProcess } from '../helpers/jobs';
 import { ownRedis, uniquePrefix, type OwnRedis } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 
@@ -63,6 +63,9 @@ test('SIGKILL with 200 jobs in flight: all 200 complete, each effect exactly onc
   const second = await worker(env);
   await waitFor('all 200 jobs completed', async () => (await t.app.services.jobs.counts()).completed === 200, 30_000, 100);
   expect(await t.app.services.jobs.counts()).toEqual({ waiting: 0, delayed: 0, active: 0, completed: 200, failed: 0 });
+  // The stalled jobs counted in the quota again while they waited; nothing is left reserved.
+  await waitFor('no reservation left', async () => (await quotaOf(t, u.token)).pending === 0, 5000);
+  expect((await quotaOf(t, u.token)).pendingBytes).toBe(0);
 
   // Email: exactly one outbox message per job.
   const outbox = await t.app.services.mail.outbox(1000);
@@ -104,12 +107,15 @@ test('SIGTERM during jobs: a short one finishes, a long one is handed back and r
   expect((await jobOf(t, u.token, short.id))?.state).toBe('COMPLETED');
   expect(await jobOf(t, u.token, long.id)).toMatchObject({ state: 'WAITING', error: null });
   expect((await jobOf(t, u.token, late.id))?.state).toBe('WAITING');
+  // Handed back to WAITING, the long job counts in its owner's quota again, beside the late one.
+  expect((await quotaOf(t, u.token)).pending).toBe(2);
   await watch.until((ev) => ev.some((e) => e.jobUpdated.state === 'COMPLETED'));
   expect(watch.events.at(-1)?.data.jobUpdated).toEqual({ state: 'COMPLETED', progress: 100 });
 
   await worker(env);
   await waitForState(t, u.token, long.id, 'COMPLETED', 10_000);
   await waitForState(t, u.token, late.id, 'COMPLETED', 10_000);
+  await waitFor('no reservation left', async () => (await quotaOf(t, u.token)).pending === 0, 5000);
   const longDeliveries = receiver.deliveries.filter((d) => d.path === '/long');
   expect(longDeliveries.map((d) => d.key)).toEqual([long.id, long.id]);
 });

@@ -169,7 +169,8 @@ describe('job workers and GraphQL subscriptions', () => {
     // A job running when the primary dies may be left ACTIVE on the promoted replica (its
     // completion lost with the primary, or arriving after the lock expired); BullMQ runs it
     // again once its lock expires, and a 2 s lock (default 30 s) keeps that wait short.
-    const env = { ...sentinelEnv(s, 'sentinel-jobs'), ...ADMIN_ENV, WORKER: '1', WORKER_CONCURRENCY: String(CONCURRENCY), JOB_LOCK_DURATION: '2s' };
+    // One user sends the whole load and a burst of 300: room beyond the default quota of 200 pending jobs.
+    const env = { ...sentinelEnv(s, 'sentinel-jobs'), ...ADMIN_ENV, WORKER: '1', WORKER_CONCURRENCY: String(CONCURRENCY), JOB_LOCK_DURATION: '2s', JOB_MAX_PENDING_PER_USER: '5000' };
     a = await startTestApp(env);
     b = await startTestApp(env);
   }, 60_000);

@@ -57,6 +57,8 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   WORKER: [{ WORKER: 'yes' }, { WORKER: '2' }],
   NODE_ENV: [{ NODE_ENV: 'prod' }, { NODE_ENV: 'Production' }],
   LOG_LEVEL: [{ LOG_LEVEL: 'verbose' }, { LOG_LEVEL: 'INFO' }],
+  JOB_MAX_PENDING_PER_USER: [{ JOB_MAX_PENDING_PER_USER: '0' }, { JOB_MAX_PENDING_PER_USER: 'many' }, { JOB_MAX_PENDING_PER_USER: '2e2' }, { JOB_MAX_PENDING_PER_USER: '1000001' }],
+  JOB_MAX_PENDING_BYTES_PER_USER: [{ JOB_MAX_PENDING_BYTES_PER_USER: '4MiB' }, { JOB_MAX_PENDING_BYTES_PER_USER: '1023' }, { JOB_MAX_PENDING_BYTES_PER_USER: '2147483648' }, { JOB_MAX_PENDING_BYTES_PER_USER: '-1' }],
   // Not in the contract table: the gateway's own tuning knobs.
   BODY_LIMIT_BYTES: [{ BODY_LIMIT_BYTES: '1mb' }, { BODY_LIMIT_BYTES: '10' }],
   INTROSPECTION: [{ INTROSPECTION: 'on' }],
@@ -109,6 +111,7 @@ describe('defaults (nothing set)', () => {
     ['bodyLimitBytes', 1024 * 1024],
     ['introspection', true],
     ['redis', { kind: 'auto' }],
+    ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
@@ -173,6 +176,11 @@ describe('good values are taken', () => {
     expect(c.queryLimits).toMatchObject({ depth: 5, cost: 50 });
     expect(c.trustedProxies).toEqual(['10.0.0.1', '::1']);
     expect(c.bodyLimitBytes).toBe(2048);
+  });
+
+  test('job quotas', () => {
+    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1', JOB_MAX_PENDING_BYTES_PER_USER: '1024' }).jobs).toMatchObject({ maxPendingPerUser: 1, maxPendingBytesPerUser: 1024 });
+    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1000000', JOB_MAX_PENDING_BYTES_PER_USER: '2147483647' }).jobs).toMatchObject({ maxPendingPerUser: 1_000_000, maxPendingBytesPerUser: 2_147_483_647 });
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {

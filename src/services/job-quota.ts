@@ -1,0 +1,157 @@
+/**
+ * Per-owner job quotas: an owner (`u:<userId>`) may hold at most
+ * JOB_MAX_PENDING_PER_USER jobs that are WAITING or DELAYED, together at most
+ * JOB_MAX_PENDING_BYTES_PER_USER bytes of job data as stored (the JSON that BullMQ
+ * keeps in the job's `data` field).
+ *
+ * BullMQ's add scripts cannot check a quota, so room is reserved first, in one Lua
+ * script that checks and reserves a whole batch at once (job-quota-reserve-n.lua),
+ * then the jobs are added. A reservation is keyed by job id, so an idempotent
+ * re-enqueue takes no second place and a release happens at most once. Whenever a
+ * job changes state in a way the gateway makes or sees, job-quota-settle-n.lua
+ * makes the reservation match the job's current state, and the workers' recovery
+ * sweep does the same for every reservation, which repairs any drift (a crash
+ * between two steps, a job removed behind the gateway's back).
+ */
+import type { Queue } from 'bullmq';
+import { quotaExceeded } from '../errors';
+import type { RedisClient } from '../redis/connection';
+import type { Keys } from '../redis/keys';
+import { runScript } from '../redis/scripts';
+
+/** A job about to be added: its id, the size of its data as stored, and whether its id was given (an idempotency key, an internal caller's id), so a job may exist under it already. */
+export interface QuotaItem {
+  id: string;
+  bytes: number;
+  keyed: boolean;
+}
+
+/** An owner's use of the quota and the limits. */
+export interface QuotaUsage {
+  pending: number;
+  pendingBytes: number;
+  maxPending: number;
+  maxPendingBytes: number;
+}
+
+export interface QuotaLimits {
+  /** Default 200 (JOB_MAX_PENDING_PER_USER). */
+  maxPending: number;
+  /** Default 4 MiB (JOB_MAX_PENDING_BYTES_PER_USER). */
+  maxPendingBytes: number;
+}
+
+// Owners are `u:<userId>` with server-made ids; anything else must not shape a key.
+const OWNER = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Reservations settled per script call by the sweep. */
+const SWEEP_CHUNK = 100;
+
+export class JobQuota {
+  private readonly startedBatches = new Map<string, { ids: string[]; done: Promise<void> }>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly queue: Pick<Queue, 'keys' | 'toKey'>,
+    readonly limits: QuotaLimits,
+  ) {}
+
+  private ownerKeys(owner: string): string[] {
+    if (!OWNER.test(owner)) throw new Error(`not a job owner: ${JSON.stringify(owner)}`);
+    return [this.keys.jobQuota(owner, 'jobs'), this.keys.jobQuota(owner, 'bytes'), this.keys.jobQuotaOwners()];
+  }
+
+  /**
+   * Reserves room for `items` all or nothing and returns the ids reserved now (an id whose job
+   * exists or is already reserved takes none). QUOTA_EXCEEDED, with nothing reserved, when they
+   * do not fit. `checked: false` reserves without the limit check (the service's own jobs).
+   */
+  async reserve(owner: string, items: readonly QuotaItem[], checked = true): Promise<string[]> {
+    const keys = [...this.ownerKeys(owner), ...items.map((i) => this.queue.toKey(i.id))];
+    const limits = checked ? [this.limits.maxPending, this.limits.maxPendingBytes] : [-1, -1];
+    const args = [...limits, owner, ...items.flatMap((i) => [i.id, i.bytes, i.keyed ? 1 : 0])];
+    const reply = await runScript<Array<string | number>>(this.redis, 'jobQuotaReserve', keys, args);
+    if (reply[0] === 1) return reply.slice(1).map(String);
+    const [, quota, limit, used, requested] = reply as [number, 'pending' | 'pendingBytes', number, number, number];
+    const message =
+      quota === 'pending'
+        ? `Job quota exceeded: you have ${used} of ${limit} jobs waiting or delayed, and this request adds ${requested}. Cancel some or wait until they start.`
+        : `Job quota exceeded: your jobs waiting or delayed hold ${used} of ${limit} bytes of data, and this request adds ${requested}. Cancel some or wait until they start.`;
+    throw quotaExceeded(message, { quota, limit, used, requested });
+  }
+
+  /**
+   * Makes the owner's reservations of `ids` match the jobs' states now: reserved while WAITING or
+   * DELAYED, released otherwise. A reservation whose job does not exist is kept while younger
+   * than `graceMs` (its add may still be on its way); 0 drops it at once.
+   */
+  settle(owner: string, ids: readonly string[], graceMs = 0): Promise<{ reserved: number; released: number }> {
+    return this.runSettle(owner, ids, graceMs, false);
+  }
+
+  /**
+   * Releases the reservation of a job whose attempt is starting (the caller holds its lock, so it
+   * is not pending): no state to read. The jobs of one owner that start in one turn of the event
+   * loop (a worker takes several at once) are released in one script call.
+   */
+  started(owner: string, id: string): Promise<void> {
+    let batch = this.startedBatches.get(owner);
+    if (!batch) {
+      const ids: string[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.startedBatches.delete(owner);
+        await this.runSettle(owner, ids, 0, true);
+      });
+      batch = { ids, done };
+      this.startedBatches.set(owner, batch);
+    }
+    batch.ids.push(id);
+    return batch.done;
+  }
+
+  private async runSettle(owner: string, ids: readonly string[], graceMs: number, started: boolean): Promise<{ reserved: number; released: number }> {
+    const k = this.queue.keys;
+    const keys = [...this.ownerKeys(owner), k.delayed, k.prioritized, k.wait, k.paused, k.active, k.completed, k.failed, ...ids.map((id) => this.queue.toKey(id))];
+    const [reserved, released] = await runScript<[number, number]>(this.redis, 'jobQuotaSettle', keys, [owner, graceMs, started ? 'started' : '', ...ids]);
+    return { reserved, released };
+  }
+
+  /** The owner's use now; both numbers read in one transaction. */
+  async usage(owner: string): Promise<QuotaUsage> {
+    const [jobs, bytes] = this.ownerKeys(owner);
+    const res = await this.redis.multi().hlen(jobs).get(bytes).exec();
+    if (!res || res.some(([err]) => err)) throw res?.find(([err]) => err)?.[0] ?? new Error('quota read aborted');
+    return { pending: Number(res[0][1]), pendingBytes: Number(res[1][1] ?? 0), maxPending: this.limits.maxPending, maxPendingBytes: this.limits.maxPendingBytes };
+  }
+
+  /**
+   * The drift repair: settles every reservation of every owner, dropping those whose job is
+   * gone (once older than `graceMs`) or no longer waiting or delayed. Returns how many it dropped.
+   */
+  async sweep(graceMs: number): Promise<number> {
+    let released = 0;
+    let cursor = '0';
+    do {
+      const [next, owners] = await this.redis.sscan(this.keys.jobQuotaOwners(), cursor, 'COUNT', 100);
+      cursor = next;
+      for (const owner of owners) {
+        if (OWNER.test(owner)) released += await this.sweepOwner(owner, graceMs);
+        else await this.redis.srem(this.keys.jobQuotaOwners(), owner);
+      }
+    } while (cursor !== '0');
+    return released;
+  }
+
+  private async sweepOwner(owner: string, graceMs: number): Promise<number> {
+    let released = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.jobQuota(owner, 'jobs'), cursor, 'COUNT', SWEEP_CHUNK);
+      cursor = next;
+      const ids = flat.filter((_, i) => i % 2 === 0);
+      // Settling with no ids still drops the owner from the set once it holds nothing.
+      released += (await this.settle(owner, ids, graceMs)).released;
+    } while (cursor !== '0');
+    return released;
+  }
+}
