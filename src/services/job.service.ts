@@ -131,7 +131,7 @@ export class JobService {
     this.queueConnection = (redis as { duplicate(): RedisClient }).duplicate();
     this.queue = new Queue(keys.jobQueue, { connection: this.queueConnection as never, prefix: keys.prefix });
     this.queue.on('error', (err) => log.debug({ err: err.message }, 'job queue error'));
-    this.quota = new JobQuota(redis, keys, this.queue, { maxPending: config.jobs.maxPendingPerUser, maxPendingBytes: config.jobs.maxPendingBytesPerUser });
+    this.quota = new JobQuota(redis, keys, this.queue, { maxPending: config.jobs.maxPendingPerUser, maxPendingBytes: config.jobs.maxPendingBytesPerUser }, log);
   }
 
   /** Wires live updates (done by the jobs module on gateway instances). */
@@ -218,14 +218,14 @@ export class JobService {
     }
   }
 
-  /**
-   * Settles a job's quota reservation with its state now (see {@link JobQuota.settle}), or releases
-   * it outright when `started` (a worker holds the job as its attempt starts). A no-op for jobs without an owner.
-   */
-  async settleQuota(owner: string | null | undefined, id: string, started = false): Promise<void> {
-    if (!owner) return;
-    if (started) await this.quota.started(owner, id);
-    else await this.quota.settle(owner, [id]);
+  /** Settles a job's quota reservation with its state now (see {@link JobQuota.settle}); a no-op for jobs without an owner. */
+  async settleQuota(owner: string | null | undefined, id: string): Promise<void> {
+    if (owner) await this.quota.settle(owner, [id]);
+  }
+
+  /** A worker started an attempt of the job: its reservation is settled shortly (see {@link JobQuota.started}). */
+  attemptStarted(owner: string | null | undefined, id: string): void {
+    if (owner) this.quota.started(owner, id);
   }
 
   /** The viewer's quota use and limits. */
@@ -329,6 +329,7 @@ export class JobService {
 
   /** Closes the queue handle and its connection (the app's shared connection stays open). */
   async close(): Promise<void> {
+    await this.quota.settleStarted();
     await this.events?.close();
     await this.queue.close();
     await closeQuietly(this.queueConnection);

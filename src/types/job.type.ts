@@ -72,7 +72,7 @@ export class QueueStats {
 
 @ObjectType({
   description:
-    "The caller's job quota. A job counts while it is WAITING or DELAYED: from enqueue until its first attempt starts, and again while it waits for a retry after a failed attempt or after an admin's retryJob. Past either limit, enqueueJob and enqueueJobs answer QUOTA_EXCEEDED and store nothing.",
+    "The caller's job quota. A job counts while it is WAITING or DELAYED: from enqueue until its first attempt starts (released within 25 ms of the start), and again while it waits for a retry after a failed attempt, after an admin's retryJob, or after its worker stopped or died. Past either limit, enqueueJob and enqueueJobs answer QUOTA_EXCEEDED and store nothing.",
 })
 export class JobQuota {
   @Field(() => Int, { description: 'Jobs now WAITING or DELAYED.' })

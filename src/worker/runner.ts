@@ -96,9 +96,9 @@ export class JobRunner {
     this.worker.on('stalled', (jobId) => void this.settleStalled(jobId));
   }
 
-  /** Settles one job's quota reservation with its state now (`started`: released as its attempt starts); a failure waits for the recovery sweep. */
-  private async settleQuota(owner: string | null | undefined, id: string, started = false): Promise<void> {
-    await this.deps.services.jobs.settleQuota(owner, id, started).catch((err: Error) => this.deps.log.debug({ err: err.message, jobId: id }, 'job quota settle failed; the recovery sweep repairs it'));
+  /** Settles one job's quota reservation with its state now; a failure waits for the recovery sweep. */
+  private async settleQuota(owner: string | null | undefined, id: string): Promise<void> {
+    await this.deps.services.jobs.settleQuota(owner, id).catch((err: Error) => this.deps.log.debug({ err: err.message, jobId: id }, 'job quota settle failed; the recovery sweep repairs it'));
   }
 
   /** A stalled job's owner is read from the job itself (the event carries only its id). */
@@ -155,8 +155,8 @@ export class JobRunner {
     // Still down after the wait: the attempt runs and fails as it would have.
     if (commands && commands.status !== 'ready') await waitReady(commands, COMMANDS_READY_WAIT_MS).catch(() => undefined);
     const id = String(job.id);
-    // The attempt has started: the job no longer counts in its owner's quota.
-    await this.settleQuota(job.data?.owner, id, true);
+    // The attempt has started: the job no longer counts in its owner's quota (settled within 25 ms, in a batch).
+    this.deps.services.jobs.attemptStarted(job.data?.owner, id);
     const run: JobRun<unknown> = {
       id,
       data: job.data.payload,
@@ -213,6 +213,8 @@ export class JobRunner {
         await closed;
       }
       if (handedBack) this.deps.log.info({ handedBack }, 'handed running jobs back to the queue');
+      // The quota settles of the last jobs started are not left to a timer.
+      await this.deps.services.jobs.quota.settleStarted();
       return { handedBack };
     })());
   }

@@ -6,23 +6,23 @@
 -- KEYS[1]    the owner's reservations: hash jobId -> "<bytes>:<reservedAtMs>"
 -- KEYS[2]    the owner's reserved bytes (string counter, the sum of those bytes)
 -- KEYS[3]    owners holding reservations (set, walked by the recovery sweep)
--- KEYS[3+i]  job hash of item i (<prefix>:{jobs}:<id>)
+-- KEYS[3+j]  job hash (<prefix>:{jobs}:<id>) of each item whose id was given
 -- ARGV[1] most jobs, ARGV[2] most bytes (-1: no check, for the service's own jobs)
 -- ARGV[3] owner (member of KEYS[3])
 -- ARGV[1+3i] job id of item i, ARGV[2+3i] its data's size in bytes as stored,
--- ARGV[3+3i] "1" when its id was given (an idempotency key, an internal caller's id);
---   a fresh random id cannot exist yet, so only given ids are looked up
+-- ARGV[3+3i] the index in KEYS of its job hash when its id was given (an idempotency
+--   key, an internal caller's id), else 0: a fresh random id cannot exist yet
 -- A given id whose job exists, or is already reserved, or an item repeating an
 -- earlier item's id is an idempotent re-enqueue: BullMQ adds nothing for it, so it
 -- takes no room.
 -- Returns {1, id...}: the ids reserved now;
 --   or {0, quota, limit, used, requested}, quota 'pending' or 'pendingBytes': nothing reserved.
-local n = #KEYS - 3
+local n = (#ARGV - 3) / 3
 local ids, sizes, seen = {}, {}, {}
 local addBytes = 0
 for i = 1, n do
-  local id, size, keyed = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), ARGV[3 + 3 * i] == '1'
-  if not seen[id] and not (keyed and (redis.call('EXISTS', KEYS[3 + i]) == 1 or redis.call('HEXISTS', KEYS[1], id) == 1)) then
+  local id, size, key = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  if not seen[id] and not (key > 0 and (redis.call('EXISTS', KEYS[key]) == 1 or redis.call('HEXISTS', KEYS[1], id) == 1)) then
     ids[#ids + 1] = id
     sizes[#sizes + 1] = size
     addBytes = addBytes + size

@@ -2,9 +2,10 @@
 -- that is WAITING or DELAYED holds a reservation (added without the limit check:
 -- the owner did not add it, e.g. a retry's backoff or an admin's retryJob), any
 -- other job holds none. Run after every transition the gateway makes or sees
--- (an attempt starts, fails, a job is cancelled or retried) and by the recovery
--- sweep, so it only ever reads the current state: run in any order, late or
--- twice, it gives the same result, and a reservation is dropped exactly once.
+-- (attempts that started, in batches; an attempt that failed; a job cancelled,
+-- retried, handed back or found stalled) and by the recovery sweep. It only
+-- ever reads the current state, so run in any order, late or twice, it gives
+-- the same result, and a reservation is dropped at most once.
 -- KEYS[1] the owner's reservations (hash jobId -> "<bytes>:<reservedAtMs>")
 -- KEYS[2] the owner's reserved bytes   KEYS[3] owners holding reservations (set)
 -- KEYS[4] delayed zset    KEYS[5] prioritized zset   KEYS[6] wait list
@@ -12,12 +13,10 @@
 -- KEYS[10] failed zset    KEYS[10+i] job hash of job i (<prefix>:{jobs}:<id>)
 -- ARGV[1] owner   ARGV[2] grace (ms): a reservation whose job does not exist is kept
 --   while younger than this, since its add may still be on its way (0: drop it now)
--- ARGV[3] "started": the caller holds these jobs' locks as their attempts start, so
---   they are not pending and their state need not be read (the common case, kept cheap)
--- ARGV[3+i] job id i
+-- ARGV[2+i] job id i
 -- Returns {reserved, released}: reservations this call added and dropped.
 local reservations, bytes, owners = KEYS[1], KEYS[2], KEYS[3]
-local grace, started = tonumber(ARGV[2]), ARGV[3] == 'started'
+local grace = tonumber(ARGV[2])
 
 local function pending(id)
   if redis.call('ZSCORE', KEYS[4], id) or redis.call('ZSCORE', KEYS[5], id) then return true end
@@ -33,10 +32,10 @@ end
 
 local reserved, released = 0, 0
 for i = 1, #KEYS - 10 do
-  local id, job = ARGV[3 + i], KEYS[10 + i]
+  local id, job = ARGV[2 + i], KEYS[10 + i]
   local held = redis.call('HGET', reservations, id)
-  local exists = started or redis.call('EXISTS', job) == 1
-  if exists and not started and pending(id) then
+  local exists = redis.call('EXISTS', job) == 1
+  if exists and pending(id) then
     if not held then
       local size = redis.call('HSTRLEN', job, 'data')
       redis.call('HSET', reservations, id, string.format('%d:%d', size, now()))
