@@ -139,7 +139,8 @@ async function measure(side: Side, jobs: number, redis: Redis, body: () => Promi
 }
 
 async function gateway(redisUrl: string, prefix: string, concurrency: number): Promise<{ app: App; runner: JobRunner; done: () => number; close(): Promise<void> }> {
-  const config = loadConfig({ REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '0', WORKER_CONCURRENCY: String(concurrency) });
+  // One user produces every job of a round: its quota of pending jobs must hold them all (the quota's own cost is measured all the same).
+  const config = loadConfig({ REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '0', WORKER_CONCURRENCY: String(concurrency), JOB_MAX_PENDING_PER_USER: '1000000', JOB_MAX_PENDING_BYTES_PER_USER: '2147483647' });
   const app = await startApp(config, { log: createLogger(config) });
   app.services.jobs.registry.register(noop);
   const conn = connect(app.redisTarget, { name: 'bench-worker', blocking: true });
@@ -169,7 +170,7 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
       if (side === 'service') {
         // No HTTP request on this side: it measures the service as a worker process or another service calls it.
         const created = await g.app.services.users.create({ email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' });
-        const viewer = { userId: created.id, admin: false };
+        const viewer = { userId: created.id, admin: false, email: created.email };
         const start = g.done();
         return await measure(side, total, redis, async () => {
           await produceAll(total, opts.producers, () => g.app.services.jobs.enqueue(viewer, 'bench.noop', {}, {}));

@@ -119,6 +119,10 @@ export interface JobsConfig {
   readonly mailFrom: string;
   /** Messages the Redis outbox keeps, newest first. Default 10000 (OUTBOX_MAX). */
   readonly outboxMax: number;
+  /** Jobs one owner may hold WAITING or DELAYED. Default 200 (JOB_MAX_PENDING_PER_USER). */
+  readonly maxPendingPerUser: number;
+  /** Bytes of job data (as stored, JSON) those jobs may hold together. Default 4 MiB (JOB_MAX_PENDING_BYTES_PER_USER). */
+  readonly maxPendingBytesPerUser: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -328,6 +332,9 @@ function jobsConfig(env: Env): JobsConfig {
     smtpUrl,
     mailFrom,
     outboxMax: int(env, 'OUTBOX_MAX', 10_000, 1, 10_000_000),
+    maxPendingPerUser: int(env, 'JOB_MAX_PENDING_PER_USER', 200, 1, 1_000_000),
+    // At most GraphQL's Int, which myJobQuota reports it in.
+    maxPendingBytesPerUser: int(env, 'JOB_MAX_PENDING_BYTES_PER_USER', 4 * 1024 * 1024, 1024, 2_147_483_647),
   };
 }
 

@@ -11,6 +11,7 @@ export enum ErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   OUT_OF_STOCK = 'OUT_OF_STOCK',
   RATE_LIMITED = 'RATE_LIMITED',
+  QUOTA_EXCEEDED = 'QUOTA_EXCEEDED',
   SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
@@ -57,6 +58,14 @@ export const fieldSummary = (fields: Record<string, string[]>): string =>
 export const invalidInputMessage = (fields: Record<string, string[]>): string => `Invalid input: ${fieldSummary(fields)}`;
 /** BAD_USER_INPUT naming each field's problems, as class-validator's errors on an input class read. */
 export const invalidInput = (fields: Record<string, string[]>): AppError => badInput(invalidInputMessage(fields), fields);
+/** What QUOTA_EXCEEDED tells the client: which quota, its limit, what is in use, and what the request would add. */
+export interface QuotaDetails {
+  quota: string;
+  limit: number;
+  used: number;
+  requested: number;
+}
+export const quotaExceeded = (message: string, details: QuotaDetails): AppError => new AppError(ErrorCode.QUOTA_EXCEEDED, message, { ...details });
 export const serviceUnavailable = (): AppError =>
   new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The service is temporarily unavailable, try again shortly');
 

@@ -128,6 +128,18 @@ export class Keys {
   // in the queue name keep them in one Cluster slot, which its scripts need (README.md).
   /** The BullMQ queue name; BullMQ's key prefix is {@link prefix}. */
   readonly jobQueue = '{jobs}';
+  /**
+   * An owner's job quota (`u:<userId>`): `jobs` hashes the ids of its WAITING and DELAYED jobs to
+   * `<bytes>:<reservedAtMs>`, `bytes` is their sum. In BullMQ's `{jobs}` slot: the quota scripts
+   * read the job keys. (`quota` cannot be a job's key: job ids hold no `:`.)
+   */
+  jobQuota(owner: string, part: 'jobs' | 'bytes'): string {
+    return this.k(this.jobQueue, 'quota', owner, part);
+  }
+  /** Set of owners holding quota reservations, walked by the workers' recovery sweep. */
+  jobQuotaOwners(): string {
+    return this.k(this.jobQueue, 'quota-owners');
+  }
   /** The mail outbox (capped list, newest first) and its per-job delivery markers share `{outbox}`. */
   outbox(): string {
     return this.k('outbox', '{outbox}', 'list');

@@ -1,16 +1,17 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context';
 import { isAdmin, signedInUser } from '../auth/viewer';
-import type { JobRecord, JobViewer, QueueCounts } from '../services/job.service';
+import type { JobRecord, JobSender, QueueCounts, QuotaUsage } from '../services/job.service';
 import { badInput } from '../errors';
 import { RateLimit } from '../ratelimit/decorator';
 import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../types/job.input';
-import { Job, QueueStats } from '../types/job.type';
+import { Job, JobQuota, QueueStats } from '../types/job.type';
 import { ListSize } from '../types/list-size';
 
-async function viewer(ctx: Context): Promise<JobViewer & { userId: string }> {
+/** The signed-in caller: admin by its roles, and its account's address (where its email.send may go). */
+async function viewer(ctx: Context): Promise<JobSender> {
   const { user } = await signedInUser(ctx);
-  return { userId: user.id, admin: isAdmin(user) };
+  return { userId: user.id, admin: isAdmin(user), email: user.email };
 }
 
 @Resolver(() => Job)
@@ -28,6 +29,12 @@ export class JobResolver {
     return ctx.services.jobs.list(state, limit ?? 50);
   }
 
+  @Authorized()
+  @Query(() => JobQuota, { description: "The caller's jobs WAITING or DELAYED, in count and bytes, and the limits on them." })
+  async myJobQuota(@Ctx() ctx: Context): Promise<QuotaUsage> {
+    return ctx.services.jobs.quotaOf(await viewer(ctx));
+  }
+
   @Authorized('ADMIN')
   @Query(() => QueueStats, { description: 'Admin only.' })
   queueStats(@Ctx() ctx: Context): Promise<QueueStats> {
@@ -35,7 +42,9 @@ export class JobResolver {
   }
 
   @Authorized()
-  @Mutation(() => Job, { description: 'Enqueues a job of a client type (see the job types table). The same idempotencyKey returns the same job.' })
+  @Mutation(() => Job, {
+    description: 'Enqueues a job of a client type (see the job types table). The same idempotencyKey returns the same job. QUOTA_EXCEEDED past the caller\'s job quota (myJobQuota).',
+  })
   // validate: false on both: JobService checks the input's bounds (enqueueInputProblems), for internal callers too.
   async enqueueJob(@Arg('input', () => EnqueueJobInput, { validate: false }) input: EnqueueJobInput, @Ctx() ctx: Context): Promise<Job> {
     const { type, data, ...opts } = input;
@@ -45,7 +54,7 @@ export class JobResolver {
   @Authorized()
   @ListSize({ max: JOB_LIMITS.batch })
   @Mutation(() => [Job], {
-    description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT naming inputs[i]) and nothing is enqueued.`,
+    description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT or FORBIDDEN naming inputs[i]) and nothing is enqueued; so does a batch that does not fit in the caller's job quota (QUOTA_EXCEEDED).`,
   })
   async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[], @Ctx() ctx: Context): Promise<Job[]> {
     if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch) throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });

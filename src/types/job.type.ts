@@ -69,3 +69,21 @@ export class QueueStats {
   @Field(() => Int)
   failed!: number;
 }
+
+@ObjectType({
+  description:
+    "The caller's job quota. A job counts while it is WAITING or DELAYED: from enqueue until its first attempt starts (released within 25 ms of the start), and again while it waits for a retry after a failed attempt, after an admin's retryJob, or after its worker stopped or died. Past either limit, enqueueJob and enqueueJobs answer QUOTA_EXCEEDED and store nothing.",
+})
+export class JobQuota {
+  @Field(() => Int, { description: 'Jobs now WAITING or DELAYED.' })
+  pending!: number;
+
+  @Field(() => Int, { description: 'Bytes of those jobs\' data, as stored (JSON, with the job\'s owner).' })
+  pendingBytes!: number;
+
+  @Field(() => Int, { description: 'At most this many jobs (JOB_MAX_PENDING_PER_USER).' })
+  maxPending!: number;
+
+  @Field(() => Int, { description: 'At most this many bytes of data (JOB_MAX_PENDING_BYTES_PER_USER).' })
+  maxPendingBytes!: number;
+}

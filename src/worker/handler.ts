@@ -16,13 +16,23 @@ export interface JobRun<T> {
   updateProgress(percent: number): Promise<void>;
 }
 
+/**
+ * Who asks for a job, as `validate` sees it. `client`: a signed-in caller of the API, with its
+ * account's address and whether its roles include ADMIN. `internal`: the service itself
+ * (`enqueueInternal`, e.g. checkout's order.process), which client rules do not hold back.
+ */
+export type JobRequester = { kind: 'client'; userId: string; email: string; admin: boolean } | { kind: 'internal' };
+
 export interface JobHandler<T = unknown> {
   /** The job type clients name, e.g. `email.send`. */
   type: string;
   /** True when clients may not enqueue it (e.g. `order.process`, enqueued by checkout). */
   internal?: boolean;
-  /** Checks and normalises client data; throws a BAD_USER_INPUT AppError when it is not acceptable. */
-  validate(data: unknown, services: Services): T;
+  /**
+   * Checks and normalises client data; throws a BAD_USER_INPUT AppError when it is not acceptable,
+   * FORBIDDEN when this requester may not ask for it.
+   */
+  validate(data: unknown, services: Services, requester: JobRequester): T;
   /** Performs one attempt. Throwing fails the attempt (retried with backoff until maxAttempts). */
   run(job: JobRun<T>, services: Services): Promise<Record<string, unknown> | void>;
   /**

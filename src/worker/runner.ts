@@ -2,9 +2,12 @@
  * Runs jobs: one BullMQ Worker on the queue, dispatching each job to its
  * handler. BullMQ provides the locks (renewed while a job runs; a dead worker's
  * jobs are re-run elsewhere once its lock expires), backoff and retention.
- * Added here: the jittered capped backoff, and a shutdown that hands running
+ * Added here: the jittered capped backoff, a shutdown that hands running
  * jobs back to the queue when they outlast the grace period instead of letting
- * them wait for lock expiry.
+ * them wait for lock expiry, and the owners' job quotas kept in step: a job's
+ * reservation is settled whenever this worker moves it (an attempt starts,
+ * fails, a job is handed back or found stalled), and the recovery sweep
+ * repairs what a crash between two steps left behind.
  */
 import { hostname } from 'node:os';
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from 'bullmq';
@@ -84,7 +87,24 @@ export class JobRunner {
       if (isRedisUnavailable(err)) deps.log.debug({ err: err.message }, 'job worker: redis unavailable');
       else deps.log.warn({ err: err.message }, 'job worker error');
     });
-    this.worker.on('failed', (job, err) => deps.log.debug({ jobId: job?.id, type: job?.name, err: err.message }, 'job attempt failed'));
+    this.worker.on('failed', (job, err) => {
+      deps.log.debug({ jobId: job?.id, type: job?.name, err: err.message }, 'job attempt failed');
+      // Waiting for a retry (DELAYED) counts in the owner's quota again; dead-lettered, it does not.
+      if (job) void this.settleQuota(job.data?.owner, String(job.id));
+    });
+    // Moved back to WAITING by this worker's stalled-job check: counts again.
+    this.worker.on('stalled', (jobId) => void this.settleStalled(jobId));
+  }
+
+  /** Settles one job's quota reservation with its state now; a failure waits for the recovery sweep. */
+  private async settleQuota(owner: string | null | undefined, id: string): Promise<void> {
+    await this.deps.services.jobs.settleQuota(owner, id).catch((err: Error) => this.deps.log.debug({ err: err.message, jobId: id }, 'job quota settle failed; the recovery sweep repairs it'));
+  }
+
+  /** A stalled job's owner is read from the job itself (the event carries only its id). */
+  private async settleStalled(jobId: string): Promise<void> {
+    const job = await this.deps.services.jobs.snapshot(jobId).catch(() => null);
+    if (job) await this.settleQuota(job.owner, jobId);
   }
 
   /** Starts taking jobs and the handlers' recovery sweeps; resolves once the worker is connected. */
@@ -105,11 +125,21 @@ export class JobRunner {
     this.recoverTimer.unref();
   }
 
-  /** One round of every handler's recovery sweep; a failing sweep (Redis down) waits for the next round. */
+  /**
+   * One round of every handler's recovery sweep, then the quotas' drift repair; a failing sweep
+   * (Redis down) waits for the next round. A reservation whose job does not exist is given one
+   * JOB_RECOVER_INTERVAL (at least 1 s) for its add to land before it is dropped.
+   */
   async recover(): Promise<void> {
     for (const handler of this.deps.registry.all()) {
       if (!handler.recover) continue;
       await handler.recover(this.deps.services).catch((err: Error) => this.deps.log.warn({ err: err.message, type: handler.type }, 'job recovery sweep failed'));
+    }
+    try {
+      const released = await this.deps.services.jobs.quota.sweep(Math.max(1000, this.deps.config.jobs.recoverIntervalMs));
+      if (released) this.deps.log.info({ released }, 'job quota sweep dropped reservations of jobs no longer waiting or delayed');
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'job quota sweep failed');
     }
   }
 
@@ -125,6 +155,8 @@ export class JobRunner {
     // Still down after the wait: the attempt runs and fails as it would have.
     if (commands && commands.status !== 'ready') await waitReady(commands, COMMANDS_READY_WAIT_MS).catch(() => undefined);
     const id = String(job.id);
+    // The attempt has started: the job no longer counts in its owner's quota (settled within 25 ms, in a batch).
+    this.deps.services.jobs.attemptStarted(job.data?.owner, id);
     const run: JobRun<unknown> = {
       id,
       data: job.data.payload,
@@ -170,6 +202,8 @@ export class JobRunner {
           try {
             await r.job.moveToWait(r.token);
             handedBack++;
+            // WAITING again: counts in its owner's quota.
+            await this.settleQuota(r.job.data?.owner, String(r.job.id));
           } catch (err) {
             // Redis unreachable: the job's lock expires and another worker re-runs it.
             this.deps.log.warn({ jobId: r.job.id, err: (err as Error).message }, 'could not hand a job back; it runs again after its lock expires');
@@ -179,6 +213,8 @@ export class JobRunner {
         await closed;
       }
       if (handedBack) this.deps.log.info({ handedBack }, 'handed running jobs back to the queue');
+      // The quota settles of the last jobs started are not left to a timer.
+      await this.deps.services.jobs.quota.settleStarted();
       return { handedBack };
     })());
   }

@@ -618,6 +618,7 @@ beforeAll(async () => {
   shared.admin = await login(ADMIN);
   const user = await registerUser({ gql });
   Object.assign(shared, { user: user.token, userId: user.userId, userSessionId: user.sessionId });
+  const ownAddress = new Map([[shared.user, user.email], [shared.admin, 'a@example.com']]);
   await registerUser({ gql }, sessionUser);
   shared.guest = await guestToken();
 
@@ -638,7 +639,8 @@ beforeAll(async () => {
     if (!res.data?.createExperiment) throw new Error(`createExperiment failed: ${JSON.stringify(res.errors)}`);
   }
   for (const token of [shared.user, shared.admin]) {
-    const input = { type: 'email.send', data: { to: 'a@example.com', subject: 's', body: 'b' }, delayMs: 3_600_000 };
+    // A customer's email.send goes to the customer's own address.
+    const input = { type: 'email.send', data: { to: ownAddress.get(token), subject: 's', body: 'b' }, delayMs: 3_600_000 };
     const res = await gql<{ enqueueJob: { id: string } }>('mutation J($input: EnqueueJobInput!) { enqueueJob(input: $input) { id } }', { input }, { token });
     if (!res.data?.enqueueJob) throw new Error(`enqueueJob failed: ${JSON.stringify(res.errors)}`);
     seededJobIds.push(res.data.enqueueJob.id);

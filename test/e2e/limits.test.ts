@@ -108,7 +108,7 @@ test('variables that do not fit their types are a 400 with BAD_USER_INPUT, not a
 test('a costed variable shape is no pass: same-shaped variables that do not fit are a 400 BAD_USER_INPUT, and other lengths are costed anew', async () => {
   const u = await registerUser(t);
   const M = 'mutation M($inputs: [EnqueueJobInput!]!) { enqueueJobs(inputs: $inputs) { id } }';
-  const mail = { type: 'email.send', data: { to: 'a@example.com', subject: 's', body: 'b' } };
+  const mail = { type: 'email.send', data: { to: u.email, subject: 's', body: 'b' } };
   const ok = await t.gql(M, { inputs: [mail] }, { token: u.token });
   expect(ok.errors).toBeUndefined();
   for (const bad of [{ ...mail, priority: 'high' }, { ...mail, unknownField: 1 }, { data: {} }, { ...mail, data: [1] }]) {

@@ -206,7 +206,7 @@ describe('per-operation policies on subscription fields', () => {
 
   test('jobUpdated spends its own job-watch budget (burst 30), as an HTTP field spends its policy', async () => {
     const u = await registerUser(t);
-    const enq = await t.gql('mutation { enqueueJob(input: { type: "email.send", data: { to: "a@example.com", subject: "s", body: "b" } }) { id } }', {}, { token: u.token });
+    const enq = await t.gql(`mutation { enqueueJob(input: { type: "email.send", data: { to: "${u.email}", subject: "s", body: "b" } }) { id } }`, {}, { token: u.token });
     const id = enq.data?.enqueueJob.id as string;
     const q = `subscription { jobUpdated(id: "${id}") { state } }`;
     const clients = [ws(t.url, u.token), ws(t.url, u.token)];

@@ -12,6 +12,22 @@ export const ENQUEUE = `mutation E($input: EnqueueJobInput!) { enqueueJob(input:
 export const JOB = `query J($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
 export const CANCEL = 'mutation C($id: ID!) { cancelJob(id: $id) }';
 export const RETRY = `mutation R($id: ID!) { retryJob(id: $id) { ${JOB_FIELDS} } }`;
+export const ENQUEUE_MANY = `mutation M($inputs: [EnqueueJobInput!]!) { enqueueJobs(inputs: $inputs) { ${JOB_FIELDS} } }`;
+export const MY_QUOTA = '{ myJobQuota { pending pendingBytes maxPending maxPendingBytes } }';
+
+export interface JobQuotaView {
+  pending: number;
+  pendingBytes: number;
+  maxPending: number;
+  maxPendingBytes: number;
+}
+
+/** The caller's job quota as `myJobQuota` reports it. */
+export async function quotaOf(t: TestApp, token: string): Promise<JobQuotaView> {
+  const res = await t.gql<{ myJobQuota: JobQuotaView }>(MY_QUOTA, {}, { token });
+  if (!res.data?.myJobQuota) throw new Error(`myJobQuota failed: ${JSON.stringify(res.errors)}`);
+  return res.data.myJobQuota;
+}
 
 export const adminToken = (t: TestApp): Promise<string> => loginAs(t, ADMIN.email, ADMIN.password);
 

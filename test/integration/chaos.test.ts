@@ -200,7 +200,7 @@ class Load {
   }
 
   private async enqueue(me: Shopper): Promise<void> {
-    const input = { type: 'email.send', data: { to: 'someone@example.com', subject: `chaos ${this.seq++}`, body: 'Hello' } };
+    const input = { type: 'email.send', data: { to: me.email, subject: `chaos ${this.seq++}`, body: 'Hello' } };
     const r = await this.call<{ id: string }>('enqueueJob', ENQUEUE, { input }, me.token, 'enqueueJob');
     if (r) this.jobs.push({ id: r.id, token: me.token });
   }

@@ -5,16 +5,18 @@ import { ADMIN_ENV, CANCEL, ENQUEUE, JOB, JOB_FIELDS, adminToken, enqueue, jobOf
 let t: TestApp;
 let receiver: Receiver;
 let admin: string;
-let alice: { token: string; userId: string };
-let bob: { token: string; userId: string };
+let alice: { token: string; userId: string; email: string };
+let bob: { token: string; userId: string; email: string };
 
+// Alice's own address: a customer's email.send may only go to the customer's own address.
 const email = { type: 'email.send', data: { to: 'someone@example.com', subject: 'Hi', body: 'Hello' } };
+const toSelf = (u: { email: string }): typeof email => ({ ...email, data: { ...email.data, to: u.email } });
 
 beforeAll(async () => {
   receiver = await webhookReceiver();
   t = await startTestApp({ ...ADMIN_ENV, WEBHOOK_ALLOWED_HOSTS: `${receiver.host},hooks.example.com`, JOB_MAX_DATA_BYTES: '2048' });
   admin = await adminToken(t);
-  alice = await registerUser(t);
+  alice = await registerUser(t, { email: email.data.to });
   bob = await registerUser(t);
 });
 afterAll(async () => {
@@ -135,7 +137,7 @@ describe('enqueueJobs', () => {
     expect(codeOf(await t.gql(ENQUEUE_MANY, { inputs: tooMany }, { token: alice.token }))).toBe('BAD_USER_INPUT');
     const limited = await startTestApp({ RATE_LIMIT_DEFAULT: '30/1m' });
     try {
-      const u = await registerUser(limited);
+      const u = await registerUser(limited, { email: email.data.to });
       const twenty = Array.from({ length: 20 }, (_, i) => mail(i));
       const first = await limited.gql(ENQUEUE_MANY, { inputs: twenty }, { token: u.token });
       expect(first.data?.enqueueJobs).toHaveLength(20);
@@ -164,7 +166,7 @@ describe('idempotencyKey', () => {
     const again = await enqueue(t, alice.token, { ...email, data: { ...email.data, subject: 'changed' }, idempotencyKey: 'order-42-mail' });
     expect(again.id).toBe(first.id);
     expect(again.data).toEqual(email.data);
-    const other = await enqueue(t, bob.token, { ...email, idempotencyKey: 'order-42-mail' });
+    const other = await enqueue(t, bob.token, { ...toSelf(bob), idempotencyKey: 'order-42-mail' });
     expect(other.id).not.toBe(first.id);
   });
 
@@ -236,7 +238,7 @@ describe('cancelJob', () => {
   });
 
   test('an admin may cancel anyone\'s job', async () => {
-    const j = await enqueue(t, bob.token, email);
+    const j = await enqueue(t, bob.token, toSelf(bob));
     expect((await t.gql<{ cancelJob: boolean }>(CANCEL, { id: j.id }, { token: admin })).data?.cancelJob).toBe(true);
   });
 

@@ -14,7 +14,7 @@ import type { JobHandler } from '../../src/worker/handler';
 let worker: TestApp; // runs the jobs
 let other: TestApp; // serves the subscriptions
 let admin: string;
-let owner: { token: string; userId: string };
+let owner: { token: string; userId: string; email: string };
 const clients: Client[] = [];
 const reported: Array<{ progress: number; at: number }> = [];
 
@@ -74,7 +74,7 @@ test('progress and state changes of a job run on one instance reach a subscriber
 });
 
 test('only the owner and admins may watch a job; anyone else gets NOT_FOUND, as for an unknown id', async () => {
-  const job = await enqueue(worker, owner.token, { type: 'email.send', data: { to: 'x@example.com', subject: 's', body: 'b' }, delayMs: 60_000 });
+  const job = await enqueue(worker, owner.token, { type: 'email.send', data: { to: owner.email, subject: 's', body: 'b' }, delayMs: 60_000 });
   const stranger = await registerUser(worker);
   const denied = record(ws(stranger.token), WATCH, { id: job.id });
   const unknown = record(ws(stranger.token), WATCH, { id: 'jnosuchjob' });
@@ -92,7 +92,7 @@ test('only the owner and admins may watch a job; anyone else gets NOT_FOUND, as 
 });
 
 test('a cancelled job ends its subscriptions', async () => {
-  const job = await enqueue(worker, owner.token, { type: 'email.send', data: { to: 'x@example.com', subject: 's', body: 'b' }, delayMs: 60_000 });
+  const job = await enqueue(worker, owner.token, { type: 'email.send', data: { to: owner.email, subject: 's', body: 'b' }, delayMs: 60_000 });
   const rec = record<Update>(ws(owner.token), WATCH, { id: job.id });
   await rec.until((ev) => ev.length > 0);
   expect((await worker.gql<{ cancelJob: boolean }>(CANCEL, { id: job.id }, { token: owner.token })).data?.cancelJob).toBe(true);
@@ -114,7 +114,7 @@ test('queueStatsUpdated is admin-only, starts with the counts and is pushed at m
   const started = Date.now();
   const N = 30;
   for (let i = 0; i < N; i++) {
-    await enqueue(worker, owner.token, { type: 'email.send', data: { to: 'x@example.com', subject: `${i}`, body: '' } });
+    await enqueue(worker, owner.token, { type: 'email.send', data: { to: owner.email, subject: `${i}`, body: '' } });
     await sleep(2500 / N);
   }
   await rec.until((ev) => ev.at(-1)!.queueStatsUpdated.completed >= completedBefore + N, 5000);

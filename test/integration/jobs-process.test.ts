@@ -5,7 +5,7 @@
  */
 import type { Client } from 'graphql-ws';
 import { registerUser, startTestApp, testEnv, type TestApp } from '../helpers/app';
-import { record, sleep, spawnWorker, waitFor, waitForState, webhookReceiver, enqueue, jobOf, type JobView, type Receiver, type WorkerProcess } from '../helpers/jobs';
+import { record, sleep, spawnWorker, waitFor, waitForState, webhookReceiver, enqueue, jobOf, quotaOf, type JobView, type Receiver, type WorkerProcess } from '../helpers/jobs';
 import { ownRedis, uniquePrefix, type OwnRedis } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 
@@ -43,14 +43,15 @@ async function worker(env: Record<string, string | undefined>): Promise<WorkerPr
 
 test('SIGKILL with 200 jobs in flight: all 200 complete, each effect exactly once', async () => {
   const { t, workerEnv } = await setup();
-  const env = { ...workerEnv, WORKER_CONCURRENCY: '40', JOB_LOCK_DURATION: '2s' };
+  // JOB_RECOVER_INTERVAL=1s: the recovery sweep repairs the quota drift a SIGKILL leaves (see below).
+  const env = { ...workerEnv, WORKER_CONCURRENCY: '40', JOB_LOCK_DURATION: '2s', JOB_RECOVER_INTERVAL: '1s' };
   const u = await registerUser(t);
-  const viewer = { userId: u.userId, admin: false };
+  const viewer = { userId: u.userId, admin: false, email: u.email };
   receiver.respond = () => ({ delayMs: 300 });
   const emails: string[] = [];
   const hooks: string[] = [];
   for (let i = 0; i < 100; i++) {
-    emails.push((await t.app.services.jobs.enqueue(viewer, 'email.send', { to: `u${i}@example.com`, subject: `#${i}`, body: 'x' }, {})).id);
+    emails.push((await t.app.services.jobs.enqueue(viewer, 'email.send', { to: u.email, subject: `#${i}`, body: 'x' }, {})).id);
     hooks.push((await t.app.services.jobs.enqueue(viewer, 'webhook.deliver', { url: `${receiver.url}/h`, payload: { i } }, {})).id);
   }
   const first = await worker(env);
@@ -63,6 +64,11 @@ test('SIGKILL with 200 jobs in flight: all 200 complete, each effect exactly onc
   const second = await worker(env);
   await waitFor('all 200 jobs completed', async () => (await t.app.services.jobs.counts()).completed === 200, 30_000, 100);
   expect(await t.app.services.jobs.counts()).toEqual({ waiting: 0, delayed: 0, active: 0, completed: 200, failed: 0 });
+  // Nothing is left reserved: the stalled jobs counted again while they waited and were released
+  // when they ran; jobs the killed worker finished just before its pending quota settle are
+  // dropped by the second worker's recovery sweep.
+  await waitFor('no reservation left', async () => (await quotaOf(t, u.token)).pending === 0, 5000);
+  expect((await quotaOf(t, u.token)).pendingBytes).toBe(0);
 
   // Email: exactly one outbox message per job.
   const outbox = await t.app.services.mail.outbox(1000);
@@ -96,7 +102,7 @@ test('SIGTERM during jobs: a short one finishes, a long one is handed back and r
   first.child.kill('SIGTERM');
   // Once the worker says it is stopping, it must take nothing new.
   await waitFor('the worker to start stopping', async () => first.output.join('').includes('"msg":"worker stopping"'));
-  const late = await enqueue(t, u.token, { type: 'email.send', data: { to: 'late@example.com', subject: 'late', body: '' } });
+  const late = await enqueue(t, u.token, { type: 'email.send', data: { to: u.email, subject: 'late', body: '' } });
   expect(await first.exited).toBe(0);
   expect(Date.now() - stoppedAt).toBeLessThan(6000);
   expect(first.output.join('')).toContain('"handedBack":1');
@@ -104,12 +110,15 @@ test('SIGTERM during jobs: a short one finishes, a long one is handed back and r
   expect((await jobOf(t, u.token, short.id))?.state).toBe('COMPLETED');
   expect(await jobOf(t, u.token, long.id)).toMatchObject({ state: 'WAITING', error: null });
   expect((await jobOf(t, u.token, late.id))?.state).toBe('WAITING');
+  // Handed back to WAITING, the long job counts in its owner's quota again, beside the late one.
+  expect((await quotaOf(t, u.token)).pending).toBe(2);
   await watch.until((ev) => ev.some((e) => e.jobUpdated.state === 'COMPLETED'));
   expect(watch.events.at(-1)?.data.jobUpdated).toEqual({ state: 'COMPLETED', progress: 100 });
 
   await worker(env);
   await waitForState(t, u.token, long.id, 'COMPLETED', 10_000);
   await waitForState(t, u.token, late.id, 'COMPLETED', 10_000);
+  await waitFor('no reservation left', async () => (await quotaOf(t, u.token)).pending === 0, 5000);
   const longDeliveries = receiver.deliveries.filter((d) => d.path === '/long');
   expect(longDeliveries.map((d) => d.key)).toEqual([long.id, long.id]);
 });
@@ -125,7 +134,7 @@ describe('Redis restarted under a running worker', () => {
     const { t, workerEnv } = await setup({ REDIS_URL: redis.url });
     const u = await registerUser(t);
     await worker({ ...workerEnv, REDIS_URL: redis.url });
-    const mail = (i: number): Record<string, unknown> => ({ type: 'email.send', data: { to: 'r@example.com', subject: `${i}`, body: '' } });
+    const mail = (i: number): Record<string, unknown> => ({ type: 'email.send', data: { to: u.email, subject: `${i}`, body: '' } });
     const before = await enqueue(t, u.token, mail(1));
     await waitForState(t, u.token, before.id, 'COMPLETED');
 

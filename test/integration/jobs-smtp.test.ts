@@ -44,7 +44,8 @@ afterAll(async () => {
 });
 
 test('email.send with SMTP_URL delivers once through the SMTP server, with the job id in the Message-ID', async () => {
-  const u = await registerUser(t);
+  // A customer's email.send goes to the customer's own address.
+  const u = await registerUser(t, { email: 'ann@example.com' });
   const job = await enqueue(t, u.token, { type: 'email.send', data: { to: 'ann@example.com', subject: 'Welcome aboard', body: 'Hello Ann,\nyour account is ready.' } });
   const done = await waitFor('the job to complete', async () => {
     const j = await jobOf(t, u.token, job.id);
@@ -78,7 +79,7 @@ test('an SMTP server that refuses the message fails the attempt, which is retrie
   const port = (refusing.server.address() as AddressInfo).port;
   const r = await startTestApp({ WORKER: '1', SMTP_URL: `smtp://127.0.0.1:${port}`, JOB_BACKOFF: '100ms' });
   try {
-    const u = await registerUser(r);
+    const u = await registerUser(r, { email: 'bob@example.com' });
     const job = await enqueue(r, u.token, { type: 'email.send', data: { to: 'bob@example.com', subject: 's', body: 'b' }, maxAttempts: 2 });
     const failed = await waitFor('the job to be dead-lettered', async () => {
       const j = await jobOf(r, u.token, job.id);

@@ -9,7 +9,7 @@ let t: TestApp;
 let receiver: Receiver;
 let deadHost: string;
 let admin: string;
-let user: { token: string; userId: string };
+let user: { token: string; userId: string; email: string };
 
 const BACKOFF_MS = 200;
 
@@ -38,12 +38,13 @@ const hook = (path: string, extra: Record<string, unknown> = {}): Record<string,
 const deliveriesTo = (path: string) => receiver.deliveries.filter((d) => d.path === path);
 
 test('email.send lands in the outbox once, reaches progress 100 and COMPLETED', async () => {
-  const job = await enqueue(t, user.token, { type: 'email.send', data: { to: 'ann@example.com', subject: 'Welcome', body: 'Hello Ann' } });
+  // A customer's email.send goes to the customer's own address.
+  const job = await enqueue(t, user.token, { type: 'email.send', data: { to: user.email, subject: 'Welcome', body: 'Hello Ann' } });
   const done = await waitForState(t, user.token, job.id, 'COMPLETED');
   expect(done).toMatchObject({ progress: 100, attempts: 1, error: null, result: { transport: 'outbox', duplicate: false } });
   expect(Date.parse(done.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(done.createdAt));
   const mail = (await t.app.services.mail.outbox(100)).filter((m) => m.jobId === job.id);
-  expect(mail).toEqual([expect.objectContaining({ to: 'ann@example.com', subject: 'Welcome', body: 'Hello Ann', from: 'gateway@localhost' })]);
+  expect(mail).toEqual([expect.objectContaining({ to: user.email, subject: 'Welcome', body: 'Hello Ann', from: 'gateway@localhost' })]);
 });
 
 test('a re-run of an email job adds no second copy to the outbox', async () => {
@@ -131,7 +132,7 @@ test('jobs run highest priority first, FIFO within a priority', async () => {
   const u = await registerUser(q);
   const priorities = [0, 5, -3, 5, 10, 0, 1000, -1000];
   for (const [i, priority] of priorities.entries()) {
-    await enqueue(q, u.token, { type: 'email.send', data: { to: 'p@example.com', subject: `#${i} p${priority}`, body: '' }, priority });
+    await enqueue(q, u.token, { type: 'email.send', data: { to: u.email, subject: `#${i} p${priority}`, body: '' }, priority });
   }
   const conn = connect(q.app.redisTarget, { name: 'test-runner', blocking: true });
   const runner = new JobRunner({ services: q.app.services, registry: q.app.services.jobs.registry, connection: conn, keys: q.app.services.keys, config: q.app.config, log: q.app.log });
@@ -152,7 +153,7 @@ test('completed jobs are kept up to JOB_KEEP_COMPLETED', async () => {
   const u = await registerUser(q);
   try {
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await enqueue(q, u.token, { type: 'email.send', data: { to: 'k@example.com', subject: `${i}`, body: '' } })).id);
+    for (let i = 0; i < 6; i++) ids.push((await enqueue(q, u.token, { type: 'email.send', data: { to: u.email, subject: `${i}`, body: '' } })).id);
     await waitFor('the last job done', async () => (await jobOf(q, u.token, ids[5]))?.state === 'COMPLETED');
     await sleep(100);
     expect((await q.app.services.jobs.counts()).completed).toBe(3);

@@ -99,9 +99,9 @@ test('concurrent processing of one order moves it once and releases stock once',
 describe('the order.process job handler', () => {
   test('is internal and accepts only an order id', () => {
     expect(orderProcess).toMatchObject({ type: 'order.process', internal: true });
-    expect(() => orderProcess.validate({}, t.app.services)).toThrow('order.process needs an order id');
-    expect(() => orderProcess.validate({ orderId: '../x' }, t.app.services)).toThrow();
-    expect(orderProcess.validate({ orderId: 'a'.repeat(32) }, t.app.services)).toEqual({ orderId: 'a'.repeat(32) });
+    expect(() => orderProcess.validate({}, t.app.services, { kind: 'internal' })).toThrow('order.process needs an order id');
+    expect(() => orderProcess.validate({ orderId: '../x' }, t.app.services, { kind: 'internal' })).toThrow();
+    expect(orderProcess.validate({ orderId: 'a'.repeat(32) }, t.app.services, { kind: 'internal' })).toEqual({ orderId: 'a'.repeat(32) });
   });
 
   test('runs the order to COMPLETED and reports progress; a rerun of the job is harmless', async () => {

@@ -169,7 +169,8 @@ describe('job workers and GraphQL subscriptions', () => {
     // A job running when the primary dies may be left ACTIVE on the promoted replica (its
     // completion lost with the primary, or arriving after the lock expired); BullMQ runs it
     // again once its lock expires, and a 2 s lock (default 30 s) keeps that wait short.
-    const env = { ...sentinelEnv(s, 'sentinel-jobs'), ...ADMIN_ENV, WORKER: '1', WORKER_CONCURRENCY: String(CONCURRENCY), JOB_LOCK_DURATION: '2s' };
+    // One user sends the whole load and a burst of 300: room beyond the default quota of 200 pending jobs.
+    const env = { ...sentinelEnv(s, 'sentinel-jobs'), ...ADMIN_ENV, WORKER: '1', WORKER_CONCURRENCY: String(CONCURRENCY), JOB_LOCK_DURATION: '2s', JOB_MAX_PENDING_PER_USER: '5000' };
     a = await startTestApp(env);
     b = await startTestApp(env);
   }, 60_000);
@@ -196,7 +197,7 @@ describe('job workers and GraphQL subscriptions', () => {
     // A delayed job due 6 s after the kill: it runs on the promoted replica, and its
     // subscriber on B must see it finish.
     const warmupMs = 1500;
-    const due = await a.gql<{ enqueueJob: JobView }>(ENQUEUE, { input: { type: 'email.send', data: { to: 'due@example.com', subject: 'due', body: '' }, delayMs: warmupMs + 6000 } }, { token: u.token });
+    const due = await a.gql<{ enqueueJob: JobView }>(ENQUEUE, { input: { type: 'email.send', data: { to: u.email, subject: 'due', body: '' }, delayMs: warmupMs + 6000 } }, { token: u.token });
     const dueId = due.data!.enqueueJob.id;
 
     // One WebSocket on B, two subscriptions: every page view (tracked on A, published from
@@ -229,7 +230,7 @@ describe('job workers and GraphQL subscriptions', () => {
       while (running) {
         const e: Enqueued = { seq: seq++, sentAt: Date.now(), at: 0, ok: false };
         const res = await t
-          .gql<{ enqueueJob: JobView }>(ENQUEUE, { input: { type: 'email.send', data: { to: 'load@example.com', subject: `failover ${e.seq}`, body: '' } } }, { token: u.token })
+          .gql<{ enqueueJob: JobView }>(ENQUEUE, { input: { type: 'email.send', data: { to: u.email, subject: `failover ${e.seq}`, body: '' } } }, { token: u.token })
           .catch((err: Error) => ({ status: 0, data: null, errors: [{ message: err.message, extensions: { code: 'FETCH_FAILED' } }] }));
         e.at = Date.now();
         e.id = res.data?.enqueueJob?.id;
@@ -249,7 +250,7 @@ describe('job workers and GraphQL subscriptions', () => {
 
     // A burst just before the kill leaves the workers a backlog, so jobs are running when the primary dies.
     const burst = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => a.app.services.jobs.enqueue({ userId: u.userId, admin: false }, 'email.send', { to: 'burst@example.com', subject: `burst ${i}`, body: '' }, {})),
+      Array.from({ length: 300 }, (_, i) => a.app.services.jobs.enqueue({ userId: u.userId, admin: false, email: u.email }, 'email.send', { to: u.email, subject: `burst ${i}`, body: '' }, {})),
     );
     // Replication is asynchronous: Redis acknowledges a write before the replica has it,
     // and Sentinel promotes the replica with whatever it has, so an acknowledgement the

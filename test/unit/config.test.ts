@@ -74,6 +74,8 @@ const BAD: Record<string, Array<Record<string, string>>> = {
     { CORS_ORIGINS: 'https://shop.example.com https://admin.example.com' },
     { CORS_ORIGINS: 'https://ok.example.com,https://bad_host{x}.example.com' },
   ],
+  JOB_MAX_PENDING_PER_USER: [{ JOB_MAX_PENDING_PER_USER: '0' }, { JOB_MAX_PENDING_PER_USER: 'many' }, { JOB_MAX_PENDING_PER_USER: '2e2' }, { JOB_MAX_PENDING_PER_USER: '1000001' }],
+  JOB_MAX_PENDING_BYTES_PER_USER: [{ JOB_MAX_PENDING_BYTES_PER_USER: '4MiB' }, { JOB_MAX_PENDING_BYTES_PER_USER: '1023' }, { JOB_MAX_PENDING_BYTES_PER_USER: '2147483648' }, { JOB_MAX_PENDING_BYTES_PER_USER: '-1' }],
   // Not in the contract table: the gateway's own tuning knobs.
   BODY_LIMIT_BYTES: [{ BODY_LIMIT_BYTES: '1mb' }, { BODY_LIMIT_BYTES: '10' }],
   INTROSPECTION: [{ INTROSPECTION: 'on' }],
@@ -139,6 +141,7 @@ describe('defaults (nothing set)', () => {
     ['guestCartGraceMs', 10 * 60_000],
     ['queryLimits', { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 }],
     ['wsMaxConnectionsPerIp', 100],
+    ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
@@ -213,6 +216,11 @@ describe('good values are taken', () => {
       'http://[::1]:3000',
       'https://xn--bcher-kva.example',
     ]);
+  });
+
+  test('job quotas', () => {
+    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1', JOB_MAX_PENDING_BYTES_PER_USER: '1024' }).jobs).toMatchObject({ maxPendingPerUser: 1, maxPendingBytesPerUser: 1024 });
+    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1000000', JOB_MAX_PENDING_BYTES_PER_USER: '2147483647' }).jobs).toMatchObject({ maxPendingPerUser: 1_000_000, maxPendingBytesPerUser: 2_147_483_647 });
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {
