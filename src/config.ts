@@ -159,6 +159,22 @@ export interface RateLimitSettings {
   readonly block: readonly string[];
   /** RATE_LIMIT_WS_SUBSCRIPTIONS: concurrent subscriptions per WebSocket connection. Default 20. */
   readonly wsSubscriptions: number;
+  /** Sign-in throttling; see {@link SignInThrottleSettings}. */
+  readonly signIn: SignInThrottleSettings;
+}
+
+/** Failed sign-ins counted before the password is checked (README "Sign-in throttling"). Off with RATE_LIMIT_DEFAULT=off. */
+export interface SignInThrottleSettings {
+  /** LOGIN_FAILURES_PER_PAIR: failures per (email, client address); a success resets it. Default 10/1h. */
+  readonly perPair: RateLimitPolicySpec;
+  /** LOGIN_FAILURES_PER_IP: failures per client address over every email. Default 100/1h. */
+  readonly perIp: RateLimitPolicySpec;
+  /** LOGIN_FAILURES_PER_EMAIL: failures per email from addresses it never signed in from; null when `off`. Default 100/1d. */
+  readonly perEmail: RateLimitPolicySpec | null;
+  /** LOGIN_KNOWN_ADDRESSES: addresses remembered per email (the most recent successes). Default 10. */
+  readonly knownAddresses: number;
+  /** LOGIN_KNOWN_ADDRESS_TTL: how long an address stays known after its last success. Default 30d. */
+  readonly knownAddressTtlMs: number;
 }
 
 function rateLimitIdentities(env: Env, name: string): string[] {
@@ -172,6 +188,23 @@ function rateLimitIdentities(env: Env, name: string): string[] {
   return items;
 }
 
+/** `<points>/<window>`; `off` only where `canBeOff` (the per-email ceiling: pair and address counts are the contract). */
+function failureBudget(env: Env, name: string, def: string, canBeOff: boolean): RateLimitPolicySpec | null {
+  const raw = str(env, name) ?? def;
+  if (raw === 'off' && !canBeOff) throw new ConfigError(name, '<points>/<window> such as 10/1h', raw);
+  return parseRatePolicy(name, raw);
+}
+
+function signInSettings(env: Env): SignInThrottleSettings {
+  return {
+    perPair: failureBudget(env, 'LOGIN_FAILURES_PER_PAIR', '10/1h', false)!,
+    perIp: failureBudget(env, 'LOGIN_FAILURES_PER_IP', '100/1h', false)!,
+    perEmail: failureBudget(env, 'LOGIN_FAILURES_PER_EMAIL', '100/1d', true),
+    knownAddresses: int(env, 'LOGIN_KNOWN_ADDRESSES', 10, 1, 1000),
+    knownAddressTtlMs: duration(env, 'LOGIN_KNOWN_ADDRESS_TTL', '30d'),
+  };
+}
+
 function rateLimitSettings(env: Env): RateLimitSettings {
   const down = str(env, 'RATE_LIMIT_REDIS_DOWN') ?? 'open';
   if (down !== 'open' && down !== 'closed') throw new ConfigError('RATE_LIMIT_REDIS_DOWN', 'open or closed', down);
@@ -181,6 +214,7 @@ function rateLimitSettings(env: Env): RateLimitSettings {
     allow: rateLimitIdentities(env, 'RATE_LIMIT_ALLOW'),
     block: rateLimitIdentities(env, 'RATE_LIMIT_BLOCK'),
     wsSubscriptions: int(env, 'RATE_LIMIT_WS_SUBSCRIPTIONS', 20, 1, 10_000),
+    signIn: signInSettings(env),
   };
 }
 

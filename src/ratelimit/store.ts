@@ -50,6 +50,15 @@ function scriptInput(mode: 'charge' | 'refund', cs: readonly StoreCharge[]): { k
   return { keys, args };
 }
 
+/** One key of a successful sign-in's booking (see `sign-in-succeeded-n.lua`). */
+export interface SignInBooking {
+  key: string;
+  tag: string;
+  action: 'remember' | 'reset' | 'refund' | 'refund-if-unknown';
+  /** ms per point, for refunds. */
+  interval: number;
+}
+
 export class RedisLimiterStore {
   private readonly cluster: boolean;
 
@@ -80,6 +89,22 @@ export class RedisLimiterStore {
       await Promise.all(refunds.filter((cs) => cs.length).map((cs) => this.refund(cs)));
     }
     return { allowed, states };
+  }
+
+  /**
+   * Books a successful sign-in: one script call on a single Redis, one per slot (in parallel) on a
+   * Cluster. `member` is the address digest remembered in the `remember` key for `ttlMs`, at most
+   * `max` per email.
+   */
+  async bookSignIn(ops: readonly SignInBooking[], member: string, ttlMs: number, max: number): Promise<void> {
+    const groups = new Map<string, SignInBooking[]>();
+    for (const op of ops) {
+      const tag = this.cluster ? op.tag : '';
+      groups.set(tag, [...(groups.get(tag) ?? []), op]);
+    }
+    await Promise.all(
+      [...groups.values()].map((g) => runScript(this.redis, 'signInSucceeded', g.map((o) => o.key), [member, ttlMs, max, ...g.flatMap((o) => [o.action, o.interval])])),
+    );
   }
 
   /** Gives back charges taken earlier (all of one slot on a Cluster); waived ones were not taken and are skipped. */

@@ -140,8 +140,10 @@ describe('operators', () => {
     expect(o.blocked).toContainEqual({ policy: 'blocklist', identity: 'ip:203.0.113.9', until: null });
     const blockedLogin = o.blocked.find((b: { policy: string; identity: string }) => b.policy === 'login-ip' && b.identity === `ip:${ip}`);
     expect(Date.parse(blockedLogin.until)).toBeGreaterThan(Date.now());
-    expect(o.policies.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['default', 'login-email', 'login-ip', 'register-ip', 'rate-limit-status']));
-    expect(o.policies.find((p: { name: string }) => p.name === 'login-email')).toMatchObject({ partition: 'arg:input.email', onRedisDown: 'closed', burst: 5, fields: 'Mutation.login' });
+    expect(o.policies.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['default', 'login-failures-pair', 'login-failures-ip', 'login-failures-email', 'login-ip', 'register-ip', 'rate-limit-status']),
+    );
+    expect(o.policies.find((p: { name: string }) => p.name === 'login-failures-pair')).toMatchObject({ partition: 'arg:input.email+ip', onRedisDown: 'closed', burst: 10, fields: 'Mutation.login' });
 
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toContain('rate_limit_decisions_total{policy="login-ip",outcome="refused"} 1');

@@ -72,6 +72,12 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   SCRYPT_N: [{ SCRYPT_N: '1000' }, { SCRYPT_N: '512' }],
   CART_IDLE_TTL: [{ CART_IDLE_TTL: '30 days' }],
   REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
+  // Pair and address counts are the contract: they cannot be turned off on their own.
+  LOGIN_FAILURES_PER_PAIR: [{ LOGIN_FAILURES_PER_PAIR: '10' }, { LOGIN_FAILURES_PER_PAIR: 'off' }, { LOGIN_FAILURES_PER_PAIR: '0/1h' }],
+  LOGIN_FAILURES_PER_IP: [{ LOGIN_FAILURES_PER_IP: 'x/1h' }, { LOGIN_FAILURES_PER_IP: 'off' }, { LOGIN_FAILURES_PER_IP: '100/1w' }],
+  LOGIN_FAILURES_PER_EMAIL: [{ LOGIN_FAILURES_PER_EMAIL: '100/forever' }, { LOGIN_FAILURES_PER_EMAIL: 'OFF' }, { LOGIN_FAILURES_PER_EMAIL: '-1/1d' }],
+  LOGIN_KNOWN_ADDRESSES: [{ LOGIN_KNOWN_ADDRESSES: '0' }, { LOGIN_KNOWN_ADDRESSES: '1001' }, { LOGIN_KNOWN_ADDRESSES: 'ten' }],
+  LOGIN_KNOWN_ADDRESS_TTL: [{ LOGIN_KNOWN_ADDRESS_TTL: '30' }, { LOGIN_KNOWN_ADDRESS_TTL: '0d' }],
 };
 
 describe('every contract variable', () => {
@@ -109,6 +115,18 @@ describe('defaults (nothing set)', () => {
     ['bodyLimitBytes', 1024 * 1024],
     ['introspection', true],
     ['redis', { kind: 'auto' }],
+    [
+      'rateLimit',
+      expect.objectContaining({
+        signIn: {
+          perPair: { points: 10, windowMs: 3_600_000 },
+          perIp: { points: 100, windowMs: 3_600_000 },
+          perEmail: { points: 100, windowMs: 86_400_000 },
+          knownAddresses: 10,
+          knownAddressTtlMs: 30 * 86_400_000,
+        },
+      }),
+    ],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
@@ -155,6 +173,11 @@ describe('good values are taken', () => {
   test('rate limit policy and off', () => {
     expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimitDefault).toEqual({ points: 100, windowMs: 10_000 });
     expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off' }).rateLimitDefault).toBeNull();
+  });
+
+  test('sign-in failure budgets', () => {
+    const c = loadConfig({ LOGIN_FAILURES_PER_PAIR: '3/10m', LOGIN_FAILURES_PER_IP: '50/30m', LOGIN_FAILURES_PER_EMAIL: 'off', LOGIN_KNOWN_ADDRESSES: '3', LOGIN_KNOWN_ADDRESS_TTL: '7d' });
+    expect(c.rateLimit.signIn).toEqual({ perPair: { points: 3, windowMs: 600_000 }, perIp: { points: 50, windowMs: 1_800_000 }, perEmail: null, knownAddresses: 3, knownAddressTtlMs: 7 * 86_400_000 });
   });
 
   test('session lifetimes, webhook hosts, query limits, proxies', () => {
