@@ -159,6 +159,13 @@ export interface RateLimitSettings {
   readonly block: readonly string[];
   /** RATE_LIMIT_WS_SUBSCRIPTIONS: concurrent subscriptions per WebSocket connection. Default 20. */
   readonly wsSubscriptions: number;
+  /**
+   * RATE_LIMIT_PER_ADDRESS: one budget per client address over every identity it uses (anonymous,
+   * any number of accounts), charged alongside the default policy. Default 4 x RATE_LIMIT_DEFAULT's
+   * points over its window, so that an office behind one NAT is not squeezed; null when `off` or
+   * when RATE_LIMIT_DEFAULT is off.
+   */
+  readonly perAddress: RateLimitPolicySpec | null;
   /** Sign-in throttling; see {@link SignInThrottleSettings}. */
   readonly signIn: SignInThrottleSettings;
 }
@@ -188,6 +195,15 @@ function rateLimitIdentities(env: Env, name: string): string[] {
   return items;
 }
 
+/** Default per-address budget: this many times the default policy's points, over the same window. */
+const PER_ADDRESS_FACTOR = 4;
+
+function perAddress(env: Env, def: RateLimitPolicySpec | null): RateLimitPolicySpec | null {
+  const raw = str(env, 'RATE_LIMIT_PER_ADDRESS');
+  const spec = raw === undefined ? (def && { points: def.points * PER_ADDRESS_FACTOR, windowMs: def.windowMs }) : parseRatePolicy('RATE_LIMIT_PER_ADDRESS', raw);
+  return def ? spec : null;
+}
+
 /** `<points>/<window>`; `off` only where `canBeOff` (the per-email ceiling: pair and address counts are the contract). */
 function failureBudget(env: Env, name: string, def: string, canBeOff: boolean): RateLimitPolicySpec | null {
   const raw = str(env, name) ?? def;
@@ -205,7 +221,7 @@ function signInSettings(env: Env): SignInThrottleSettings {
   };
 }
 
-function rateLimitSettings(env: Env): RateLimitSettings {
+function rateLimitSettings(env: Env, def: RateLimitPolicySpec | null): RateLimitSettings {
   const down = str(env, 'RATE_LIMIT_REDIS_DOWN') ?? 'open';
   if (down !== 'open' && down !== 'closed') throw new ConfigError('RATE_LIMIT_REDIS_DOWN', 'open or closed', down);
   return {
@@ -214,6 +230,7 @@ function rateLimitSettings(env: Env): RateLimitSettings {
     allow: rateLimitIdentities(env, 'RATE_LIMIT_ALLOW'),
     block: rateLimitIdentities(env, 'RATE_LIMIT_BLOCK'),
     wsSubscriptions: int(env, 'RATE_LIMIT_WS_SUBSCRIPTIONS', 20, 1, 10_000),
+    perAddress: perAddress(env, def),
     signIn: signInSettings(env),
   };
 }
@@ -361,14 +378,15 @@ export function loadConfig(env: Env = process.env): Config {
   if ((scryptN & (scryptN - 1)) !== 0) throw new ConfigError('SCRYPT_N', 'a power of two from 1024 to 1048576', String(scryptN));
   const sessionIdleTtlMs = duration(env, 'SESSION_IDLE_TTL', '30m');
   const sessionMaxAgeMs = duration(env, 'SESSION_MAX_AGE', '7d');
+  const rateLimitDefault = parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m');
   const config: Config = {
     port: int(env, 'PORT', 4000, 0, 65535),
     host: bindHost(env),
     redis: redisTarget(env),
     keyPrefix,
     admin: adminEmail ? { email: adminEmail, password: adminPassword } : null,
-    rateLimitDefault: parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m'),
-    rateLimit: rateLimitSettings(env),
+    rateLimitDefault,
+    rateLimit: rateLimitSettings(env, rateLimitDefault),
     sessionIdleTtlMs,
     sessionMaxAgeMs,
     sessionsPerUser: int(env, 'SESSIONS_PER_USER', 10, 1, 1000),

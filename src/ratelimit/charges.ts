@@ -1,7 +1,8 @@
 /**
  * Turns one request into the charges it must pay: the default policy (the
- * operation's cost, by identity), each per-operation policy of each root
- * field occurrence (one point each, by its partition), and for each
+ * operation's cost, by identity), the per-address policy (the same cost, by
+ * client address, whatever the identity), each per-operation policy of each
+ * root field occurrence (one point each, by its partition), and for each
  * sign-in field occurrence one point of each sign-in failure budget. Charges
  * of the same policy and partition are summed into one key.
  */
@@ -25,6 +26,7 @@ export interface Charge extends StoreCharge {
 
 /** The service-wide policies besides the default one; null members are off. */
 export interface ExtraPolicies {
+  address: RatePolicy | null;
   signIn: SignInPolicies | null;
 }
 
@@ -90,6 +92,7 @@ export function buildCharges(keys: Keys, subject: Subject, defaultPolicy: RatePo
   // Every root field exempt (e.g. rateLimitStatus alone): the default budget is only read.
   const exempt = roots.length > 0 && roots.every((r) => r.policies.length > 0 && r.policies.every((p) => !p.chargeDefault));
   add(defaultPolicy, partitionOf(defaultPolicy, subject, null)!, exempt ? 0 : cost);
+  if (extra.address) add(extra.address, partitionOf(extra.address, subject, null)!, exempt ? 0 : cost);
   for (const field of roots) {
     for (const policy of field.policies) {
       const p = partitionOf(policy, subject, field);

@@ -28,6 +28,8 @@ export interface RatePolicy {
 }
 
 export const DEFAULT_POLICY = 'default';
+/** The per-address ceiling over every identity (RATE_LIMIT_PER_ADDRESS). */
+export const ADDRESS_POLICY = 'address';
 /** Sign-in failure budgets (LOGIN_FAILURES_PER_*). */
 export const SIGN_IN_PAIR_POLICY = 'login-failures-pair';
 export const SIGN_IN_IP_POLICY = 'login-failures-ip';
@@ -52,6 +54,13 @@ export function defaultPolicy(config: Config): RatePolicy | null {
     chargeDefault: true,
     oversize: true,
   };
+}
+
+/** The per-address policy (null when off): charged the operation's cost, like the default one, by client address. */
+export function addressPolicy(config: Config): RatePolicy | null {
+  const spec = config.rateLimitDefault && config.rateLimit.perAddress;
+  if (!spec) return null;
+  return { name: ADDRESS_POLICY, points: spec.points, windowMs: spec.windowMs, burst: spec.points, by: 'ip', onRedisDown: config.rateLimit.defaultOnRedisDown, chargeDefault: true, oversize: true };
 }
 
 /**

@@ -3,9 +3,10 @@
  * key goes into one script call: one round trip. On a Cluster a script may only
  * touch one slot, so keys are grouped by hash tag and the groups run in
  * parallel; when one group refuses, the groups that charged are refunded (a
- * second round trip, only on that refusal). In practice only `login` has two
- * tags: its per-email keys cannot share a slot with the caller's address keys
- * without letting one of the two limits be dodged.
+ * second round trip, only on that refusal). Two tags happen for `login` (its
+ * per-email keys cannot share a slot with the caller's address keys without
+ * letting one of the two limits be dodged) and for every signed-in request
+ * (the user's default key and the address's per-address key).
  *
  * A charge may carry a waiver: it is neither charged nor refunded when the
  * named sorted set (in the charge's own slot) holds the member with an expiry

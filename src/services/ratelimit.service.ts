@@ -22,7 +22,7 @@ import { buildCharges, keyOf, signInEmail, signInParts, type Charge, type ExtraP
 import { MemoryLimiter } from '../ratelimit/memory';
 import { RateLimitMetrics } from '../ratelimit/metrics';
 import type { RootField } from '../ratelimit/operation';
-import { defaultPolicy, intervalOf, policyHeader, retryAfterSeconds, signInPolicies, stateHeader, type PolicyState, type RatePolicy } from '../ratelimit/policy';
+import { addressPolicy, defaultPolicy, intervalOf, policyHeader, retryAfterSeconds, signInPolicies, stateHeader, type PolicyState, type RatePolicy } from '../ratelimit/policy';
 import { RateLimitStats, type OverviewData } from '../ratelimit/stats';
 import { RedisLimiterStore, type SignInBooking } from '../ratelimit/store';
 import { normalizeEmail } from './user.service';
@@ -64,7 +64,7 @@ export interface RequestInfo {
 
 export class RateLimitService {
   readonly policy: RatePolicy | null;
-  /** The sign-in failure budgets (null when off). */
+  /** The per-address ceiling and the sign-in failure budgets (null when off). */
   readonly extra: ExtraPolicies;
   readonly stats: RateLimitStats;
   private readonly store: RedisLimiterStore;
@@ -86,7 +86,7 @@ export class RateLimitService {
     private readonly log: Logger,
   ) {
     this.policy = defaultPolicy(config);
-    this.extra = { signIn: signInPolicies(config) };
+    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config) };
     this.store = new RedisLimiterStore(redis);
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimit.allow);

@@ -250,3 +250,37 @@ describe('concurrency, across two instances', () => {
     expect((await checks('mismatch')) - before).toBe(10);
   });
 });
+
+describe('a per-address ceiling over every identity', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_DEFAULT: '20/1h', RATE_LIMIT_PER_ADDRESS: '40/1h', ...PROXY });
+  });
+  afterAll(() => t.close());
+
+  test('one address with five accounts gets the per-address budget in total, not five default budgets; WebSocket spends it too', async () => {
+    const Z = freshIp();
+    const users = [];
+    let last: GqlResult | undefined;
+    for (let i = 0; i < 5; i++) {
+      users.push(await registerUser(via(t, Z)));
+    }
+    last = await t.gql('{ __typename }', {}, from(Z));
+    const remaining = left(last, 'address');
+    expect(remaining).toBeGreaterThan(0);
+    const rs = await Promise.all(users.flatMap((u) => Array.from({ length: 20 }, () => t.gql('{ me { id } }', {}, { token: u.token, ...from(Z) }))));
+    expect(rs.filter((r) => r.status === 200)).toHaveLength(remaining!);
+    const refused = rs.find((r) => r.status === 429)!;
+    expect(policy(refused)).toBe('address');
+    // Over WebSocket, from that address, even anonymously with default budget left: refused too.
+    const socket = wsClient(t.url, { headers: { 'x-forwarded-for': Z } });
+    try {
+      const r = await execute(socket, '{ __typename }');
+      expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', policy: 'address' });
+    } finally {
+      await socket.dispose();
+    }
+    // Another address is untouched.
+    expect((await t.gql('{ __typename }', {}, from(freshIp()))).status).toBe(200);
+  });
+});

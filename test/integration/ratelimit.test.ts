@@ -41,7 +41,8 @@ describe('default policy, one instance', () => {
     // `me` returns an object: each root occurrence costs 1, so five aliases cost 5.
     const r = await t.gql('{ a: me { id } b: me { id } c: me { id } d: me { id } e: me { id } }', {}, from(ip));
     expect(r.status).toBe(200);
-    expect(r.headers.get('ratelimit')).toMatch(/^"default";r=15;t=\d+$/);
+    // The per-address ceiling (4 x 20 by default) is charged the same cost.
+    expect(r.headers.get('ratelimit')).toMatch(/^"default";r=15;t=\d+, "address";r=75;t=\d+$/);
     const many = `{ ${Array.from({ length: 16 }, (_, i) => `m${i}: me { id }`).join(' ')} }`;
     const refused = await t.gql(many, {}, from(ip));
     expect(refused.status).toBe(429);
@@ -121,7 +122,7 @@ describe('windows and bursts', () => {
     const ip = freshIp();
     const first = await Promise.all(Array.from({ length: 8 }, () => burst.gql('{ __typename }', {}, from(ip))));
     expect(statuses(first)).toEqual({ 200: 5, 429: 3 });
-    expect(first.find((r) => r.status === 200)?.headers.get('ratelimit-policy')).toBe('"default";q=10;w=1;burst=5');
+    expect(first.find((r) => r.status === 200)?.headers.get('ratelimit-policy')).toBe('"default";q=10;w=1;burst=5, "address";q=40;w=1');
     // Steady rate 10/s: 500 ms later the bucket holds the 5 points of its burst again, never more,
     // plus whatever refills while the batch itself is in flight.
     await sleep(500);

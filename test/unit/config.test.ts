@@ -72,6 +72,7 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   SCRYPT_N: [{ SCRYPT_N: '1000' }, { SCRYPT_N: '512' }],
   CART_IDLE_TTL: [{ CART_IDLE_TTL: '30 days' }],
   REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
+  RATE_LIMIT_PER_ADDRESS: [{ RATE_LIMIT_PER_ADDRESS: '2400' }, { RATE_LIMIT_PER_ADDRESS: '0/1m' }, { RATE_LIMIT_PER_ADDRESS: 'OFF' }, { RATE_LIMIT_PER_ADDRESS: '10/ever', RATE_LIMIT_DEFAULT: 'off' }],
   // Pair and address counts are the contract: they cannot be turned off on their own.
   LOGIN_FAILURES_PER_PAIR: [{ LOGIN_FAILURES_PER_PAIR: '10' }, { LOGIN_FAILURES_PER_PAIR: 'off' }, { LOGIN_FAILURES_PER_PAIR: '0/1h' }],
   LOGIN_FAILURES_PER_IP: [{ LOGIN_FAILURES_PER_IP: 'x/1h' }, { LOGIN_FAILURES_PER_IP: 'off' }, { LOGIN_FAILURES_PER_IP: '100/1w' }],
@@ -118,6 +119,7 @@ describe('defaults (nothing set)', () => {
     [
       'rateLimit',
       expect.objectContaining({
+        perAddress: { points: 2400, windowMs: 60_000 },
         signIn: {
           perPair: { points: 10, windowMs: 3_600_000 },
           perIp: { points: 100, windowMs: 3_600_000 },
@@ -173,6 +175,13 @@ describe('good values are taken', () => {
   test('rate limit policy and off', () => {
     expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimitDefault).toEqual({ points: 100, windowMs: 10_000 });
     expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off' }).rateLimitDefault).toBeNull();
+  });
+
+  test('per-address ceiling: 4 x the default unless set; off with it or alone', () => {
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimit.perAddress).toEqual({ points: 400, windowMs: 10_000 });
+    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimit.perAddress).toEqual({ points: 5000, windowMs: 120_000 });
+    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: 'off' }).rateLimit.perAddress).toBeNull();
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimit.perAddress).toBeNull();
   });
 
   test('sign-in failure budgets', () => {
