@@ -4,7 +4,11 @@
  *
  * Defaults: the default policy is RATE_LIMIT_DEFAULT (600/1m, burst equal to
  * its points, failing open); `off` turns every policy of the instance off.
- * Identity is the signed-in user, else the client IP. Allow-listed
+ * Identity is the signed-in user, else the client IP; every request is also
+ * charged to its client IP under the per-address ceiling (RATE_LIMIT_PER_ADDRESS,
+ * default 4 x the default policy), and each `login` reserves a point of the
+ * sign-in failure budgets, given back by {@link RateLimitService.signedIn} on
+ * success (LOGIN_FAILURES_PER_PAIR / _IP / _EMAIL). Allow-listed
  * identities are never limited, block-listed ones always refused (429 with a
  * one-hour Retry-After). While Redis is unreachable, a request with any
  * fail-closed policy (login, register) gets SERVICE_UNAVAILABLE and the rest
