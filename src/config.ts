@@ -183,6 +183,29 @@ export interface RateLimitSettings {
   readonly block: readonly string[];
   /** RATE_LIMIT_WS_SUBSCRIPTIONS: concurrent subscriptions per WebSocket connection. Default 20. */
   readonly wsSubscriptions: number;
+  /**
+   * RATE_LIMIT_PER_ADDRESS: one budget per client address over every identity it uses (anonymous,
+   * any number of accounts), charged alongside the default policy. Default 4 x RATE_LIMIT_DEFAULT's
+   * points over its window, so that an office behind one NAT is not squeezed; null when `off` or
+   * when RATE_LIMIT_DEFAULT is off.
+   */
+  readonly perAddress: RateLimitPolicySpec | null;
+  /** Sign-in throttling; see {@link SignInThrottleSettings}. */
+  readonly signIn: SignInThrottleSettings;
+}
+
+/** Failed sign-ins counted before the password is checked (README "Sign-in throttling"). Off with RATE_LIMIT_DEFAULT=off. */
+export interface SignInThrottleSettings {
+  /** LOGIN_FAILURES_PER_PAIR: failures per (email, client address); a success resets it. Default 10/1h. */
+  readonly perPair: RateLimitPolicySpec;
+  /** LOGIN_FAILURES_PER_IP: failures per client address over every email. Default 100/1h. */
+  readonly perIp: RateLimitPolicySpec;
+  /** LOGIN_FAILURES_PER_EMAIL: failures per email from addresses it never signed in from; null when `off`. Default 100/1d. */
+  readonly perEmail: RateLimitPolicySpec | null;
+  /** LOGIN_KNOWN_ADDRESSES: addresses remembered per email (the most recent successes). Default 10. */
+  readonly knownAddresses: number;
+  /** LOGIN_KNOWN_ADDRESS_TTL: how long an address stays known after its last success. Default 30d. */
+  readonly knownAddressTtlMs: number;
 }
 
 function rateLimitIdentities(env: Env, name: string): string[] {
@@ -196,7 +219,33 @@ function rateLimitIdentities(env: Env, name: string): string[] {
   return items;
 }
 
-function rateLimitSettings(env: Env): RateLimitSettings {
+/** Default per-address budget: this many times the default policy's points, over the same window. */
+const PER_ADDRESS_FACTOR = 4;
+
+function perAddress(env: Env, def: RateLimitPolicySpec | null): RateLimitPolicySpec | null {
+  const raw = str(env, 'RATE_LIMIT_PER_ADDRESS');
+  const spec = raw === undefined ? (def && { points: def.points * PER_ADDRESS_FACTOR, windowMs: def.windowMs }) : parseRatePolicy('RATE_LIMIT_PER_ADDRESS', raw);
+  return def ? spec : null;
+}
+
+/** `<points>/<window>`; `off` only where `canBeOff` (the per-email ceiling: pair and address counts are the contract). */
+function failureBudget(env: Env, name: string, def: string, canBeOff: boolean): RateLimitPolicySpec | null {
+  const raw = str(env, name) ?? def;
+  if (raw === 'off' && !canBeOff) throw new ConfigError(name, '<points>/<window> such as 10/1h', raw);
+  return parseRatePolicy(name, raw);
+}
+
+function signInSettings(env: Env): SignInThrottleSettings {
+  return {
+    perPair: failureBudget(env, 'LOGIN_FAILURES_PER_PAIR', '10/1h', false)!,
+    perIp: failureBudget(env, 'LOGIN_FAILURES_PER_IP', '100/1h', false)!,
+    perEmail: failureBudget(env, 'LOGIN_FAILURES_PER_EMAIL', '100/1d', true),
+    knownAddresses: int(env, 'LOGIN_KNOWN_ADDRESSES', 10, 1, 1000),
+    knownAddressTtlMs: duration(env, 'LOGIN_KNOWN_ADDRESS_TTL', '30d'),
+  };
+}
+
+function rateLimitSettings(env: Env, def: RateLimitPolicySpec | null): RateLimitSettings {
   const down = str(env, 'RATE_LIMIT_REDIS_DOWN') ?? 'open';
   if (down !== 'open' && down !== 'closed') throw new ConfigError('RATE_LIMIT_REDIS_DOWN', 'open or closed', down);
   return {
@@ -205,6 +254,8 @@ function rateLimitSettings(env: Env): RateLimitSettings {
     allow: rateLimitIdentities(env, 'RATE_LIMIT_ALLOW'),
     block: rateLimitIdentities(env, 'RATE_LIMIT_BLOCK'),
     wsSubscriptions: int(env, 'RATE_LIMIT_WS_SUBSCRIPTIONS', 20, 1, 10_000),
+    perAddress: perAddress(env, def),
+    signIn: signInSettings(env),
   };
 }
 
@@ -386,14 +437,15 @@ export function loadConfig(env: Env = process.env): Config {
   if ((scryptN & (scryptN - 1)) !== 0) throw new ConfigError('SCRYPT_N', 'a power of two from 1024 to 1048576', String(scryptN));
   const sessionIdleTtlMs = duration(env, 'SESSION_IDLE_TTL', '30m');
   const sessionMaxAgeMs = duration(env, 'SESSION_MAX_AGE', '7d');
+  const rateLimitDefault = parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m');
   const config: Config = {
     port: int(env, 'PORT', 4000, 0, 65535),
     host: bindHost(env),
     redis: redisTarget(env),
     keyPrefix,
     admin: adminEmail ? { email: adminEmail, password: adminPassword } : null,
-    rateLimitDefault: parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m'),
-    rateLimit: rateLimitSettings(env),
+    rateLimitDefault,
+    rateLimit: rateLimitSettings(env, rateLimitDefault),
     sessionIdleTtlMs,
     sessionMaxAgeMs,
     sessionsPerUser: int(env, 'SESSIONS_PER_USER', 10, 1, 1000),

@@ -1,10 +1,13 @@
-/** Rate limiting: the Apollo plugin, the WebSocket subscribe guard, /metrics counters and the statistics flush. */
+/** Rate limiting: the Apollo plugin, the WebSocket subscribe guard, sign-in bookkeeping, /metrics counters and the statistics flush. */
 import type { Module } from '../modules';
 import { rateLimitGuard, rateLimitPlugin } from '../plugins/ratelimit';
 
 export const installRateLimits: Module = ({ services, metrics, hooks, log }) => {
   const limits = services.rateLimits;
   limits.useMetrics(metrics);
+  // Sign-in throttling counts failures only: a success gives back what its attempt reserved.
+  services.auth.onSignedIn((ctx, email) => limits.signedIn(ctx, email));
+  services.auth.onPasswordChecked((match) => limits.passwordChecked(match));
   hooks.plugins.push(rateLimitPlugin(limits, services.config.queryLimits.cost));
   hooks.wsGuards.push(rateLimitGuard(limits, services.config.rateLimit.wsSubscriptions));
   hooks.wsRefused.push((ctx, bytes) => limits.chargeRejected(ctx, bytes));

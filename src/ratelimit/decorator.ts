@@ -62,3 +62,26 @@ export function policiesOf(field: GraphQLField<unknown, unknown>): RatePolicy[] 
   for (const [k, v] of Object.entries(field.extensions ?? {})) if (k.startsWith(EXT_PREFIX)) out.push(v as RatePolicy);
   return out;
 }
+
+const SIGN_IN_EXT = 'signInAttempt';
+
+/** Where a sign-in field's email is among its arguments. */
+export interface SignInAttemptOptions {
+  /** Dotted path of the email argument, e.g. `input.email`. */
+  email: string;
+}
+
+/**
+ * Marks a root field as a password sign-in: each occurrence is charged the sign-in failure
+ * budgets (README "Sign-in throttling") before it runs, and the resolver must report a success
+ * through `AuthService` so that the point is given back. The budgets come from the
+ * configuration (LOGIN_FAILURES_PER_*), which is why this marker carries none.
+ */
+export function SignInAttempt(options: SignInAttemptOptions): MethodDecorator {
+  return Extensions({ [SIGN_IN_EXT]: { email: options.email } }) as MethodDecorator;
+}
+
+/** The sign-in marker of a root field, or null. */
+export function signInOf(field: GraphQLField<unknown, unknown>): SignInAttemptOptions | null {
+  return (field.extensions?.[SIGN_IN_EXT] as SignInAttemptOptions | undefined) ?? null;
+}

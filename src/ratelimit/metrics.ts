@@ -6,6 +6,7 @@ export class RateLimitMetrics {
   private readonly points: Counter<'policy'>;
   private readonly storeDownTotal: Counter<'fallback'>;
   private readonly dropped: Counter;
+  private readonly passwordChecks: Counter<'outcome'>;
 
   constructor(registry: Registry) {
     this.decisions = new Counter({
@@ -31,6 +32,12 @@ export class RateLimitMetrics {
       help: 'Rejection events not published because of the per-instance event cap',
       registers: [registry],
     });
+    this.passwordChecks = new Counter({
+      name: 'login_password_checks_total',
+      help: 'Passwords checked by login (each one scrypt hash), by outcome: what sign-in throttling let through',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
   }
 
   /** Per policy: labelled children, so counting a decision hashes no label object (it runs on every request). */
@@ -49,6 +56,10 @@ export class RateLimitMetrics {
 
   storeDown(fallback: 'memory' | 'closed'): void {
     this.storeDownTotal.inc({ fallback });
+  }
+
+  passwordChecked(match: boolean): void {
+    this.passwordChecks.inc({ outcome: match ? 'match' : 'mismatch' });
   }
 
   eventDropped(): void {

@@ -5,12 +5,14 @@
  */
 import { getArgumentValues, getVariableValues, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { collectFields } from 'graphql/execution/collectFields';
-import { policiesOf } from './decorator';
+import { policiesOf, signInOf, type SignInAttemptOptions } from './decorator';
 import type { RatePolicy } from './policy';
 
 export interface RootField {
   name: string;
   policies: RatePolicy[];
+  /** Set when the field is a password sign-in (`@SignInAttempt`). */
+  signIn: SignInAttemptOptions | null;
   /** Coerced arguments; null when they cannot be coerced (execution will then refuse the operation anyway). */
   args: Record<string, unknown> | null;
 }
@@ -29,7 +31,7 @@ export function rootFields(schema: GraphQLSchema, document: DocumentNode, operat
     const name = nodes[0].name.value;
     const def = defs[name];
     if (!def) {
-      out.push({ name, policies: [], args: null });
+      out.push({ name, policies: [], signIn: null, args: null });
       continue;
     }
     let args: Record<string, unknown> | null = null;
@@ -40,7 +42,7 @@ export function rootFields(schema: GraphQLSchema, document: DocumentNode, operat
         args = null;
       }
     }
-    out.push({ name, policies: policiesOf(def), args });
+    out.push({ name, policies: policiesOf(def), signIn: signInOf(def), args });
   }
   return out;
 }

@@ -6,8 +6,11 @@
  */
 import type { Config } from '../config';
 
-/** How a policy splits clients: by the caller's identity, by IP, or by an argument (e.g. the login email). */
-export type PartitionBy = 'identity' | 'ip' | { arg: string; kind: 'email' | 'string' };
+/**
+ * How a policy splits clients: by the caller's identity, by IP, by an argument (e.g. the login
+ * email), or by an argument and the IP together (`withIp`: the sign-in pair).
+ */
+export type PartitionBy = 'identity' | 'ip' | { arg: string; kind: 'email' | 'string'; withIp?: boolean };
 
 export interface RatePolicy {
   /** Shown in headers, metrics and the operator views; also the key suffix. */
@@ -25,6 +28,12 @@ export interface RatePolicy {
 }
 
 export const DEFAULT_POLICY = 'default';
+/** The per-address ceiling over every identity (RATE_LIMIT_PER_ADDRESS). */
+export const ADDRESS_POLICY = 'address';
+/** Sign-in failure budgets (LOGIN_FAILURES_PER_*). */
+export const SIGN_IN_PAIR_POLICY = 'login-failures-pair';
+export const SIGN_IN_IP_POLICY = 'login-failures-ip';
+export const SIGN_IN_EMAIL_POLICY = 'login-failures-email';
 
 /** ms per point. */
 export const intervalOf = (p: RatePolicy): number => p.windowMs / p.points;
@@ -44,6 +53,50 @@ export function defaultPolicy(config: Config): RatePolicy | null {
     onRedisDown: config.rateLimit.defaultOnRedisDown,
     chargeDefault: true,
     oversize: true,
+  };
+}
+
+/** The per-address policy (null when off): charged the operation's cost, like the default one, by client address. */
+export function addressPolicy(config: Config): RatePolicy | null {
+  const spec = config.rateLimitDefault && config.rateLimit.perAddress;
+  if (!spec) return null;
+  return { name: ADDRESS_POLICY, points: spec.points, windowMs: spec.windowMs, burst: spec.points, by: 'ip', onRedisDown: config.rateLimit.defaultOnRedisDown, chargeDefault: true, oversize: true };
+}
+
+/**
+ * The sign-in failure budgets, as policies of the login field's `input.email` argument. They are
+ * charged one point per sign-in attempt before the password is checked (a reservation: at most
+ * the budget's attempts are ever in flight), and the point is given back when the sign-in succeeds,
+ * so only failures stay counted. Fail closed: without Redis nobody can be counted.
+ */
+export interface SignInPolicies {
+  pair: RatePolicy;
+  ip: RatePolicy;
+  /** Only charged from addresses the email has not signed in from; null when off. */
+  email: RatePolicy | null;
+  knownAddresses: number;
+  knownAddressTtlMs: number;
+}
+
+export function signInPolicies(config: Config): SignInPolicies | null {
+  if (!config.rateLimitDefault) return null;
+  const s = config.rateLimit.signIn;
+  const policy = (name: string, spec: { points: number; windowMs: number }, by: PartitionBy): RatePolicy => ({
+    name,
+    points: spec.points,
+    windowMs: spec.windowMs,
+    burst: spec.points,
+    by,
+    onRedisDown: 'closed',
+    chargeDefault: true,
+    oversize: false,
+  });
+  return {
+    pair: policy(SIGN_IN_PAIR_POLICY, s.perPair, { arg: 'input.email', kind: 'email', withIp: true }),
+    ip: policy(SIGN_IN_IP_POLICY, s.perIp, 'ip'),
+    email: s.perEmail && policy(SIGN_IN_EMAIL_POLICY, s.perEmail, { arg: 'input.email', kind: 'email' }),
+    knownAddresses: s.knownAddresses,
+    knownAddressTtlMs: s.knownAddressTtlMs,
   };
 }
 

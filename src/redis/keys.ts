@@ -154,6 +154,14 @@ export class Keys {
   rateLimit(tag: string, policy: string): string {
     return this.k('rl', `{${tag}}`, policy);
   }
+  /**
+   * A sign-in email's known addresses (zset: address digest -> expiry ms), under the email's tag
+   * (`e:<digest>`) so that the login charge can read it beside the per-email key. `:` cannot be in
+   * a policy name, so no policy key can collide with it.
+   */
+  signInKnownAddresses(emailTag: string): string {
+    return this.k('rl', `{${emailTag}}`, 'known:addresses');
+  }
   /** Operator statistics: low-traffic (one flush a second per instance), all under one tag so MULTI can union them. */
   rateLimitStats(...parts: string[]): string {
     return this.k('rlstats', '{rl}', ...parts);

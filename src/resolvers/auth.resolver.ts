@@ -2,7 +2,7 @@ import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { AuthPayload } from '../types/auth.type';
 import { LoginInput, RegisterInput } from '../types/auth.input';
-import { RateLimit } from '../ratelimit/decorator';
+import { RateLimit, SignInAttempt } from '../ratelimit/decorator';
 import { toAuthPayload } from '../types/mappers';
 
 @Resolver()
@@ -13,11 +13,12 @@ export class AuthResolver {
     return toAuthPayload(await ctx.services.auth.register(ctx, input), ctx.services.config.sessionIdleTtlMs);
   }
 
-  // Password guessing stays slow whether the attacker varies the address or the account.
-  @RateLimit(
-    { name: 'login-email', points: 10, window: '15m', burst: 5, by: { arg: 'input.email', kind: 'email' }, onRedisDown: 'closed' },
-    { name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' },
-  )
+  // Failed sign-ins are counted per (email, address), per address and, from addresses the account
+  // never signed in from, per email (LOGIN_FAILURES_*): someone else's guesses from elsewhere never
+  // refuse the owner at home. login-ip bounds every attempt per address, successes included: each
+  // one costs a scrypt hash.
+  @SignInAttempt({ email: 'input.email' })
+  @RateLimit({ name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' })
   @Mutation(() => AuthPayload, { description: 'Signs in with a new token. A guest session carried along is merged into the user.' })
   async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
     return toAuthPayload(await ctx.services.auth.login(ctx, input), ctx.services.config.sessionIdleTtlMs);

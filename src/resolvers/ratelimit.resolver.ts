@@ -25,7 +25,8 @@ export class RateLimitResolver {
   ): Promise<RateLimitOverview> {
     const m = Math.min(60, Math.max(1, minutes ?? 60));
     const l = Math.min(100, Math.max(1, limit ?? 10));
-    return toOverview(await ctx.services.rateLimits.overview(m, l), ctx.services.rateLimits.policy, info.schema);
+    const limits = ctx.services.rateLimits;
+    return toOverview(await limits.overview(m, l), limits.policy, info.schema, limits.extra);
   }
 
   @Authorized('ADMIN')

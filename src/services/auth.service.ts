@@ -16,6 +16,13 @@ export interface AuthResult {
   session: SessionRecord;
 }
 
+/**
+ * Runs when someone signs in with their password (login) or by creating the account (register),
+ * from `ctx`'s client; `email` is the account's. It runs alongside the session's creation, and a
+ * failure of it is logged, not the sign-in's failure.
+ */
+export type SignedInHook = (ctx: Context, email: string) => Promise<void>;
+
 /** Runs when a guest signs in: moves the guest's state to the user. */
 export type GuestHandoff = (guestSessionId: string, userId: string) => Promise<void>;
 
@@ -23,6 +30,8 @@ export class AuthService {
   private readonly handoffs: GuestHandoff[] = [];
   private readonly guestLogouts: Array<(guestSessionId: string) => Promise<void>> = [];
   private readonly registered: Array<(user: UserRecord, log: Logger) => Promise<void>> = [];
+  private readonly signedIn: SignedInHook[] = [];
+  private readonly checked: Array<(match: boolean) => void> = [];
 
   constructor(
     private readonly users: UserService,
@@ -44,6 +53,16 @@ export class AuthService {
     this.registered.push(fn);
   }
 
+  /** Adds a step to run on every successful sign-in (e.g. the sign-in throttle's bookkeeping). */
+  onSignedIn(fn: SignedInHook): void {
+    this.signedIn.push(fn);
+  }
+
+  /** Adds a listener told of each password check login makes (e.g. a metric of scrypt runs). */
+  onPasswordChecked(fn: (match: boolean) => void): void {
+    this.checked.push(fn);
+  }
+
   async register(ctx: Context, input: { email: string; password: string; name: string }): Promise<AuthResult> {
     const user = await this.users.create(input);
     for (const fn of this.registered) await fn(user, ctx.log);
@@ -52,6 +71,7 @@ export class AuthService {
 
   async login(ctx: Context, input: { email: string; password: string }): Promise<AuthResult> {
     const user = await this.users.verifyCredentials(input.email, input.password);
+    for (const fn of this.checked) fn(user !== null);
     if (!user) throw unauthenticated('Invalid email or password');
     return this.signIn(ctx, user);
   }
@@ -74,12 +94,17 @@ export class AuthService {
   }
 
   private async signIn(ctx: Context, user: UserRecord): Promise<AuthResult> {
+    // Started first so that its Redis call leaves in the same batch as the session's.
+    const noted = Promise.all(this.signedIn.map((fn) => fn(ctx, user.email))).catch((err: unknown) => {
+      ctx.log.warn({ err: (err as Error).message }, 'sign-in bookkeeping failed');
+    });
     const previous = await ctx.session();
     const { token, session } = await this.sessions.create(user.id, ctx.client);
     if (previous && !previous.userId) {
       for (const handoff of this.handoffs) await handoff(previous.id, user.id);
       await this.sessions.end(previous);
     }
+    await noted;
     this.adopt(ctx, session, token);
     return { token, user, session };
   }

@@ -4,7 +4,11 @@
  *
  * Defaults: the default policy is RATE_LIMIT_DEFAULT (600/1m, burst equal to
  * its points, failing open); `off` turns every policy of the instance off.
- * Identity is the signed-in user, else the client IP. Allow-listed
+ * Identity is the signed-in user, else the client IP; every request is also
+ * charged to its client IP under the per-address ceiling (RATE_LIMIT_PER_ADDRESS,
+ * default 4 x the default policy), and each `login` reserves a point of the
+ * sign-in failure budgets, given back by {@link RateLimitService.signedIn} on
+ * success (LOGIN_FAILURES_PER_PAIR / _IP / _EMAIL). Allow-listed
  * identities are never limited, block-listed ones always refused (429 with a
  * one-hour Retry-After). While Redis is unreachable, a request with any
  * fail-closed policy (login, register) gets SERVICE_UNAVAILABLE and the rest
@@ -18,13 +22,14 @@ import type { Metrics } from '../metrics';
 import { isRedisUnavailable, type RedisClient } from '../redis/connection';
 import type { Keys } from '../redis/keys';
 import type { GatewayPubSub } from '../redis/pubsub';
-import { buildCharges, type Charge, type Subject } from '../ratelimit/charges';
+import { buildCharges, keyOf, signInEmail, signInParts, type Charge, type ExtraPolicies, type Subject } from '../ratelimit/charges';
 import { MemoryLimiter } from '../ratelimit/memory';
 import { RateLimitMetrics } from '../ratelimit/metrics';
 import type { RootField } from '../ratelimit/operation';
-import { defaultPolicy, policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type RatePolicy } from '../ratelimit/policy';
+import { addressPolicy, defaultPolicy, intervalOf, policyHeader, retryAfterSeconds, signInPolicies, stateHeader, type PolicyState, type RatePolicy } from '../ratelimit/policy';
 import { RateLimitStats, type OverviewData } from '../ratelimit/stats';
-import { RedisLimiterStore } from '../ratelimit/store';
+import { RedisLimiterStore, type SignInBooking } from '../ratelimit/store';
+import { normalizeEmail } from './user.service';
 
 export const RATE_LIMIT_REJECTED_TOPIC = 'RATE_LIMIT_REJECTED';
 /** Refused for being on RATE_LIMIT_BLOCK. */
@@ -67,12 +72,16 @@ export interface RequestInfo {
 
 export class RateLimitService {
   readonly policy: RatePolicy | null;
+  /** The per-address ceiling and the sign-in failure budgets (null when off). */
+  readonly extra: ExtraPolicies;
   readonly stats: RateLimitStats;
   private readonly store: RedisLimiterStore;
   private readonly memory = new MemoryLimiter();
   private readonly allow: ReadonlySet<string>;
   private readonly block: ReadonlySet<string>;
   private readonly defaults = new WeakMap<Context, PolicyState>();
+  /** Sign-in attempts this request reserved a point for, per normalised email: a success gives it back. */
+  private readonly reserved = new WeakMap<Context, Map<string, number>>();
   private metrics: RateLimitMetrics | null = null;
   private timer: NodeJS.Timeout | null = null;
   private events = { second: 0, count: 0 };
@@ -85,6 +94,7 @@ export class RateLimitService {
     private readonly log: Logger,
   ) {
     this.policy = defaultPolicy(config);
+    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config) };
     this.store = new RedisLimiterStore(redis);
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimit.allow);
@@ -97,6 +107,11 @@ export class RateLimitService {
 
   useMetrics(metrics: Metrics): void {
     this.metrics = new RateLimitMetrics(metrics.registry);
+  }
+
+  /** Counts a password check that sign-in throttling let through (`login_password_checks_total`). */
+  passwordChecked(match: boolean): void {
+    this.metrics?.passwordChecked(match);
   }
 
   /** Starts the once-a-second statistics flush. */
@@ -141,13 +156,14 @@ export class RateLimitService {
     const subject = await this.subjectOf(ctx);
     if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
     if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`)) return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
-    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots);
+    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, this.extra);
     const { allowed, states } = await this.decide(charges);
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
     ctx.headers.set('RateLimit', stateHeader(states));
     const def = states.find((s) => s.policy === policy);
     if (def) this.defaults.set(ctx, def);
     if (allowed) {
+      this.reserve(ctx, req.roots);
       for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
       this.stats.spent(subject.identity, def?.cost ?? 0);
       return;
@@ -176,7 +192,7 @@ export class RateLimitService {
     try {
       const subject = await this.subjectOf(ctx);
       if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
-      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, points, []));
+      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, points, [], this.extra));
       ctx.headers.set('RateLimit-Policy', policyHeader(states));
       ctx.headers.set('RateLimit', stateHeader(states));
       const def = states.find((s) => s.policy === policy);
@@ -188,6 +204,51 @@ export class RateLimitService {
     } catch (err) {
       ctx.log.debug({ err: (err as Error).message }, 'rate limit not charged for a failed request');
     }
+  }
+
+  /**
+   * Books a successful sign-in (`login`, or `register`, which signs in) of `email` from the caller's
+   * address: the points its attempt reserved come back (only failures stay counted; the address's
+   * earlier failures stay), the (email, address) failure count starts again, and the address is
+   * remembered as known for the email, which spares it the per-email ceiling. Nothing when the
+   * sign-in budgets are off.
+   */
+  async signedIn(ctx: Context, email: string): Promise<void> {
+    const s = this.extra.signIn;
+    if (!s) return;
+    const normalized = normalizeEmail(email);
+    const ip = ctx.client.ip || 'unknown';
+    const parts = signInParts(normalized, ip);
+    const ops: SignInBooking[] = [
+      { key: this.keys.signInKnownAddresses(parts.email.tag), tag: parts.email.tag, action: 'remember', interval: 0 },
+      { key: keyOf(this.keys, s.pair, parts.pair), tag: parts.pair.tag, action: 'reset', interval: 0 },
+    ];
+    if (this.takeReservation(ctx, normalized)) {
+      ops.push({ key: keyOf(this.keys, s.ip, parts.ip), tag: parts.ip.tag, action: 'refund', interval: intervalOf(s.ip) });
+      if (s.email) ops.push({ key: keyOf(this.keys, s.email, parts.email), tag: parts.email.tag, action: 'refund-if-unknown', interval: intervalOf(s.email) });
+    }
+    await this.store.bookSignIn(ops, parts.member, s.knownAddressTtlMs, s.knownAddresses);
+  }
+
+  /** Notes the sign-in attempts of an allowed request, so that their successes can give their points back. */
+  private reserve(ctx: Context, roots: readonly RootField[]): void {
+    if (!this.extra.signIn) return;
+    for (const r of roots) {
+      if (!r.signIn) continue;
+      let m = this.reserved.get(ctx);
+      if (!m) this.reserved.set(ctx, (m = new Map()));
+      const email = signInEmail(r);
+      m.set(email, (m.get(email) ?? 0) + 1);
+    }
+  }
+
+  /** True (once per reserved attempt) when this request reserved a sign-in point for `email`. */
+  private takeReservation(ctx: Context, email: string): boolean {
+    const m = this.reserved.get(ctx);
+    const n = m?.get(email) ?? 0;
+    if (!n) return false;
+    m!.set(email, n - 1);
+    return true;
   }
 
   /** The budget under the default policy as last seen by this request (without spending it). */

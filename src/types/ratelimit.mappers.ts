@@ -1,6 +1,7 @@
 /** Service records -> GraphQL objects of the rate-limit views. */
 import type { GraphQLSchema } from 'graphql';
-import { policiesOf } from '../ratelimit/decorator';
+import type { ExtraPolicies } from '../ratelimit/charges';
+import { policiesOf, signInOf } from '../ratelimit/decorator';
 import type { RatePolicy } from '../ratelimit/policy';
 import { MAX_BLOCKED_SHOWN, type OverviewData } from '../ratelimit/stats';
 import type { RejectionEvent } from '../services/ratelimit.service';
@@ -8,7 +9,7 @@ import type { RateLimitOverview, RateLimitPolicyInfo, RateLimitRejection } from 
 
 export const toRejection = (e: RejectionEvent): RateLimitRejection => ({ ...e, at: new Date(e.at) });
 
-const partitionName = (p: RatePolicy): string => (typeof p.by === 'string' ? p.by : `arg:${p.by.arg}`);
+const partitionName = (p: RatePolicy): string => (typeof p.by === 'string' ? p.by : `arg:${p.by.arg}${p.by.withIp ? '+ip' : ''}`);
 
 const info = (p: RatePolicy, fields: string[]): RateLimitPolicyInfo => ({
   name: p.name,
@@ -20,23 +21,25 @@ const info = (p: RatePolicy, fields: string[]): RateLimitPolicyInfo => ({
   fields: fields.join(','),
 });
 
-/** The default policy and every @RateLimit policy found on the schema's root fields. */
-export function policiesInSchema(schema: GraphQLSchema, def: RatePolicy | null): RateLimitPolicyInfo[] {
+/** The default and per-address policies, the sign-in budgets, and every @RateLimit policy found on the schema's root fields. */
+export function policiesInSchema(schema: GraphQLSchema, def: RatePolicy | null, extra?: ExtraPolicies): RateLimitPolicyInfo[] {
   if (!def) return [];
+  const s = extra?.signIn;
+  const signIn = s ? [s.pair, s.ip, ...(s.email ? [s.email] : [])] : [];
   const found = new Map<string, { policy: RatePolicy; fields: string[] }>();
   for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
     for (const field of Object.values(type?.getFields() ?? {})) {
-      for (const p of policiesOf(field)) {
+      for (const p of [...policiesOf(field), ...(signInOf(field) ? signIn : [])]) {
         const entry = found.get(p.name) ?? { policy: p, fields: [] };
         entry.fields.push(`${type!.name}.${field.name}`);
         found.set(p.name, entry);
       }
     }
   }
-  return [info(def, []), ...[...found.values()].map((e) => info(e.policy, e.fields))];
+  return [info(def, []), ...(extra?.address ? [info(extra.address, [])] : []), ...[...found.values()].map((e) => info(e.policy, e.fields))];
 }
 
-export function toOverview(data: OverviewData & { listed: string[] }, def: RatePolicy | null, schema: GraphQLSchema): RateLimitOverview {
+export function toOverview(data: OverviewData & { listed: string[] }, def: RatePolicy | null, schema: GraphQLSchema, extra?: ExtraPolicies): RateLimitOverview {
   const policies = new Set<string>();
   for (const m of data.minutes) for (const p of Object.keys(m.byPolicy)) policies.add(p);
   const rejections = [...policies].sort().map((policy) => {
@@ -52,7 +55,7 @@ export function toOverview(data: OverviewData & { listed: string[] }, def: RateP
       ...data.listed.slice(0, MAX_BLOCKED_SHOWN).map((identity) => ({ policy: 'blocklist', identity, until: null })),
       ...data.blocked.filter((b) => b.policy !== 'blocklist').map((b) => ({ policy: b.policy, identity: b.identity, until: new Date(b.until) })),
     ],
-    policies: policiesInSchema(schema, def),
+    policies: policiesInSchema(schema, def, extra),
     enabled: def !== null,
   };
 }

@@ -57,3 +57,43 @@ test("with rate limits on, { me { id } } is still two round trips: the limiter's
     await limited.close();
   }
 });
+
+describe('login with rate limits on', () => {
+  const LOGIN = 'mutation L($input: LoginInput!) { login(input: $input) { token } }';
+  /** Socket reads Redis made per call of `fn` (one per batch that arrived), the INFO command's own excluded. */
+  const readsPer = async (n: number, fn: () => Promise<unknown>): Promise<number> => {
+    await s.r.config('RESETSTAT');
+    await fn();
+    return (Number(/total_reads_processed:(\d+)/.exec(await s.r.info('stats'))?.[1]) - 1) / n;
+  };
+
+  test('a failure costs what it did before the sign-in budgets (one limiter script, the email GET, the user HGETALL); a success adds one EVALSHA', async () => {
+    // No registry heartbeat during the count: it is an EVALSHA too.
+    const limited = await startTestApp({ REDIS_URL: s.own.url, RATE_LIMIT_DEFAULT: '100000/1m', TRUSTED_PROXIES: '127.0.0.1', REGISTRY_HEARTBEAT: '1h', REGISTRY_TTL: '2h' });
+    try {
+      const users: Array<{ email: string; password: string }> = [];
+      for (let i = 0; i < 2 * N + 1; i++) users.push(await registerUser({ gql: (q, v, o) => limited.gql(q, v, { ...o, headers: { 'x-forwarded-for': `10.77.0.${i}` } }) }));
+      let k = 0;
+      const login = (right: boolean) => async () => {
+        const u = users[k++ % users.length];
+        const res = await limited.gql(LOGIN, { input: { email: u.email, password: right ? u.password : 'wrong-password-1' } }, { headers: { 'x-forwarded-for': `10.78.0.${k}` } });
+        expect(Boolean(res.data?.login?.token)).toBe(right);
+      };
+      await login(false)();
+      const failed = await redisCost(limited.app, s.r, () => repeat(login(false)));
+      expect(failed.sent).toMatchObject({ evalsha: N, get: N, hgetall: N });
+      const failedReads = await readsPer(N, () => repeat(login(false)));
+      expect(failedReads).toBeGreaterThanOrEqual(2.9);
+      expect(failedReads).toBeLessThan(3.5);
+      // Success: the limiter, the session's MULTI and index script, and the sign-in booking
+      // (sent beside the session's write, not after it).
+      const succeeded = await redisCost(limited.app, s.r, () => repeat(login(true)));
+      expect(succeeded.sent).toMatchObject({ evalsha: 3 * N, get: N });
+      // 7 before the sign-in budgets; the booking's EVALSHA and the session's MULTI are written
+      // separately but together, so Redis reads them in one or two reads (measured 7.35 to 7.6).
+      expect(await readsPer(N, () => repeat(login(true)))).toBeLessThanOrEqual(8.1);
+    } finally {
+      await limited.close();
+    }
+  });
+});

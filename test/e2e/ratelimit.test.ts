@@ -65,19 +65,20 @@ describe('headers', () => {
   afterAll(() => t.close());
 
   test('allowed requests show what is left; the refused one gets 429, Retry-After and RATE_LIMITED', async () => {
+    // Beside the caller's own policy, the per-address ceiling (4 x 2 per minute by default) over every identity of the address.
     const a = await t.gql('{ __typename }');
     expect(a.status).toBe(200);
-    expect(a.headers.get('ratelimit-policy')).toBe('"default";q=2;w=60');
-    expect(a.headers.get('ratelimit')).toBe('"default";r=1;t=30');
+    expect(a.headers.get('ratelimit-policy')).toBe('"default";q=2;w=60, "address";q=8;w=60');
+    expect(a.headers.get('ratelimit')).toBe('"default";r=1;t=30, "address";r=7;t=8');
     expect(a.headers.get('retry-after')).toBeNull();
     const b = await t.gql('{ __typename }');
-    expect(b.headers.get('ratelimit')).toBe('"default";r=0;t=60');
+    expect(b.headers.get('ratelimit')).toBe('"default";r=0;t=60, "address";r=6;t=15');
     const c = await t.gql('{ __typename }');
     expect(c.status).toBe(429);
     expect(c.data).toBeUndefined();
     expect(c.headers.get('retry-after')).toBe('30');
-    expect(c.headers.get('ratelimit-policy')).toBe('"default";q=2;w=60');
-    expect(c.headers.get('ratelimit')).toBe('"default";r=0;t=60');
+    expect(c.headers.get('ratelimit-policy')).toBe('"default";q=2;w=60, "address";q=8;w=60');
+    expect(c.headers.get('ratelimit')).toBe('"default";r=0;t=60, "address";r=6;t=15');
     expect(c.errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 30 });
   });
 });
@@ -140,8 +141,11 @@ describe('operators', () => {
     expect(o.blocked).toContainEqual({ policy: 'blocklist', identity: 'ip:203.0.113.9', until: null });
     const blockedLogin = o.blocked.find((b: { policy: string; identity: string }) => b.policy === 'login-ip' && b.identity === `ip:${ip}`);
     expect(Date.parse(blockedLogin.until)).toBeGreaterThan(Date.now());
-    expect(o.policies.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['default', 'login-email', 'login-ip', 'register-ip', 'rate-limit-status']));
-    expect(o.policies.find((p: { name: string }) => p.name === 'login-email')).toMatchObject({ partition: 'arg:input.email', onRedisDown: 'closed', burst: 5, fields: 'Mutation.login' });
+    expect(o.policies.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['default', 'address', 'login-failures-pair', 'login-failures-ip', 'login-failures-email', 'login-ip', 'register-ip', 'rate-limit-status']),
+    );
+    expect(o.policies.find((p: { name: string }) => p.name === 'login-failures-pair')).toMatchObject({ partition: 'arg:input.email+ip', onRedisDown: 'closed', burst: 10, fields: 'Mutation.login' });
+    expect(o.policies.find((p: { name: string }) => p.name === 'address')).toMatchObject({ partition: 'ip', points: 2400, windowSeconds: 60 });
 
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toContain('rate_limit_decisions_total{policy="login-ip",outcome="refused"} 1');

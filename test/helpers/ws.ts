@@ -5,6 +5,8 @@ import WebSocket from 'ws';
 export interface WsOptions {
   token?: string;
   cookie?: string;
+  /** Extra upgrade headers, e.g. `x-forwarded-for` to speak from another address through a trusted proxy. */
+  headers?: Record<string, string>;
 }
 
 export function wsClient(httpUrl: string, opts: WsOptions = {}): Client {
@@ -12,7 +14,7 @@ export function wsClient(httpUrl: string, opts: WsOptions = {}): Client {
   class AuthedWebSocket extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
       // The same user agent as gqlRequest, so a token obtained over HTTP passes the session's user-agent check.
-      super(address, protocols, { headers: { 'user-agent': 'node-test', ...(opts.cookie ? { cookie: opts.cookie } : {}) } });
+      super(address, protocols, { headers: { 'user-agent': 'node-test', ...(opts.cookie ? { cookie: opts.cookie } : {}), ...opts.headers } });
     }
   }
   return createClient({
@@ -59,4 +61,19 @@ export function collect<T = unknown>(client: Client, query: string, variables: R
     );
   });
   return { done, events, errors, stop: () => stop() };
+}
+
+/** Runs one query or mutation over the socket: its result, or the errors it was refused with. */
+export function execute<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> }> {
+  return new Promise((resolve) => {
+    let result: { data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> } = {};
+    client.subscribe<T>(
+      { query, variables },
+      {
+        next: (v) => (result = v as typeof result),
+        error: (e) => resolve({ errors: (Array.isArray(e) ? e : [e]) as NonNullable<typeof result.errors> }),
+        complete: () => resolve(result),
+      },
+    );
+  });
 }

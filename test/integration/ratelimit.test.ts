@@ -41,7 +41,8 @@ describe('default policy, one instance', () => {
     // `me` returns an object: each root occurrence costs 1, so five aliases cost 5.
     const r = await t.gql('{ a: me { id } b: me { id } c: me { id } d: me { id } e: me { id } }', {}, from(ip));
     expect(r.status).toBe(200);
-    expect(r.headers.get('ratelimit')).toMatch(/^"default";r=15;t=\d+$/);
+    // The per-address ceiling (4 x 20 by default) is charged the same cost.
+    expect(r.headers.get('ratelimit')).toMatch(/^"default";r=15;t=\d+, "address";r=75;t=\d+$/);
     const many = `{ ${Array.from({ length: 16 }, (_, i) => `m${i}: me { id }`).join(' ')} }`;
     const refused = await t.gql(many, {}, from(ip));
     expect(refused.status).toBe(429);
@@ -121,7 +122,7 @@ describe('windows and bursts', () => {
     const ip = freshIp();
     const first = await Promise.all(Array.from({ length: 8 }, () => burst.gql('{ __typename }', {}, from(ip))));
     expect(statuses(first)).toEqual({ 200: 5, 429: 3 });
-    expect(first.find((r) => r.status === 200)?.headers.get('ratelimit-policy')).toBe('"default";q=10;w=1;burst=5');
+    expect(first.find((r) => r.status === 200)?.headers.get('ratelimit-policy')).toBe('"default";q=10;w=1;burst=5, "address";q=40;w=1');
     // Steady rate 10/s: 500 ms later the bucket holds the 5 points of its burst again, never more,
     // plus whatever refills while the batch itself is in flight.
     await sleep(500);
@@ -142,16 +143,19 @@ describe('per-operation policies', () => {
   afterAll(() => t.close());
   const LOGIN = 'mutation L($input: LoginInput!) { login(input: $input) { token } }';
 
-  test('login is limited per email whichever address the attempts come from', async () => {
-    const u = await registerUser({ gql: (q, v, o) => t.gql(q, v, { ...o, ...from(freshIp()) }) });
+  test("login failures are limited per (email, address): 10 by default, and the owner's own address is not refused", async () => {
+    const home = freshIp();
+    const u = await registerUser({ gql: (q, v, o) => t.gql(q, v, { ...o, ...from(home) }) });
+    const ip = freshIp();
     const attempts = [];
-    for (let i = 0; i < 6; i++) attempts.push(await t.gql(LOGIN, { input: { email: u.email.toUpperCase(), password: 'wrong-password-1' } }, from(freshIp())));
-    expect(attempts.slice(0, 5).map((r) => r.errors?.[0].extensions?.code)).toEqual(Array(5).fill('UNAUTHENTICATED'));
-    expect(attempts[5].status).toBe(429);
-    expect(attempts[5].errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', policy: 'login-email' });
-    // The right password is refused too while the address is throttled.
-    const right = await t.gql(LOGIN, { input: { email: u.email, password: u.password } }, from(freshIp()));
-    expect(right.status).toBe(429);
+    for (let i = 0; i < 11; i++) attempts.push(await t.gql(LOGIN, { input: { email: u.email.toUpperCase(), password: 'wrong-password-1' } }, from(ip)));
+    expect(attempts.slice(0, 10).map((r) => r.errors?.[0].extensions?.code)).toEqual(Array(10).fill('UNAUTHENTICATED'));
+    expect(attempts[10].status).toBe(429);
+    expect(attempts[10].errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', policy: 'login-failures-pair' });
+    // The right password from the guessing address is refused too (before it is checked); from the owner's address it passes.
+    expect((await t.gql(LOGIN, { input: { email: u.email, password: u.password } }, from(ip))).status).toBe(429);
+    const right = await t.gql(LOGIN, { input: { email: u.email, password: u.password } }, from(home));
+    expect(right.data?.login.token).toBeTruthy();
   });
 
   test('login is limited per IP whichever emails are tried', async () => {
@@ -163,13 +167,14 @@ describe('per-operation policies', () => {
     expect(rs[20].headers.get('ratelimit')).toContain('"login-ip";r=0');
   });
 
-  test('aliases count: six aliased logins of one email are refused whole, and none of them ran', async () => {
+  test('aliases count: eleven aliased logins of one email are refused whole, and none of them ran', async () => {
     const u = await registerUser({ gql: (q, v, o) => t.gql(q, v, { ...o, ...from(freshIp()) }) });
-    const six = `mutation { ${Array.from({ length: 6 }, (_, i) => `l${i}: login(input: { email: "${u.email}", password: "${u.password}" }) { token }`).join(' ')} }`;
-    const refused = await t.gql(six, {}, from(freshIp()));
+    const eleven = `mutation { ${Array.from({ length: 11 }, (_, i) => `l${i}: login(input: { email: "${u.email}", password: "${u.password}" }) { token }`).join(' ')} }`;
+    const refused = await t.gql(eleven, {}, from(freshIp()));
     expect(refused.status).toBe(429);
     expect(refused.data).toBeUndefined();
-    expect(refused.errors?.[0].extensions?.policy).toBe('login-email');
+    // Each occurrence is an attempt of the same (email, address): 11 > the pair's 10.
+    expect(refused.errors?.[0].extensions?.policy).toBe('login-failures-pair');
     // Nothing was charged or run: a single login still passes and this user has only its register session.
     const one = await t.gql(LOGIN, { input: { email: u.email, password: u.password } }, from(freshIp()));
     expect(one.data?.login.token).toBeTruthy();
@@ -204,9 +209,10 @@ describe('keys under several hash tags', () => {
     const ip = freshIp();
     const email = `split-${ip}@example.com`;
     const login = (n: number): string => `mutation { ${Array.from({ length: n }, (_, i) => `l${i}: login(input: { email: "${email}", password: "x" }) { token }`).join(' ')} }`;
-    // 6 > the email burst of 5: refused by login-email; login-ip (same request, other tag) must get its 6 points back.
-    expect((await t.gql(login(6), {}, from(ip))).errors?.[0].extensions?.policy).toBe('login-email');
+    // 11 > the pair's 10: refused by login-failures-pair; the address's keys (same request, other tag) must get their 11 points back.
+    expect((await t.gql(login(11), {}, from(ip))).errors?.[0].extensions?.policy).toBe('login-failures-pair');
     const other = await t.gql('mutation { login(input: { email: "someone-else@example.com", password: "x" }) { token } }', {}, from(ip));
     expect(other.headers.get('ratelimit')).toContain('"login-ip";r=19');
+    expect(other.headers.get('ratelimit')).toContain('"login-failures-ip";r=99');
   });
 });

@@ -97,6 +97,13 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   ANALYTICS_VISITOR_KEYS_PER_DAY: [{ ANALYTICS_VISITOR_KEYS_PER_DAY: '-1' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: '1e3' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' }],
   EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
   GUEST_CART_GRACE: [{ GUEST_CART_GRACE: '10 minutes' }, { GUEST_CART_GRACE: '0s' }, { GUEST_CART_GRACE: '2d' }],
+  RATE_LIMIT_PER_ADDRESS: [{ RATE_LIMIT_PER_ADDRESS: '2400' }, { RATE_LIMIT_PER_ADDRESS: '0/1m' }, { RATE_LIMIT_PER_ADDRESS: 'OFF' }, { RATE_LIMIT_PER_ADDRESS: '10/ever', RATE_LIMIT_DEFAULT: 'off' }],
+  // Pair and address counts are the contract: they cannot be turned off on their own.
+  LOGIN_FAILURES_PER_PAIR: [{ LOGIN_FAILURES_PER_PAIR: '10' }, { LOGIN_FAILURES_PER_PAIR: 'off' }, { LOGIN_FAILURES_PER_PAIR: '0/1h' }],
+  LOGIN_FAILURES_PER_IP: [{ LOGIN_FAILURES_PER_IP: 'x/1h' }, { LOGIN_FAILURES_PER_IP: 'off' }, { LOGIN_FAILURES_PER_IP: '100/1w' }],
+  LOGIN_FAILURES_PER_EMAIL: [{ LOGIN_FAILURES_PER_EMAIL: '100/forever' }, { LOGIN_FAILURES_PER_EMAIL: 'OFF' }, { LOGIN_FAILURES_PER_EMAIL: '-1/1d' }],
+  LOGIN_KNOWN_ADDRESSES: [{ LOGIN_KNOWN_ADDRESSES: '0' }, { LOGIN_KNOWN_ADDRESSES: '1001' }, { LOGIN_KNOWN_ADDRESSES: 'ten' }],
+  LOGIN_KNOWN_ADDRESS_TTL: [{ LOGIN_KNOWN_ADDRESS_TTL: '30' }, { LOGIN_KNOWN_ADDRESS_TTL: '0d' }],
 };
 
 describe('every contract variable', () => {
@@ -142,6 +149,19 @@ describe('defaults (nothing set)', () => {
     ['queryLimits', { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 }],
     ['wsMaxConnectionsPerIp', 100],
     ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
+    [
+      'rateLimit',
+      expect.objectContaining({
+        perAddress: { points: 2400, windowMs: 60_000 },
+        signIn: {
+          perPair: { points: 10, windowMs: 3_600_000 },
+          perIp: { points: 100, windowMs: 3_600_000 },
+          perEmail: { points: 100, windowMs: 86_400_000 },
+          knownAddresses: 10,
+          knownAddressTtlMs: 30 * 86_400_000,
+        },
+      }),
+    ],
   ])('%s', (key, value) => {
     expect(c[key as keyof typeof c]).toEqual(value);
   });
@@ -188,6 +208,18 @@ describe('good values are taken', () => {
   test('rate limit policy and off', () => {
     expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimitDefault).toEqual({ points: 100, windowMs: 10_000 });
     expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off' }).rateLimitDefault).toBeNull();
+  });
+
+  test('per-address ceiling: 4 x the default unless set; off with it or alone', () => {
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimit.perAddress).toEqual({ points: 400, windowMs: 10_000 });
+    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimit.perAddress).toEqual({ points: 5000, windowMs: 120_000 });
+    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: 'off' }).rateLimit.perAddress).toBeNull();
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimit.perAddress).toBeNull();
+  });
+
+  test('sign-in failure budgets', () => {
+    const c = loadConfig({ LOGIN_FAILURES_PER_PAIR: '3/10m', LOGIN_FAILURES_PER_IP: '50/30m', LOGIN_FAILURES_PER_EMAIL: 'off', LOGIN_KNOWN_ADDRESSES: '3', LOGIN_KNOWN_ADDRESS_TTL: '7d' });
+    expect(c.rateLimit.signIn).toEqual({ perPair: { points: 3, windowMs: 600_000 }, perIp: { points: 50, windowMs: 1_800_000 }, perEmail: null, knownAddresses: 3, knownAddressTtlMs: 7 * 86_400_000 });
   });
 
   test('session lifetimes, webhook hosts, query limits, proxies', () => {

@@ -2,13 +2,16 @@
 -- Each key holds the policy's theoretical arrival time (TAT, ms since epoch): the
 -- moment its bucket would be full again. Redis's own clock is used so that every
 -- gateway instance sees one time.
--- KEYS[i]  one key per (policy, partition), e.g. gw:rl:{ip:1.2.3.4}:default
+-- KEYS[1..n]   one key per (policy, partition), e.g. gw:rl:{ip:1.2.3.4}:default
+-- KEYS[n+1..]  sorted sets that waivers name (a sign-in email's known addresses: member -> expiry ms)
 -- ARGV[1]  "charge" or "refund" (gives points back after another slot refused)
--- ARGV[2 + 4(i-1) ...] per key, 4 values:
+-- ARGV[2 + 6(i-1) ...] per key i of the n, 6 values (so n = (#ARGV - 1) / 6):
 --   cost      points to charge (0 only reads the state)
 --   interval  ms per point (window / points)
 --   capacity  burst * interval (ms)
 --   oversize  "1": a cost above the burst passes when the bucket is full
+--   waiver    0, or the index in KEYS of a set: when that set holds `member` with an expiry
+--   member    still ahead, this key is waived (neither charged nor refunded; its state is reported)
 -- Returns {allowed (1 or 0), then per key: remaining, resetMs, retryMs}
 --   remaining  whole points left (after this charge when allowed)
 --   resetMs    ms until the bucket is full again
@@ -18,16 +21,27 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Stored TATs are rounded to 1 us; this tolerance keeps N * (window / N) == window.
 local eps = 0.01
+local n = (#ARGV - 1) / 6
+
+local function waived(b)
+  local set = tonumber(ARGV[b + 4])
+  if set == 0 then return false end
+  local expiry = redis.call('ZSCORE', KEYS[set], ARGV[b + 5])
+  return expiry ~= false and expiry ~= nil and tonumber(expiry) > now
+end
 
 if ARGV[1] == 'refund' then
-  for i = 1, #KEYS do
-    local b = 2 + (i - 1) * 4
-    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-    local back = tat - tonumber(ARGV[b]) * tonumber(ARGV[b + 1])
-    if back > now then
-      redis.call('SET', KEYS[i], string.format('%.3f', back), 'PX', math.ceil(back - now))
-    elseif tat > 0 then
-      redis.call('DEL', KEYS[i])
+  for i = 1, n do
+    local b = 2 + (i - 1) * 6
+    -- A waived key was not charged: nothing to give back.
+    if not waived(b) then
+      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+      local back = tat - tonumber(ARGV[b]) * tonumber(ARGV[b + 1])
+      if back > now then
+        redis.call('SET', KEYS[i], string.format('%.3f', back), 'PX', math.ceil(back - now))
+      elseif tat > 0 then
+        redis.call('DEL', KEYS[i])
+      end
     end
   end
   return {1}
@@ -35,9 +49,12 @@ end
 
 local out = {1}
 local writes = {}
-for i = 1, #KEYS do
-  local b = 2 + (i - 1) * 4
+local costs = {}
+for i = 1, n do
+  local b = 2 + (i - 1) * 6
   local cost = tonumber(ARGV[b])
+  if cost > 0 and waived(b) then cost = 0 end
+  costs[i] = cost
   local interval = tonumber(ARGV[b + 1])
   local capacity = tonumber(ARGV[b + 2])
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
@@ -68,10 +85,10 @@ if out[1] == 1 then
   end
 else
   -- Report what is left without this request: nothing was charged.
-  for i = 1, #KEYS do
-    local b = 2 + (i - 1) * 4
+  for i = 1, n do
+    local b = 2 + (i - 1) * 6
     local o = 2 + (i - 1) * 3
-    if out[o + 2] == 0 and tonumber(ARGV[b]) > 0 then
+    if out[o + 2] == 0 and costs[i] > 0 then
       local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
       if tat < now then tat = now end
       local interval = tonumber(ARGV[b + 1])
