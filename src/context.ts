@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Logger } from './logger';
 import type { ClientInfo, SessionEndReason, SessionRecord } from './services/session.service';
 import type { UserRecord } from './services/user.service';
@@ -125,9 +126,17 @@ export function clientIp(req: IncomingMessage, trustedProxies: readonly string[]
   const peer = normalizeIp(req.socket.remoteAddress ?? '');
   const xff = req.headers['x-forwarded-for'];
   if (!xff || !trustedProxies.includes(peer)) return peer;
-  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((s) => normalizeIp(s.trim())).filter(Boolean);
-  for (let i = hops.length - 1; i >= 0; i--) if (!trustedProxies.includes(hops[i])) return hops[i];
-  return hops[0] ?? peer;
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((s) => normalizeIp(s.trim()));
+  // From the right: the first hop no trusted proxy added. A hop that is no IP address ends the walk
+  // (nothing left of it can be believed, and the address goes into keys and logs): the nearest
+  // address to its right answers, which is a trusted proxy's or the peer's.
+  let nearest = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (isIP(hops[i]) === 0) return nearest;
+    if (!trustedProxies.includes(hops[i])) return hops[i];
+    nearest = hops[i];
+  }
+  return nearest;
 }
 
 const normalizeIp = (ip: string): string => (ip.startsWith('::ffff:') ? ip.slice(7) : ip);

@@ -54,6 +54,19 @@ describe('listing and revoking', () => {
     expect(Date.parse(again[0].lastSeenAt)).toBeGreaterThan(before);
   });
 
+  test('an X-Forwarded-For hop that is not an IP address is not believed: the peer counts instead', async () => {
+    const u = await registerUser(t);
+    for (const hop of ['}{x:1', 'evil.example', '127.0.0.1:80', '999.1.1.1', '']) {
+      const s = await login(t.gql, u, { headers: { 'x-forwarded-for': hop } });
+      const list = (await t.gql(SESSIONS, {}, { token: s.token })).data!.mySessions as Array<{ id: string; ip: string }>;
+      expect({ hop, ip: list.find((x) => x.id === s.session.id)?.ip }).toEqual({ hop, ip: '127.0.0.1' });
+    }
+    // A real address behind the proxy is still taken, also after a junk hop further left.
+    const s = await login(t.gql, u, { headers: { 'x-forwarded-for': 'junk, 203.0.113.9' } });
+    const list = (await t.gql(SESSIONS, {}, { token: s.token })).data!.mySessions as Array<{ id: string; ip: string }>;
+    expect(list.find((x) => x.id === s.session.id)?.ip).toBe('203.0.113.9');
+  });
+
   test('mySessions and the revoke operations need a signed-in user', async () => {
     for (const q of [SESSIONS, 'mutation { revokeSession(id: "x") }', 'mutation { revokeOtherSessions }']) {
       const res = await t.gql(q);
