@@ -9,19 +9,13 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, type ApolloServerOptions } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
 import type { GraphQLSchema } from 'graphql';
+import { gatewayApolloOptions } from '../src/apollo';
 import { loadConfig } from '../src/config';
 import type { Context } from '../src/context';
 import { handleGraphQL } from '../src/http/graphql';
 import { createLogger } from '../src/logger';
 import { Metrics } from '../src/metrics';
-import { costPlugin } from '../src/plugins/cost';
-import { errorPlugin, makeFormatError } from '../src/plugins/errors';
-import { subscriptionsOverHttpPlugin } from '../src/plugins/http-operations';
-import { metricsPlugin } from '../src/plugins/metrics';
-import { limitRules } from '../src/plugins/query-limits';
 import { buildGatewaySchema } from '../src/schema';
 import type { Services } from '../src/services';
 
@@ -70,18 +64,7 @@ export async function runPipelineBench(variants: Record<string, Variant>, opts: 
     users: { findById: async () => user },
   } as unknown as Services;
   const metrics = new Metrics();
-  const base: ApolloServerOptions<Context> = {
-    schema,
-    csrfPrevention: true,
-    allowBatchedHttpRequests: false,
-    includeStacktraceInErrorResponses: false,
-    hideSchemaDetailsFromClientErrors: true,
-    parseOptions: { maxTokens: config.queryLimits.tokens },
-    validationRules: limitRules(config.queryLimits),
-    formatError: makeFormatError(true),
-    logger: log0,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginDisableSuggestions(), subscriptionsOverHttpPlugin<Context>(), errorPlugin(), metricsPlugin(metrics), costPlugin(config.queryLimits.cost)],
-  };
+  const base = gatewayApolloOptions({ config, schema, log: log0, metrics });
   const servers: Record<string, ApolloServer<Context>> = {};
   for (const [name, variant] of Object.entries(variants)) {
     servers[name] = new ApolloServer<Context>(variant(schema, { ...base, plugins: [...(base.plugins ?? [])] }));
@@ -110,13 +93,13 @@ export async function runPipelineBench(variants: Record<string, Variant>, opts: 
   return best;
 }
 
-const withPlugin = (base: ApolloServerOptions<Context>, ...plugins: NonNullable<ApolloServerOptions<Context>['plugins']>): ApolloServerOptions<Context> => ({
-  ...base,
-  plugins: [...(base.plugins ?? []), ...plugins],
-});
-
-/** Apollo set up as src/app.ts does, and with Apollo's default cache-control plugin left on. */
+/** Apollo set up as src/app.ts sets it up (src/apollo.ts). */
 export const PIPELINE_VARIANTS: Record<string, Variant> = {
-  'as shipped': (_s, base) => withPlugin(base, ApolloServerPluginCacheControlDisabled()),
-  'graphql-js + cache control': (_s, base) => base,
+  'as shipped': (_s, base) => base,
+  // Experiments: the shipped plugins, one left out at a time (by position in gatewayApolloOptions' list).
+  ...(process.env.BENCH_PLUGIN_DROP
+    ? Object.fromEntries(
+        process.env.BENCH_PLUGIN_DROP.split(',').map((n) => [`without plugin #${n}`, (_s: GraphQLSchema, base: ApolloServerOptions<Context>) => ({ ...base, plugins: (base.plugins ?? []).filter((_p, i) => i !== Number(n)) })]),
+      )
+    : {}),
 };

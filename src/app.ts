@@ -7,19 +7,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Config } from './config';
 import type { Context } from './context';
 import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
+import { gatewayApolloOptions } from './apollo';
 import { MODULES, type AppHooks } from './modules';
 import { memoizeMediaTypeNegotiation } from './http/negotiation-cache';
-import { costPlugin } from './plugins/cost';
-import { errorPlugin, makeFormatError } from './plugins/errors';
-import { metricsPlugin } from './plugins/metrics';
-import { VALIDATION_MAX_ERRORS } from './plugins/query-limits';
-import { refusedRule, shapeGatePlugin } from './plugins/shape-gate';
 import { closeQuietly, connect, waitReady, type ConcreteTarget, type RedisClient } from './redis/connection';
 import { resolveDefaultRedis, type EmbeddedRedis } from './redis/embedded';
 import { Keys } from './redis/keys';
@@ -27,7 +21,6 @@ import { GatewayPubSub } from './redis/pubsub';
 import { defineScripts } from './redis/scripts';
 import { checkRedisSettings } from './redis/settings';
 import { buildGatewaySchema } from './schema';
-import { subscriptionsOverHttpPlugin } from './plugins/http-operations';
 import { createServices, type Services } from './services';
 import { createRouter } from './http/server';
 import { createMetricsServer } from './http/metrics-endpoint';
@@ -104,37 +97,9 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
   const schema = await buildGatewaySchema(pubsub);
   const httpServer = createServer();
   httpServer.keepAliveTimeout = 65_000;
-  const apollo = new ApolloServer<Context>({
-    // Executed by graphql-js: no code is ever generated from a request (SECURITY.md).
-    schema,
-    introspection: config.introspection,
-    csrfPrevention: true,
-    allowBatchedHttpRequests: false,
-    // src/index.ts owns SIGTERM/SIGINT; Apollo's own handler would re-raise the signal and kill the process mid-drain.
-    stopOnTerminationSignals: false,
-    includeStacktraceInErrorResponses: !config.production,
-    hideSchemaDetailsFromClientErrors: config.production,
-    parseOptions: { maxTokens: config.queryLimits.tokens },
-    // Depth, aliases and directives are checked before validation, by the shape gate.
-    validationRules: [refusedRule],
-    // Suggestions are not computed at all in production (finding one compares an unknown name with every known one).
-    validationOptions: { hideSuggestions: config.production, maxErrors: VALIDATION_MAX_ERRORS },
-    formatError: makeFormatError(config.production),
-    logger: log,
-    plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5000 }),
-      ApolloServerPluginLandingPageDisabled(),
-      // No @cacheControl hints are used; Apollo's default cache-control plugin costs ~15 µs per request (README.md).
-      ApolloServerPluginCacheControlDisabled(),
-      ...(config.production ? [ApolloServerPluginDisableSuggestions()] : []),
-      subscriptionsOverHttpPlugin(),
-      errorPlugin(),
-      metricsPlugin(metrics),
-      shapeGatePlugin(config.queryLimits),
-      costPlugin(config.queryLimits.cost),
-      ...hooks.plugins,
-    ],
-  });
+  const apollo = new ApolloServer<Context>(
+    gatewayApolloOptions({ config, schema, log, metrics, before: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5000 })], after: hooks.plugins }),
+  );
   await apollo.start();
   const ready = async (): Promise<boolean> => {
     try {

@@ -37,6 +37,8 @@ export interface Context {
   cookies: CookieSpec[];
   /** The operation's cost, set before execution (see plugins/query-limits); Infinity when the cost check refused it. */
   cost: number;
+  /** performance.now() when the request arrived (metrics measure from here). */
+  startedAt: number;
   /** Extra response headers (e.g. rate-limit headers). */
   headers: Map<string, string>;
   /** Replaces the session this request acts as (after login/register). */
@@ -108,6 +110,7 @@ export function buildContext(services: Services, baseLog: Logger, facts: Request
       (userP ??= ctx.session().then((s) => (s?.userId ? services.users.findById(s.userId) : null))),
     cookies: [],
     cost: 1,
+    startedAt: performance.now(),
     headers: new Map(),
     actAs(session, newToken) {
       token = newToken;

@@ -4,7 +4,7 @@
  * becomes BAD_USER_INPUT with a message per field; anything else is logged with
  * the request id and, in production, masked as "Internal server error".
  */
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { ValidationError } from 'class-validator';
@@ -104,29 +104,27 @@ function isClientError(err: GraphQLError): boolean {
 
 /** Tags unexpected errors with the request id, logs them, and answers 503 while Redis is down. */
 export function errorPlugin(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors, contextValue, response, operationName }) {
-          for (const err of errors) {
-            const original = unwrapResolverError(err);
-            if (isRedisUnavailable(original)) {
-              response.http.status = 503;
-              contextValue.log.warn({ err: (original as Error).message, operationName }, 'redis unavailable');
-              continue;
-            }
-            const code = err.extensions?.code;
-            if ((typeof code === 'string' && PUBLIC_CODES.has(code)) || isUncodedRefusal(err)) continue;
-            (err.extensions as Ext).requestId = contextValue.requestId;
-            contextValue.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
-          }
-        },
-        async willSendResponse({ response, errors }) {
-          // Apollo answers 500 for any error thrown before execution (e.g. by a plugin) that carries
-          // no status of its own; a refusal of the client's request is the client's error, never a 5xx.
-          if (response.http.status === 500 && errors?.length && errors.every(isClientError)) response.http.status = 400;
-        },
-      };
+  // One listener for every request (it keeps no per-request state): no allocation per request.
+  const listener: GraphQLRequestListener<Context> = {
+    async didEncounterErrors({ errors, contextValue, response, operationName }) {
+      for (const err of errors) {
+        const original = unwrapResolverError(err);
+        if (isRedisUnavailable(original)) {
+          response.http.status = 503;
+          contextValue.log.warn({ err: (original as Error).message, operationName }, 'redis unavailable');
+          continue;
+        }
+        const code = err.extensions?.code;
+        if ((typeof code === 'string' && PUBLIC_CODES.has(code)) || isUncodedRefusal(err)) continue;
+        (err.extensions as Ext).requestId = contextValue.requestId;
+        contextValue.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
+      }
+    },
+    async willSendResponse({ response, errors }) {
+      // Apollo answers 500 for any error thrown before execution (e.g. by a plugin) that carries
+      // no status of its own; a refusal of the client's request is the client's error, never a 5xx.
+      if (response.http.status === 500 && errors?.length && errors.every(isClientError)) response.http.status = 400;
     },
   };
+  return { requestDidStart: () => Promise.resolve(listener) };
 }

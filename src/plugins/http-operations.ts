@@ -3,21 +3,19 @@
  * would resolve once with no event, so such a request is the client's mistake, refused
  * with 400 before anything runs.
  */
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 
 export const SUBSCRIPTION_OVER_HTTP = 'Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP';
 
 export function subscriptionsOverHttpPlugin<T extends object>(): ApolloServerPlugin<T> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation }) {
-          if (operation?.operation === 'subscription') {
-            throw new GraphQLError(SUBSCRIPTION_OVER_HTTP, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
-          }
-        },
-      };
+  // One listener for every request: no allocation per request.
+  const listener: GraphQLRequestListener<T> = {
+    async didResolveOperation({ operation }) {
+      if (operation?.operation === 'subscription') {
+        throw new GraphQLError(SUBSCRIPTION_OVER_HTTP, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+      }
     },
   };
+  return { requestDidStart: () => Promise.resolve(listener) };
 }

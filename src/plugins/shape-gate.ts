@@ -8,7 +8,7 @@
  * GRAPHQL_VALIDATION_FAILED; the error formatter gives a refusal raised as an AppError
  * (QUERY_TOO_COMPLEX) its own code back (see errors.ts).
  */
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { Kind, type DocumentNode, type GraphQLError, type ValidationRule } from 'graphql';
 import type { Context } from '../context';
 import { checkShape } from './document-shape';
@@ -30,25 +30,23 @@ export const refusedRule: ValidationRule = (ctx) => {
 };
 
 export function shapeGatePlugin(limits: QueryLimits): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        // Only documents Apollo has not parsed and validated before get here: its document cache skips both.
-        async parsingDidStart(rc) {
-          // Apollo calls this without awaiting it, right before validating: it must not throw, and does all its work at once.
-          return async (err) => {
-            if (err || !rc.document) return;
-            try {
-              const refusal = checkShape(rc.schema, rc.document, rc.request.operationName ?? undefined, limits);
-              // The request context's document is read-only in Apollo's types; replacing it is the point (see above).
-              if (refusal) (rc as { document: DocumentNode }).document = refusedDocument(refusal);
-            } catch (error) {
-              // A rejection here would be unhandled; validation still judges the document.
-              rc.contextValue.log.error({ err: error }, 'shape check failed');
-            }
-          };
-        },
+  // One listener for every request (it keeps no per-request state): no allocation per request.
+  const listener: GraphQLRequestListener<Context> = {
+    // Only documents Apollo has not parsed and validated before get here: its document cache skips both.
+    async parsingDidStart(rc) {
+      // Apollo calls this without awaiting it, right before validating: it must not throw, and does all its work at once.
+      return async (err) => {
+        if (err || !rc.document) return;
+        try {
+          const refusal = checkShape(rc.schema, rc.document, rc.request.operationName ?? undefined, limits);
+          // The request context's document is read-only in Apollo's types; replacing it is the point (see above).
+          if (refusal) (rc as { document: DocumentNode }).document = refusedDocument(refusal);
+        } catch (error) {
+          // A rejection here would be unhandled; validation still judges the document.
+          rc.contextValue.log.error({ err: error }, 'shape check failed');
+        }
       };
     },
   };
+  return { requestDidStart: () => Promise.resolve(listener) };
 }
