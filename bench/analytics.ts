@@ -28,7 +28,7 @@ import autocannon from 'autocannon';
 import { createClient, type Client } from 'graphql-ws';
 import Redis from 'ioredis';
 import WebSocket from 'ws';
-import { startApp } from '../src/app';
+import { startApp } from '../src/app/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
 import { commandDelta, commandStats } from './redis-stats';

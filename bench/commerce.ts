@@ -20,10 +20,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
-import { startApp, type App } from '../src/app';
+import { startApp, type App } from '../src/app/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
-import type { InternalQueue } from '../src/services/order.service';
+import type { InternalQueue } from '../src/services/commerce/order.service';
 import { commandDelta, commandStats, type CommandCounts } from './redis-stats';
 
 const PREFIX = 'bench-commerce';

@@ -10,14 +10,14 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, type ApolloServerOptions } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
-import { gatewayApolloOptions } from '../src/apollo';
+import { gatewayApolloOptions } from '../src/app/apollo';
 import { loadConfig } from '../src/config';
 import type { Context } from '../src/context';
 import { handleGraphQL } from '../src/http/graphql';
-import { createLogger } from '../src/logger';
-import { Metrics } from '../src/metrics';
-import { buildGatewaySchema } from '../src/schema';
-import type { Services } from '../src/services';
+import { createLogger } from '../src/util/logger';
+import { Metrics } from '../src/util/metrics';
+import { buildGatewaySchema } from '../src/app/schema';
+import type { Services } from '../src/services/container';
 
 /** `{ me { id } }` by default; a list-heavy alternative shows how execution cost grows with the result. */
 export const QUERIES = {

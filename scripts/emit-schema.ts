@@ -1,7 +1,7 @@
 /** Writes schema/schema.graphql from the code. Run by `npm run schema`. */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildGatewaySchema, renderSchema } from '../src/schema';
+import { buildGatewaySchema, renderSchema } from '../src/app/schema';
 import { projectRoot } from '../src/util/paths';
 
 void buildGatewaySchema().then((schema) => {

@@ -6,10 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Logger } from './logger';
-import type { ClientInfo, SessionEndReason, SessionRecord } from './services/session.service';
-import type { UserRecord } from './services/user.service';
-import type { Services } from './services';
+import type { Logger } from './util/logger';
+import type { ClientInfo, SessionEndReason, SessionRecord } from './services/sessions/session.service';
+import type { UserRecord } from './services/sessions/user.service';
+import type { Services } from './services/container';
 import { userAgentFamily } from './util/user-agent';
 
 /** A session cookie to set (empty value with maxAgeSec 0 clears it). */

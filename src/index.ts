@@ -1,6 +1,6 @@
 /** Bootstrap only: config -> app -> signals. */
 import { loadConfig, ConfigError, type Config } from './config';
-import type { App } from './app';
+import type { App } from './app/app';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   // Loaded only after the configuration is known to be good, so a bad variable is reported at once.
-  const { startApp } = require('./app') as typeof import('./app');
+  const { startApp } = require('./app/app') as typeof import('./app/app');
   app = await startApp(config);
   if (stopping) shutdown(app, stopping);
 }

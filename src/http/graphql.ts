@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
-import type { Logger } from '../logger';
-import type { Services } from '../services';
+import type { Logger } from '../util/logger';
+import type { Services } from '../services/container';
 import { BodyAborted, BodyTooLarge, readBody } from './body';
 import { serializeSessionCookie } from './cookies';
 

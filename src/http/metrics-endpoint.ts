@@ -4,7 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../util/metrics';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 

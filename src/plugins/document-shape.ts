@@ -17,7 +17,7 @@
  * type may not apply, nor introspection fields (they cost nothing).
  */
 import { Kind, type DirectiveNode, type DocumentNode, type FragmentDefinitionNode, type GraphQLError, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
-import { AppError, ErrorCode } from '../errors';
+import { AppError, ErrorCode } from '../util/errors';
 import { MAX_VISITED_NODES, depthOf, limitError, tooManyNodes, type QueryLimits } from './query-limits';
 
 type Fragments = Map<string, FragmentDefinitionNode>;

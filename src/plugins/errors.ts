@@ -9,7 +9,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { ValidationError } from 'class-validator';
 import type { Context } from '../context';
-import { AppError, ErrorCode, PUBLIC_CODES, invalidInputMessage } from '../errors';
+import { AppError, ErrorCode, PUBLIC_CODES, invalidInputMessage } from '../util/errors';
 import { isRedisUnavailable } from '../redis/connection';
 
 const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable, try again shortly';

@@ -1,7 +1,7 @@
 /** Request counts and latency per operation, and errors by code, into prom-client. */
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { Context } from '../context';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../util/metrics';
 import { clientCode } from './errors';
 
 /**

@@ -25,7 +25,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
-import { AppError, ErrorCode } from '../errors';
+import { AppError, ErrorCode } from '../util/errors';
 import { listItems, listSizeOf } from '../types/list-size';
 
 export interface QueryLimits {

@@ -8,7 +8,7 @@
  */
 import { Cluster, type Redis } from 'ioredis';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
+import type { Logger } from '../util/logger';
 import type { RedisClient } from './connection';
 
 /** What one node reports; null where it could not be read. */

@@ -17,12 +17,12 @@ import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
-import { SESSION_ENDED_CLOSE_REASON } from '../errors';
+import type { Logger } from '../util/logger';
+import type { Metrics } from '../util/metrics';
+import { SESSION_ENDED_CLOSE_REASON } from '../util/errors';
 import { isRedisUnavailable } from '../redis/connection';
-import type { Services } from '../services';
-import type { SessionRecord } from '../services/session.service';
+import type { Services } from '../services/container';
+import type { SessionRecord } from '../services/sessions/session.service';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
 import { OriginPolicy } from '../http/origins';
 import { makeFormatError } from '../plugins/errors';

@@ -8,8 +8,8 @@
  */
 import type { WebSocket } from 'ws';
 import type { GatewayPubSub } from '../redis/pubsub';
-import type { SessionRecord } from '../services/session.service';
-import { SESSION_REVOKED_TOPIC, type SessionRevokedEvent } from '../services/session.service';
+import type { SessionRecord } from '../services/sessions/session.service';
+import { SESSION_REVOKED_TOPIC, type SessionRevokedEvent } from '../services/sessions/session.service';
 
 export const SESSION_ENDED_CLOSE = 4401;
 

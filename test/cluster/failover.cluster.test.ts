@@ -4,7 +4,7 @@
  * between two gateways delivers again, even when the dead node held the subscriber.
  */
 import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app';
+import { startApp, type App } from '../../src/app/app';
 import { gqlRequest, registerUser, testEnv } from '../helpers/app';
 import { startCluster, type TestCluster } from '../helpers/cluster';
 import { captureLogger } from '../helpers/logs';

@@ -7,7 +7,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Cluster } from 'ioredis';
 import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app';
+import { startApp, type App } from '../../src/app/app';
 import { gqlRequest, registerUser, testEnv, type GqlResult } from '../helpers/app';
 import { startCluster, parseSeeds, type TestCluster } from '../helpers/cluster';
 import { captureLogger } from '../helpers/logs';

@@ -5,7 +5,7 @@
  */
 import { execute, parse } from 'graphql';
 import { Authorized, buildSchema, Query, Resolver } from 'type-graphql';
-import { authChecker } from '../../src/auth/viewer';
+import { authChecker } from '../../src/resolvers/viewer';
 import { buildContext } from '../../src/context';
 import { startTestApp, registerUser, loginAs, ADMIN, type TestApp } from '../helpers/app';
 import { rawRedis, uniquePrefix } from '../helpers/redis';

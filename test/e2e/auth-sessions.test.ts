@@ -1,5 +1,5 @@
 /** Multi-device sessions over HTTP: listing, revoking, the per-user cap, lifetimes, hijack defence and races. */
-import { startApp, type App } from '../../src/app';
+import { startApp, type App } from '../../src/app/app';
 import { loadConfig } from '../../src/config';
 import { startTestApp, registerUser, gqlRequest, testEnv, type TestApp, type RequestOptions } from '../helpers/app';
 import { captureLogger } from '../helpers/logs';

@@ -6,8 +6,8 @@
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app';
-import { createLogger } from '../../src/logger';
+import { startApp, type App } from '../../src/app/app';
+import { createLogger } from '../../src/util/logger';
 import { sha256 } from '../../src/util/crypto';
 import { gqlRequest, registerUser, testEnv, type TestApp } from '../helpers/app';
 import { flushPrefix, rawRedis } from '../helpers/redis';

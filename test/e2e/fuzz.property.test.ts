@@ -14,8 +14,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { buildSchema } from 'graphql';
-import { ErrorCode, PUBLIC_CODES } from '../../src/errors';
-import { MAX_PRICE_CENTS } from '../../src/types/product.input';
+import { ErrorCode, PUBLIC_CODES } from '../../src/util/errors';
+import { MAX_PRICE_CENTS } from '../../src/types/commerce/product.input';
 import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { ADMIN_ENV } from '../helpers/commerce';
 

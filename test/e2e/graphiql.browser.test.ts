@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { isObjectType } from 'graphql';
-import { buildGatewaySchema } from '../../src/schema';
+import { buildGatewaySchema } from '../../src/app/schema';
 import { ADMIN, loginAs, startTestApp, type TestApp } from '../helpers/app';
 
 // page.evaluate callbacks run in the browser; the project compiles without the DOM library.

@@ -6,11 +6,11 @@
  * as many client addresses as it needs.
  */
 import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app';
-import { createLogger } from '../../src/logger';
+import { startApp, type App } from '../../src/app/app';
+import { createLogger } from '../../src/util/logger';
 import { ADMIN, gqlRequest, loginAs, registerUser, startTestApp, testEnv, type GqlResult, type TestApp } from '../helpers/app';
 import { flushPrefix, rawRedis, uniquePrefix } from '../helpers/redis';
-import { digest } from '../../src/ratelimit/charges';
+import { digest } from '../../src/services/ratelimit/charges';
 import { Keys } from '../../src/redis/keys';
 import { execute, wsClient } from '../helpers/ws';
 

@@ -1,7 +1,7 @@
 /** Starts a real gateway on an ephemeral port against real Redis, with a small GraphQL client. */
 import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app';
-import { createLogger } from '../../src/logger';
+import { startApp, type App } from '../../src/app/app';
+import { createLogger } from '../../src/util/logger';
 import { flushPrefix, testClusterSeeds, testRedisMode, testRedisUrl, uniquePrefix } from './redis';
 
 export interface GqlResult<T = Record<string, any>> {

@@ -140,11 +140,11 @@ export interface WorkerProcess {
 }
 
 /**
- * Starts `src/worker/main.ts` as a real child process (TypeScript through
+ * Starts `src/worker.ts` as a real child process (TypeScript through
  * test/helpers/ts-register.js) and resolves once it logs that it is running.
  */
 export async function spawnWorker(env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['-r', path.join(ROOT, 'test/helpers/ts-register.js'), path.join(ROOT, 'src/worker/main.ts')], {
+  const child = spawn(process.execPath, ['-r', path.join(ROOT, 'test/helpers/ts-register.js'), path.join(ROOT, 'src/worker.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 /** Counting what an operation costs in Redis, from both ends, on a private redis-server. */
 import type Redis from 'ioredis';
-import type { App } from '../../src/app';
+import type { App } from '../../src/app/app';
 import { startTestApp, type TestApp } from './app';
 import { ownRedis, rawRedis, type OwnRedis } from './redis';
 

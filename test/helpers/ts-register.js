@@ -1,5 +1,5 @@
 // Lets a child `node` process run the TypeScript sources directly, for tests
-// that spawn real worker processes: `node -r ./test/helpers/ts-register.js src/worker/main.ts`.
+// that spawn real worker processes: `node -r ./test/helpers/ts-register.js src/worker.ts`.
 // Transpile-only (like the tests' ts-jest setup); type checking is `npm run typecheck`.
 // Output is cached in the OS temp dir by file content, so later spawns start fast.
 const crypto = require('node:crypto');

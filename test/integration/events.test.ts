@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type Redis from 'ioredis';
-import type { DomainEvent, OrderEventData } from '../../src/services/events.service';
+import type { DomainEvent, OrderEventData } from '../../src/services/events/domain-events.service';
 import { registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { ADMIN_ENV, addToCart, adminToken, checkout, upsert } from '../helpers/commerce';
-import { FulfilmentRefused } from '../../src/services/order.service';
+import { FulfilmentRefused } from '../../src/services/commerce/order.service';
 import { validate, type Schema } from '../helpers/json-schema';
 import { rawRedis } from '../helpers/redis';
 

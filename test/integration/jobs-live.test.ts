@@ -9,7 +9,7 @@ import { registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { ADMIN_ENV, CANCEL, JOB_FIELDS, adminToken, enqueue, record, sleep, type JobView } from '../helpers/jobs';
 import { uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
-import type { JobHandler } from '../../src/worker/handler';
+import type { JobHandler } from '../../src/services/jobs/job-handler';
 
 let worker: TestApp; // runs the jobs
 let other: TestApp; // serves the subscriptions

@@ -1,5 +1,5 @@
 /**
- * Crash tests with real worker processes (src/worker/main.ts run by node):
+ * Crash tests with real worker processes (src/worker.ts run by node):
  * SIGKILL with 200 jobs in flight loses nothing and repeats no effect; Redis
  * restarted under a running worker; SIGTERM during a long job.
  */

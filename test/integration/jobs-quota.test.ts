@@ -26,7 +26,7 @@ import {
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 import { closeQuietly, connect } from '../../src/redis/connection';
-import { JobRunner } from '../../src/worker/runner';
+import { JobRunner } from '../../src/worker/job-runner';
 
 jest.setTimeout(60_000);
 

@@ -3,7 +3,7 @@ import { registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { ADMIN_ENV, CANCEL, RETRY, adminToken, enqueue, jobOf, sleep, waitFor, waitForState, webhookReceiver, type JobView, type Receiver } from '../helpers/jobs';
 import { addToCart, checkout, upsert } from '../helpers/commerce';
 import { connect, closeQuietly } from '../../src/redis/connection';
-import { JobRunner } from '../../src/worker/runner';
+import { JobRunner } from '../../src/worker/job-runner';
 
 let t: TestApp;
 let receiver: Receiver;

@@ -3,7 +3,7 @@
  * a member with an expiry ahead), for charges and refunds, on one call and split by hash tag.
  */
 import type Redis from 'ioredis';
-import { RedisLimiterStore, type StoreCharge } from '../../src/ratelimit/store';
+import { RedisLimiterStore, type StoreCharge } from '../../src/services/ratelimit/store';
 import { Keys } from '../../src/redis/keys';
 import { flushPrefix, rawRedis, testRedisMode, uniquePrefix } from '../helpers/redis';
 

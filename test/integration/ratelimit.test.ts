@@ -4,8 +4,8 @@
  * alias charging, and the per-operation login/register policies.
  */
 import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app';
-import { createLogger } from '../../src/logger';
+import { startApp, type App } from '../../src/app/app';
+import { createLogger } from '../../src/util/logger';
 import { gqlRequest, registerUser, startTestApp, testEnv, type GqlResult, type TestApp } from '../helpers/app';
 import { uniquePrefix, flushPrefix, testRedisMode } from '../helpers/redis';
 

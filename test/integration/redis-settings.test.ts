@@ -3,7 +3,7 @@
  * warning, or a refusal with REDIS_REQUIRE_NOEVICTION / REDIS_REQUIRE_PERSISTENCE.
  */
 import { loadConfig } from '../../src/config';
-import { startApp } from '../../src/app';
+import { startApp } from '../../src/app/app';
 import { testEnv } from '../helpers/app';
 import { captureLogger, WARN } from '../helpers/logs';
 import { ownRedis, type OwnRedis } from '../helpers/redis';

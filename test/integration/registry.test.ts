@@ -7,7 +7,7 @@ import path from 'node:path';
 import { connect, waitReady } from '../../src/redis/connection';
 import { defineScripts } from '../../src/redis/scripts';
 import { Keys } from '../../src/redis/keys';
-import { RegistryService } from '../../src/services/registry.service';
+import { RegistryService } from '../../src/services/instances/instances.service';
 import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { captureLogger } from '../helpers/logs';
 import { uniquePrefix } from '../helpers/redis';

@@ -7,7 +7,7 @@ import { startTestApp, type TestApp } from '../helpers/app';
 import { rawRedis } from '../helpers/redis';
 import { runScript } from '../../src/redis/scripts';
 import { sha256 } from '../../src/util/crypto';
-import type { ClientInfo } from '../../src/services/session.service';
+import type { ClientInfo } from '../../src/services/sessions/session.service';
 
 const client: ClientInfo = { userAgent: 'node-test', uaFamily: 'node', ip: '127.0.0.1' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 /** Analytics keys share the `{an}` slot; a caller's budget is kept per address, an IPv6 host by its /64. */
 import { Keys } from '../../src/redis/keys';
-import { addressBlock } from '../../src/services/visitor-budget';
+import { addressBlock } from '../../src/services/analytics/visitor-budget';
 
 // ioredis's own slot function (a dependency of ioredis); it ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config';
-import { createRouter, type RouterDeps } from '../../src/http/server';
+import { createRouter, type RouterDeps } from '../../src/http/router';
 
 const root = path.join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
@@ -186,7 +186,7 @@ describe('docker-compose.yml', () => {
     const worker = services.worker;
     expect(worker.command?.[0]).toBe('node');
     const entry = worker.command![1];
-    expect(entry).toBe('dist/src/worker/main.js');
+    expect(entry).toBe('dist/src/worker.js');
     expect(existsSync(path.join(root, sourceOf(entry)))).toBe(true);
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
     expect(pkg.scripts.worker).toContain(`node ${entry}`);

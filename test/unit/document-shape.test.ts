@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { buildSchema, getIntrospectionQuery, parse, specifiedRules, validate, type GraphQLError } from 'graphql';
 import { checkShape } from '../../src/plugins/document-shape';
 import { limitRules, operationCost, type QueryLimits } from '../../src/plugins/query-limits';
-import { buildGatewaySchema } from '../../src/schema';
+import { buildGatewaySchema } from '../../src/app/schema';
 
 const sdl = buildSchema(`
   type Query { me: User  users(limit: Int): [User!]!  version: String  count: Int  node: Node }
@@ -22,19 +22,14 @@ const refusal = (q: string, limits = LIMITS, op?: string) => {
 };
 
 describe('refuses before validation', () => {
-  test('4,900 unknown fields: the cost is at least 4,900, measured in a few ms', async () => {
+  // What this saves in CPU is measured in bench/refused.ts, not here: npm test asserts no timings.
+  test('4,900 unknown fields: the cost is at least 4,900', async () => {
     const gateway = await buildGatewaySchema();
     const doc = parse(`{ ${Array.from({ length: 4900 }, (_, i) => `f${i}`).join(' ')} }`);
     const limits = { ...LIMITS, cost: 1000, aliases: 100, directives: 20, depth: 12 };
     const e = checkShape(gateway, doc, undefined, limits);
     expect(e?.message).toBe('Query cost is at least 4900, over the maximum of 1000');
     expect(e?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', minCost: 4900, maxCost: 1000 });
-    // The fastest of 5 runs each, so that other work on the machine does not decide it.
-    const fastest = (f: () => void): number => Math.min(...Array.from({ length: 5 }, () => (f(), -performance.now() + (f(), performance.now()))));
-    const shapeMs = fastest(() => checkShape(gateway, doc, undefined, limits));
-    const validateMs = fastest(() => validate(gateway, doc, specifiedRules));
-    // Validation walks every node with ~25 rules and type information; the shape check is a few plain passes.
-    expect(shapeMs * 3).toBeLessThan(validateMs);
   });
 
   test('aliases, directives and depth: the same errors as the validation rules', () => {

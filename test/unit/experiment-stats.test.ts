@@ -1,6 +1,6 @@
 /** The statistics behind experiment reports, against textbook values. */
-import { chanceToBeat, chiSquareSurvival, lnGamma, normalCdf, sampleRatioPValue, twoProportionPValue } from '../../src/services/experiment.stats';
-import { buildReport } from '../../src/services/experiment.report';
+import { chanceToBeat, chiSquareSurvival, lnGamma, normalCdf, sampleRatioPValue, twoProportionPValue } from '../../src/services/analytics/experiment.stats';
+import { buildReport } from '../../src/services/analytics/experiment.report';
 
 test('normal CDF and log-gamma match tables', () => {
   expect(normalCdf(0)).toBeCloseTo(0.5, 7);

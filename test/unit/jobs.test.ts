@@ -1,10 +1,10 @@
 /** Pure parts of the job system: backoff, priority mapping, webhook allow list, handler discovery, config. */
 import { loadConfig } from '../../src/config';
-import { fromBullPriority, jobStateOf, toBullPriority } from '../../src/services/job-record';
-import { JobState } from '../../src/types/job.type';
-import { webhookHostAllowed } from '../../src/worker/handlers/webhook-deliver';
-import { HandlerRegistry, loadHandlers } from '../../src/worker/registry';
-import { MAX_BACKOFF_MS, backoffDelay } from '../../src/worker/runner';
+import { fromBullPriority, jobStateOf, toBullPriority } from '../../src/services/jobs/job-record';
+import { JobState } from '../../src/types/jobs/job.type';
+import { webhookHostAllowed } from '../../src/services/jobs/handlers/webhook-deliver';
+import { HandlerRegistry, loadHandlers } from '../../src/services/jobs/job-types';
+import { MAX_BACKOFF_MS, backoffDelay } from '../../src/worker/job-runner';
 
 test('backoff doubles per failed attempt, loses at most 20% to jitter, and is capped at an hour', () => {
   expect([1, 2, 3, 4].map((n) => backoffDelay(n, 1000, () => 0))).toEqual([1000, 2000, 4000, 8000]);

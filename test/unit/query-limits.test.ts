@@ -1,6 +1,6 @@
 /** Query limits without I/O: cost estimation, depth/alias/directive rules, and the fragment blow-up guard. */
 import { buildSchema, getNullableType, isListType, isObjectType, parse, specifiedRules, validate, type GraphQLSchema } from 'graphql';
-import { buildGatewaySchema } from '../../src/schema';
+import { buildGatewaySchema } from '../../src/app/schema';
 import { aliasRule, depthRule, directiveRule, limitRules, operationCost } from '../../src/plugins/query-limits';
 import { listSizeOf } from '../../src/types/list-size';
 

@@ -1,7 +1,7 @@
 /** GCRA semantics on a controlled clock (the memory limiter mirrors the Lua script), and the header syntax. */
-import { MemoryLimiter } from '../../src/ratelimit/memory';
-import { policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type RatePolicy } from '../../src/ratelimit/policy';
-import type { StoreCharge } from '../../src/ratelimit/store';
+import { MemoryLimiter } from '../../src/services/ratelimit/memory';
+import { policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type RatePolicy } from '../../src/services/ratelimit/policy';
+import type { StoreCharge } from '../../src/services/ratelimit/store';
 
 const policy = (points: number, windowMs: number, burst = points, oversize = false): RatePolicy => ({
   name: 'p', points, windowMs, burst, by: 'identity', onRedisDown: 'open', chargeDefault: true, oversize,

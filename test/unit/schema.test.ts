@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSchema as buildSdl, isEnumType, isInputObjectType, isObjectType, isScalarType, type GraphQLSchema } from 'graphql';
-import { buildGatewaySchema, renderSchema } from '../../src/schema';
+import { buildGatewaySchema, renderSchema } from '../../src/app/schema';
 
 const root = path.join(__dirname, '..', '..');
 const schemaFile = path.join(root, 'schema', 'schema.graphql');

@@ -1,0 +1,75 @@
+/**
+ * Rate limits as an Apollo plugin and a WebSocket subscribe guard. The plugin
+ * decides in `didResolveOperation`, after the cost plugin has set `ctx.cost`
+ * and before execution, so a refused operation runs no resolver.
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import type { Context } from '../../context';
+import { rootFields } from './operation';
+import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../../services/ratelimit/ratelimit.service';
+import type { SubscribeGuard } from '../../ws/server';
+
+export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue: ctx }) {
+      if (!service.enabled) return;
+      // The identity needs the session: start its check now so it overlaps parsing and validation.
+      // Once the session names a user, read the user at once too: that read leaves in the same
+      // auto-pipelined batch as the limiter's script, so for the many signed-in operations that
+      // need the user (every @Authorized one) the limiter adds a command but no round trip.
+      if (ctx.token) {
+        ctx.session().then(
+          (s) => {
+            if (s?.userId) ctx.user().catch(() => undefined);
+          },
+          () => undefined,
+        );
+      }
+      let charged = false;
+      return {
+        async didResolveOperation({ schema, document, operation, request, contextValue: ctx }) {
+          // Refused by the cost plugin (over the ceiling, or variables that do not fit), which ran first and
+          // set ctx.cost: didEncounterErrors charges it as a refused document.
+          if (ctx.cost > maxCost || !operation) return;
+          charged = true;
+          const roots = rootFields(schema, document, operation, request.variables ?? {});
+          const label = operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'anonymous');
+          await service.enforce(ctx, { cost: ctx.cost, roots, operation: label, transport: 'http' });
+        },
+        async didEncounterErrors({ contextValue: ctx, source, request }) {
+          // Parse, validation and cost failures never reach didResolveOperation's charge: charged by size.
+          if (charged) return;
+          charged = true;
+          await service.chargeRejected(ctx, Buffer.byteLength(source ?? request.query ?? ''));
+        },
+      };
+    },
+  };
+}
+
+/** Errors over WebSocket carry no HTTP status. */
+function wsError(err: GraphQLError): GraphQLError {
+  const { http: _drop, ...extensions } = err.extensions as Record<string, unknown>;
+  return new GraphQLError(err.message, { extensions });
+}
+
+/**
+ * Subscribe operations spend the same default budget, and the policies of their root fields
+ * (`@RateLimit` on a Subscription field), as HTTP operations do; a connection holds at most
+ * `maxOpen` subscriptions.
+ */
+export function rateLimitGuard(service: RateLimitService, maxOpen: number): SubscribeGuard {
+  return async (ctx, op, conn) => {
+    if (!service.enabled) return;
+    const roots = rootFields(op.schema, op.document, op.operation, op.variables);
+    const label = op.operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'subscription');
+    const req = { cost: op.cost, roots, operation: label, transport: 'ws' } as const;
+    try {
+      if (conn.open.size >= maxOpen) await service.refuse(ctx, SUBSCRIPTION_CAP_POLICY, 1, `At most ${maxOpen} subscriptions may be open on one connection`, req);
+      await service.enforce(ctx, req);
+    } catch (err) {
+      throw err instanceof GraphQLError ? wsError(err) : err;
+    }
+  };
+}

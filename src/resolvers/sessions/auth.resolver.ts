@@ -1,0 +1,36 @@
+import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import type { Context } from '../../context';
+import { AuthPayload } from '../../types/sessions/auth.type';
+import { LoginInput, RegisterInput } from '../../types/sessions/auth.input';
+import { RateLimit, SignInAttempt } from '../../types/ratelimit/rate-limit.decorator';
+import { toAuthPayload } from '../../types/sessions/sessions.mappers';
+
+@Resolver()
+export class AuthResolver {
+  @RateLimit({ name: 'register-ip', points: 10, window: '1h', burst: 5, by: 'ip', onRedisDown: 'closed' })
+  @Mutation(() => AuthPayload, { description: 'Creates an account and signs in. A guest session carried along is merged into it.' })
+  async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
+    return toAuthPayload(await ctx.services.auth.register(ctx, input), ctx.services.config.sessionIdleTtlMs);
+  }
+
+  // Failed sign-ins are counted per (email, address), per address and, from addresses the account
+  // never signed in from, per email (LOGIN_FAILURES_*): someone else's guesses from elsewhere never
+  // refuse the owner at home. login-ip bounds every attempt per address, successes included: each
+  // one costs a scrypt hash.
+  @SignInAttempt({ email: 'input.email' })
+  @RateLimit({ name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' })
+  @Mutation(() => AuthPayload, { description: 'Signs in with a new token. A guest session carried along is merged into the user.' })
+  async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
+    return toAuthPayload(await ctx.services.auth.login(ctx, input), ctx.services.config.sessionIdleTtlMs);
+  }
+
+  @Mutation(() => AuthPayload, { description: 'Starts an anonymous session that can hold a cart.' })
+  async startGuestSession(@Ctx() ctx: Context): Promise<AuthPayload> {
+    return toAuthPayload(await ctx.services.auth.startGuest(ctx), ctx.services.config.sessionIdleTtlMs);
+  }
+
+  @Mutation(() => Boolean, { description: 'Ends the current session on every instance; false when there was none.' })
+  logout(@Ctx() ctx: Context): Promise<boolean> {
+    return ctx.services.auth.logout(ctx);
+  }
+}

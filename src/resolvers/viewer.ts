@@ -1,0 +1,33 @@
+/** Authorization: TypeGraphQL's auth checker and helpers for resolvers. */
+import type { AuthChecker } from 'type-graphql';
+import type { Context } from '../context';
+import { forbidden, sessionEnded, unauthenticated } from '../util/errors';
+import type { SessionRecord } from '../services/sessions/session.service';
+import type { UserRecord } from '../services/sessions/user.service';
+
+/** UNAUTHENTICATED, saying why when this very request ended the session it presented. */
+const notSignedIn = (ctx: Context, message?: string) => (ctx.sessionEnded() ? sessionEnded() : unauthenticated(message));
+
+/** `@Authorized()` needs a signed-in user; `@Authorized('ADMIN')` one of the roles. */
+export const authChecker: AuthChecker<Context> = async ({ context }, roles) => {
+  const user = await context.user();
+  if (!user) throw notSignedIn(context);
+  if (roles.length && !roles.some((r) => user.roles.includes(r as UserRecord['roles'][number]))) throw forbidden();
+  return true;
+};
+
+/** The signed-in user's session and record; UNAUTHENTICATED otherwise. */
+export async function signedInUser(ctx: Context): Promise<{ session: SessionRecord & { userId: string }; user: UserRecord }> {
+  const [session, user] = await Promise.all([ctx.session(), ctx.user()]);
+  if (!session?.userId || !user) throw notSignedIn(ctx);
+  return { session: session as SessionRecord & { userId: string }, user };
+}
+
+/** The session (user or guest) acting on this request; UNAUTHENTICATED when there is none. */
+export async function anySession(ctx: Context): Promise<SessionRecord> {
+  const session = await ctx.session();
+  if (!session) throw notSignedIn(ctx, 'Start a guest session or sign in first');
+  return session;
+}
+
+export const isAdmin = (user: UserRecord | null): boolean => Boolean(user?.roles.includes('ADMIN'));

@@ -1,0 +1,80 @@
+/**
+ * Who a tracked event is about. An explicit id from the web app wins; then the
+ * signed-in user (`user:<id>`), then the session (`session:<id>`), then an
+ * anonymous id: a keyed hash of the client IP and user agent (`anon:<hash>`).
+ * The key is a random salt made once per deployment and kept in Redis, so the
+ * id is stable across instances and restarts but cannot be reversed to an IP
+ * by hashing the address space. The same salt keys the hashes that stand for
+ * visitor ids in Redis keys and the point that picks a visitor's experiment variant.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Context } from '../../context';
+import type { RedisClient } from '../../redis/connection';
+import type { Keys } from '../../redis/keys';
+import type { ClientInfo } from '../sessions/session.service';
+
+export class VisitorService {
+  private salt?: Promise<string>;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+  ) {}
+
+  /** The visitor id for this request; costs a session look-up only when no id is given and a token is present. */
+  async visitorFor(ctx: Context, explicit?: string | null): Promise<string> {
+    if (explicit) return explicit;
+    if (ctx.token) {
+      const session = await ctx.session();
+      if (session) return session.userId ? `user:${session.userId}` : `session:${session.id}`;
+    }
+    return `anon:${await this.anonymousId(ctx.client)}`;
+  }
+
+  /** 128 bits of HMAC-SHA256(salt, ip + "\n" + user agent), base64url. */
+  async anonymousId(client: ClientInfo): Promise<string> {
+    return (await this.mac(`${client.ip ?? ''}\n${client.userAgent ?? ''}`)).toString('base64url').slice(0, 22);
+  }
+
+  /**
+   * What a Redis key carries in place of a visitor id (which the caller may have chosen):
+   * 128 bits of HMAC-SHA256(salt, "visitor\n" + id), base64url. Admins look visitors up by id
+   * through the same function.
+   */
+  async visitorKey(visitorId: string): Promise<string> {
+    return (await this.mac(`visitor\n${visitorId}`)).toString('base64url').slice(0, 22);
+  }
+
+  /** The same for a caller identity (`user:<id>`, `ip:<address>`) whose budget a key counts. */
+  async callerKey(identity: string): Promise<string> {
+    return (await this.mac(`caller\n${identity}`)).toString('base64url').slice(0, 22);
+  }
+
+  /**
+   * A uniform 32-bit point for (experiment, visitor) that picks the variant against the weights.
+   * Keyed, so nobody without the salt can choose visitor ids that land in the variant they want.
+   */
+  async variantPoint(experiment: string, visitorId: string): Promise<number> {
+    return (await this.mac(`variant\n${experiment}\n${visitorId}`)).readUInt32BE(0);
+  }
+
+  /** Domain-separated inputs (each starts with its own word and a newline; an IP has neither). */
+  private async mac(data: string): Promise<Buffer> {
+    return createHmac('sha256', await this.loadSalt()).update(data).digest();
+  }
+
+  private loadSalt(): Promise<string> {
+    this.salt ??= (async () => {
+      const key = this.keys.anSalt();
+      // MULTI keeps "create unless present, then read" to one atomic round trip.
+      const res = await this.redis.multi().set(key, randomBytes(32).toString('base64url'), 'NX').get(key).exec();
+      const value = res?.[1]?.[1];
+      if (typeof value !== 'string') throw new Error('could not load the visitor salt');
+      return value;
+    })().catch((err: unknown) => {
+      this.salt = undefined;
+      throw err;
+    });
+    return this.salt;
+  }
+}

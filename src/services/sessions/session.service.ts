@@ -1,0 +1,270 @@
+/**
+ * Sessions: opaque 256-bit bearer tokens of which Redis holds only the SHA-256.
+ * A session expires after an idle lifetime (sliding, refreshed on every request)
+ * and an absolute maximum age, both enforced by Redis TTLs and checked by the
+ * touch script; validation plus refresh is one round trip.
+ */
+import type { Config } from '../../config';
+import type { Logger } from '../../util/logger';
+import type { RedisClient } from '../../redis/connection';
+import type { Keys } from '../../redis/keys';
+import type { GatewayPubSub } from '../../redis/pubsub';
+import { runScript } from '../../redis/scripts';
+import { newId, newToken, sha256 } from '../../util/crypto';
+
+export const SESSION_REVOKED_TOPIC = 'session.revoked';
+
+/** What the touch script returns for a live session. */
+export interface SessionRecord {
+  id: string;
+  tokenHash: string;
+  userId: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface ClientInfo {
+  userAgent?: string;
+  uaFamily: string;
+  ip?: string;
+}
+
+export interface SessionRevokedEvent {
+  sessionIds: string[];
+}
+
+type TouchReply = [1, string[], string] | [-1] | [-2, string, string];
+
+/** Runs when a guest session's own state (its cart) must be kept until `untilMs` (absolute, ms). */
+export type GuestKeepAlive = (guestSessionId: string, untilMs: number) => Promise<void>;
+
+/** Why a presented session ended on this request: its token came from another user-agent family. */
+export type SessionEndReason = 'client-changed';
+
+/** A token's check: the live session, or none and, when this very request ended it, why. */
+export type SessionCheck = { session: SessionRecord; ended: null } | { session: null; ended: SessionEndReason | null };
+
+function parseRecord(tokenHash: string, flat: string[]): SessionRecord {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
+  return {
+    id: f.id,
+    tokenHash,
+    userId: f.uid || null,
+    createdAt: Number(f.created),
+    lastSeenAt: Number(f.seen),
+    expiresAt: Number(f.exp),
+    userAgent: f.ua || null,
+    ip: f.ip || null,
+  };
+}
+
+/**
+ * Owns every session key. All methods take the raw token or a public session id, never store the token.
+ * Defaults (see config): idle lifetime 30m, absolute 7d, 10 sessions per user, user-agent family check on.
+ *
+ * A guest session's state elsewhere (its cart, in another Cluster slot) lives until a deadline kept
+ * in the session as `ka`: the session's own end plus `GUEST_CART_GRACE` (default 10m). When a touch
+ * finds the session would outlive `ka`, it moves `ka` to now + idle lifetime + grace (never past the
+ * absolute end + grace) in the same script, and the {@link onGuestKeepAlive} steps extend the state
+ * to it: one extra command per grace period of activity, none in between.
+ */
+export class SessionService {
+  private readonly keepAlives: GuestKeepAlive[] = [];
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly pubsub: GatewayPubSub,
+    private readonly config: Pick<Config, 'sessionIdleTtlMs' | 'sessionMaxAgeMs' | 'sessionsPerUser' | 'sessionUaCheck' | 'guestCartGraceMs'>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Adds a step that extends a guest's state (its cart) to a deadline; see the class comment. */
+  onGuestKeepAlive(fn: GuestKeepAlive): void {
+    this.keepAlives.push(fn);
+  }
+
+  /** When a guest's state must live until, at the least, seen from `now`: the session's end plus the grace. */
+  guestStateDeadline(now: number, expiresAt: number): number {
+    return Math.min(now + this.config.sessionIdleTtlMs, expiresAt) + this.config.guestCartGraceMs;
+  }
+
+  /** Creates a session for a user (or a guest when `userId` is null); returns the raw token once. */
+  async create(userId: string | null, client: ClientInfo): Promise<{ token: string; session: SessionRecord }> {
+    const token = newToken();
+    const tokenHash = sha256(token);
+    const now = Date.now();
+    const session: SessionRecord = {
+      id: newId(),
+      tokenHash,
+      userId,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + this.config.sessionMaxAgeMs,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      ip: client.ip ?? null,
+    };
+    const key = this.keys.session(tokenHash);
+    await this.redis
+      .multi()
+      .hset(key, {
+        id: session.id,
+        uid: userId ?? '',
+        created: now,
+        seen: now,
+        exp: session.expiresAt,
+        ua: session.userAgent ?? '',
+        uaf: client.uaFamily,
+        ip: session.ip ?? '',
+        // A guest's cart, made later, gets at least this deadline: the first touches need not extend it.
+        ...(userId ? {} : { ka: this.guestStateDeadline(now, session.expiresAt) }),
+      })
+      // Absolute, so the key can never outlive `exp` by however long the command took to arrive.
+      .pexpireat(key, Math.min(now + this.config.sessionIdleTtlMs, session.expiresAt))
+      .exec();
+    if (userId) {
+      // Ended sessions leave their index entries behind; without this they would count toward the cap.
+      await this.indexed(userId);
+      const evicted = await runScript<string[]>(
+        this.redis,
+        'sessionIndexAdd',
+        [this.keys.userSessions(userId), this.keys.userSessionIds(userId)],
+        [session.id, tokenHash, now, this.config.sessionsPerUser, this.config.sessionMaxAgeMs],
+      );
+      await this.dropRemoved(evicted);
+    }
+    return { token, session };
+  }
+
+  /** Validates a raw token and slides its idle lifetime. Null when unknown, expired or revoked. `log` is the request's. */
+  async touch(token: string, client: ClientInfo, log: Logger = this.log): Promise<SessionRecord | null> {
+    return (await this.check(token, client, log)).session;
+  }
+
+  /**
+   * {@link touch}, also saying when this request ended the session (used from another user-agent
+   * family), so the client can be told why instead of a bare "sign in".
+   */
+  async check(token: string, client: ClientInfo, log: Logger = this.log): Promise<SessionCheck> {
+    const none: SessionCheck = { session: null, ended: null };
+    if (!token || token.length > 128) return none;
+    const tokenHash = sha256(token);
+    const reply = await runScript<TouchReply>(
+      this.redis,
+      'sessionTouch',
+      [this.keys.session(tokenHash)],
+      [Date.now(), this.config.sessionIdleTtlMs, client.uaFamily, this.config.sessionUaCheck ? '1' : '0', this.config.guestCartGraceMs],
+    );
+    switch (reply[0]) {
+      case 1: {
+        const session = parseRecord(tokenHash, reply[1]);
+        if (reply[2]) await this.keepGuestAlive(session.id, Number(reply[2]), log);
+        return { session, ended: null };
+      }
+      case -1:
+        return none;
+      case -2: {
+        const [, userId, id] = reply;
+        log.warn({ event: 'session.hijack_suspected', sessionId: id, userId, uaFamily: client.uaFamily, ip: client.ip }, 'session used from another user-agent family: revoked');
+        if (userId) await this.removeFromIndex(userId, 'one', id);
+        else await this.announce([id]);
+        return { session: null, ended: 'client-changed' };
+      }
+      default: {
+        const never: never = reply[0];
+        throw new Error(`unexpected session-touch reply ${String(never)}`);
+      }
+    }
+  }
+
+  /** A failed extension is logged, not thrown: the request goes on, and the state may end up to a grace period early. */
+  private async keepGuestAlive(sessionId: string, untilMs: number, log: Logger): Promise<void> {
+    for (const fn of this.keepAlives) {
+      try {
+        await fn(sessionId, untilMs);
+      } catch (err) {
+        log.warn({ err, sessionId }, 'could not extend a guest session state');
+      }
+    }
+  }
+
+  /** Whether the session still exists, without sliding it. */
+  async isLive(session: SessionRecord): Promise<boolean> {
+    return (await this.redis.exists(this.keys.session(session.tokenHash))) === 1;
+  }
+
+  /** Ends the session of this token hash (logout). */
+  async end(session: SessionRecord): Promise<void> {
+    await this.redis.del(this.keys.session(session.tokenHash));
+    if (session.userId) await this.removeFromIndex(session.userId, 'one', session.id);
+    else await this.announce([session.id]);
+  }
+
+  /** Revokes one of the user's live sessions by public id. False when the user has no such live session. */
+  async revoke(userId: string, sessionId: string): Promise<boolean> {
+    return (await this.removeFromIndex(userId, 'one', sessionId)) > 0;
+  }
+
+  /** Revokes every live session of the user but `keepId`; returns how many. */
+  revokeOthers(userId: string, keepId: string): Promise<number> {
+    return this.removeFromIndex(userId, 'others', keepId);
+  }
+
+  /** The user's live sessions, newest first. */
+  async list(userId: string): Promise<SessionRecord[]> {
+    const live = await this.indexed(userId);
+    return live.map(([th, row]) => parseRecord(th, Object.entries(row).flat())).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /**
+   * The user's indexed sessions that are still live, as [tokenHash, stored fields].
+   * Entries whose session ended by TTL are pruned: a session key never comes
+   * back once gone (it is written before its entry, and tokens are never reused).
+   */
+  private async indexed(userId: string): Promise<Array<[string, Record<string, string>]>> {
+    const entries = Object.entries(await this.redis.hgetall(this.keys.userSessionIds(userId)));
+    // One command per session: they live in other Cluster slots than the index.
+    const rows = await Promise.all(entries.map(([, th]) => this.redis.hgetall(this.keys.session(th))));
+    const live: Array<[string, Record<string, string>]> = [];
+    const stale: string[] = [];
+    const now = Date.now();
+    entries.forEach(([id, th], i) => {
+      const row = rows[i];
+      if (row.id === id && Number(row.exp) > now) live.push([th, row]);
+      else stale.push(id);
+    });
+    if (stale.length) {
+      await this.redis.multi().zrem(this.keys.userSessions(userId), ...stale).hdel(this.keys.userSessionIds(userId), ...stale).exec();
+    }
+    return live;
+  }
+
+  /** Removes index entries and their sessions; returns how many live sessions ended. */
+  private async removeFromIndex(userId: string, mode: 'one' | 'others', id: string): Promise<number> {
+    const removed = await runScript<string[]>(this.redis, 'sessionIndexRemove', [this.keys.userSessions(userId), this.keys.userSessionIds(userId)], [mode, id]);
+    return this.dropRemoved(removed);
+  }
+
+  /** Deletes the session keys of a flat {id, tokenHash, ...} list, tells every instance, and returns how many existed. */
+  private async dropRemoved(flat: string[]): Promise<number> {
+    if (!flat.length) return 0;
+    const ids: string[] = [];
+    const dels: Array<Promise<number>> = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i]);
+      dels.push(this.redis.del(this.keys.session(flat[i + 1])));
+    }
+    const deleted = (await Promise.all(dels)).reduce((a, b) => a + b, 0);
+    await this.announce(ids);
+    return deleted;
+  }
+
+  private async announce(sessionIds: string[]): Promise<void> {
+    const event: SessionRevokedEvent = { sessionIds };
+    await this.pubsub.publishAsync(SESSION_REVOKED_TOPIC, event);
+  }
+}

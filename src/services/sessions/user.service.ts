@@ -1,0 +1,84 @@
+/**
+ * Users: one hash per user, an email -> id index claimed with SET NX so two
+ * registrations of one address cannot both win. Passwords are scrypt hashes.
+ */
+import type { RedisClient } from '../../redis/connection';
+import type { Keys } from '../../redis/keys';
+import { hashPassword, newId, verifyPassword } from '../../util/crypto';
+import { AppError, ErrorCode, badInput } from '../../util/errors';
+
+export type Role = 'CUSTOMER' | 'ADMIN';
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string;
+  roles: Role[];
+  createdAt: number;
+}
+
+/** Lower-cased, trimmed, NFKC: the form in which an address is stored and compared. */
+export const normalizeEmail = (email: string): string => email.normalize('NFKC').trim().toLowerCase();
+
+function toRecord(h: Record<string, string>): UserRecord | null {
+  if (!h.id) return null;
+  return { id: h.id, email: h.email, name: h.name, roles: (h.roles || 'CUSTOMER').split(',') as Role[], createdAt: Number(h.created) };
+}
+
+/** Accounts. `scryptN` is the scrypt cost for new hashes (config default 2^15, r = 8, p = 1). */
+export class UserService {
+  /** A hash of a random password, verified when the email is unknown so both failures take as long. */
+  private dummyHash: Promise<string>;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly scryptN: number,
+  ) {
+    this.dummyHash = hashPassword(newId(), scryptN);
+  }
+
+  async findById(id: string): Promise<UserRecord | null> {
+    return toRecord(await this.redis.hgetall(this.keys.user(id)));
+  }
+
+  async findByEmail(email: string): Promise<UserRecord | null> {
+    const id = await this.redis.get(this.keys.userEmail(normalizeEmail(email)));
+    return id ? this.findById(id) : null;
+  }
+
+  /** Creates a user; BAD_USER_INPUT when the address is taken. */
+  async create(input: { email: string; password: string; name: string }, roles: Role[] = ['CUSTOMER']): Promise<UserRecord> {
+    const email = normalizeEmail(input.email);
+    const user: UserRecord = { id: newId(), email, name: input.name.trim(), roles, createdAt: Date.now() };
+    const pw = await hashPassword(input.password, this.scryptN);
+    await this.redis.hset(this.keys.user(user.id), { id: user.id, email, name: user.name, roles: roles.join(','), created: user.createdAt, pw });
+    const claimed = await this.redis.set(this.keys.userEmail(email), user.id, 'NX');
+    if (claimed !== 'OK') {
+      await this.redis.del(this.keys.user(user.id));
+      throw badInput('An account with this email already exists', { email: ['is already registered'] });
+    }
+    return user;
+  }
+
+  /** The user when email and password match, else null, in about the same time either way. */
+  async verifyCredentials(email: string, password: string): Promise<UserRecord | null> {
+    const id = await this.redis.get(this.keys.userEmail(normalizeEmail(email)));
+    const h = id ? await this.redis.hgetall(this.keys.user(id)) : {};
+    const ok = await verifyPassword(password, h.pw || (await this.dummyHash));
+    return ok && h.pw ? toRecord(h) : null;
+  }
+
+  /** Ensures the configured admin exists; returns true when it was created. */
+  async ensureAdmin(email: string, password: string): Promise<boolean> {
+    if (await this.findByEmail(email)) return false;
+    try {
+      await this.create({ email, password, name: 'Administrator' }, ['ADMIN', 'CUSTOMER']);
+      return true;
+    } catch (err) {
+      // Another instance starting at the same moment created it first.
+      if (err instanceof AppError && err.code === ErrorCode.BAD_USER_INPUT) return false;
+      throw err;
+    }
+  }
+}
