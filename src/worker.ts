@@ -19,7 +19,7 @@ import { JobRunner } from './worker/job-runner';
 const CLOSE_LIMIT_MS = 10_000;
 
 async function redisTarget(config: Config): Promise<ConcreteTarget> {
-  if (config.redis.kind !== 'auto') return config.redis;
+  if (config.redis.target.kind !== 'auto') return config.redis.target;
   return { kind: 'standalone', url: (await resolveDefaultRedis(projectRoot())).url };
 }
 
@@ -43,11 +43,11 @@ async function main(): Promise<void> {
   defineScripts(redis);
   await Promise.all([waitReady(redis), waitReady(blocking)]);
 
-  const keys = new Keys(config.keyPrefix);
+  const keys = new Keys(config.redis.keyPrefix);
   const services = createServices(config, redis, keys, new GatewayPubSub(keys, redis, subscriber), log);
   const runner = new JobRunner({ services, registry: services.jobs.registry, connection: blocking, commands: redis, keys, config, log });
   await runner.start();
-  log.info({ concurrency: config.workerConcurrency, types: services.jobs.registry.types(), pid: process.pid }, 'worker running');
+  log.info({ concurrency: config.jobs.concurrency, types: services.jobs.registry.types(), pid: process.pid }, 'worker running');
 
   let stopping = false;
   const shutdown = (signal: string): void => {

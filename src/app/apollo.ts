@@ -31,14 +31,14 @@ export function gatewayApolloOptions({ config, schema, log, metrics, before = []
   return {
     // Executed by graphql-js: no code is ever generated from a request (SECURITY.md).
     schema,
-    introspection: config.introspection,
+    introspection: config.graphql.introspection,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     // src/index.ts owns SIGTERM/SIGINT; Apollo's own handler would re-raise the signal and kill the process mid-drain.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
-    parseOptions: { maxTokens: config.queryLimits.tokens },
+    parseOptions: { maxTokens: config.graphql.limits.tokens },
     // Depth, aliases and directives are checked before validation, by the shape gate.
     validationRules: [refusedRule],
     // Suggestions are not computed at all in production (finding one compares an unknown name with every known one).
@@ -54,8 +54,8 @@ export function gatewayApolloOptions({ config, schema, log, metrics, before = []
       subscriptionsOverHttpPlugin(),
       errorPlugin(),
       metricsPlugin(metrics),
-      shapeGatePlugin(config.queryLimits),
-      costPlugin(config.queryLimits.cost),
+      shapeGatePlugin(config.graphql.limits),
+      costPlugin(config.graphql.limits.cost),
       ...after,
     ],
   };

@@ -49,7 +49,7 @@ export interface StartOptions {
 }
 
 async function redisTargetFor(config: Config): Promise<{ target: ConcreteTarget; embedded?: EmbeddedRedis }> {
-  if (config.redis.kind !== 'auto') return { target: config.redis };
+  if (config.redis.target.kind !== 'auto') return { target: config.redis.target };
   const embedded = await resolveDefaultRedis(projectRoot());
   return { target: { kind: 'standalone', url: embedded.url }, embedded };
 }
@@ -84,14 +84,14 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
     throw err;
   }
 
-  const keys = new Keys(config.keyPrefix);
+  const keys = new Keys(config.redis.keyPrefix);
   const pubsub = new GatewayPubSub(keys, redis, subscriber);
   const services = createServices(config, redis, keys, pubsub, log);
   const hooks: AppHooks = { plugins: [], wsGuards: [], wsRefused: [], routes: new Map(), onStart: [], onStop: [] };
   for (const install of MODULES) await install({ services, redis, redisTarget: target, log, metrics, hooks });
 
-  if (config.admin && (await services.users.ensureAdmin(config.admin.email, config.admin.password))) {
-    log.info({ email: config.admin.email }, 'admin account created');
+  if (config.sessions.admin && (await services.users.ensureAdmin(config.sessions.admin.email, config.sessions.admin.password))) {
+    log.info({ email: config.sessions.admin.email }, 'admin account created');
   }
 
   const schema = await buildGatewaySchema(pubsub);
@@ -114,16 +114,16 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
   const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards, refused: hooks.wsRefused });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, () => resolve());
+    httpServer.listen(config.http.port, config.http.host, () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const urlOf = (p: number): string => `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${p}`;
+  const urlOf = (p: number): string => `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${p}`;
   const url = urlOf(port);
   const metricsServer = metricsAccess.port === null ? null : createMetricsServer(metrics, metricsAccess.token);
   if (metricsServer) {
     await new Promise<void>((resolve, reject) => {
       metricsServer.once('error', reject);
-      metricsServer.listen(metricsAccess.port!, config.host, () => resolve());
+      metricsServer.listen(metricsAccess.port!, config.http.host, () => resolve());
     });
   } else if (config.production && !metricsAccess.token) {
     log.warn('GET /metrics is open to anyone who reaches this port: set METRICS_TOKEN or METRICS_PORT to keep it private');

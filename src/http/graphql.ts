@@ -33,7 +33,7 @@ export function requestIdFor(req: IncomingMessage): string {
 }
 
 export function contextForRequest(req: IncomingMessage, services: Services, log: Logger, requestId: string = requestIdFor(req)): Context {
-  const { trustedProxies } = services.config;
+  const { trustedProxies } = services.config.http;
   return buildContext(services, log, {
     ip: clientIp(req, trustedProxies),
     userAgent: req.headers['user-agent'],
@@ -51,7 +51,7 @@ export function handleGraphQL(deps: GraphQLHandlerDeps, req: IncomingMessage, re
 }
 
 async function readJsonBody(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerResponse): Promise<{ body: unknown } | null> {
-  const limit = deps.services.config.bodyLimitBytes;
+  const limit = deps.services.config.http.bodyLimitBytes;
   let raw: string;
   try {
     raw = await readBody(req, limit);

@@ -28,7 +28,7 @@ function text(res: ServerResponse, status: number, body: string, type = 'text/pl
 const wantsHtml = (req: IncomingMessage): boolean => (req.headers.accept ?? '').includes('text/html');
 
 export function createRouter(deps: RouterDeps) {
-  const { corsOrigins, trustedProxies } = deps.services.config;
+  const { corsOrigins, trustedProxies } = deps.services.config.http;
   const cors = createCors(new OriginPolicy(corsOrigins, trustedProxies));
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;

@@ -15,7 +15,7 @@ export function advertisedAddress(url: string): string {
 export const installRegistry: Module = ({ services, hooks }) => {
   hooks.onStart.push(async ({ url }) => {
     await services.registry.start('gateway', advertisedAddress(url));
-    if (services.config.worker) await services.registry.start('worker');
+    if (services.config.jobs.runInProcess) await services.registry.start('worker');
   });
   hooks.onStop.push(() => services.registry.stop());
 };

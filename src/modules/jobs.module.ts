@@ -20,11 +20,11 @@ export const installJobs: Module = ({ services, redis, redisTarget, log, hooks }
   jobs.attachEvents(new JobEvents(jobs, redis, openEvents, log.child({ component: 'job-events' })));
 
   let runner: JobRunner | null = null;
-  if (config.worker) {
+  if (config.jobs.runInProcess) {
     hooks.onStart.push(async () => {
       runner = new JobRunner({ services, registry: jobs.registry, connection: blocking, commands: redis, keys, config, log: log.child({ component: 'worker' }) });
       await runner.start();
-      log.info({ concurrency: config.workerConcurrency, types: jobs.registry.types() }, 'job worker running in-process');
+      log.info({ concurrency: config.jobs.concurrency, types: jobs.registry.types() }, 'job worker running in-process');
     });
   }
   hooks.onStop.push(async () => {

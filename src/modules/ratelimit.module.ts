@@ -8,8 +8,8 @@ export const installRateLimits: Module = ({ services, metrics, hooks, log }) => 
   // Sign-in throttling counts failures only: a success gives back what its attempt reserved.
   services.auth.onSignedIn((ctx, email) => limits.signedIn(ctx, email));
   services.auth.onPasswordChecked((match) => limits.passwordChecked(match));
-  hooks.plugins.push(rateLimitPlugin(limits, services.config.queryLimits.cost));
-  hooks.wsGuards.push(rateLimitGuard(limits, services.config.rateLimit.wsSubscriptions));
+  hooks.plugins.push(rateLimitPlugin(limits, services.config.graphql.limits.cost));
+  hooks.wsGuards.push(rateLimitGuard(limits, services.config.rateLimits.wsSubscriptions));
   hooks.wsRefused.push((ctx, bytes) => limits.chargeRejected(ctx, bytes));
   hooks.onStart.push(async () => {
     limits.start();

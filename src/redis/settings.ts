@@ -61,17 +61,17 @@ export function problemsOf(s: NodeSettings): { eviction?: string; persistence?: 
 }
 
 /** Warns about (or, when required, refuses) settings that lose acknowledged writes. */
-export async function checkRedisSettings(redis: RedisClient, config: Pick<Config, 'requireNoEviction' | 'requirePersistence'>, log: Logger): Promise<NodeSettings[]> {
+export async function checkRedisSettings(redis: RedisClient, config: Pick<Config, 'redis'>, log: Logger): Promise<NodeSettings[]> {
   const settings = await Promise.all(nodesOf(redis).map(readSettings));
   const refusals: string[] = [];
   for (const s of settings) {
     const { eviction, persistence } = problemsOf(s);
     if (eviction) {
-      if (config.requireNoEviction) refusals.push(eviction);
+      if (config.redis.requireNoEviction) refusals.push(eviction);
       else log.warn({ event: 'redis.settings', node: s.node, maxmemoryPolicy: s.maxmemoryPolicy }, `DATA AT RISK: ${eviction}`);
     }
     if (persistence) {
-      if (config.requirePersistence) refusals.push(persistence);
+      if (config.redis.requirePersistence) refusals.push(persistence);
       else log.warn({ event: 'redis.settings', node: s.node, appendonly: s.appendonly, save: s.save }, `DATA AT RISK: ${persistence}`);
     }
   }

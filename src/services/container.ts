@@ -47,11 +47,11 @@ export interface Services {
 }
 
 export function createServices(config: Config, redis: RedisClient, keys: Keys, pubsub: GatewayPubSub, log: Logger): Services {
-  const users = new UserService(redis, keys, config.scryptN);
+  const users = new UserService(redis, keys, config.sessions.scryptN);
   const sessions = new SessionService(redis, keys, pubsub, config, log);
   const auth = new AuthService(users, sessions);
-  const registry = new RegistryService(redis, keys, config.registry, log);
-  const events = new EventsService(redis, keys, config.eventStreamMaxLen, registry.id);
+  const registry = new RegistryService(redis, keys, config.instances, log);
+  const events = new EventsService(redis, keys, config.events.streamMaxLen, registry.id);
   const catalog = new CatalogService(redis, keys, pubsub);
   const carts = new CartService(redis, keys, config);
   const orders = new OrderService(redis, keys, log, events);

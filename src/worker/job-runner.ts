@@ -73,7 +73,7 @@ export class JobRunner {
       prefix: keys.prefix,
       name: `${hostname()}:${process.pid}`,
       autorun: false,
-      concurrency: config.workerConcurrency,
+      concurrency: config.jobs.concurrency,
       lockDuration: jobs.lockMs,
       // A dead worker's jobs are noticed within lock + one check interval.
       stalledInterval: Math.max(500, Math.min(jobs.lockMs, 30_000)),

@@ -53,8 +53,8 @@ function unresolved(document: DocumentNode, operationName: string | undefined): 
 }
 
 export function documentChecker(schema: GraphQLSchema, config: Config): (payload: Payload) => Checked {
-  const limits = config.queryLimits;
-  const rules = [...specifiedRules, ...(config.introspection ? [] : [noIntrospection])];
+  const limits = config.graphql.limits;
+  const rules = [...specifiedRules, ...(config.graphql.introspection ? [] : [noIntrospection])];
   const options = { hideSuggestions: config.production, maxErrors: VALIDATION_MAX_ERRORS };
   return (payload) => {
     let document: DocumentNode;

@@ -85,11 +85,11 @@ const WS_CLOSE_GRACE_MS = 2000;
 export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const { services, log, schema } = deps;
   const { config } = services;
-  const origins = new OriginPolicy(config.corsOrigins, config.trustedProxies);
+  const origins = new OriginPolicy(config.http.corsOrigins, config.http.trustedProxies);
   const wss = new WebSocketServer({
     server: deps.server,
     path: '/graphql',
-    maxPayload: config.bodyLimitBytes,
+    maxPayload: config.http.bodyLimitBytes,
     // Browsers apply no CORS to WebSockets, and the upgrade carries the session cookie: a page on
     // another site could act as the user. Refused with 403 before the upgrade (contract "WebSocket origin").
     verifyClient: ({ req }, done) => {
@@ -98,14 +98,14 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
       done(false, 403, 'Forbidden');
     },
   });
-  const sessionSockets = new SessionSockets(checkIntervalFor(config.sessionIdleTtlMs));
+  const sessionSockets = new SessionSockets(checkIntervalFor(config.sessions.idleTtlMs));
   const checkDocument = documentChecker(schema, config);
   const formatError = makeFormatError(config.production);
-  const perAddress = new ConnectionsPerAddress(config.wsMaxConnectionsPerIp);
+  const perAddress = new ConnectionsPerAddress(config.http.wsMaxConnectionsPerIp);
 
   // Before graphql-ws's own listener: a socket past the cap is closed before it can say anything.
   wss.on('connection', (socket, req) => {
-    const address = clientIp(req, config.trustedProxies);
+    const address = clientIp(req, config.http.trustedProxies);
     if (!perAddress.admit(address)) {
       socket.close(CAP_CLOSE_CODE, CAP_CLOSE_REASON);
       return;
@@ -118,9 +118,9 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const contextFor = (extra: Ex): Context => {
     const req = extra.request;
     const ctx = buildContext(services, log, {
-      ip: clientIp(req, config.trustedProxies),
+      ip: clientIp(req, config.http.trustedProxies),
       userAgent: req.headers['user-agent'],
-      secure: isSecure(req, config.trustedProxies),
+      secure: isSecure(req, config.http.trustedProxies),
       token: extra.state?.token ?? null,
     });
     return ctx;

@@ -195,7 +195,7 @@ describe('hijack defence', () => {
   });
   afterAll(async () => {
     await app.close();
-    await flushPrefix(app.config.keyPrefix);
+    await flushPrefix(app.config.redis.keyPrefix);
   });
 
   test('a session used from another user-agent family is refused, revoked and logged', async () => {

@@ -42,7 +42,7 @@ async function appWithLog(overrides: Record<string, string>): Promise<{ app: App
     raw,
     async close() {
       await app.close();
-      await flushPrefix(config.keyPrefix);
+      await flushPrefix(config.redis.keyPrefix);
     },
   };
 }
@@ -89,7 +89,7 @@ describe('NODE_ENV=production', () => {
 
   test('an unexpected error is masked as "Internal server error" with the request id; details only in the log', async () => {
     const u = await registerUser({ gql });
-    await corruptSession(p.app.config.keyPrefix, u.token);
+    await corruptSession(p.app.config.redis.keyPrefix, u.token);
     const res = await gql('{ me { id } }', {}, { token: u.token, headers: { 'x-request-id': 'prod-err-1' } });
     expect(res.errors).toHaveLength(1);
     expect(res.errors?.[0]).toEqual({ message: 'Internal server error', path: ['me'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'prod-err-1' } });
@@ -136,7 +136,7 @@ describe('development', () => {
   test('an unexpected error shows its message and the request id', async () => {
     const gql = gqlFor(d.url);
     const u = await registerUser({ gql });
-    await corruptSession(d.app.config.keyPrefix, u.token);
+    await corruptSession(d.app.config.redis.keyPrefix, u.token);
     const res = await gql('{ me { id } }', {}, { token: u.token });
     expect(res.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
     expect(res.errors?.[0]?.extensions?.requestId).toBe(res.headers.get('x-request-id'));

@@ -67,14 +67,14 @@ export async function startTestApp(overrides: Record<string, string | undefined>
   return {
     app,
     url,
-    prefix: config.keyPrefix,
+    prefix: config.redis.keyPrefix,
     gql: (query, variables, opts) => gqlRequest(url, query, variables, opts),
     async close() {
       await app.close();
       const shared =
-        (config.redis.kind === 'standalone' && config.redis.url === testRedisUrl()) ||
-        (config.redis.kind === 'cluster' && testRedisMode() === 'cluster' && env.REDIS_CLUSTER_NODES === testClusterSeeds());
-      if (shared) await flushPrefix(config.keyPrefix);
+        (config.redis.target.kind === 'standalone' && config.redis.target.url === testRedisUrl()) ||
+        (config.redis.target.kind === 'cluster' && testRedisMode() === 'cluster' && env.REDIS_CLUSTER_NODES === testClusterSeeds());
+      if (shared) await flushPrefix(config.redis.keyPrefix);
     },
   };
 }

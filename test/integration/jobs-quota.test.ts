@@ -74,7 +74,7 @@ async function pool<T>(n: number, width: number, fn: (i: number) => Promise<T>):
 describe('the attack: one fresh account enqueueing in a loop', () => {
   test('delayed 64 KB jobs stop at the bytes quota (4 MiB by default), rate limits off', async () => {
     const t = await app({ RATE_LIMIT_DEFAULT: 'off' });
-    expect(t.app.config.rateLimitDefault).toBeNull();
+    expect(t.app.config.rateLimits.default).toBeNull();
     const u = await registerUser(t);
     const input = mail(u.email, { delayMs: 3_600_000 }, 'x'.repeat(65_000));
     const started = Date.now();

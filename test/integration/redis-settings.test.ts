@@ -76,5 +76,5 @@ test('with CONFIG disabled (managed Redis) the eviction policy is still read fro
 
 test('the config flags are validated', () => {
   expect(() => loadConfig(testEnv({ REDIS_REQUIRE_PERSISTENCE: 'maybe' }))).toThrow(/REDIS_REQUIRE_PERSISTENCE/);
-  expect(loadConfig(testEnv({})).requirePersistence).toBe(false);
+  expect(loadConfig(testEnv({})).redis.requirePersistence).toBe(false);
 });

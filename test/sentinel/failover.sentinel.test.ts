@@ -190,7 +190,7 @@ describe('job workers and GraphQL subscriptions', () => {
   }
 
   test('the primary dies under load: every acknowledged job completes once, workers take new jobs, subscriptions deliver on the same socket', async () => {
-    expect(a.app.config.worker && b.app.config.worker).toBe(true);
+    expect(a.app.config.jobs.runInProcess && b.app.config.jobs.runInProcess).toBe(true);
     const admin = await adminToken(a);
     const u = await registerUser(a);
 

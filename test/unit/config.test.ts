@@ -4,9 +4,10 @@
  * process-level check (the built entry exits non-zero naming the variable) is
  * in test/e2e/start.test.ts.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseDuration } from '../../src/config';
+import { ConfigError, loadConfig, parseDuration, readEnvironment } from '../../src/config';
 
 const root = path.join(__dirname, '..', '..');
 const contractReadme = path.join(root, '..', 'shared', 'api', 'README.md');
@@ -127,30 +128,31 @@ describe('every contract variable', () => {
 describe('defaults (nothing set)', () => {
   const c = loadConfig({});
   test.each([
-    ['port', 4000],
-    ['host', '127.0.0.1'],
-    ['keyPrefix', 'gw'],
-    ['admin', null],
-    ['rateLimitDefault', { points: 600, windowMs: 60_000 }],
-    ['sessionIdleTtlMs', 30 * 60_000],
-    ['sessionMaxAgeMs', 7 * 86_400_000],
-    ['webhookAllowedHosts', []],
-    ['worker', true],
+    ['http.port', 4000],
+    ['http.host', '127.0.0.1'],
+    ['http.trustedProxies', []],
+    ['http.corsOrigins', []],
+    ['http.bodyLimitBytes', 1024 * 1024],
+    ['http.wsMaxConnectionsPerIp', 100],
+    ['redis.keyPrefix', 'gw'],
+    ['redis.target', { kind: 'auto' }],
+    ['sessions.admin', null],
+    ['sessions.idleTtlMs', 30 * 60_000],
+    ['sessions.maxAgeMs', 7 * 86_400_000],
+    ['rateLimits.default', { points: 600, windowMs: 60_000 }],
+    ['jobs.webhookAllowedHosts', []],
+    ['jobs.runInProcess', true],
     ['production', false],
     ['logLevel', 'info'],
-    ['bodyLimitBytes', 1024 * 1024],
-    ['introspection', true],
-    ['redis', { kind: 'auto' }],
+    ['graphql.introspection', true],
+    ['graphql.limits', { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 }],
     ['metrics', { token: null, port: null }],
-    ['corsOrigins', []],
-    ['analyticsVisitorKeysPerDay', 1000],
-    ['experimentVisitorTtlMs', 30 * 86_400_000],
-    ['guestCartGraceMs', 10 * 60_000],
-    ['queryLimits', { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 }],
-    ['wsMaxConnectionsPerIp', 100],
+    ['analytics.visitorKeysPerDay', 1000],
+    ['analytics.experimentVisitorTtlMs', 30 * 86_400_000],
+    ['commerce.guestCartGraceMs', 10 * 60_000],
     ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
     [
-      'rateLimit',
+      'rateLimits',
       expect.objectContaining({
         perAddress: { points: 2400, windowMs: 60_000 },
         signIn: {
@@ -163,38 +165,47 @@ describe('defaults (nothing set)', () => {
       }),
     ],
   ])('%s', (key, value) => {
-    expect(c[key as keyof typeof c]).toEqual(value);
+    const at = key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], c);
+    expect(at).toEqual(value);
   });
 
-  test('the result is frozen: read once, never changed afterwards', () => {
+  test('the result is frozen, every section too: read once, never changed afterwards', () => {
     expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.sessions)).toBe(true);
+    expect(Object.isFrozen(c.rateLimits.signIn)).toBe(true);
   });
 
   test('an empty value counts as unset', () => {
     const e = loadConfig({ PORT: '', HOST: ' ', KEY_PREFIX: '', LOG_LEVEL: '', WORKER: '', RATE_LIMIT_DEFAULT: '', REDIS_URL: '', NODE_ENV: '' });
-    expect([e.port, e.host, e.keyPrefix, e.logLevel, e.worker, e.redis.kind]).toEqual([4000, '127.0.0.1', 'gw', 'info', true, 'auto']);
+    expect([e.http.port, e.http.host, e.redis.keyPrefix, e.logLevel, e.jobs.runInProcess, e.redis.target.kind]).toEqual([4000, '127.0.0.1', 'gw', 'info', true, 'auto']);
   });
 });
 
 describe('good values are taken', () => {
   test('HTTP, prefix, admin, logging', () => {
     const c = loadConfig({ PORT: '8080', HOST: '0.0.0.0', KEY_PREFIX: 'shop:eu', ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'a-long-password', LOG_LEVEL: 'debug', WORKER: '0' });
-    expect(c).toMatchObject({ port: 8080, host: '0.0.0.0', keyPrefix: 'shop:eu', admin: { email: 'root@example.com', password: 'a-long-password' }, logLevel: 'debug', worker: false });
-    expect(loadConfig({ HOST: '::' }).host).toBe('::');
-    expect(loadConfig({ HOST: 'gateway.internal' }).host).toBe('gateway.internal');
+    expect(c).toMatchObject({
+      http: { port: 8080, host: '0.0.0.0' },
+      redis: { keyPrefix: 'shop:eu' },
+      sessions: { admin: { email: 'root@example.com', password: 'a-long-password' } },
+      logLevel: 'debug',
+      jobs: { runInProcess: false },
+    });
+    expect(loadConfig({ HOST: '::' }).http.host).toBe('::');
+    expect(loadConfig({ HOST: 'gateway.internal' }).http.host).toBe('gateway.internal');
   });
 
   test('Redis targets: cluster wins over sentinel wins over URL', () => {
-    expect(loadConfig({ REDIS_URL: 'redis://:pw@10.0.0.5:6380/2' }).redis).toEqual({ kind: 'standalone', url: 'redis://:pw@10.0.0.5:6380/2' });
-    expect(loadConfig({ REDIS_URL: 'rediss://cache.example.com' }).redis.kind).toBe('standalone');
-    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001', REDIS_URL: 'redis://x' }).redis).toEqual({
+    expect(loadConfig({ REDIS_URL: 'redis://:pw@10.0.0.5:6380/2' }).redis.target).toEqual({ kind: 'standalone', url: 'redis://:pw@10.0.0.5:6380/2' });
+    expect(loadConfig({ REDIS_URL: 'rediss://cache.example.com' }).redis.target.kind).toBe('standalone');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001', REDIS_URL: 'redis://x' }).redis.target).toEqual({
       kind: 'cluster',
       nodes: [
         { host: 'a', port: 7000 },
         { host: 'b', port: 7001 },
       ],
     });
-    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'mymaster', REDIS_URL: 'redis://:pw@ignored' }).redis).toEqual({
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'mymaster', REDIS_URL: 'redis://:pw@ignored' }).redis.target).toEqual({
       kind: 'sentinel',
       sentinels: [
         { host: 's1', port: 26379 },
@@ -206,20 +217,20 @@ describe('good values are taken', () => {
   });
 
   test('rate limit policy and off', () => {
-    expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimitDefault).toEqual({ points: 100, windowMs: 10_000 });
-    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off' }).rateLimitDefault).toBeNull();
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimits.default).toEqual({ points: 100, windowMs: 10_000 });
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off' }).rateLimits.default).toBeNull();
   });
 
   test('per-address ceiling: 4 x the default unless set; off with it or alone', () => {
-    expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimit.perAddress).toEqual({ points: 400, windowMs: 10_000 });
-    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimit.perAddress).toEqual({ points: 5000, windowMs: 120_000 });
-    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: 'off' }).rateLimit.perAddress).toBeNull();
-    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimit.perAddress).toBeNull();
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: '100/10s' }).rateLimits.perAddress).toEqual({ points: 400, windowMs: 10_000 });
+    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimits.perAddress).toEqual({ points: 5000, windowMs: 120_000 });
+    expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: 'off' }).rateLimits.perAddress).toBeNull();
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimits.perAddress).toBeNull();
   });
 
   test('sign-in failure budgets', () => {
     const c = loadConfig({ LOGIN_FAILURES_PER_PAIR: '3/10m', LOGIN_FAILURES_PER_IP: '50/30m', LOGIN_FAILURES_PER_EMAIL: 'off', LOGIN_KNOWN_ADDRESSES: '3', LOGIN_KNOWN_ADDRESS_TTL: '7d' });
-    expect(c.rateLimit.signIn).toEqual({ perPair: { points: 3, windowMs: 600_000 }, perIp: { points: 50, windowMs: 1_800_000 }, perEmail: null, knownAddresses: 3, knownAddressTtlMs: 7 * 86_400_000 });
+    expect(c.rateLimits.signIn).toEqual({ perPair: { points: 3, windowMs: 600_000 }, perIp: { points: 50, windowMs: 1_800_000 }, perEmail: null, knownAddresses: 3, knownAddressTtlMs: 7 * 86_400_000 });
   });
 
   test('session lifetimes, webhook hosts, query limits, proxies', () => {
@@ -232,16 +243,16 @@ describe('good values are taken', () => {
       TRUSTED_PROXIES: '10.0.0.1, ::1',
       BODY_LIMIT_BYTES: '2048',
     });
-    expect(c.sessionIdleTtlMs).toBe(90_000);
-    expect(c.sessionMaxAgeMs).toBe(12 * 3_600_000);
-    expect(c.webhookAllowedHosts).toEqual(['hooks.example.com', '127.0.0.1:9000', '[::1]:8080']);
-    expect(c.queryLimits).toMatchObject({ depth: 5, cost: 50 });
-    expect(c.trustedProxies).toEqual(['10.0.0.1', '::1']);
-    expect(c.bodyLimitBytes).toBe(2048);
+    expect(c.sessions.idleTtlMs).toBe(90_000);
+    expect(c.sessions.maxAgeMs).toBe(12 * 3_600_000);
+    expect(c.jobs.webhookAllowedHosts).toEqual(['hooks.example.com', '127.0.0.1:9000', '[::1]:8080']);
+    expect(c.graphql.limits).toMatchObject({ depth: 5, cost: 50 });
+    expect(c.http.trustedProxies).toEqual(['10.0.0.1', '::1']);
+    expect(c.http.bodyLimitBytes).toBe(2048);
   });
 
   test('CORS origins: exact, as browsers write them in Origin', () => {
-    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173,http://127.0.0.1:8080,http://[::1]:3000,https://xn--bcher-kva.example' }).corsOrigins).toEqual([
+    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173,http://127.0.0.1:8080,http://[::1]:3000,https://xn--bcher-kva.example' }).http.corsOrigins).toEqual([
       'https://shop.example.com',
       'http://localhost:5173',
       'http://127.0.0.1:8080',
@@ -256,10 +267,10 @@ describe('good values are taken', () => {
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {
-    expect(loadConfig({ NODE_ENV: 'production' })).toMatchObject({ production: true, introspection: false });
-    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: '1' }).introspection).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'development' })).toMatchObject({ production: false, introspection: true });
-    expect(loadConfig({ INTROSPECTION: '0' }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production' })).toMatchObject({ production: true, graphql: { introspection: false } });
+    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: '1' }).graphql.introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' })).toMatchObject({ production: false, graphql: { introspection: true } });
+    expect(loadConfig({ INTROSPECTION: '0' }).graphql.introspection).toBe(false);
   });
 });
 
@@ -272,15 +283,32 @@ test('the admin password and a Redis password never appear in an error message',
   expect(rejects({ REDIS_URL: 'redis://user:hunter2@host:6379/db' }, 'REDIS_URL').message).not.toContain('hunter2');
 });
 
-test('only src/config.ts reads process.env', () => {
+test('only src/config/ reads process.env', () => {
   const offenders: string[] = [];
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
       const file = path.join(dir, name);
       if (statSync(file).isDirectory()) walk(file);
-      else if (file.endsWith('.ts') && !file.endsWith(path.join('src', 'config.ts')) && /process\.env\b/.test(readFileSync(file, 'utf8'))) offenders.push(path.relative(root, file));
+      else if (file.endsWith('.ts') && !file.startsWith(path.join(root, 'src', 'config') + path.sep) && /process\.env\b/.test(readFileSync(file, 'utf8'))) offenders.push(path.relative(root, file));
     }
   };
   walk(path.join(root, 'src'));
   expect(offenders).toEqual([]);
+});
+
+describe('.env', () => {
+  test('is read when present in the working directory; the process environment wins over it', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-env-'));
+    try {
+      expect(readEnvironment(dir)).toBe(process.env);
+      writeFileSync(path.join(dir, '.env'), '# a comment\nPORT=4100\nKEY_PREFIX=from-file\nPATH=not-this\nADMIN_PASSWORD="spaces kept "\n');
+      const env = readEnvironment(dir);
+      expect(env.PORT).toBe(process.env.PORT ?? '4100');
+      expect(env.KEY_PREFIX).toBe(process.env.KEY_PREFIX ?? 'from-file');
+      expect(env.PATH).toBe(process.env.PATH);
+      expect(loadConfig({ ...env, ADMIN_EMAIL: 'a@example.com' }).sessions.admin?.password).toBe(process.env.ADMIN_PASSWORD ?? 'spaces kept ');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -4,7 +4,7 @@
  * and the contract lists, their commands run files that `npm run build`
  * emits, and the health probe hits a path the router serves.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config';
@@ -37,9 +37,9 @@ function dockerfile(text: string): Instruction[] {
 /** The argv of an exec-form (JSON array) instruction. */
 const execForm = (args: string): string[] => JSON.parse(args.replace(/^--\S+\s+/g, '')) as string[];
 
-/** Variable names that src/config.ts reads: `env.X`, `env['X']` and helpers called as `(env, 'X'`. */
+/** Variable names that src/config/ reads: `env.X`, `env['X']` and helpers called as `(env, 'X'`. */
 function configReads(): Set<string> {
-  const src = read('src/config.ts');
+  const src = readdirSync(path.join(root, 'src', 'config')).map((f) => read(path.join('src', 'config', f))).join('\n');
   const names = new Set<string>();
   for (const m of src.matchAll(/\benv\.([A-Z][A-Z0-9_]*)|\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]|\(env,\s*['"]([A-Z][A-Z0-9_]*)['"]/g)) {
     names.add(m[1] ?? m[2] ?? m[3]);
@@ -72,7 +72,7 @@ const compose = parse(read('docker-compose.yml')) as {
   volumes?: Record<string, unknown>;
 };
 const { services } = compose;
-const defaultPort = loadConfig({}).port;
+const defaultPort = loadConfig({}).http.port;
 const runtimeStage = Math.max(...instructions.map((i) => i.stage));
 const runtime = instructions.filter((i) => i.stage === runtimeStage);
 
@@ -195,7 +195,7 @@ describe('docker-compose.yml', () => {
     expect(worker.image).toBe(services.gateway.image);
   });
 
-  test('every variable set in the Dockerfile or compose is read by src/config.ts and listed in the contract', () => {
+  test('every variable set in the Dockerfile or compose is read by src/config/ and listed in the contract', () => {
     const names = new Set<string>();
     for (const s of Object.values(services).filter((s) => s.build || s.image === services.gateway.image)) for (const k of Object.keys(s.environment ?? {})) names.add(k);
     for (const i of instructions.filter((i) => i.op === 'ENV')) for (const m of i.args.matchAll(/\b([A-Z][A-Z0-9_]*)=/g)) names.add(m[1]);
@@ -204,7 +204,7 @@ describe('docker-compose.yml', () => {
     expect([...names].filter((n) => !contract.has(n))).toEqual([]);
   });
 
-  test('every contract variable is read by src/config.ts', () => {
+  test('every contract variable is read by src/config/', () => {
     expect([...contract].filter((n) => !reads.has(n))).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ export class AuthResolver {
   @RateLimit({ name: 'register-ip', points: 10, window: '1h', burst: 5, by: 'ip', onRedisDown: 'closed' })
   @Mutation(() => AuthPayload, { description: 'Creates an account and signs in. A guest session carried along is merged into it.' })
   async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return toAuthPayload(await ctx.services.auth.register(ctx, input), ctx.services.config.sessionIdleTtlMs);
+    return toAuthPayload(await ctx.services.auth.register(ctx, input), ctx.services.config.sessions.idleTtlMs);
   }
 
   // Failed sign-ins are counted per (email, address), per address and, from addresses the account
@@ -21,12 +21,12 @@ export class AuthResolver {
   @RateLimit({ name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' })
   @Mutation(() => AuthPayload, { description: 'Signs in with a new token. A guest session carried along is merged into the user.' })
   async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return toAuthPayload(await ctx.services.auth.login(ctx, input), ctx.services.config.sessionIdleTtlMs);
+    return toAuthPayload(await ctx.services.auth.login(ctx, input), ctx.services.config.sessions.idleTtlMs);
   }
 
   @Mutation(() => AuthPayload, { description: 'Starts an anonymous session that can hold a cart.' })
   async startGuestSession(@Ctx() ctx: Context): Promise<AuthPayload> {
-    return toAuthPayload(await ctx.services.auth.startGuest(ctx), ctx.services.config.sessionIdleTtlMs);
+    return toAuthPayload(await ctx.services.auth.startGuest(ctx), ctx.services.config.sessions.idleTtlMs);
   }
 
   @Mutation(() => Boolean, { description: 'Ends the current session on every instance; false when there was none.' })

@@ -14,7 +14,7 @@ export class SessionResolver {
   async mySessions(@Ctx() ctx: Context): Promise<Session[]> {
     const { session } = await signedInUser(ctx);
     const list = await ctx.services.sessions.list(session.userId);
-    return list.map((s) => toSession(s, session.id, ctx.services.config.sessionIdleTtlMs));
+    return list.map((s) => toSession(s, session.id, ctx.services.config.sessions.idleTtlMs));
   }
 
   @Authorized()

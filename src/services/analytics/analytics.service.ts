@@ -124,17 +124,17 @@ export class AnalyticsService {
     private readonly visitors: VisitorService,
     private readonly experiments: ExperimentService,
     private readonly budget: VisitorBudget,
-    private readonly config: Pick<Config, 'analyticsRetentionMs' | 'analyticsMaxPages' | 'experimentVisitorTtlMs'>,
+    private readonly config: Pick<Config, 'analytics'>,
   ) {}
 
   private get bucketTtlSec(): number {
     // Two extra minutes so the oldest minute of a full-retention window is still there.
-    return Math.ceil(this.config.analyticsRetentionMs / 1000) + 120;
+    return Math.ceil(this.config.analytics.retentionMs / 1000) + 120;
   }
 
   /** Longest pageViewSeries window, in minutes. */
   get maxMinutes(): number {
-    return Math.floor(this.config.analyticsRetentionMs / MINUTE);
+    return Math.floor(this.config.analytics.retentionMs / MINUTE);
   }
 
   /** One script call: counters, uniques, ranking, minute bucket, journey (within the caller's budget), live flag and the event. */
@@ -152,7 +152,7 @@ export class AnalyticsService {
           this.redis,
           'trackPageView',
           [k.anTotals(), k.anPages(), k.anUniques(), k.anUniques(page), k.anUniques(OTHER), k.anMinute(Math.floor(at / MINUTE)), journey, k.anDirty(), budget.key],
-          [page, visitorId, this.config.analyticsMaxPages, this.bucketTtlSec, JOURNEY_CAP, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event), ...budget.args],
+          [page, visitorId, this.config.analytics.maxPages, this.bucketTtlSec, JOURNEY_CAP, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event), ...budget.args],
         ),
       (code) => code === -1,
     );
@@ -216,7 +216,7 @@ export class AnalyticsService {
         this.bucketTtlSec,
         k.channel(ANALYTICS_EVENTS_TOPIC),
         JSON.stringify(event),
-        this.config.experimentVisitorTtlMs,
+        this.config.analytics.experimentVisitorTtlMs,
         c.orderId ? ORDER_MARKER_TTL_MS : '',
         k.experimentPrefix(),
         named,

@@ -35,7 +35,7 @@ export class ExperimentService {
     private readonly keys: Keys,
     private readonly visitors: VisitorService,
     private readonly budget: VisitorBudget,
-    private readonly config: Pick<Config, 'experimentVisitorTtlMs'>,
+    private readonly config: Pick<Config, 'analytics'>,
   ) {}
 
   /** Creates an experiment (weights default to an even split); the same definition again is a no-op. */
@@ -85,7 +85,7 @@ export class ExperimentService {
           this.redis,
           'assignVariant',
           [k.experiment(key, 'def'), k.experiment(key, 'stats'), k.anDirty(), k.anVisitorExps(visitorKey), k.experiment(key, 'assign'), k.experiment(key, 'converted'), budget.key],
-          [key, point, visitor, this.config.experimentVisitorTtlMs, ...budget.args],
+          [key, point, visitor, this.config.analytics.experimentVisitorTtlMs, ...budget.args],
         ),
       ([c]) => c === 3,
     );

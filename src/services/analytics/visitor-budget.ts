@@ -45,7 +45,7 @@ export class VisitorBudget {
   constructor(
     private readonly keys: Keys,
     private readonly visitors: VisitorService,
-    private readonly config: Pick<Config, 'analyticsVisitorKeysPerDay'>,
+    private readonly config: Pick<Config, 'analytics'>,
   ) {}
 
   /**
@@ -63,6 +63,6 @@ export class VisitorBudget {
   }
 
   private budget(key: string, mode: BudgetMode): Budget {
-    return { key, args: [mode, this.config.analyticsVisitorKeysPerDay, COUNTER_TTL_SEC] };
+    return { key, args: [mode, this.config.analytics.visitorKeysPerDay, COUNTER_TTL_SEC] };
   }
 }

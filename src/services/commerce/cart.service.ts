@@ -68,7 +68,7 @@ export class CartService {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
-    private readonly config: Pick<Config, 'cartIdleTtlMs' | 'sessionIdleTtlMs' | 'sessionMaxAgeMs' | 'guestCartGraceMs'>,
+    private readonly config: Pick<Config, 'commerce' | 'sessions'>,
   ) {}
 
   /**
@@ -76,10 +76,10 @@ export class CartService {
    * (idle lifetime, capped by the absolute end) plus the grace, and never longer than CART_IDLE_TTL.
    */
   private ttl(owner: CartOwner): number {
-    if (!ownerId(owner).startsWith('g:')) return this.config.cartIdleTtlMs;
+    if (!ownerId(owner).startsWith('g:')) return this.config.commerce.cartIdleTtlMs;
     const now = Date.now();
-    const sessionEnds = Math.min(now + this.config.sessionIdleTtlMs, typeof owner === 'string' ? now + this.config.sessionMaxAgeMs : owner.sessionExpiresAt);
-    return Math.max(1, Math.min(this.config.cartIdleTtlMs, sessionEnds + this.config.guestCartGraceMs - now));
+    const sessionEnds = Math.min(now + this.config.sessions.idleTtlMs, typeof owner === 'string' ? now + this.config.sessions.maxAgeMs : owner.sessionExpiresAt);
+    return Math.max(1, Math.min(this.config.commerce.cartIdleTtlMs, sessionEnds + this.config.commerce.guestCartGraceMs - now));
   }
 
   private scriptKeys(owner: CartOwner): string[] {
@@ -92,7 +92,7 @@ export class CartService {
    * cart's own idle lifetime decides, and browsing without touching the cart must not extend it.
    */
   async keepGuest(guestSessionId: string, untilMs: number): Promise<void> {
-    if (this.config.cartIdleTtlMs < this.config.sessionIdleTtlMs + this.config.guestCartGraceMs) return;
+    if (this.config.commerce.cartIdleTtlMs < this.config.sessions.idleTtlMs + this.config.commerce.guestCartGraceMs) return;
     await this.redis.pexpireat(this.keys.cart(`g:${guestSessionId}`), untilMs, 'GT');
   }
 
@@ -125,7 +125,7 @@ export class CartService {
       this.redis,
       'cartMerge',
       [this.keys.cart(`g:${guestSessionId}`), this.keys.cart(`u:${userId}`), this.keys.catalog('products'), this.keys.catalog('stock')],
-      [MAX_LINE_QUANTITY, MAX_CART_LINES, this.config.cartIdleTtlMs],
+      [MAX_LINE_QUANTITY, MAX_CART_LINES, this.config.commerce.cartIdleTtlMs],
     );
   }
 

@@ -42,15 +42,15 @@ export const capacityOf = (p: RatePolicy): number => p.burst * intervalOf(p);
 
 /** The default policy from RATE_LIMIT_DEFAULT (null when `off`). */
 export function defaultPolicy(config: Config): RatePolicy | null {
-  const spec = config.rateLimitDefault;
+  const spec = config.rateLimits.default;
   if (!spec) return null;
   return {
     name: DEFAULT_POLICY,
     points: spec.points,
     windowMs: spec.windowMs,
-    burst: config.rateLimit.defaultBurst ?? spec.points,
+    burst: config.rateLimits.defaultBurst ?? spec.points,
     by: 'identity',
-    onRedisDown: config.rateLimit.defaultOnRedisDown,
+    onRedisDown: config.rateLimits.defaultOnRedisDown,
     chargeDefault: true,
     oversize: true,
   };
@@ -58,9 +58,9 @@ export function defaultPolicy(config: Config): RatePolicy | null {
 
 /** The per-address policy (null when off): charged the operation's cost, like the default one, by client address. */
 export function addressPolicy(config: Config): RatePolicy | null {
-  const spec = config.rateLimitDefault && config.rateLimit.perAddress;
+  const spec = config.rateLimits.default && config.rateLimits.perAddress;
   if (!spec) return null;
-  return { name: ADDRESS_POLICY, points: spec.points, windowMs: spec.windowMs, burst: spec.points, by: 'ip', onRedisDown: config.rateLimit.defaultOnRedisDown, chargeDefault: true, oversize: true };
+  return { name: ADDRESS_POLICY, points: spec.points, windowMs: spec.windowMs, burst: spec.points, by: 'ip', onRedisDown: config.rateLimits.defaultOnRedisDown, chargeDefault: true, oversize: true };
 }
 
 /**
@@ -79,8 +79,8 @@ export interface SignInPolicies {
 }
 
 export function signInPolicies(config: Config): SignInPolicies | null {
-  if (!config.rateLimitDefault) return null;
-  const s = config.rateLimit.signIn;
+  if (!config.rateLimits.default) return null;
+  const s = config.rateLimits.signIn;
   const policy = (name: string, spec: { points: number; windowMs: number }, by: PartitionBy): RatePolicy => ({
     name,
     points: spec.points,

@@ -97,8 +97,8 @@ export class RateLimitService {
     this.extra = { address: addressPolicy(config), signIn: signInPolicies(config) };
     this.store = new RedisLimiterStore(redis);
     this.stats = new RateLimitStats(redis, keys);
-    this.allow = new Set(config.rateLimit.allow);
-    this.block = new Set(config.rateLimit.block);
+    this.allow = new Set(config.rateLimits.allow);
+    this.block = new Set(config.rateLimits.block);
   }
 
   get enabled(): boolean {

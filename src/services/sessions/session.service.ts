@@ -79,7 +79,7 @@ export class SessionService {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly pubsub: GatewayPubSub,
-    private readonly config: Pick<Config, 'sessionIdleTtlMs' | 'sessionMaxAgeMs' | 'sessionsPerUser' | 'sessionUaCheck' | 'guestCartGraceMs'>,
+    private readonly config: Pick<Config, 'sessions' | 'commerce'>,
     private readonly log: Logger,
   ) {}
 
@@ -90,7 +90,7 @@ export class SessionService {
 
   /** When a guest's state must live until, at the least, seen from `now`: the session's end plus the grace. */
   guestStateDeadline(now: number, expiresAt: number): number {
-    return Math.min(now + this.config.sessionIdleTtlMs, expiresAt) + this.config.guestCartGraceMs;
+    return Math.min(now + this.config.sessions.idleTtlMs, expiresAt) + this.config.commerce.guestCartGraceMs;
   }
 
   /** Creates a session for a user (or a guest when `userId` is null); returns the raw token once. */
@@ -104,7 +104,7 @@ export class SessionService {
       userId,
       createdAt: now,
       lastSeenAt: now,
-      expiresAt: now + this.config.sessionMaxAgeMs,
+      expiresAt: now + this.config.sessions.maxAgeMs,
       userAgent: client.userAgent?.slice(0, 512) ?? null,
       ip: client.ip ?? null,
     };
@@ -124,7 +124,7 @@ export class SessionService {
         ...(userId ? {} : { ka: this.guestStateDeadline(now, session.expiresAt) }),
       })
       // Absolute, so the key can never outlive `exp` by however long the command took to arrive.
-      .pexpireat(key, Math.min(now + this.config.sessionIdleTtlMs, session.expiresAt))
+      .pexpireat(key, Math.min(now + this.config.sessions.idleTtlMs, session.expiresAt))
       .exec();
     if (userId) {
       // Ended sessions leave their index entries behind; without this they would count toward the cap.
@@ -133,7 +133,7 @@ export class SessionService {
         this.redis,
         'sessionIndexAdd',
         [this.keys.userSessions(userId), this.keys.userSessionIds(userId)],
-        [session.id, tokenHash, now, this.config.sessionsPerUser, this.config.sessionMaxAgeMs],
+        [session.id, tokenHash, now, this.config.sessions.perUser, this.config.sessions.maxAgeMs],
       );
       await this.dropRemoved(evicted);
     }
@@ -157,7 +157,7 @@ export class SessionService {
       this.redis,
       'sessionTouch',
       [this.keys.session(tokenHash)],
-      [Date.now(), this.config.sessionIdleTtlMs, client.uaFamily, this.config.sessionUaCheck ? '1' : '0', this.config.guestCartGraceMs],
+      [Date.now(), this.config.sessions.idleTtlMs, client.uaFamily, this.config.sessions.uaCheck ? '1' : '0', this.config.commerce.guestCartGraceMs],
     );
     switch (reply[0]) {
       case 1: {

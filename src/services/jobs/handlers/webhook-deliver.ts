@@ -44,7 +44,7 @@ export const webhookDeliver: JobHandler<WebhookDeliverData> = {
     const data = raw as Record<string, unknown>;
     const url = parseUrl(data.url);
     if (typeof url === 'string') throw badInput(`Invalid webhook.deliver data: data.url ${url}`, { 'data.url': [url] });
-    if (!webhookHostAllowed(url, services.config.webhookAllowedHosts)) {
+    if (!webhookHostAllowed(url, services.config.jobs.webhookAllowedHosts)) {
       throw badInput(`Invalid webhook.deliver data: ${url.host} is not in WEBHOOK_ALLOWED_HOSTS`, { 'data.url': ['host is not allowed'] });
     }
     if (!('payload' in data) || data.payload === undefined) throw badInput('Invalid webhook.deliver data: data.payload is required', { 'data.payload': ['is required'] });
@@ -53,7 +53,7 @@ export const webhookDeliver: JobHandler<WebhookDeliverData> = {
   async run(job, services) {
     const url = new URL(job.data.url);
     // The allow list may have shrunk since the job was accepted; retrying cannot help then.
-    if (!webhookHostAllowed(url, services.config.webhookAllowedHosts)) throw new UnrecoverableError(`${url.host} is no longer in WEBHOOK_ALLOWED_HOSTS`);
+    if (!webhookHostAllowed(url, services.config.jobs.webhookAllowedHosts)) throw new UnrecoverableError(`${url.host} is no longer in WEBHOOK_ALLOWED_HOSTS`);
     let res: Response;
     try {
       res = await fetch(url, {
