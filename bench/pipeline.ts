@@ -12,7 +12,7 @@ import { ApolloServer, type ApolloServerOptions } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
 import { gatewayApolloOptions } from '../src/app/apollo';
 import { loadConfig } from '../src/config';
-import type { Context } from '../src/context';
+import type { ResolverContext } from '../src/resolvers/context';
 import { handleGraphQL } from '../src/http/graphql';
 import { createLogger } from '../src/util/logger';
 import { Metrics } from '../src/util/metrics';
@@ -48,7 +48,7 @@ function fakeResponse(done: (body: string) => void): ServerResponse {
   return res as unknown as ServerResponse;
 }
 
-export type Variant = (schema: GraphQLSchema, base: ApolloServerOptions<Context>) => ApolloServerOptions<Context>;
+export type Variant = (schema: GraphQLSchema, base: ApolloServerOptions<ResolverContext>) => ApolloServerOptions<ResolverContext>;
 
 export async function runPipelineBench(variants: Record<string, Variant>, opts: { requests: number; rounds: number; query?: string; listSize?: number }, log: (l: string) => void = console.log): Promise<Record<string, number>> {
   const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', REDIS_URL: 'redis://127.0.0.1:1' });
@@ -65,12 +65,12 @@ export async function runPipelineBench(variants: Record<string, Variant>, opts: 
   } as unknown as Services;
   const metrics = new Metrics();
   const base = gatewayApolloOptions({ config, schema, log: log0, metrics });
-  const servers: Record<string, ApolloServer<Context>> = {};
+  const servers: Record<string, ApolloServer<ResolverContext>> = {};
   for (const [name, variant] of Object.entries(variants)) {
-    servers[name] = new ApolloServer<Context>(variant(schema, { ...base, plugins: [...(base.plugins ?? [])] }));
+    servers[name] = new ApolloServer<ResolverContext>(variant(schema, { ...base, plugins: [...(base.plugins ?? [])] }));
     await servers[name].start();
   }
-  const one = (apollo: ApolloServer<Context>): Promise<string> =>
+  const one = (apollo: ApolloServer<ResolverContext>): Promise<string> =>
     new Promise((resolve, reject) => {
       handleGraphQL({ apollo, services, log: log0 }, fakeRequest(body), fakeResponse(resolve), '').catch(reject);
     });
@@ -99,7 +99,7 @@ export const PIPELINE_VARIANTS: Record<string, Variant> = {
   // Experiments: the shipped plugins, one left out at a time (by position in gatewayApolloOptions' list).
   ...(process.env.BENCH_PLUGIN_DROP
     ? Object.fromEntries(
-        process.env.BENCH_PLUGIN_DROP.split(',').map((n) => [`without plugin #${n}`, (_s: GraphQLSchema, base: ApolloServerOptions<Context>) => ({ ...base, plugins: (base.plugins ?? []).filter((_p, i) => i !== Number(n)) })]),
+        process.env.BENCH_PLUGIN_DROP.split(',').map((n) => [`without plugin #${n}`, (_s: GraphQLSchema, base: ApolloServerOptions<ResolverContext>) => ({ ...base, plugins: (base.plugins ?? []).filter((_p, i) => i !== Number(n)) })]),
       )
     : {}),
 };

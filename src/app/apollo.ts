@@ -7,7 +7,7 @@ import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disa
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config';
-import type { Context } from '../context';
+import type { ResolverContext } from '../resolvers/context';
 import type { Logger } from '../util/logger';
 import type { Metrics } from '../util/metrics';
 import { costPlugin } from '../plugins/cost';
@@ -23,11 +23,11 @@ export interface GatewayApolloDeps {
   log: Logger;
   metrics: Metrics;
   /** Plugins before the gateway's own (e.g. the HTTP drain) and after them (the modules'). */
-  before?: Array<ApolloServerPlugin<Context>>;
-  after?: Array<ApolloServerPlugin<Context>>;
+  before?: Array<ApolloServerPlugin<ResolverContext>>;
+  after?: Array<ApolloServerPlugin<ResolverContext>>;
 }
 
-export function gatewayApolloOptions({ config, schema, log, metrics, before = [], after = [] }: GatewayApolloDeps): ApolloServerOptions<Context> {
+export function gatewayApolloOptions({ config, schema, log, metrics, before = [], after = [] }: GatewayApolloDeps): ApolloServerOptions<ResolverContext> {
   return {
     // Executed by graphql-js: no code is ever generated from a request (SECURITY.md).
     schema,

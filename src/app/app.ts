@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { Config } from '../config';
-import type { Context } from '../context';
+import type { ResolverContext } from '../resolvers/context';
 import { createLogger, type Logger } from '../util/logger';
 import { Metrics } from '../util/metrics';
 import { gatewayApolloOptions } from './apollo';
@@ -97,7 +97,7 @@ async function assemble(config: Config, log: Logger, target: ConcreteTarget, emb
   const schema = await buildGatewaySchema(pubsub);
   const httpServer = createServer();
   httpServer.keepAliveTimeout = 65_000;
-  const apollo = new ApolloServer<Context>(
+  const apollo = new ApolloServer<ResolverContext>(
     gatewayApolloOptions({ config, schema, log, metrics, before: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5000 })], after: hooks.plugins }),
   );
   await apollo.start();

@@ -6,14 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
-import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
+import { buildRequestContext, type RequestContext } from '../services/context';
+import type { ResolverContext } from '../resolvers/context';
+import { clientIp, isSecure } from './request';
 import type { Logger } from '../util/logger';
 import type { Services } from '../services/container';
 import { BodyAborted, BodyTooLarge, readBody } from './body';
-import { serializeSessionCookie } from './cookies';
+import { serializeSessionCookie, tokenFrom } from './cookies';
 
 export interface GraphQLHandlerDeps {
-  apollo: ApolloServer<Context>;
+  apollo: ApolloServer<ResolverContext>;
   services: Services;
   log: Logger;
 }
@@ -32,9 +34,9 @@ export function requestIdFor(req: IncomingMessage): string {
   return typeof rid === 'string' && REQUEST_ID.test(rid) ? rid : randomUUID();
 }
 
-export function contextForRequest(req: IncomingMessage, services: Services, log: Logger, requestId: string = requestIdFor(req)): Context {
+export function contextForRequest(req: IncomingMessage, services: Services, log: Logger, requestId: string = requestIdFor(req)): RequestContext {
   const { trustedProxies } = services.config.http;
-  return buildContext(services, log, {
+  return buildRequestContext(services, log, {
     ip: clientIp(req, trustedProxies),
     userAgent: req.headers['user-agent'],
     secure: isSecure(req, trustedProxies),
@@ -87,13 +89,15 @@ async function run(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerRe
   const headers = new HeaderMap();
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   const ctx = contextForRequest(req, deps.services, deps.log, requestId);
+  const contextValue: ResolverContext = { ctx, services: deps.services };
   const result = await deps.apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-    context: async () => ctx,
+    context: async () => contextValue,
   });
   for (const [k, v] of result.headers) res.setHeader(k, v);
   for (const [k, v] of ctx.headers) res.setHeader(k, v);
-  if (ctx.cookies.length) res.setHeader('Set-Cookie', ctx.cookies.map(serializeSessionCookie));
+  const cookie = serializeSessionCookie(ctx);
+  if (cookie) res.setHeader('Set-Cookie', cookie);
   res.statusCode = result.status ?? 200;
   if (result.body.kind === 'complete') {
     res.end(result.body.string);

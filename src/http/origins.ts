@@ -5,7 +5,7 @@
  * socket that carries the user's session cookie.
  */
 import type { IncomingMessage } from 'node:http';
-import { fromTrustedProxy, isSecure } from '../context';
+import { fromTrustedProxy, isSecure } from './request';
 
 const firstValue = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v)?.split(',')[0].trim() || undefined;
 

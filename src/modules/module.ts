@@ -4,7 +4,7 @@
  * capability has one `install` function listed in {@link MODULES}.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { Context } from '../context';
+import type { ResolverContext } from '../resolvers/context';
 import type { RouteHandler } from '../http/router';
 import type { Logger } from '../util/logger';
 import type { Metrics } from '../util/metrics';
@@ -19,7 +19,7 @@ import { installRegistry } from './instances.module';
 import { installRateLimits } from './ratelimit.module';
 
 export interface AppHooks {
-  plugins: Array<ApolloServerPlugin<Context>>;
+  plugins: Array<ApolloServerPlugin<ResolverContext>>;
   wsGuards: SubscribeGuard[];
   /** Run for each WebSocket document refused before execution (rate limits charge it by size). */
   wsRefused: RefusedHook[];

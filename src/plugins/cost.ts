@@ -1,7 +1,7 @@
 /** Computes each operation's cost before execution and refuses it above the ceiling. The cost is kept on the context for the rate limiter. */
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
-import type { Context } from '../context';
+import type { ResolverContext } from '../resolvers/context';
 import { costTooHigh, operationCost } from './query-limits';
 
 type CostOf = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, operationName: string | undefined, variables: Record<string, unknown>) => number;
@@ -50,18 +50,18 @@ function cachedCost(): CostOf {
   };
 }
 
-export function costPlugin(maxCost: number): ApolloServerPlugin<Context> {
+export function costPlugin(maxCost: number): ApolloServerPlugin<ResolverContext> {
   const costOf = cachedCost();
   // One listener for every request (the cost goes on the request's context): no allocation per request.
-  const listener: GraphQLRequestListener<Context> = {
+  const listener: GraphQLRequestListener<ResolverContext> = {
     async didResolveOperation({ schema, document, request, contextValue, operation }) {
       // No operation of that name: execution answers "Unknown operation named ..." itself.
       if (!operation) return;
       // Refused: the rate limiter (whose hook runs after this one) charges it as a refused document, not its cost.
-      contextValue.cost = Number.POSITIVE_INFINITY;
+      contextValue.ctx.cost = Number.POSITIVE_INFINITY;
       const cost = costOf(schema, document, operation, request.operationName ?? undefined, request.variables ?? {});
       if (cost > maxCost) throw costTooHigh(cost, maxCost);
-      contextValue.cost = cost;
+      contextValue.ctx.cost = cost;
     },
   };
   return { requestDidStart: () => Promise.resolve(listener) };

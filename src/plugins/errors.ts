@@ -8,7 +8,7 @@ import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server'
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { ValidationError } from 'class-validator';
-import type { Context } from '../context';
+import type { ResolverContext } from '../resolvers/context';
 import { AppError, ErrorCode, PUBLIC_CODES, invalidInputMessage } from '../util/errors';
 import { isRedisUnavailable } from '../redis/connection';
 
@@ -103,21 +103,21 @@ function isClientError(err: GraphQLError): boolean {
 }
 
 /** Tags unexpected errors with the request id, logs them, and answers 503 while Redis is down. */
-export function errorPlugin(): ApolloServerPlugin<Context> {
+export function errorPlugin(): ApolloServerPlugin<ResolverContext> {
   // One listener for every request (it keeps no per-request state): no allocation per request.
-  const listener: GraphQLRequestListener<Context> = {
+  const listener: GraphQLRequestListener<ResolverContext> = {
     async didEncounterErrors({ errors, contextValue, response, operationName }) {
       for (const err of errors) {
         const original = unwrapResolverError(err);
         if (isRedisUnavailable(original)) {
           response.http.status = 503;
-          contextValue.log.warn({ err: (original as Error).message, operationName }, 'redis unavailable');
+          contextValue.ctx.log.warn({ err: (original as Error).message, operationName }, 'redis unavailable');
           continue;
         }
         const code = err.extensions?.code;
         if ((typeof code === 'string' && PUBLIC_CODES.has(code)) || isUncodedRefusal(err)) continue;
-        (err.extensions as Ext).requestId = contextValue.requestId;
-        contextValue.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
+        (err.extensions as Ext).requestId = contextValue.ctx.requestId;
+        contextValue.ctx.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
       }
     },
     async willSendResponse({ response, errors }) {

@@ -1,6 +1,6 @@
 /** Request counts and latency per operation, and errors by code, into prom-client. */
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { Context } from '../context';
+import type { ResolverContext } from '../resolvers/context';
 import type { Metrics } from '../util/metrics';
 import { clientCode } from './errors';
 
@@ -10,7 +10,7 @@ import { clientCode } from './errors';
  */
 export const MAX_OPERATION_NAMES = 200;
 
-export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<ResolverContext> {
   const known = new Set<string>();
   const label = (name: string): string => {
     if (known.has(name)) return name;
@@ -35,10 +35,10 @@ export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
     return c;
   };
   // One listener for every request (the start time is the request context's): no allocation per request.
-  const listener: GraphQLRequestListener<Context> = {
+  const listener: GraphQLRequestListener<ResolverContext> = {
     async willSendResponse({ operationName, operation, errors, contextValue }) {
       const c = childrenFor(operationName ? label(operationName) : operation ? 'anonymous' : 'invalid', operation?.operation ?? 'unknown');
-      c.duration.observe((performance.now() - contextValue.startedAt) / 1000);
+      c.duration.observe((performance.now() - contextValue.ctx.startedAt) / 1000);
       (errors?.length ? c.error : c.ok).inc();
       for (const e of errors ?? []) metrics.errors.inc({ code: clientCode(e) });
     },

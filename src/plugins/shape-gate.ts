@@ -10,7 +10,7 @@
  */
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { Kind, type DocumentNode, type GraphQLError, type ValidationRule } from 'graphql';
-import type { Context } from '../context';
+import type { ResolverContext } from '../resolvers/context';
 import { checkShape } from './document-shape';
 import type { QueryLimits } from './query-limits';
 
@@ -29,9 +29,9 @@ export const refusedRule: ValidationRule = (ctx) => {
   return {};
 };
 
-export function shapeGatePlugin(limits: QueryLimits): ApolloServerPlugin<Context> {
+export function shapeGatePlugin(limits: QueryLimits): ApolloServerPlugin<ResolverContext> {
   // One listener for every request (it keeps no per-request state): no allocation per request.
-  const listener: GraphQLRequestListener<Context> = {
+  const listener: GraphQLRequestListener<ResolverContext> = {
     // Only documents Apollo has not parsed and validated before get here: its document cache skips both.
     async parsingDidStart(rc) {
       // Apollo calls this without awaiting it, right before validating: it must not throw, and does all its work at once.
@@ -43,7 +43,7 @@ export function shapeGatePlugin(limits: QueryLimits): ApolloServerPlugin<Context
           if (refusal) (rc as { document: DocumentNode }).document = refusedDocument(refusal);
         } catch (error) {
           // A rejection here would be unhandled; validation still judges the document.
-          rc.contextValue.log.error({ err: error }, 'shape check failed');
+          rc.contextValue.ctx.log.error({ err: error }, 'shape check failed');
         }
       };
     },

@@ -1,30 +1,31 @@
 /** Authorization: TypeGraphQL's auth checker and helpers for resolvers. */
 import type { AuthChecker } from 'type-graphql';
-import type { Context } from '../context';
+import type { RequestContext } from '../services/context';
+import type { ResolverContext } from './context';
 import { forbidden, sessionEnded, unauthenticated } from '../util/errors';
 import type { SessionRecord } from '../services/sessions/session.service';
 import type { UserRecord } from '../services/sessions/user.service';
 
 /** UNAUTHENTICATED, saying why when this very request ended the session it presented. */
-const notSignedIn = (ctx: Context, message?: string) => (ctx.sessionEnded() ? sessionEnded() : unauthenticated(message));
+const notSignedIn = (ctx: RequestContext, message?: string) => (ctx.sessionEnded() ? sessionEnded() : unauthenticated(message));
 
 /** `@Authorized()` needs a signed-in user; `@Authorized('ADMIN')` one of the roles. */
-export const authChecker: AuthChecker<Context> = async ({ context }, roles) => {
-  const user = await context.user();
-  if (!user) throw notSignedIn(context);
+export const authChecker: AuthChecker<ResolverContext> = async ({ context: { ctx } }, roles) => {
+  const user = await ctx.user();
+  if (!user) throw notSignedIn(ctx);
   if (roles.length && !roles.some((r) => user.roles.includes(r as UserRecord['roles'][number]))) throw forbidden();
   return true;
 };
 
 /** The signed-in user's session and record; UNAUTHENTICATED otherwise. */
-export async function signedInUser(ctx: Context): Promise<{ session: SessionRecord & { userId: string }; user: UserRecord }> {
+export async function signedInUser(ctx: RequestContext): Promise<{ session: SessionRecord & { userId: string }; user: UserRecord }> {
   const [session, user] = await Promise.all([ctx.session(), ctx.user()]);
   if (!session?.userId || !user) throw notSignedIn(ctx);
   return { session: session as SessionRecord & { userId: string }, user };
 }
 
 /** The session (user or guest) acting on this request; UNAUTHENTICATED when there is none. */
-export async function anySession(ctx: Context): Promise<SessionRecord> {
+export async function anySession(ctx: RequestContext): Promise<SessionRecord> {
   const session = await ctx.session();
   if (!session) throw notSignedIn(ctx, 'Start a guest session or sign in first');
   return session;

@@ -16,7 +16,10 @@ import type { Server } from 'node:http';
 import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { buildContext, clientIp, isSecure, tokenFrom, type Context } from '../context';
+import { buildRequestContext, type RequestContext } from '../services/context';
+import type { ResolverContext } from '../resolvers/context';
+import { tokenFrom } from '../http/cookies';
+import { clientIp, isSecure } from '../http/request';
 import type { Logger } from '../util/logger';
 import type { Metrics } from '../util/metrics';
 import { SESSION_ENDED_CLOSE_REASON } from '../util/errors';
@@ -56,10 +59,10 @@ export interface SubscribeRequest {
 }
 
 /** Runs before each subscribe operation; throws a GraphQLError to refuse it. */
-export type SubscribeGuard = (ctx: Context, op: SubscribeRequest, conn: ConnectionState, extra: Extra) => Promise<void>;
+export type SubscribeGuard = (ctx: RequestContext, op: SubscribeRequest, conn: ConnectionState, extra: Extra) => Promise<void>;
 
 /** Runs for each document refused before execution (parse, validation, limits, cost), with its size in bytes. */
-export type RefusedHook = (ctx: Context, bytes: number) => Promise<void>;
+export type RefusedHook = (ctx: RequestContext, bytes: number) => Promise<void>;
 
 export interface WsDeps {
   server: Server;
@@ -115,9 +118,9 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
 
   await sessionSockets.start(services.pubsub);
 
-  const contextFor = (extra: Ex): Context => {
+  const contextFor = (extra: Ex): RequestContext => {
     const req = extra.request;
-    const ctx = buildContext(services, log, {
+    const ctx = buildRequestContext(services, log, {
       ip: clientIp(req, config.http.trustedProxies),
       userAgent: req.headers['user-agent'],
       secure: isSecure(req, config.http.trustedProxies),
@@ -165,28 +168,29 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
       onSubscribe: async (ctx, id, payload) => {
         const extra = ctx.extra as Ex;
         const state = extra.state!;
-        const contextValue = contextFor(extra);
+        const request = contextFor(extra);
         const variables = payload.variables ?? {};
         const checked = await state.turns.take(() => (extra.socket.readyState === extra.socket.OPEN ? checkDocument(payload) : null));
         // Closed while this message waited its turn (e.g. by the invalid-document limit): not worth checking.
         if (!checked) return [new GraphQLError('The connection is closed')];
         if (!checked.ok) {
           const tooMany = checked.invalid && state.invalid.record();
-          for (const hook of deps.refused) await hook(contextValue, Buffer.byteLength(payload.query));
+          for (const hook of deps.refused) await hook(request, Buffer.byteLength(payload.query));
           // Once graphql-ws has sent this document's errors (in the microtasks that follow the return).
           if (tooMany) setImmediate(() => extra.socket.close(INVALID_CLOSE_CODE, INVALID_CLOSE_REASON));
           return checked.errors;
         }
         const { document, operation, cost } = checked;
-        contextValue.cost = cost;
+        request.cost = cost;
         try {
           const op: SubscribeRequest = { schema, document, operation, variables, cost };
-          for (const guard of deps.guards) await guard(contextValue, op, state, extra);
+          for (const guard of deps.guards) await guard(request, op, state, extra);
         } catch (err) {
           if (err instanceof GraphQLError) return [err];
           throw err;
         }
         state.open.add(id);
+        const contextValue: ResolverContext = { ctx: request, services };
         shareResultsBy(contextValue, shareKeyOf(state.token, payload.query, payload.operationName, variables));
         const args: ExecutionArgs = { schema, document, variableValues: variables, operationName: payload.operationName, contextValue };
         return args;

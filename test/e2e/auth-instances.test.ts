@@ -6,7 +6,7 @@
 import { execute, parse } from 'graphql';
 import { Authorized, buildSchema, Query, Resolver } from 'type-graphql';
 import { authChecker } from '../../src/resolvers/viewer';
-import { buildContext } from '../../src/context';
+import { buildRequestContext } from '../../src/services/context';
 import { startTestApp, registerUser, loginAs, ADMIN, type TestApp } from '../helpers/app';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 
@@ -101,7 +101,7 @@ describe('@Authorized roles', () => {
 
   const run = async (token: string | null, query: string) => {
     const schema = await buildSchema({ resolvers: [RoleProbe], authChecker, validate: false });
-    const contextValue = buildContext(a.app.services, a.app.log, { ip: '127.0.0.1', userAgent: 'node-test', secure: false, token });
+    const contextValue = { ctx: buildRequestContext(a.app.services, a.app.log, { ip: '127.0.0.1', userAgent: 'node-test', secure: false, token }), services: a.app.services };
     return execute({ schema, document: parse(query), contextValue });
   };
 

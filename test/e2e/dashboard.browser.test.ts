@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildContext } from '../../src/context';
+import { buildRequestContext } from '../../src/services/context';
 import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { ok, pool, TRACK_VIEW } from '../helpers/analytics';
 
@@ -59,7 +59,7 @@ async function signIn(page: Page, email: string, password: string): Promise<void
 async function seed(): Promise<void> {
   const admin = await loginAs(t, ADMIN.email, ADMIN.password);
   ok(await t.gql('mutation { createExperiment(input: { key: "checkout-button", variants: ["blue", "green"] }) { key } }', {}, { token: admin }));
-  const ctx = buildContext(t.app.services, t.app.log, { ip: '127.0.0.1', secure: false, token: null });
+  const ctx = buildRequestContext(t.app.services, t.app.log, { ip: '127.0.0.1', secure: false, token: null });
   const pages = ['/', '/products', '/products/espresso', '/products/grinder', '/cart', '/checkout', '/about'];
   await pool(400, 16, async (i) => {
     const visitorId = `seed-${i % 120}`;

@@ -1,5 +1,5 @@
 /** Tracking and admin reads through the real gateway: exact counts under concurrency, uniques, series, journeys, bounds. */
-import { buildContext } from '../../src/context';
+import { buildRequestContext } from '../../src/services/context';
 import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { ANALYTICS, ok, pool, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 
@@ -59,7 +59,7 @@ test('conversions counted exactly with revenue per type under concurrency', asyn
 test('unique visitors within 2% for 10,000 visitors, per page and overall', async () => {
   const before = ok(await asAdmin(ANALYTICS)).analytics.uniqueVisitors;
   // Through the service (the same script the mutation runs) to keep the file fast; 10,000 HTTP calls add nothing here.
-  const ctx = buildContext(t.app.services, t.app.log, { ip: '127.0.0.1', secure: false, token: null });
+  const ctx = buildRequestContext(t.app.services, t.app.log, { ip: '127.0.0.1', secure: false, token: null });
   await pool(10_000, 64, (i) => t.app.services.analytics.trackPageView(ctx, { page: '/uv', visitorId: `uv-visitor-${i}` }));
   // Seen again: repeats must not count.
   await pool(2000, 64, (i) => t.app.services.analytics.trackPageView(ctx, { page: '/uv', visitorId: `uv-visitor-${i}` }));

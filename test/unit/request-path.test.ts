@@ -4,7 +4,8 @@
  */
 import { buildSchema, parse, type GraphQLSchema } from 'graphql';
 import type { GraphQLRequestContextDidResolveOperation } from '@apollo/server';
-import { buildContext, type Context } from '../../src/context';
+import type { ResolverContext } from '../../src/resolvers/context';
+import { buildRequestContext } from '../../src/services/context';
 import { costPlugin } from '../../src/plugins/cost';
 
 const schema: GraphQLSchema = buildSchema(`
@@ -14,11 +15,11 @@ const schema: GraphQLSchema = buildSchema(`
 `);
 describe('cost plugin', () => {
   async function costOf(plugin: ReturnType<typeof costPlugin>, document: ReturnType<typeof parse>, variables: Record<string, unknown> = {}): Promise<number> {
-    const contextValue = { cost: 0 } as Context;
+    const contextValue = { ctx: { cost: 0 } } as ResolverContext;
     const listener = await plugin.requestDidStart!({} as never);
     const operation = document.definitions[0];
-    await listener!.didResolveOperation!({ schema, document, request: { variables }, contextValue, operation } as unknown as GraphQLRequestContextDidResolveOperation<Context>);
-    return contextValue.cost;
+    await listener!.didResolveOperation!({ schema, document, request: { variables }, contextValue, operation } as unknown as GraphQLRequestContextDidResolveOperation<ResolverContext>);
+    return contextValue.ctx.cost;
   }
 
   test('a document without variables costs the same every time', async () => {
@@ -47,13 +48,15 @@ describe('cost plugin', () => {
 });
 
 describe('context', () => {
-  test("Apollo's per-request copy sees the token that actAs sets", () => {
-    const services = { sessions: {}, users: {} } as unknown as Parameters<typeof buildContext>[0];
-    const log = { child: () => log } as unknown as Parameters<typeof buildContext>[1];
-    const ctx = buildContext(services, log, { ip: '127.0.0.1', secure: false, token: null });
+  test("Apollo's per-request copy of the resolver context shares the request context, so it sees the token actAs sets", () => {
+    const lookup = { sessions: {}, users: {} } as unknown as Parameters<typeof buildRequestContext>[0];
+    const log = { child: () => log } as unknown as Parameters<typeof buildRequestContext>[1];
+    const ctx = buildRequestContext(lookup, log, { ip: '127.0.0.1', secure: false, token: null });
+    const contextValue = { ctx, services: {} } as ResolverContext;
     // What Apollo Server does to the context object of every request.
-    const copy: Context = Object.assign(Object.create(Object.getPrototypeOf(ctx)), ctx);
-    copy.actAs(null, 'new-token-0123456789');
-    expect(copy.token).toBe('new-token-0123456789');
+    const copy: ResolverContext = Object.assign(Object.create(Object.getPrototypeOf(contextValue)), contextValue);
+    copy.ctx.actAs(null, 'new-token-0123456789');
+    expect(ctx.token).toBe('new-token-0123456789');
+    expect(copy.ctx).toBe(ctx);
   });
 });

@@ -5,14 +5,14 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../../resolvers/context';
 import { rootFields } from './operation';
 import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../../services/ratelimit/ratelimit.service';
 import type { SubscribeGuard } from '../../ws/server';
 
-export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<Context> {
+export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<ResolverContext> {
   return {
-    async requestDidStart({ contextValue: ctx }) {
+    async requestDidStart({ contextValue: { ctx } }) {
       if (!service.enabled) return;
       // The identity needs the session: start its check now so it overlaps parsing and validation.
       // Once the session names a user, read the user at once too: that read leaves in the same
@@ -28,7 +28,7 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
       }
       let charged = false;
       return {
-        async didResolveOperation({ schema, document, operation, request, contextValue: ctx }) {
+        async didResolveOperation({ schema, document, operation, request, contextValue: { ctx } }) {
           // Refused by the cost plugin (over the ceiling, or variables that do not fit), which ran first and
           // set ctx.cost: didEncounterErrors charges it as a refused document.
           if (ctx.cost > maxCost || !operation) return;
@@ -37,7 +37,7 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
           const label = operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'anonymous');
           await service.enforce(ctx, { cost: ctx.cost, roots, operation: label, transport: 'http' });
         },
-        async didEncounterErrors({ contextValue: ctx, source, request }) {
+        async didEncounterErrors({ contextValue: { ctx }, source, request }) {
           // Parse, validation and cost failures never reach didResolveOperation's charge: charged by size.
           if (charged) return;
           charged = true;

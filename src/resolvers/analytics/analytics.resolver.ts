@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../context';
+import type { RequestContext } from '../../services/context';
 import { isAdmin } from '../viewer';
 import { badInput, forbidden, unauthenticated } from '../../util/errors';
 import { filtered } from '../../util/iterators';
@@ -12,7 +13,7 @@ import { AnalyticsEvent, AnalyticsEventType, AnalyticsStats, PageStats, TimePoin
 import { ListSize } from '../../types/list-size';
 
 /** The role check of @Authorized('ADMIN'), for subscribe functions. */
-async function requireAdmin(ctx: Context): Promise<void> {
+async function requireAdmin(ctx: RequestContext): Promise<void> {
   const user = await ctx.user();
   if (!user) throw unauthenticated();
   if (!isAdmin(user)) throw forbidden();
@@ -31,27 +32,27 @@ const wanted = (types: AnalyticsEventType[] | null | undefined, payload: Analyti
 export class AnalyticsResolver {
   @RateLimit({ name: 'page-view', points: 120, window: '1m', burst: 60 })
   @Mutation(() => Boolean, { description: 'Anyone may track. One Redis round trip; the event reaches analyticsEvents subscribers.' })
-  async trackPageView(@Arg('input', () => PageViewInput) input: PageViewInput, @Ctx() ctx: Context): Promise<boolean> {
-    await ctx.services.analytics.trackPageView(ctx, input);
+  async trackPageView(@Arg('input', () => PageViewInput) input: PageViewInput, @Ctx() { ctx, services }: ResolverContext): Promise<boolean> {
+    await services.analytics.trackPageView(ctx, input);
     return true;
   }
 
   @Mutation(() => Boolean, { description: "Anyone may track. Naming an experiment counts it for the viewer's variant. valueCents is revenue only from an admin." })
-  async trackConversion(@Arg('input', () => ConversionInput) input: ConversionInput, @Ctx() ctx: Context): Promise<boolean> {
-    await ctx.services.analytics.trackConversion(ctx, input);
+  async trackConversion(@Arg('input', () => ConversionInput) input: ConversionInput, @Ctx() { ctx, services }: ResolverContext): Promise<boolean> {
+    await services.analytics.trackConversion(ctx, input);
     return true;
   }
 
   @Authorized('ADMIN')
   @Query(() => AnalyticsStats, { description: 'Admin only.' })
-  async analytics(@Ctx() ctx: Context): Promise<AnalyticsStats> {
-    return toAnalyticsStats(await ctx.services.analytics.snapshot({ topPages: LIVE_TOP_PAGES }));
+  async analytics(@Ctx() { ctx, services }: ResolverContext): Promise<AnalyticsStats> {
+    return toAnalyticsStats(await services.analytics.snapshot({ topPages: LIVE_TOP_PAGES }));
   }
 
   @Authorized('ADMIN')
   @Query(() => PageStats, { description: 'Admin only.' })
-  pageStats(@Arg('page') page: string, @Ctx() ctx: Context): Promise<PageStats> {
-    return ctx.services.analytics.pageStats(page);
+  pageStats(@Arg('page') page: string, @Ctx() { ctx, services }: ResolverContext): Promise<PageStats> {
+    return services.analytics.pageStats(page);
   }
 
   @Authorized('ADMIN')
@@ -61,35 +62,35 @@ export class AnalyticsResolver {
   async pageViewSeries(
     @Arg('page', () => String, { nullable: true }) page: string | null,
     @Arg('minutes', () => Int, { nullable: true, defaultValue: 60 }) minutes: number,
-    @Ctx() ctx: Context,
+    @Ctx() { ctx, services }: ResolverContext,
   ): Promise<TimePoint[]> {
-    return (await ctx.services.analytics.series(page ?? null, minutes ?? 60)).map(toTimePoint);
+    return (await services.analytics.series(page ?? null, minutes ?? 60)).map(toTimePoint);
   }
 
   @Authorized('ADMIN')
   @ListSize({ max: JOURNEY_CAP })
   @Query(() => [String], { description: "Admin only. A visitor's latest pages, newest first (at most 50)." })
-  visitorJourney(@Arg('visitorId') visitorId: string, @Ctx() ctx: Context): Promise<string[]> {
-    return ctx.services.analytics.journey(visitorId);
+  visitorJourney(@Arg('visitorId') visitorId: string, @Ctx() { ctx, services }: ResolverContext): Promise<string[]> {
+    return services.analytics.journey(visitorId);
   }
 
   @ListSize({ arg: 'limit', default: 10, max: 100 })
   @FieldResolver(() => [PageStats], { description: `Most viewed first. Limit 1 to 100, default 10; liveStats carries the top ${LIVE_TOP_PAGES}.` })
-  async topPages(@Root() stats: AnalyticsStats, @Arg('limit', () => Int, { nullable: true, defaultValue: 10 }) limit: number, @Ctx() ctx: Context): Promise<PageStats[]> {
+  async topPages(@Root() stats: AnalyticsStats, @Arg('limit', () => Int, { nullable: true, defaultValue: 10 }) limit: number, @Ctx() { ctx, services }: ResolverContext): Promise<PageStats[]> {
     const n = limit ?? 10;
     if (n < 1 || n > 100) throw badInput('limit must be from 1 to 100', { limit: ['must be from 1 to 100'] });
     const read = stats.topPagesRead;
     if (stats.live || read.length >= n || read.length >= stats.trackedPages) return read.slice(0, n);
-    return ctx.services.analytics.topPages(n);
+    return services.analytics.topPages(n);
   }
 
   // Subscriptions check the role once, at subscribe time: an @Authorized check would run again for every event.
   @Subscription(() => AnalyticsEvent, {
     subscribe: async ({ args, context }) => {
-      const ctx = context as Context;
+      const { ctx, services } = context as ResolverContext;
       await requireAdmin(ctx);
       const types = args.types as AnalyticsEventType[] | null | undefined;
-      return filtered(ctx.services.pubsub.subscribe(ANALYTICS_EVENTS_TOPIC) as AsyncIterable<AnalyticsEventPayload>, (e) => wanted(types, e));
+      return filtered(services.pubsub.subscribe(ANALYTICS_EVENTS_TOPIC) as AsyncIterable<AnalyticsEventPayload>, (e) => wanted(types, e));
     },
     description: 'Admin only. Every tracked event on any instance; `types` omitted or empty means all.',
   })
@@ -99,9 +100,9 @@ export class AnalyticsResolver {
 
   @Subscription(() => AnalyticsStats, {
     subscribe: async ({ context }) => {
-      const ctx = context as Context;
+      const { ctx, services } = context as ResolverContext;
       await requireAdmin(ctx);
-      return ctx.services.liveStats.subscribe();
+      return services.liveStats.subscribe();
     },
     description: 'Admin only. Pushed at most once a second (across all instances) while anything changes; the same payload on every instance.',
   })

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../context';
 import { badInput } from '../../util/errors';
 import { VISITOR_ID } from '../../types/analytics/analytics.input';
 import { toExperiment } from '../../types/analytics/analytics.mappers';
@@ -11,8 +11,8 @@ import { ListSize } from '../../types/list-size';
 export class ExperimentResolver {
   @Authorized('ADMIN')
   @Mutation(() => Experiment, { description: 'Admin only. Creating the same experiment again returns it; other variants or weights under an existing key are refused.' })
-  async createExperiment(@Arg('input', () => ExperimentInput) input: ExperimentInput, @Ctx() ctx: Context): Promise<Experiment> {
-    return toExperiment(await ctx.services.experiments.create(input));
+  async createExperiment(@Arg('input', () => ExperimentInput) input: ExperimentInput, @Ctx() { ctx, services }: ResolverContext): Promise<Experiment> {
+    return toExperiment(await services.experiments.create(input));
   }
 
   @Authorized('ADMIN')
@@ -20,35 +20,35 @@ export class ExperimentResolver {
   async stopExperiment(
     @Arg('key') key: string,
     @Arg('winner', () => String, { nullable: true }) winner: string | null,
-    @Ctx() ctx: Context,
+    @Ctx() { ctx, services }: ResolverContext,
   ): Promise<Experiment> {
-    return toExperiment(await ctx.services.experiments.stop(key, winner ?? null));
+    return toExperiment(await services.experiments.stop(key, winner ?? null));
   }
 
   @Mutation(() => String, { description: 'Anyone. Deterministic per viewer (visitorId, else user, else session, else IP and user agent); records an exposure once.' })
   assignVariant(
     @Arg('experiment') experiment: string,
     @Arg('visitorId', () => String, { nullable: true, description: 'As in PageViewInput.' }) visitorId: string | null,
-    @Ctx() ctx: Context,
+    @Ctx() { ctx, services }: ResolverContext,
   ): Promise<string> {
     if (visitorId && !VISITOR_ID.test(visitorId)) throw badInput('visitorId must be 1 to 128 letters, digits or _ . : @ -', { visitorId: ['invalid'] });
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(experiment)) throw badInput('experiment must be an experiment key', { experiment: ['invalid'] });
-    return ctx.services.experiments.assign(ctx, experiment, visitorId);
+    return services.experiments.assign(ctx, experiment, visitorId);
   }
 
   @Authorized('ADMIN')
   @Query(() => Experiment, { nullable: true, description: 'Admin only.' })
-  async experiment(@Arg('key') key: string, @Ctx() ctx: Context): Promise<Experiment | null> {
-    const report = await ctx.services.experiments.get(key);
+  async experiment(@Arg('key') key: string, @Ctx() { ctx, services }: ResolverContext): Promise<Experiment | null> {
+    const report = await services.experiments.get(key);
     return report ? toExperiment(report) : null;
   }
 
   @Authorized('ADMIN')
   @ListSize({ arg: 'limit', default: 20, max: 100 })
   @Query(() => [Experiment], { description: 'Admin only. The most recent first; limit 1 to 100, default 20.' })
-  async experiments(@Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number, @Ctx() ctx: Context): Promise<Experiment[]> {
+  async experiments(@Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number, @Ctx() { ctx, services }: ResolverContext): Promise<Experiment[]> {
     const n = limit ?? 20;
     if (n < 1 || n > 100) throw badInput('limit must be from 1 to 100', { limit: ['must be from 1 to 100'] });
-    return (await ctx.services.experiments.recent(n)).map(toExperiment);
+    return (await services.experiments.recent(n)).map(toExperiment);
   }
 }

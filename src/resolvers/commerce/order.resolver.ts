@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../context';
 import { signedInUser } from '../viewer';
 import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
 import { toOrder } from '../../types/commerce/commerce.mappers';
@@ -11,18 +11,18 @@ import { ListSize } from '../../types/list-size';
 export class OrderResolver {
   @Authorized()
   @Query(() => Order, { nullable: true, description: "The caller's order (any order for an admin); null for anyone else's or an unknown id." })
-  async order(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Order | null> {
+  async order(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<Order | null> {
     const { user } = await signedInUser(ctx);
-    const order = await ctx.services.orders.findVisible(user, id);
+    const order = await services.orders.findVisible(user, id);
     return order && toOrder(order);
   }
 
   @Authorized()
   @ListSize({ arg: 'limit', default: 50, max: 100 })
   @Query(() => [Order], { description: "The caller's orders, newest first." })
-  async myOrders(@Args(() => MyOrdersArgs) { limit }: MyOrdersArgs, @Ctx() ctx: Context): Promise<Order[]> {
+  async myOrders(@Args(() => MyOrdersArgs) { limit }: MyOrdersArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Order[]> {
     const { user } = await signedInUser(ctx);
-    return (await ctx.services.orders.listForUser(user.id, limit ?? 50)).map(toOrder);
+    return (await services.orders.listForUser(user.id, limit ?? 50)).map(toOrder);
   }
 
   @Authorized()
@@ -30,8 +30,8 @@ export class OrderResolver {
   @Mutation(() => Order, {
     description: "Buys the signed-in user's cart in one atomic step, or nothing: OUT_OF_STOCK lists each short line (extensions.lines). The same idempotencyKey never creates a second order.",
   })
-  async checkout(@Args(() => CheckoutArgs) { idempotencyKey }: CheckoutArgs, @Ctx() ctx: Context): Promise<Order> {
+  async checkout(@Args(() => CheckoutArgs) { idempotencyKey }: CheckoutArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Order> {
     const { user } = await signedInUser(ctx);
-    return toOrder(await ctx.services.orders.checkout(user.id, idempotencyKey, ctx.log));
+    return toOrder(await services.orders.checkout(user.id, idempotencyKey, ctx.log));
   }
 }

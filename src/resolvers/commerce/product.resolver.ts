@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../context';
 import { toProduct } from '../../types/commerce/commerce.mappers';
 import { ProductInput, ProductsArgs, RecommendationsArgs } from '../../types/commerce/product.input';
 import { Product } from '../../types/commerce/product.type';
@@ -9,25 +9,25 @@ import { ListSize } from '../../types/list-size';
 export class ProductResolver {
   @ListSize({ arg: 'limit', default: 20, max: 100 })
   @Query(() => [Product], { description: 'The catalog in product id order. Anyone may read it.' })
-  async products(@Args(() => ProductsArgs) { limit, offset }: ProductsArgs, @Ctx() ctx: Context): Promise<Product[]> {
-    return (await ctx.services.catalog.list(offset ?? 0, limit ?? 20)).map(toProduct);
+  async products(@Args(() => ProductsArgs) { limit, offset }: ProductsArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Product[]> {
+    return (await services.catalog.list(offset ?? 0, limit ?? 20)).map(toProduct);
   }
 
   @Query(() => Product, { nullable: true, description: 'One product, or null when there is none with this id.' })
-  async product(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Product | null> {
-    const p = await ctx.services.catalog.get(id);
+  async product(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<Product | null> {
+    const p = await services.catalog.get(id);
     return p && toProduct(p);
   }
 
   @ListSize({ arg: 'limit', default: 5, max: 20 })
   @Query(() => [Product], { description: 'Products often bought with this one, then best sellers; never itself, never out of stock.' })
-  async recommendations(@Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs, @Ctx() ctx: Context): Promise<Product[]> {
-    return (await ctx.services.recommendations.forProduct(productId, limit ?? 5)).map(toProduct);
+  async recommendations(@Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Product[]> {
+    return (await services.recommendations.forProduct(productId, limit ?? 5)).map(toProduct);
   }
 
   @Authorized('ADMIN')
   @Mutation(() => Product, { description: 'Admin only. Creates the product or replaces it, stock included.' })
-  async upsertProduct(@Arg('input', () => ProductInput) input: ProductInput, @Ctx() ctx: Context): Promise<Product> {
-    return toProduct(await ctx.services.catalog.upsert(input));
+  async upsertProduct(@Arg('input', () => ProductInput) input: ProductInput, @Ctx() { ctx, services }: ResolverContext): Promise<Product> {
+    return toProduct(await services.catalog.upsert(input));
   }
 }

@@ -1,5 +1,5 @@
 import { Authorized, Ctx, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../context';
 import { Instance, toInstance } from '../../types/instances/instance.type';
 import { ListSize } from '../../types/list-size';
 
@@ -11,7 +11,7 @@ export class InstanceResolver {
   @Authorized('ADMIN')
   @ListSize({ max: MAX_LISTED_INSTANCES })
   @Query(() => [Instance], { description: 'Admin only. Live gateway and worker processes, gateways first.' })
-  async instances(@Ctx() ctx: Context): Promise<Instance[]> {
-    return (await ctx.services.registry.list()).slice(0, MAX_LISTED_INSTANCES).map(toInstance);
+  async instances(@Ctx() { ctx, services }: ResolverContext): Promise<Instance[]> {
+    return (await services.registry.list()).slice(0, MAX_LISTED_INSTANCES).map(toInstance);
   }
 }

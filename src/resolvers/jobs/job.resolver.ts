@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../context';
+import type { RequestContext } from '../../services/context';
 import { isAdmin, signedInUser } from '../viewer';
 import type { JobRecord, JobSender, QueueCounts, QuotaUsage } from '../../services/jobs/job.service';
 import { badInput } from '../../util/errors';
@@ -9,7 +10,7 @@ import { Job, JobQuota, QueueStats } from '../../types/jobs/job.type';
 import { ListSize } from '../../types/list-size';
 
 /** The signed-in caller: admin by its roles, and its account's address (where its email.send may go). */
-async function viewer(ctx: Context): Promise<JobSender> {
+async function viewer(ctx: RequestContext): Promise<JobSender> {
   const { user } = await signedInUser(ctx);
   return { userId: user.id, admin: isAdmin(user), email: user.email };
 }
@@ -18,27 +19,27 @@ async function viewer(ctx: Context): Promise<JobSender> {
 export class JobResolver {
   @Authorized()
   @Query(() => Job, { nullable: true, description: "The caller's job (any job for an admin); null for anyone else's or an unknown id." })
-  async job(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Job | null> {
-    return ctx.services.jobs.get(await viewer(ctx), id);
+  async job(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<Job | null> {
+    return services.jobs.get(await viewer(ctx), id);
   }
 
   @Authorized('ADMIN')
   @ListSize({ arg: 'limit', default: 50, max: 500 })
   @Query(() => [Job], { description: 'Admin only. Jobs in one state: pending ones in run order, finished ones newest first.' })
-  jobs(@Args(() => JobsArgs) { state, limit }: JobsArgs, @Ctx() ctx: Context): Promise<Job[]> {
-    return ctx.services.jobs.list(state, limit ?? 50);
+  jobs(@Args(() => JobsArgs) { state, limit }: JobsArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Job[]> {
+    return services.jobs.list(state, limit ?? 50);
   }
 
   @Authorized()
   @Query(() => JobQuota, { description: "The caller's jobs WAITING or DELAYED, in count and bytes, and the limits on them." })
-  async myJobQuota(@Ctx() ctx: Context): Promise<QuotaUsage> {
-    return ctx.services.jobs.quotaOf(await viewer(ctx));
+  async myJobQuota(@Ctx() { ctx, services }: ResolverContext): Promise<QuotaUsage> {
+    return services.jobs.quotaOf(await viewer(ctx));
   }
 
   @Authorized('ADMIN')
   @Query(() => QueueStats, { description: 'Admin only.' })
-  queueStats(@Ctx() ctx: Context): Promise<QueueStats> {
-    return ctx.services.jobs.counts();
+  queueStats(@Ctx() { ctx, services }: ResolverContext): Promise<QueueStats> {
+    return services.jobs.counts();
   }
 
   @Authorized()
@@ -46,9 +47,9 @@ export class JobResolver {
     description: 'Enqueues a job of a client type (see the job types table). The same idempotencyKey returns the same job. QUOTA_EXCEEDED past the caller\'s job quota (myJobQuota).',
   })
   // validate: false on both: JobService checks the input's bounds (enqueueInputProblems), for internal callers too.
-  async enqueueJob(@Arg('input', () => EnqueueJobInput, { validate: false }) input: EnqueueJobInput, @Ctx() ctx: Context): Promise<Job> {
+  async enqueueJob(@Arg('input', () => EnqueueJobInput, { validate: false }) input: EnqueueJobInput, @Ctx() { ctx, services }: ResolverContext): Promise<Job> {
     const { type, data, ...opts } = input;
-    return ctx.services.jobs.enqueue(await viewer(ctx), type, data, opts);
+    return services.jobs.enqueue(await viewer(ctx), type, data, opts);
   }
 
   @Authorized()
@@ -56,21 +57,21 @@ export class JobResolver {
   @Mutation(() => [Job], {
     description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT or FORBIDDEN naming inputs[i]) and nothing is enqueued; so does a batch that does not fit in the caller's job quota (QUOTA_EXCEEDED).`,
   })
-  async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[], @Ctx() ctx: Context): Promise<Job[]> {
+  async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[], @Ctx() { ctx, services }: ResolverContext): Promise<Job[]> {
     if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch) throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });
-    return ctx.services.jobs.enqueueMany(await viewer(ctx), inputs);
+    return services.jobs.enqueueMany(await viewer(ctx), inputs);
   }
 
   @Authorized()
   @Mutation(() => Boolean, { description: 'Removes a WAITING or DELAYED job of the caller (any job for an admin); false once it has started.' })
-  async cancelJob(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
-    return ctx.services.jobs.cancel(await viewer(ctx), id);
+  async cancelJob(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<boolean> {
+    return services.jobs.cancel(await viewer(ctx), id);
   }
 
   @Authorized('ADMIN')
   @Mutation(() => Job, { description: 'Admin only: moves a FAILED job back to WAITING with a fresh set of attempts.' })
-  retryJob(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Job> {
-    return ctx.services.jobs.retry(id);
+  retryJob(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<Job> {
+    return services.jobs.retry(id);
   }
 
   @Authorized()
@@ -78,7 +79,7 @@ export class JobResolver {
   @RateLimit({ name: 'job-watch', points: 60, window: '1m', burst: 30 })
   @Subscription(() => Job, {
     description: "The job's owner or an admin. The current state first, then every state or progress change; completes when the job is removed.",
-    subscribe: async ({ args, context }) => (context as Context).services.jobs.watch(await viewer(context as Context), String(args.id)),
+    subscribe: async ({ args, context }) => (context as ResolverContext).services.jobs.watch(await viewer((context as ResolverContext).ctx), String(args.id)),
   })
   jobUpdated(@Root() job: JobRecord, @Arg('id', () => ID) _id: string): Job {
     return job;
@@ -87,7 +88,7 @@ export class JobResolver {
   @Authorized('ADMIN')
   @Subscription(() => QueueStats, {
     description: 'Admin only. The counts now, then pushed at most once a second while anything changes.',
-    subscribe: ({ context }) => (context as Context).services.jobs.watchCounts(),
+    subscribe: ({ context }) => (context as ResolverContext).services.jobs.watchCounts(),
   })
   queueStatsUpdated(@Root() stats: QueueCounts): QueueStats {
     return stats;

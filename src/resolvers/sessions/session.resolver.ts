@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../context';
+import type { ResolverContext } from '../context';
 import { Session } from '../../types/sessions/session.type';
 import { toSession } from '../../types/sessions/sessions.mappers';
 import { signedInUser } from '../viewer';
@@ -11,23 +11,23 @@ export class SessionResolver {
   // SESSIONS_PER_USER sessions at most; 1000 is the most that variable accepts.
   @ListSize({ max: 1000 })
   @Query(() => [Session], { description: "The signed-in user's live sessions, newest first." })
-  async mySessions(@Ctx() ctx: Context): Promise<Session[]> {
+  async mySessions(@Ctx() { ctx, services }: ResolverContext): Promise<Session[]> {
     const { session } = await signedInUser(ctx);
-    const list = await ctx.services.sessions.list(session.userId);
-    return list.map((s) => toSession(s, session.id, ctx.services.config.sessions.idleTtlMs));
+    const list = await services.sessions.list(session.userId);
+    return list.map((s) => toSession(s, session.id, services.config.sessions.idleTtlMs));
   }
 
   @Authorized()
   @Mutation(() => Boolean, { description: "Revokes one of the caller's own sessions; false when there is no such session." })
-  async revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+  async revokeSession(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<boolean> {
     const { session } = await signedInUser(ctx);
-    return ctx.services.sessions.revoke(session.userId, id);
+    return services.sessions.revoke(session.userId, id);
   }
 
   @Authorized()
   @Mutation(() => Int, { description: 'Revokes every other session of the caller. Returns how many sessions were revoked.' })
-  async revokeOtherSessions(@Ctx() ctx: Context): Promise<number> {
+  async revokeOtherSessions(@Ctx() { ctx, services }: ResolverContext): Promise<number> {
     const { session } = await signedInUser(ctx);
-    return ctx.services.sessions.revokeOthers(session.userId, session.id);
+    return services.sessions.revokeOthers(session.userId, session.id);
   }
 }

@@ -16,7 +16,7 @@
  */
 import type { Config } from '../../config';
 import type { OrderRecord } from '../commerce/order.service';
-import type { Context } from '../../context';
+import type { RequestContext } from '../context';
 import { badInput, notFound } from '../../util/errors';
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
@@ -138,7 +138,7 @@ export class AnalyticsService {
   }
 
   /** One script call: counters, uniques, ranking, minute bucket, journey (within the caller's budget), live flag and the event. */
-  async trackPageView(ctx: Context, spec: PageViewSpec): Promise<void> {
+  async trackPageView(ctx: RequestContext, spec: PageViewSpec): Promise<void> {
     const page = normalizePage(spec.page);
     const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
     const journey = this.keys.anJourney(await this.visitors.visitorKey(visitorId));
@@ -162,7 +162,7 @@ export class AnalyticsService {
    * One script call; with `experiment`, counts for the viewer's variant. NOT_FOUND for an unknown
    * experiment. `valueCents` counts as revenue only when an admin sends it.
    */
-  async trackConversion(ctx: Context, spec: ConversionSpec): Promise<void> {
+  async trackConversion(ctx: RequestContext, spec: ConversionSpec): Promise<void> {
     const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
     const valueCents = spec.valueCents && (await this.reportsRevenue(ctx)) ? spec.valueCents : 0;
     const code = await this.convert({ type: spec.type, valueCents, visitorId, experiment: spec.experiment ?? '' });
@@ -179,7 +179,7 @@ export class AnalyticsService {
   }
 
   /** Whether a value sent with a conversion is revenue: only from an admin (a server-side reporter). */
-  private async reportsRevenue(ctx: Context): Promise<boolean> {
+  private async reportsRevenue(ctx: RequestContext): Promise<boolean> {
     if (!ctx.token) return false;
     return Boolean((await ctx.user())?.roles.includes('ADMIN'));
   }

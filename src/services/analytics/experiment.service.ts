@@ -9,7 +9,7 @@
  * experiment serves its winner to everyone and records nothing more.
  */
 import type { Config } from '../../config';
-import type { Context } from '../../context';
+import type { RequestContext } from '../context';
 import { badInput, notFound } from '../../util/errors';
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
@@ -74,7 +74,7 @@ export class ExperimentService {
    * The viewer's variant, recording their exposure the first time (within the caller's budget;
    * past it the variant is answered and nothing recorded). NOT_FOUND for an unknown experiment.
    */
-  async assign(ctx: Context, key: string, visitorId?: string | null): Promise<string> {
+  async assign(ctx: RequestContext, key: string, visitorId?: string | null): Promise<string> {
     const visitor = await this.visitors.visitorFor(ctx, visitorId);
     const [visitorKey, point] = await Promise.all([this.visitors.visitorKey(visitor), this.visitors.variantPoint(key, visitor)]);
     const k = this.keys;

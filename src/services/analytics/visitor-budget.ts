@@ -10,7 +10,7 @@
  */
 import { isIPv6 } from 'node:net';
 import type { Config } from '../../config';
-import type { Context } from '../../context';
+import type { RequestContext } from '../context';
 import type { Keys } from '../../redis/keys';
 import type { VisitorService } from './visitor.service';
 
@@ -52,7 +52,7 @@ export class VisitorBudget {
    * Runs `script` with the caller's budget; when it answers `asked` (a signed-in caller past the
    * budget), looks the user up and runs it again as admin (`exempt`) or not (`enforce`).
    */
-  async run<R>(ctx: Context, script: (budget: Budget) => Promise<R>, asked: (reply: R) => boolean): Promise<R> {
+  async run<R>(ctx: RequestContext, script: (budget: Budget) => Promise<R>, asked: (reply: R) => boolean): Promise<R> {
     const session = ctx.token ? await ctx.session() : null;
     const identity = session?.userId ? `user:${session.userId}` : `ip:${addressBlock(ctx.client.ip ?? '')}`;
     const key = this.keys.anBudget(Math.floor(Date.now() / DAY_MS), await this.visitors.callerKey(identity));

@@ -8,7 +8,7 @@
  * visitor ids in Redis keys and the point that picks a visitor's experiment variant.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Context } from '../../context';
+import type { RequestContext } from '../context';
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import type { ClientInfo } from '../sessions/session.service';
@@ -22,7 +22,7 @@ export class VisitorService {
   ) {}
 
   /** The visitor id for this request; costs a session look-up only when no id is given and a token is present. */
-  async visitorFor(ctx: Context, explicit?: string | null): Promise<string> {
+  async visitorFor(ctx: RequestContext, explicit?: string | null): Promise<string> {
     if (explicit) return explicit;
     if (ctx.token) {
       const session = await ctx.session();

@@ -15,7 +15,7 @@
  * are limited by a per-instance memory limiter.
  */
 import type { Config } from '../../config';
-import type { Context } from '../../context';
+import type { RequestContext } from '../context';
 import { AppError, ErrorCode, serviceUnavailable } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { Metrics } from '../../util/metrics';
@@ -79,9 +79,9 @@ export class RateLimitService {
   private readonly memory = new MemoryLimiter();
   private readonly allow: ReadonlySet<string>;
   private readonly block: ReadonlySet<string>;
-  private readonly defaults = new WeakMap<Context, PolicyState>();
+  private readonly defaults = new WeakMap<RequestContext, PolicyState>();
   /** Sign-in attempts this request reserved a point for, per normalised email: a success gives it back. */
-  private readonly reserved = new WeakMap<Context, Map<string, number>>();
+  private readonly reserved = new WeakMap<RequestContext, Map<string, number>>();
   private metrics: RateLimitMetrics | null = null;
   private timer: NodeJS.Timeout | null = null;
   private events = { second: 0, count: 0 };
@@ -135,7 +135,7 @@ export class RateLimitService {
   }
 
   /** The caller's identity. A session that cannot be checked (Redis down) counts as anonymous. */
-  async subjectOf(ctx: Context): Promise<Subject> {
+  async subjectOf(ctx: RequestContext): Promise<Subject> {
     const ip = ctx.client.ip || 'unknown';
     let userId: string | null = null;
     try {
@@ -150,7 +150,7 @@ export class RateLimitService {
    * Charges the request; on refusal throws RATE_LIMITED (HTTP 429). Sets the
    * RateLimit-Policy / RateLimit (and Retry-After) headers on `ctx.headers` either way.
    */
-  async enforce(ctx: Context, req: RequestInfo): Promise<void> {
+  async enforce(ctx: RequestContext, req: RequestInfo): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
     const subject = await this.subjectOf(ctx);
@@ -185,7 +185,7 @@ export class RateLimitService {
    * `bytes`: the work spent refusing it grows with its size. Its answer is already an error: nothing
    * is thrown, and a refusal here only shows in the headers and metrics.
    */
-  async chargeRejected(ctx: Context, bytes: number): Promise<void> {
+  async chargeRejected(ctx: RequestContext, bytes: number): Promise<void> {
     const policy = this.policy;
     if (!policy) return;
     const points = refusedDocumentPoints(bytes);
@@ -213,7 +213,7 @@ export class RateLimitService {
    * remembered as known for the email, which spares it the per-email ceiling. Nothing when the
    * sign-in budgets are off.
    */
-  async signedIn(ctx: Context, email: string): Promise<void> {
+  async signedIn(ctx: RequestContext, email: string): Promise<void> {
     const s = this.extra.signIn;
     if (!s) return;
     const normalized = normalizeEmail(email);
@@ -231,7 +231,7 @@ export class RateLimitService {
   }
 
   /** Notes the sign-in attempts of an allowed request, so that their successes can give their points back. */
-  private reserve(ctx: Context, roots: readonly RootField[]): void {
+  private reserve(ctx: RequestContext, roots: readonly RootField[]): void {
     if (!this.extra.signIn) return;
     for (const r of roots) {
       if (!r.signIn) continue;
@@ -243,7 +243,7 @@ export class RateLimitService {
   }
 
   /** True (once per reserved attempt) when this request reserved a sign-in point for `email`. */
-  private takeReservation(ctx: Context, email: string): boolean {
+  private takeReservation(ctx: RequestContext, email: string): boolean {
     const m = this.reserved.get(ctx);
     const n = m?.get(email) ?? 0;
     if (!n) return false;
@@ -252,7 +252,7 @@ export class RateLimitService {
   }
 
   /** The budget under the default policy as last seen by this request (without spending it). */
-  status(ctx: Context): RateLimitStatusView {
+  status(ctx: RequestContext): RateLimitStatusView {
     const s = this.defaults.get(ctx);
     if (!s || !this.policy) return { limit: 2147483647, remaining: 2147483647, resetAt: new Date(), windowSeconds: 0, unlimited: true };
     return { limit: s.policy.burst, remaining: s.remaining, resetAt: new Date(Date.now() + s.resetMs), windowSeconds: Math.ceil(s.policy.windowMs / 1000), unlimited: false };
@@ -282,7 +282,7 @@ export class RateLimitService {
   }
 
   /** Refuses outright (block list, subscription cap): counted, published and thrown like any refusal. */
-  async refuse(ctx: Context, policy: string, retryAfter: number, message: string, req: RequestInfo, subject?: Subject): Promise<never> {
+  async refuse(ctx: RequestContext, policy: string, retryAfter: number, message: string, req: RequestInfo, subject?: Subject): Promise<never> {
     const who = subject ?? (await this.subjectOf(ctx));
     ctx.headers.set('Retry-After', String(retryAfter));
     this.metrics?.refused(policy);

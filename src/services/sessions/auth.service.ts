@@ -4,7 +4,7 @@
  * register is handed to the registered {@link GuestHandoff}s (e.g. cart merge)
  * and then ended.
  */
-import type { Context } from '../../context';
+import type { RequestContext } from '../context';
 import { unauthenticated } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { SessionRecord, SessionService } from './session.service';
@@ -21,7 +21,7 @@ export interface AuthResult {
  * from `ctx`'s client; `email` is the account's. It runs alongside the session's creation, and a
  * failure of it is logged, not the sign-in's failure.
  */
-export type SignedInHook = (ctx: Context, email: string) => Promise<void>;
+export type SignedInHook = (ctx: RequestContext, email: string) => Promise<void>;
 
 /** Runs when a guest signs in: moves the guest's state to the user. */
 export type GuestHandoff = (guestSessionId: string, userId: string) => Promise<void>;
@@ -63,29 +63,28 @@ export class AuthService {
     this.checked.push(fn);
   }
 
-  async register(ctx: Context, input: { email: string; password: string; name: string }): Promise<AuthResult> {
+  async register(ctx: RequestContext, input: { email: string; password: string; name: string }): Promise<AuthResult> {
     const user = await this.users.create(input);
     for (const fn of this.registered) await fn(user, ctx.log);
     return this.signIn(ctx, user);
   }
 
-  async login(ctx: Context, input: { email: string; password: string }): Promise<AuthResult> {
+  async login(ctx: RequestContext, input: { email: string; password: string }): Promise<AuthResult> {
     const user = await this.users.verifyCredentials(input.email, input.password);
     for (const fn of this.checked) fn(user !== null);
     if (!user) throw unauthenticated('Invalid email or password');
     return this.signIn(ctx, user);
   }
 
-  async startGuest(ctx: Context): Promise<AuthResult> {
+  async startGuest(ctx: RequestContext): Promise<AuthResult> {
     const { token, session } = await this.sessions.create(null, ctx.client);
     this.adopt(ctx, session, token);
     return { token, user: null, session };
   }
 
-  /** Ends the current session; the cookie is cleared either way, so a stale one does not linger. */
-  async logout(ctx: Context): Promise<boolean> {
+  /** Ends the current session; false when there was none. */
+  async logout(ctx: RequestContext): Promise<boolean> {
     const session = await ctx.session();
-    ctx.cookies.push({ value: '', maxAgeSec: 0, secure: ctx.secure });
     if (!session) return false;
     await this.sessions.end(session);
     if (!session.userId) for (const fn of this.guestLogouts) await fn(session.id);
@@ -93,7 +92,7 @@ export class AuthService {
     return true;
   }
 
-  private async signIn(ctx: Context, user: UserRecord): Promise<AuthResult> {
+  private async signIn(ctx: RequestContext, user: UserRecord): Promise<AuthResult> {
     // Started first so that its Redis call leaves in the same batch as the session's.
     const noted = Promise.all(this.signedIn.map((fn) => fn(ctx, user.email))).catch((err: unknown) => {
       ctx.log.warn({ err: (err as Error).message }, 'sign-in bookkeeping failed');
@@ -109,9 +108,8 @@ export class AuthService {
     return { token, user, session };
   }
 
-  /** The request continues as the new session, and the browser gets its cookie. */
-  private adopt(ctx: Context, session: SessionRecord, token: string): void {
+  /** The rest of the request acts as the new session (the resolver sets the browser's cookie). */
+  private adopt(ctx: RequestContext, session: SessionRecord, token: string): void {
     ctx.actAs(session, token);
-    ctx.cookies.push({ value: token, maxAgeSec: Math.ceil((session.expiresAt - Date.now()) / 1000), secure: ctx.secure });
   }
 }

@@ -1,0 +1,94 @@
+/**
+ * The request context every service takes first: who is asking (session and user, memoised
+ * and lazy, so a request that never asks costs no Redis round trip for it), from where, the
+ * request's logger and id, and what the response should carry (headers, the session cookie).
+ * It holds no service container: resolvers get the container beside it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../util/logger';
+import { userAgentFamily } from '../util/user-agent';
+import type { ClientInfo, SessionEndReason, SessionRecord, SessionService } from './sessions/session.service';
+import type { UserRecord, UserService } from './sessions/user.service';
+
+/** The session cookie this response sets: a token and its lifetime, or `null` to clear it. */
+export interface SessionCookie {
+  token: string | null;
+  maxAgeSec: number;
+}
+
+export interface RequestContext {
+  readonly requestId: string;
+  readonly log: Logger;
+  readonly client: ClientInfo;
+  /** Came over HTTPS (directly or via a trusted proxy): cookies get `Secure` and the `__Host-` prefix. */
+  readonly secure: boolean;
+  /** The raw bearer token or cookie value, if any. Never logged, never stored. */
+  token: string | null;
+  /** The validated session, memoised; null when there is none or it is no longer valid. */
+  session(): Promise<SessionRecord | null>;
+  /** Set once {@link session} has resolved: why this request's token stopped being a session, if it did just now. */
+  sessionEnded(): SessionEndReason | null;
+  /** The signed-in user, memoised; null for guests and anonymous callers. */
+  user(): Promise<UserRecord | null>;
+  /** Replaces the session this request acts as (after login, register, logout). */
+  actAs(session: SessionRecord | null, token: string | null): void;
+  /** The session cookie to set with the response, if any (written by the HTTP layer). */
+  cookie: SessionCookie | null;
+  /** Extra response headers (e.g. rate-limit headers). */
+  readonly headers: Map<string, string>;
+  /** The operation's cost, set before execution (plugins/cost.ts); Infinity when the cost check refused it. */
+  cost: number;
+  /** performance.now() when the request arrived (metrics measure from here). */
+  readonly startedAt: number;
+}
+
+/** What the transport knows about a request before anything is looked up. */
+export interface RequestFacts {
+  ip: string;
+  userAgent?: string;
+  secure: boolean;
+  token: string | null;
+  requestId?: string;
+}
+
+/** The two services a context asks who the caller is. */
+export interface ViewerLookup {
+  sessions: Pick<SessionService, 'check'>;
+  users: Pick<UserService, 'findById'>;
+}
+
+export function buildRequestContext(lookup: ViewerLookup, baseLog: Logger, facts: RequestFacts): RequestContext {
+  const requestId = facts.requestId ?? randomUUID();
+  const client: ClientInfo = { ip: facts.ip, userAgent: facts.userAgent, uaFamily: userAgentFamily(facts.userAgent) };
+  let sessionP: Promise<SessionRecord | null> | undefined;
+  let userP: Promise<UserRecord | null> | undefined;
+  let ended: SessionEndReason | null = null;
+  const ctx: RequestContext = {
+    requestId,
+    log: baseLog.child({ requestId }),
+    client,
+    secure: facts.secure,
+    token: facts.token,
+    session() {
+      sessionP ??= ctx.token
+        ? lookup.sessions.check(ctx.token, client, ctx.log).then((r) => {
+            ended = r.ended;
+            return r.session;
+          })
+        : Promise.resolve(null);
+      return sessionP;
+    },
+    sessionEnded: () => ended,
+    user: () => (userP ??= ctx.session().then((s) => (s?.userId ? lookup.users.findById(s.userId) : null))),
+    actAs(session, token) {
+      ctx.token = token;
+      sessionP = Promise.resolve(session);
+      userP = undefined;
+    },
+    cookie: null,
+    headers: new Map(),
+    cost: 1,
+    startedAt: performance.now(),
+  };
+  return ctx;
+}
