@@ -142,9 +142,9 @@ async function gateway(redisUrl: string, prefix: string, concurrency: number): P
   // One user produces every job of a round: its quota of pending jobs must hold them all (the quota's own cost is measured all the same).
   const config = loadConfig({ REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '0', WORKER_CONCURRENCY: String(concurrency), JOB_MAX_PENDING_PER_USER: '1000000', JOB_MAX_PENDING_BYTES_PER_USER: '2147483647' });
   const app = await startApp(config, { log: createLogger(config) });
-  app.services.jobs.registry.register(noop);
+  app.services.jobs.types.register(noop);
   const conn = connect(app.redisTarget, { name: 'bench-worker', blocking: true });
-  const runner = new JobRunner({ services: app.services, registry: app.services.jobs.registry, connection: conn, keys: app.services.keys, config, log: app.log });
+  const runner = new JobRunner({ services: app.services, registry: app.services.jobs.types, connection: conn, keys: app.services.keys, config, log: app.log });
   let done = 0;
   runner.worker.on('completed', () => done++);
   await runner.start();

@@ -21,7 +21,7 @@ import { startApp } from '../src/app/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
 import { Keys } from '../src/redis/keys';
-import { defineScripts, runScript } from '../src/redis/scripts';
+import { loadScripts, runScript } from '../src/redis/scripts';
 import { commandDelta, commandStats } from './redis-stats';
 
 export interface RateLimitBenchOptions {
@@ -91,7 +91,7 @@ async function measure(server: Server, w: Workload, opts: RateLimitBenchOptions,
 async function memoryPerClient(redis: Redis): Promise<Record<string, number>> {
   const keys = new Keys('benchmem');
   const used = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-  defineScripts(redis);
+  loadScripts();
   const clients = 10_000;
   const gcraBefore = await used();
   for (let i = 0; i < clients; i += 500) {

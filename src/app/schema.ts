@@ -1,23 +1,11 @@
-/** Builds the executable schema from every resolver, and renders it for schema/schema.graphql. */
+/** Builds the executable schema from every module's resolvers, and renders it for schema/schema.graphql. */
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray, type PubSub } from 'type-graphql';
 import { authChecker } from '../resolvers/viewer';
-import { AnalyticsResolver } from '../resolvers/analytics/analytics.resolver';
-import { AuthResolver } from '../resolvers/sessions/auth.resolver';
-import { ExperimentResolver } from '../resolvers/analytics/experiment.resolver';
-import { InstanceResolver } from '../resolvers/instances/instance.resolver';
-import { JobResolver } from '../resolvers/jobs/job.resolver';
-import { CartResolver } from '../resolvers/commerce/cart.resolver';
-import { OrderResolver } from '../resolvers/commerce/order.resolver';
-import { ProductResolver } from '../resolvers/commerce/product.resolver';
-import { RateLimitResolver } from '../resolvers/ratelimit/ratelimit.resolver';
-import { SessionResolver } from '../resolvers/sessions/session.resolver';
-import { UserResolver } from '../resolvers/sessions/user.resolver';
+import { moduleResolvers } from '../modules';
+import type { ResolverClass } from '../modules/module';
 import { DateTimeScalar } from '../types/scalars';
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [AuthResolver, SessionResolver, UserResolver, ProductResolver, CartResolver, OrderResolver, AnalyticsResolver, ExperimentResolver, JobResolver, InstanceResolver, RateLimitResolver];
 
 /** A pub/sub that refuses to publish: for building the schema where no events flow (schema emission). */
 const offlinePubSub: PubSub = {
@@ -31,7 +19,7 @@ const offlinePubSub: PubSub = {
 
 export function buildGatewaySchema(pubSub: PubSub = offlinePubSub): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: RESOLVERS,
+    resolvers: moduleResolvers() as NonEmptyArray<ResolverClass>,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     authChecker,
     pubSub,

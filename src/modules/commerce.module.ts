@@ -1,19 +1,34 @@
 /**
- * Commerce wiring: a guest's cart joins the user's cart when the guest signs in,
- * lives while the guest session does (plus a grace) and goes at its logout, and
- * checkout hands orders to the job queue once one is installed.
+ * Catalog, carts, checkout and orders. A guest's cart joins the user's cart when the guest signs
+ * in, lives while the guest session does (plus a grace) and goes at its logout; checkout hands
+ * orders to the job queue.
  */
+import { CartResolver } from '../resolvers/commerce/cart.resolver';
+import { OrderResolver } from '../resolvers/commerce/order.resolver';
+import { ProductResolver } from '../resolvers/commerce/product.resolver';
+import { CartService } from '../services/commerce/cart.service';
+import { CatalogService } from '../services/commerce/catalog.service';
+import { OrderService } from '../services/commerce/order.service';
+import { RecommendationService } from '../services/commerce/recommendation.service';
 import type { Module } from './module';
-import type { InternalQueue } from '../services/commerce/order.service';
 
-export const installCommerce: Module = ({ services }) => {
-  services.auth.onGuestHandoff(async (guestSessionId, userId) => {
-    await services.carts.mergeGuest(guestSessionId, userId);
-  });
-  services.sessions.onGuestKeepAlive((guestSessionId, untilMs) => services.carts.keepGuest(guestSessionId, untilMs));
-  services.auth.onGuestLogout(async (guestSessionId) => {
-    await services.carts.clear(`g:${guestSessionId}`);
-  });
-  // Looked up at each checkout: the queue service may be added to the container by another module.
-  services.orders.useQueue(() => (services as { jobs?: InternalQueue }).jobs);
+export const commerceModule: Module = {
+  name: 'commerce',
+  services: ({ config, redis, keys, pubsub, log }, { domainEvents }) => ({
+    catalog: new CatalogService(redis, keys, pubsub),
+    carts: new CartService(redis, keys, config),
+    orders: new OrderService(redis, keys, log, domainEvents),
+    recommendations: new RecommendationService(redis, keys),
+  }),
+  resolvers: [ProductResolver, CartResolver, OrderResolver],
+  install({ services }) {
+    services.auth.onGuestHandoff(async (guestSessionId, userId) => {
+      await services.carts.mergeGuest(guestSessionId, userId);
+    });
+    services.sessions.onGuestKeepAlive((guestSessionId, untilMs) => services.carts.keepGuest(guestSessionId, untilMs));
+    services.auth.onGuestLogout(async (guestSessionId) => {
+      await services.carts.clear(`g:${guestSessionId}`);
+    });
+    services.orders.useQueue(() => services.jobs);
+  },
 };

@@ -1,8 +1,11 @@
 /**
- * Registers the gateway in the service registry once it listens, and removes it
- * at shutdown. A worker process calls `services.registry.start('worker')` itself.
+ * The instance list (service registry): every gateway and worker process registers itself once
+ * it is ready, with the roles it runs, and leaves the list at shutdown before its workers stop
+ * (it is last in the module list, and stop steps run in reverse).
  */
 import { hostname } from 'node:os';
+import { InstanceResolver } from '../resolvers/instances/instance.resolver';
+import { InstancesService } from '../services/instances/instances.service';
 import type { Module } from './module';
 
 /** A wildcard bind address says nothing to others: name the host instead. */
@@ -12,10 +15,15 @@ export function advertisedAddress(url: string): string {
   return u.origin;
 }
 
-export const installRegistry: Module = ({ services, hooks }) => {
-  hooks.onStart.push(async ({ url }) => {
-    await services.registry.start('gateway', advertisedAddress(url));
-    if (services.config.jobs.runInProcess) await services.registry.start('worker');
-  });
-  hooks.onStop.push(() => services.registry.stop());
+export const instancesModule: Module = {
+  name: 'instances',
+  services: ({ config, redis, keys, log, instanceId }) => ({ instances: new InstancesService(redis, keys, config.instances, log, instanceId) }),
+  resolvers: [InstanceResolver],
+  install({ config, role, services, hooks }) {
+    hooks.onStart.push(async ({ url }) => {
+      if (role === 'gateway' && url) await services.instances.start('gateway', advertisedAddress(url));
+      if (role === 'worker' || config.jobs.runInProcess) await services.instances.start('worker');
+    });
+    hooks.onStop.push(() => services.instances.stop());
+  },
 };

@@ -1,36 +1,51 @@
 /**
- * Jobs wiring: live job updates for this instance's subscribers (a QueueEvents
- * reader, started on demand), and with WORKER=1 (the default) workers inside
- * the gateway, started after it listens and drained at shutdown.
+ * Background jobs. Live job updates for this instance's subscribers (a QueueEvents reader,
+ * started on demand); job workers in the standalone worker, and in the gateway with WORKER=1
+ * (the default), started once the process is ready and drained at shutdown.
  */
 import { QueueEvents } from 'bullmq';
-import type { Module } from './module';
 import { closeQuietly, connect } from '../redis/connection';
-import { JobEvents } from '../services/jobs/job-updates';
+import { JobResolver } from '../resolvers/jobs/job.resolver';
+import { JobService } from '../services/jobs/job.service';
+import { JobUpdates } from '../services/jobs/job-updates';
+import { MailService } from '../services/jobs/mail.service';
 import { JobRunner } from '../worker/job-runner';
+import type { Module } from './module';
 
-export const installJobs: Module = ({ services, redis, redisTarget, log, hooks }) => {
-  const { config, keys, jobs } = services;
-  // BullMQ duplicates this connection for each blocking reader (worker, events); it
-  // carries the blocking options (no command timeout, commands queued while offline).
-  const blocking = connect(redisTarget, { name: 'gw-jobs', blocking: true });
-  blocking.on('error', (err) => log.debug({ err: err.message }, 'jobs redis error'));
-  const openEvents = (lastEventId: string): QueueEvents =>
-    new QueueEvents(keys.jobQueue, { connection: blocking as never, prefix: keys.prefix, lastEventId, blockingTimeout: 5000 });
-  jobs.attachEvents(new JobEvents(jobs, redis, openEvents, log.child({ component: 'job-events' })));
-
-  let runner: JobRunner | null = null;
-  if (config.jobs.runInProcess) {
-    hooks.onStart.push(async () => {
-      runner = new JobRunner({ services, registry: jobs.registry, connection: blocking, commands: redis, keys, config, log: log.child({ component: 'worker' }) });
-      await runner.start();
-      log.info({ concurrency: config.jobs.concurrency, types: jobs.registry.types() }, 'job worker running in-process');
+export const jobsModule: Module = {
+  name: 'jobs',
+  // Handlers validate and run with the whole container, which is complete by the time a job is enqueued.
+  services: ({ config, redis, keys, log }, built) => ({ jobs: new JobService(redis, keys, config, () => built, log), mail: new MailService(redis, keys, config.jobs) }),
+  resolvers: [JobResolver],
+  install({ config, role, services, redis, redisTarget, keys, log, hooks }) {
+    const { jobs } = services;
+    // BullMQ duplicates this connection for each blocking reader (worker, events); it
+    // carries the blocking options (no command timeout, commands queued while offline).
+    const blocking = connect(redisTarget, { name: 'gw-jobs', blocking: true });
+    blocking.on('error', (err) => log.debug({ err: err.message }, 'jobs redis error'));
+    if (role === 'gateway') {
+      const openEvents = (lastEventId: string): QueueEvents =>
+        new QueueEvents(keys.jobQueue, { connection: blocking as never, prefix: keys.prefix, lastEventId, blockingTimeout: 5000 });
+      jobs.attachUpdates(new JobUpdates(jobs, redis, openEvents, log.child({ component: 'job-updates' })));
+    }
+    const workerLog = log.child({ component: 'worker' });
+    let runner: JobRunner | null = null;
+    if (role === 'worker' || config.jobs.runInProcess) {
+      hooks.onStart.push(async () => {
+        runner = new JobRunner({ services, registry: jobs.types, connection: blocking, commands: redis, keys, config, log: workerLog });
+        await runner.start();
+        workerLog.info({ inProcess: role === 'gateway', concurrency: config.jobs.concurrency, types: jobs.types.types(), pid: process.pid }, 'worker running');
+      });
+    }
+    hooks.onStop.push(async () => {
+      if (runner) {
+        workerLog.info({ running: runner.active }, 'worker stopping');
+        const { handedBack } = await runner.close();
+        workerLog.info({ handedBack }, 'worker stopped');
+      }
+      await jobs.close();
+      services.mail.close();
+      await closeQuietly(blocking);
     });
-  }
-  hooks.onStop.push(async () => {
-    await runner?.close();
-    await jobs.close();
-    services.mail.close();
-    await closeQuietly(blocking);
-  });
+  },
 };

@@ -39,12 +39,12 @@ function byName(): Map<string, ScriptDef & { sha: string }> {
 let byNameCache: Map<string, ScriptDef & { sha: string }> | undefined;
 
 /**
- * Checks that every script file loads; call once per client at start so a bad file stops start-up.
+ * Reads and checks every script file; called once at start, so a bad file stops start-up.
  * Scripts are not registered with ioredis `defineCommand`: ioredis copies every defined command onto
  * each pipeline it creates, and auto-pipelining creates one per batch of commands, so with ~100
  * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (README.md).
  */
-export function defineScripts(_client: RedisClient): void {
+export function loadScripts(): void {
   byName();
 }
 

@@ -18,7 +18,7 @@ import type { Keys } from '../redis/keys';
 import type { Services } from '../services/container';
 import type { StoredJobData } from '../services/jobs/job-record';
 import type { JobRun } from '../services/jobs/job-handler';
-import type { HandlerRegistry } from '../services/jobs/job-types';
+import type { JobTypes } from '../services/jobs/job-types';
 
 /** Longest wait between two attempts, whatever JOB_BACKOFF and the attempt count. */
 export const MAX_BACKOFF_MS = 3_600_000;
@@ -38,7 +38,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 export interface RunnerDeps {
   services: Services;
-  registry: HandlerRegistry;
+  registry: JobTypes;
   /** A blocking-capable connection (maxRetriesPerRequest null); BullMQ duplicates it for its own use. */
   connection: RedisClient;
   /**

@@ -163,9 +163,9 @@ test('the start-up check reads every master, not just one', async () => {
 });
 
 test('registry and domain events work on the cluster', async () => {
-  const ids = (await apps[0].services.registry.list()).map((i) => i.id);
-  expect(ids.sort()).toEqual(apps.map((a) => a.services.registry.id).sort());
+  const ids = (await apps[0].services.instances.list()).map((i) => i.id);
+  expect(ids.sort()).toEqual(apps.map((a) => a.services.instances.id).sort());
   const u = await registerUser({ gql: (q, v, o) => gql(apps[1], q, v, o?.token ?? undefined) });
-  const entries = await admin.xrange(apps[0].services.events.stream('users'), '-', '+');
+  const entries = await admin.xrange(apps[0].services.domainEvents.stream('users'), '-', '+');
   expect(entries.map(([, f]) => JSON.parse(f[3]).data.userId)).toContain(u.userId);
 });

@@ -57,7 +57,7 @@ const order = (n: number, status: OrderEventData['status'] = 'PENDING'): OrderEv
 });
 
 test('each registration appends one user.registered event that a consumer group reads and acknowledges', async () => {
-  const stream = t.app.services.events.stream('users');
+  const stream = t.app.services.domainEvents.stream('users');
   expect(stream).toBe(`${t.prefix}:events:{users}`);
   await r.xgroup('CREATE', stream, 'mailer', '$', 'MKSTREAM');
   const users = await Promise.all([0, 1, 2].map(() => registerUser(t)));
@@ -68,7 +68,7 @@ test('each registration appends one user.registered event that a consumer group 
     users.map((u) => ({ userId: u.userId, email: u.email, name: 'Test User' })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
   );
   for (const e of got) {
-    expect(e).toMatchObject({ type: 'user.registered', version: 1, source: t.app.services.registry.id, id: `user.registered:${e.data && (e.data as { userId: string }).userId}` });
+    expect(e).toMatchObject({ type: 'user.registered', version: 1, source: t.app.services.instances.id, id: `user.registered:${e.data && (e.data as { userId: string }).userId}` });
     expect(Math.abs(Date.parse(e.occurredAt) - Date.now())).toBeLessThan(10_000);
   }
   expect(await r.xack(stream, 'mailer', ...entries.map(([id]) => id))).toBe(3);
@@ -80,9 +80,9 @@ test('each registration appends one user.registered event that a consumer group 
 });
 
 test('at-least-once: an event a consumer took but never acknowledged is claimed by another', async () => {
-  const stream = t.app.services.events.stream('orders');
+  const stream = t.app.services.domainEvents.stream('orders');
   await r.xgroup('CREATE', stream, 'billing', '$', 'MKSTREAM');
-  await t.app.services.events.append('order.placed', order(1));
+  await t.app.services.domainEvents.append('order.placed', order(1));
   const [taken] = await readGroup(stream, 'billing', 'crashes');
   expect(events([taken])[0].data).toEqual(order(1));
   // "crashes" dies without XACK; the entry stays pending and another consumer claims it.
@@ -93,9 +93,9 @@ test('at-least-once: an event a consumer took but never acknowledged is claimed 
 });
 
 test('consumers of one group share the work: each event goes to exactly one', async () => {
-  const stream = t.app.services.events.stream('orders');
+  const stream = t.app.services.domainEvents.stream('orders');
   await r.xgroup('CREATE', stream, 'shipping', '$', 'MKSTREAM');
-  for (let n = 10; n < 30; n++) await t.app.services.events.append(n % 2 ? 'order.completed' : 'order.failed', order(n, n % 2 ? 'COMPLETED' : 'FAILED'));
+  for (let n = 10; n < 30; n++) await t.app.services.domainEvents.append(n % 2 ? 'order.completed' : 'order.failed', order(n, n % 2 ? 'COMPLETED' : 'FAILED'));
   const first = await readGroup(stream, 'shipping', 'c1', 7);
   const second = await readGroup(stream, 'shipping', 'c2', 100);
   const ids = [...first, ...second].map(([, f]) => (JSON.parse(f[3]) as DomainEvent).data as OrderEventData).map((d) => d.orderId);
@@ -105,25 +105,25 @@ test('consumers of one group share the work: each event goes to exactly one', as
 });
 
 test('streams are trimmed to about EVENT_STREAM_MAXLEN entries', async () => {
-  for (let n = 0; n < 1000; n++) void t.app.services.events.append('order.placed', order(n));
-  await t.app.services.events.append('order.placed', order(1000));
-  const len = await r.xlen(t.app.services.events.stream('orders'));
+  for (let n = 0; n < 1000; n++) void t.app.services.domainEvents.append('order.placed', order(n));
+  await t.app.services.domainEvents.append('order.placed', order(1000));
+  const len = await r.xlen(t.app.services.domainEvents.stream('orders'));
   // MAXLEN ~ trims whole stream nodes (100 entries by default): at least 100 kept, far fewer than 1000.
   expect(len).toBeGreaterThanOrEqual(100);
   expect(len).toBeLessThan(300);
 });
 
 test('a deterministic id marks a re-appended event as the same event', async () => {
-  const stream = t.app.services.events.stream('orders');
+  const stream = t.app.services.domainEvents.stream('orders');
   await r.xgroup('CREATE', stream, 'dedupe', '$', 'MKSTREAM');
-  await t.app.services.events.append('order.completed', order(7, 'COMPLETED'), { id: 'order.completed:o7' });
-  await t.app.services.events.append('order.completed', order(7, 'COMPLETED'), { id: 'order.completed:o7' });
+  await t.app.services.domainEvents.append('order.completed', order(7, 'COMPLETED'), { id: 'order.completed:o7' });
+  await t.app.services.domainEvents.append('order.completed', order(7, 'COMPLETED'), { id: 'order.completed:o7' });
   const got = events(await readGroup(stream, 'dedupe', 'd1'));
   expect(got.map((e) => e.id)).toEqual(['order.completed:o7', 'order.completed:o7']);
 });
 
 test('checkout appends order.placed, processing order.completed or order.failed: once each, with the order as it is', async () => {
-  const stream = t.app.services.events.stream('orders');
+  const stream = t.app.services.domainEvents.stream('orders');
   // The order scripts append to it, so it shares their slot.
   expect(stream).toBe(`${t.prefix}:events:{catalog}:orders`);
   await r.xgroup('CREATE', stream, 'ledger', '$', 'MKSTREAM');
@@ -161,7 +161,7 @@ test('checkout appends order.placed, processing order.completed or order.failed:
     ['order.failed', `order.failed:${bad.id}`, { orderId: bad.id, userId: bad.userId, status: 'FAILED', ...base, reason: 'card declined' }],
   ]);
   for (const e of got) {
-    expect(e.source).toBe(t.app.services.registry.id);
+    expect(e.source).toBe(t.app.services.instances.id);
     expect(Math.abs(Date.parse(e.occurredAt) - Date.now())).toBeLessThan(10_000);
   }
 });

@@ -35,7 +35,7 @@ beforeAll(async () => {
   const env = { ...ADMIN_ENV, KEY_PREFIX: uniquePrefix('jobs-live'), SESSION_UA_CHECK: '0' };
   worker = await startTestApp({ ...env, WORKER: '1' });
   other = await startTestApp({ ...env, WORKER: '0' });
-  worker.app.services.jobs.registry.register(progressJob);
+  worker.app.services.jobs.types.register(progressJob);
   admin = await adminToken(worker);
   owner = await registerUser(worker);
 });

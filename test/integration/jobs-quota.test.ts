@@ -266,7 +266,7 @@ describe('through a job\'s life (a real worker)', () => {
   /** A worker for `t`, started and stopped by the test. */
   function runnerFor(t: TestApp): { runner: JobRunner; stop(): Promise<void> } {
     const conn = connect(t.app.redisTarget, { name: 'test-quota-runner', blocking: true });
-    const runner = new JobRunner({ services: t.app.services, registry: t.app.services.jobs.registry, connection: conn, commands: t.app.redis, keys: t.app.services.keys, config: t.app.config, log: t.app.log });
+    const runner = new JobRunner({ services: t.app.services, registry: t.app.services.jobs.types, connection: conn, commands: t.app.redis, keys: t.app.services.keys, config: t.app.config, log: t.app.log });
     return {
       runner,
       async stop() {

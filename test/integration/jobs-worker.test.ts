@@ -135,7 +135,7 @@ test('jobs run highest priority first, FIFO within a priority', async () => {
     await enqueue(q, u.token, { type: 'email.send', data: { to: u.email, subject: `#${i} p${priority}`, body: '' }, priority });
   }
   const conn = connect(q.app.redisTarget, { name: 'test-runner', blocking: true });
-  const runner = new JobRunner({ services: q.app.services, registry: q.app.services.jobs.registry, connection: conn, keys: q.app.services.keys, config: q.app.config, log: q.app.log });
+  const runner = new JobRunner({ services: q.app.services, registry: q.app.services.jobs.types, connection: conn, keys: q.app.services.keys, config: q.app.config, log: q.app.log });
   try {
     await runner.start();
     await waitFor('all jobs done', async () => (await q.app.services.jobs.counts()).completed === priorities.length);

@@ -1,16 +1,17 @@
 /**
- * Service registry: gateways register themselves with their address and version,
- * heartbeat, leave at shutdown, and drop out within one TTL when they die.
+ * The instance list: gateways and standalone workers register themselves (gateways with their
+ * address) and version, heartbeat, leave at shutdown, and drop out within one TTL when they die.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect, waitReady } from '../../src/redis/connection';
-import { defineScripts } from '../../src/redis/scripts';
+import { loadScripts } from '../../src/redis/scripts';
 import { Keys } from '../../src/redis/keys';
-import { RegistryService } from '../../src/services/instances/instances.service';
+import { InstancesService } from '../../src/services/instances/instances.service';
 import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { captureLogger } from '../helpers/logs';
-import { uniquePrefix } from '../helpers/redis';
+import { spawnWorker } from '../helpers/jobs';
+import { testRedisUrl, uniquePrefix } from '../helpers/redis';
 
 const TTL = 600;
 const prefix = uniquePrefix('registry');
@@ -52,19 +53,19 @@ async function instances(): Promise<Inst[]> {
 }
 
 /** A registry of its own Redis connection, so it can "die" without deregistering. */
-async function standaloneRegistry(app: TestApp): Promise<{ registry: RegistryService; kill(): void }> {
+async function standaloneRegistry(app: TestApp): Promise<{ registry: InstancesService; kill(): void }> {
   const client = connect(app.app.redisTarget, { name: 'test-registry' });
   client.on('error', () => undefined);
-  defineScripts(client);
+  loadScripts();
   await waitReady(client);
-  const registry = new RegistryService(client, new Keys(prefix), { heartbeatMs: 150, ttlMs: TTL }, captureLogger().log);
+  const registry = new InstancesService(client, new Keys(prefix), { heartbeatMs: 150, ttlMs: TTL }, captureLogger().log);
   return { registry, kill: () => client.disconnect() };
 }
 
 test('both gateways are listed with their address, version and start time, and keep heartbeating', async () => {
   const list = await instances();
   const gateways = list.filter((i) => i.role === 'GATEWAY');
-  expect(gateways.map((g) => g.id).sort()).toEqual([a.app.services.registry.id, b.app.services.registry.id].sort());
+  expect(gateways.map((g) => g.id).sort()).toEqual([a.app.services.instances.id, b.app.services.instances.id].sort());
   for (const g of gateways) {
     expect(g).toMatchObject({ roles: ['GATEWAY'], version, pid: process.pid });
     expect([a.url, b.url]).toContain(g.address);
@@ -114,7 +115,7 @@ test('a second start adds a role to the same entry', async () => {
 
 test('a gateway that shuts down leaves the registry at once', async () => {
   const c = await startTestApp(env);
-  const id = c.app.services.registry.id;
+  const id = c.app.services.instances.id;
   expect((await instances()).some((i) => i.id === id)).toBe(true);
   await c.app.close(); // not c.close(): that would also flush the shared prefix
   expect((await instances()).some((i) => i.id === id)).toBe(false);
@@ -124,4 +125,25 @@ test('instances is for admins only', async () => {
   const u = await registerUser(a);
   expect((await a.gql(QUERY, {}, { token: u.token })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   expect((await a.gql(QUERY)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+});
+
+test('a standalone worker process (npm run worker) is in the list as a WORKER, and leaves it at SIGTERM', async () => {
+  const w = await spawnWorker({ REDIS_URL: testRedisUrl(), KEY_PREFIX: prefix, REGISTRY_HEARTBEAT: '150ms', REGISTRY_TTL: `${TTL}ms`, SCRYPT_N: '1024' });
+  try {
+    const listed = await (async () => {
+      for (let i = 0; i < 40; i++) {
+        const found = (await instances()).find((x) => x.pid === w.child.pid);
+        if (found) return found;
+        await sleep(50);
+      }
+      return undefined;
+    })();
+    expect(listed).toMatchObject({ role: 'WORKER', roles: ['WORKER'], address: null, version });
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    // Gone at once: it deregistered, rather than waiting out its TTL.
+    expect((await instances()).some((x) => x.pid === w.child.pid)).toBe(false);
+  } finally {
+    if (w.child.exitCode === null) w.child.kill('SIGKILL');
+  }
 });

@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config';
 import { fromBullPriority, jobStateOf, toBullPriority } from '../../src/services/jobs/job-record';
 import { JobState } from '../../src/types/jobs/job.type';
 import { webhookHostAllowed } from '../../src/services/jobs/handlers/webhook-deliver';
-import { HandlerRegistry, loadHandlers } from '../../src/services/jobs/job-types';
+import { JobTypes, loadHandlers } from '../../src/services/jobs/job-types';
 import { MAX_BACKOFF_MS, backoffDelay } from '../../src/worker/job-runner';
 
 test('backoff doubles per failed attempt, loses at most 20% to jitter, and is capped at an hour', () => {
@@ -58,7 +58,7 @@ test('every handler file of src/worker/handlers is found, each type once', () =>
   const types = loadHandlers().map((h) => h.type);
   expect(types).toEqual(expect.arrayContaining(['email.send', 'webhook.deliver', 'order.process']));
   expect(new Set(types).size).toBe(types.length);
-  const registry = new HandlerRegistry();
+  const registry = new JobTypes();
   expect(() => registry.register(loadHandlers()[0])).toThrow(/registered twice/);
 });
 

@@ -5,17 +5,10 @@
  */
 import { getArgumentValues, getVariableValues, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { collectFields } from 'graphql/execution/collectFields';
-import { policiesOf, signInOf, type SignInAttemptOptions } from '../../types/ratelimit/rate-limit.decorator';
-import type { RatePolicy } from '../../services/ratelimit/policy';
+import { policiesOf, signInOf } from '../../types/ratelimit/rate-limit.decorator';
+import type { RootField } from '../../services/ratelimit/root-field';
 
-export interface RootField {
-  name: string;
-  policies: RatePolicy[];
-  /** Set when the field is a password sign-in (`@SignInAttempt`). */
-  signIn: SignInAttemptOptions | null;
-  /** Coerced arguments; null when they cannot be coerced (execution will then refuse the operation anyway). */
-  args: Record<string, unknown> | null;
-}
+export type { RootField };
 
 export function rootFields(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, rawVariables: Record<string, unknown>): RootField[] {
   const type = schema.getRootType(operation.operation);
@@ -45,14 +38,4 @@ export function rootFields(schema: GraphQLSchema, document: DocumentNode, operat
     out.push({ name, policies: policiesOf(def), signIn: signInOf(def), args });
   }
   return out;
-}
-
-/** Follows a dotted path (`input.email`) into coerced arguments. */
-export function argAt(args: Record<string, unknown> | null, path: string): unknown {
-  let cur: unknown = args;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
 }

@@ -12,6 +12,6 @@ export class InstanceResolver {
   @ListSize({ max: MAX_LISTED_INSTANCES })
   @Query(() => [Instance], { description: 'Admin only. Live gateway and worker processes, gateways first.' })
   async instances(@Ctx() { ctx, services }: ResolverContext): Promise<Instance[]> {
-    return (await services.registry.list()).slice(0, MAX_LISTED_INSTANCES).map(toInstance);
+    return (await services.instances.list()).slice(0, MAX_LISTED_INSTANCES).map(toInstance);
   }
 }

@@ -9,7 +9,7 @@
  * extends it while the guest browses (see SessionService), and logout deletes it.
  * Prices are read at display time, so a cart always shows current prices.
  */
-import { MAX_ORDER_CENTS } from '../../types/int';
+import { MAX_ORDER_CENTS } from './money';
 import type { Config } from '../../config';
 import { AppError, ErrorCode, badInput, notFound } from '../../util/errors';
 import type { RedisClient } from '../../redis/connection';

@@ -12,15 +12,16 @@ import type { Logger } from '../../util/logger';
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import { runScript } from '../../redis/scripts';
-import { MAX_ORDER_CENTS } from '../../types/int';
+import { MAX_ORDER_CENTS } from './money';
+import type { OrderStatus } from './order-status';
 import { newId, sha256 } from '../../util/crypto';
-import type { EventsService } from '../events/domain-events.service';
+import type { DomainEventsService } from '../events/domain-events.service';
 import type { UserRecord } from '../sessions/user.service';
 
 export const ORDER_UPDATED_TOPIC = 'order.updated';
 export const ORDER_PROCESS_JOB = 'order.process';
 
-export type OrderStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export type { OrderStatus };
 
 export interface OrderItemRecord {
   productId: string;
@@ -98,7 +99,7 @@ export class OrderService {
     private readonly keys: Keys,
     private readonly log: Logger,
     /** Where the scripts append order.placed / order.completed / order.failed. */
-    private readonly events: EventsService,
+    private readonly events: DomainEventsService,
   ) {}
 
   /** Where checkout enqueues `order.process`; looked up at each checkout, so the queue may be installed later. */

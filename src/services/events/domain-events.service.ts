@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
-import type { OrderStatus } from '../commerce/order.service';
+import type { OrderStatus } from '../commerce/order-status';
 
 /** The order fields every order event carries. */
 export interface OrderEventData {
@@ -58,7 +58,7 @@ export const EVENT_DOMAINS: Record<DomainEventType, string> = {
   'order.failed': 'orders',
 };
 
-export class EventsService {
+export class DomainEventsService {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,

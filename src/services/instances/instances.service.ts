@@ -1,7 +1,7 @@
 /**
  * Service registry: every gateway and worker process registers itself in Redis
  * (id, roles, version, address, host, pid, start time) and heartbeats; an entry
- * whose heartbeat lapses for one TTL drops out of {@link RegistryService.list}.
+ * whose heartbeat lapses for one TTL drops out of {@link InstancesService.list}.
  * Liveness is judged by the Redis clock, so instances with skewed clocks agree.
  */
 import { readFileSync } from 'node:fs';
@@ -37,7 +37,7 @@ export interface InstanceRecord extends InstanceInfo {
   expiresAt: number;
 }
 
-export interface RegistrySettings {
+export interface InstancesSettings {
   /** Default 5 s (REGISTRY_HEARTBEAT). */
   heartbeatMs: number;
   /** Default 15 s (REGISTRY_TTL); must exceed the heartbeat. */
@@ -51,9 +51,10 @@ export function packageVersion(): string {
   return version;
 }
 
-export class RegistryService {
-  /** This process's id in the registry: host, pid and a random part (pids repeat across containers). */
-  readonly id = `${hostname()}-${process.pid}-${newId().slice(0, 8)}`;
+/** An instance id: host, pid and a random part (pids repeat across containers). */
+export const newInstanceId = (): string => `${hostname()}-${process.pid}-${newId().slice(0, 8)}`;
+
+export class InstancesService {
   private info: InstanceInfo | null = null;
   private timer: NodeJS.Timeout | null = null;
   private failing = false;
@@ -62,8 +63,10 @@ export class RegistryService {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
-    private readonly settings: RegistrySettings,
+    private readonly settings: InstancesSettings,
     private readonly log: Logger,
+    /** This process's id in the list (default {@link newInstanceId}). */
+    readonly id: string = newInstanceId(),
   ) {}
 
   /**

@@ -4,8 +4,7 @@
  * lower-first numbers, and BullMQ states collapse onto the five JobStates.
  */
 import type { Job as BullJob } from 'bullmq';
-import { JobState } from '../../types/jobs/job.type';
-import { JOB_LIMITS } from '../../types/jobs/job.input';
+import { JOB_LIMITS, JobState } from './job-limits';
 
 /** What BullMQ stores as a job's data. */
 export interface StoredJobData {
@@ -155,4 +154,21 @@ export function recordFromJob(job: BullJob, state: JobState): JobRecord {
     },
     state,
   );
+}
+
+/** How many jobs are in each state, as queueStats shows them. */
+export interface QueueCounts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+}
+
+/** What live job updates read from the queue. */
+export interface JobReader {
+  /** BullMQ's keys of the queue (its event stream among them). */
+  readonly queue: { readonly keys: Readonly<Record<string, string>> };
+  snapshot(id: string): Promise<JobRecord | null>;
+  counts(): Promise<QueueCounts>;
 }

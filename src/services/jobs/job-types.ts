@@ -10,7 +10,7 @@ import type { JobHandler } from './job-handler';
 // Handlers differ in their data type; the registry only routes by type name and
 // calls validate before run with the value validate returned.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyJobHandler = JobHandler<any>;
+export type AnyJobHandler = JobHandler<any, any>;
 
 const HANDLER_DIR = path.join(__dirname, 'handlers');
 const HANDLER_FILE = /^[^.].*(?<!\.d)\.(ts|js)$/;
@@ -20,7 +20,7 @@ function isHandler(value: unknown): value is AnyJobHandler {
   return typeof h === 'object' && h !== null && typeof h.type === 'string' && typeof h.validate === 'function' && typeof h.run === 'function';
 }
 
-/** Every JobHandler exported by a file of `dir` (default src/worker/handlers), sorted by type. */
+/** Every JobHandler exported by a file of `dir` (default ./handlers), sorted by type. */
 export function loadHandlers(dir = HANDLER_DIR): AnyJobHandler[] {
   const found: AnyJobHandler[] = [];
   for (const file of readdirSync(dir).filter((f) => HANDLER_FILE.test(f) && !/\.test\./.test(f)).sort()) {
@@ -32,7 +32,7 @@ export function loadHandlers(dir = HANDLER_DIR): AnyJobHandler[] {
   return found.sort((a, b) => a.type.localeCompare(b.type));
 }
 
-export class HandlerRegistry {
+export class JobTypes {
   private readonly byType = new Map<string, AnyJobHandler>();
 
   constructor(handlers: Iterable<AnyJobHandler> = loadHandlers()) {

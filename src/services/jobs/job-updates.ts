@@ -15,13 +15,12 @@ import type { QueueEvents } from 'bullmq';
 import type { Logger } from '../../util/logger';
 import type { RedisClient } from '../../redis/connection';
 import { PushIterator } from '../../util/push-iterator';
-import type { JobRecord } from './job-record';
-import type { JobService, QueueCounts } from './job.service';
+import type { JobReader, JobRecord, QueueCounts } from './job-record';
 
 /** Opens a reader of the queue's event stream after `lastEventId`. */
 export type OpenQueueEvents = (lastEventId: string) => QueueEvents;
 
-export interface JobEventsOptions {
+export interface JobUpdatesOptions {
   /** Default 1000: counts are pushed at most this often. */
   countsIntervalMs?: number;
   /** Default 30000: the stream reader closes after this long without subscribers. */
@@ -42,7 +41,7 @@ function offer<T>(w: Watcher<T>, value: T): void {
   w.it.push(value);
 }
 
-export class JobEvents {
+export class JobUpdates {
   private reader: QueueEvents | null = null;
   private starting: Promise<void> | null = null;
   private readonly byJob = new Map<string, Set<Watcher<JobRecord>>>();
@@ -55,11 +54,11 @@ export class JobEvents {
   private readonly idleCloseMs: number;
 
   constructor(
-    private readonly jobs: JobService,
+    private readonly jobs: JobReader,
     private readonly redis: RedisClient,
     private readonly open: OpenQueueEvents,
     private readonly log: Logger,
-    opts: JobEventsOptions = {},
+    opts: JobUpdatesOptions = {},
   ) {
     this.countsIntervalMs = opts.countsIntervalMs ?? 1000;
     this.idleCloseMs = opts.idleCloseMs ?? 30_000;

@@ -1,7 +1,7 @@
 /**
  * Background jobs on BullMQ: enqueue with validation, priorities, delays,
  * retries and idempotency; read, cancel, retry and list; live updates through
- * {@link JobEvents}. Jobs are visible to their creator and to admins only.
+ * {@link JobUpdates}. Jobs are visible to their creator and to admins only.
  *
  * BullMQ does the queueing, locking, stalled-job recovery, backoff and
  * retention. Written here because BullMQ lacks them: owner-scoped idempotency
@@ -16,16 +16,15 @@ import type { Logger } from '../../util/logger';
 import { closeQuietly, type RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import { runScript } from '../../redis/scripts';
-import { enqueueInputProblems } from '../../types/jobs/job.input';
-import { JobState } from '../../types/jobs/job.type';
+import { JobState, enqueueInputProblems } from './job-limits';
 import { randomUUID } from 'node:crypto';
 import { sha256 } from '../../util/crypto';
 import type { PushIterator } from '../../util/push-iterator';
 import type { JobRequester } from './job-handler';
-import { HandlerRegistry, type AnyJobHandler } from './job-types';
-import type { Services } from '../container';
-import type { JobEvents } from './job-updates';
+import { JobTypes, type AnyJobHandler } from './job-types';
+import type { JobUpdates } from './job-updates';
 import { JobQuota, type QuotaUsage } from './job-quota';
+import type { QueueCounts } from './job-record';
 import { BULL_TYPES, jobStateOf, recordFromHash, recordFromJob, toBullPriority, type JobRecord, type StoredJobData } from './job-record';
 
 export type { JobRecord } from './job-record';
@@ -79,15 +78,9 @@ export interface InternalEnqueueOptions extends EnqueueOptions {
   owner?: string | null;
 }
 
-export interface QueueCounts {
-  waiting: number;
-  delayed: number;
-  active: number;
-  completed: number;
-  failed: number;
-}
+export type { QueueCounts } from './job-record';
 
-/** The backoff type the worker's strategy implements (see worker/runner.ts). */
+/** The backoff type the worker's strategy implements (see worker/job-runner.ts). */
 export const BACKOFF_TYPE = 'gw-exponential';
 
 export const ownerOf = (userId: string): string => `u:${userId}`;
@@ -114,7 +107,7 @@ export class JobService {
    * every batch of the app's own commands (README.md).
    */
   private readonly queueConnection: RedisClient;
-  private events: JobEvents | null = null;
+  private updates: JobUpdates | null = null;
   /** Per-owner quotas of WAITING + DELAYED jobs (JOB_MAX_PENDING_PER_USER, JOB_MAX_PENDING_BYTES_PER_USER). */
   readonly quota: JobQuota;
 
@@ -122,9 +115,11 @@ export class JobService {
     private readonly redis: RedisClient,
     keys: Keys,
     private readonly config: Config,
-    private readonly services: () => Services,
+    /** What handlers get to validate and run (the service container; built after this service). */
+    private readonly handlerServices: () => unknown,
     log: Logger,
-    readonly registry: HandlerRegistry = new HandlerRegistry(),
+    /** The job types this process knows (every handler in ./handlers). */
+    readonly types: JobTypes = new JobTypes(),
   ) {
     // The connection's types come from the same ioredis; BullMQ's union type does not name Cluster.
     // Redis and Cluster both have duplicate(), with signatures TypeScript cannot call as a union.
@@ -135,8 +130,8 @@ export class JobService {
   }
 
   /** Wires live updates (done by the jobs module on gateway instances). */
-  attachEvents(events: JobEvents): void {
-    this.events = events;
+  attachUpdates(updates: JobUpdates): void {
+    this.updates = updates;
   }
 
   /** Enqueues a client job type for the sender. BAD_USER_INPUT for unknown or internal types and bad data; FORBIDDEN for what the sender may not ask; QUOTA_EXCEEDED past the sender's quota. */
@@ -159,7 +154,7 @@ export class JobService {
     const prepared = items.map((item, i) => {
       try {
         checkInput(item);
-        const handler = this.registry.get(item.type);
+        const handler = this.types.get(item.type);
         if (!handler || handler.internal) throw badInput(`Unknown job type ${item.type}`, { type: ['is not a job type clients may enqueue'] });
         // The key is scoped to its owner by hashing both into the job id, so BullMQ's own
         // "an id that exists is not added again" makes the enqueue idempotent atomically.
@@ -182,7 +177,7 @@ export class JobService {
    * with an owner is counted in the owner's quota but never refused by it: the service chose it.
    */
   async enqueueInternal(type: string, data: unknown, opts: InternalEnqueueOptions = {}): Promise<{ id: string }> {
-    const handler = this.registry.get(type);
+    const handler = this.types.get(type);
     if (!handler) throw new Error(`unknown job type ${type}`);
     checkInput({ type, data, ...opts });
     const payload = this.prepare(handler, data, { kind: 'internal' });
@@ -195,7 +190,7 @@ export class JobService {
     if (!isObject(data)) throw badInput('data must be a JSON object', { data: ['must be a JSON object'] });
     const max = this.config.jobs.maxDataBytes;
     if (Buffer.byteLength(JSON.stringify(data)) > max) throw badInput(`data is larger than ${max} bytes`, { data: [`must be at most ${max} bytes as JSON`] });
-    return handler.validate(data, this.services(), requester);
+    return handler.validate(data, this.handlerServices(), requester);
   }
 
   /**
@@ -322,15 +317,15 @@ export class JobService {
     return this.liveEvents().watchCounts();
   }
 
-  private liveEvents(): JobEvents {
-    if (!this.events) throw new Error('live job events are not running in this process');
-    return this.events;
+  private liveEvents(): JobUpdates {
+    if (!this.updates) throw new Error('live job updates are not running in this process');
+    return this.updates;
   }
 
   /** Closes the queue handle and its connection (the app's shared connection stays open). */
   async close(): Promise<void> {
     await this.quota.settleStarted();
-    await this.events?.close();
+    await this.updates?.close();
     await this.queue.close();
     await closeQuietly(this.queueConnection);
   }

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Keys } from '../../redis/keys';
 import { normalizeEmail } from '../sessions/user.service';
-import { argAt, type RootField } from '../../plugins/ratelimit/operation';
+import { argAt, type RootField } from './root-field';
 import { capacityOf, intervalOf, type RatePolicy, type SignInPolicies } from './policy';
 import type { StoreCharge } from './store';
 

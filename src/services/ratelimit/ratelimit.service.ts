@@ -25,7 +25,7 @@ import type { GatewayPubSub } from '../../redis/pubsub';
 import { buildCharges, keyOf, signInEmail, signInParts, type Charge, type ExtraPolicies, type Subject } from './charges';
 import { MemoryLimiter } from './memory';
 import { RateLimitMetrics } from './metrics';
-import type { RootField } from '../../plugins/ratelimit/operation';
+import type { RootField } from './root-field';
 import { addressPolicy, defaultPolicy, intervalOf, policyHeader, retryAfterSeconds, signInPolicies, stateHeader, type PolicyState, type RatePolicy } from './policy';
 import { RateLimitStats, type OverviewData } from './stats';
 import { RedisLimiterStore, type SignInBooking } from './store';

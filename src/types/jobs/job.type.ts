@@ -1,13 +1,8 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONObjectScalar } from '../scalars';
+import { JobState } from '../../services/jobs/job-limits';
 
-export enum JobState {
-  WAITING = 'WAITING',
-  DELAYED = 'DELAYED',
-  ACTIVE = 'ACTIVE',
-  COMPLETED = 'COMPLETED',
-  FAILED = 'FAILED',
-}
+export { JobState };
 registerEnumType(JobState, {
   name: 'JobState',
   description: 'FAILED means dead-lettered: every attempt is spent. A job waiting for its next attempt after a failure is DELAYED.',

@@ -11,6 +11,7 @@
 import type { GraphQLField } from 'graphql';
 import { Extensions } from 'type-graphql';
 import { parseDuration } from '../../config';
+import type { SignInAttemptOptions } from '../../services/ratelimit/root-field';
 import type { PartitionBy, RatePolicy } from '../../services/ratelimit/policy';
 
 export interface RateLimitOptions {
@@ -66,10 +67,7 @@ export function policiesOf(field: GraphQLField<unknown, unknown>): RatePolicy[] 
 const SIGN_IN_EXT = 'signInAttempt';
 
 /** Where a sign-in field's email is among its arguments. */
-export interface SignInAttemptOptions {
-  /** Dotted path of the email argument, e.g. `input.email`. */
-  email: string;
-}
+export type { SignInAttemptOptions };
 
 /**
  * Marks a root field as a password sign-in: each occurrence is charged the sign-in failure

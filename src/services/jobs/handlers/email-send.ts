@@ -5,6 +5,7 @@
  */
 import { AppError, ErrorCode, badInput, fieldSummary } from '../../../util/errors';
 import { normalizeEmail } from '../../sessions/user.service';
+import type { Services } from '../../container';
 import type { JobHandler, JobRequester } from '../job-handler';
 
 export interface EmailSendData {
@@ -29,7 +30,7 @@ function checkRecipient(to: string, requester: JobRequester): void {
   throw new AppError(ErrorCode.FORBIDDEN, 'email.send may only go to your own address', { fields: { 'data.to': ['must be your own address'] } });
 }
 
-export const emailSend: JobHandler<EmailSendData> = {
+export const emailSend: JobHandler<EmailSendData, Services> = {
   type: 'email.send',
   validate(raw, _services, requester) {
     const data = raw as Record<string, unknown>;

@@ -5,13 +5,14 @@
  */
 import { badInput } from '../../../util/errors';
 import { ORDER_PROCESS_JOB } from '../../commerce/order.service';
+import type { Services } from '../../container';
 import type { JobHandler } from '../job-handler';
 
 export interface OrderProcessData {
   orderId: string;
 }
 
-export const orderProcessHandler: JobHandler<OrderProcessData> = {
+export const orderProcessHandler: JobHandler<OrderProcessData, Services> = {
   type: ORDER_PROCESS_JOB,
   internal: true,
   validate(data) {

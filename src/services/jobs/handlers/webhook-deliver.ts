@@ -6,6 +6,7 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import { badInput } from '../../../util/errors';
+import type { Services } from '../../container';
 import type { JobHandler } from '../job-handler';
 
 export interface WebhookDeliverData {
@@ -38,7 +39,7 @@ function parseUrl(raw: unknown): URL | string {
   return url;
 }
 
-export const webhookDeliver: JobHandler<WebhookDeliverData> = {
+export const webhookDeliver: JobHandler<WebhookDeliverData, Services> = {
   type: 'webhook.deliver',
   validate(raw, services) {
     const data = raw as Record<string, unknown>;

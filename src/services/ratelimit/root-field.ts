@@ -1,0 +1,27 @@
+/** One root field of an operation, as the rate limiter charges it (read by plugins/ratelimit/operation.ts). */
+import type { RatePolicy } from './policy';
+
+/** A password sign-in field (`@SignInAttempt`): where its email argument is. */
+export interface SignInAttemptOptions {
+  /** Dotted path of the email argument, e.g. `input.email`. */
+  email: string;
+}
+
+export interface RootField {
+  name: string;
+  policies: RatePolicy[];
+  /** Set when the field is a password sign-in (`@SignInAttempt`). */
+  signIn: SignInAttemptOptions | null;
+  /** Coerced arguments; null when they cannot be coerced (execution will then refuse the operation anyway). */
+  args: Record<string, unknown> | null;
+}
+
+/** Follows a dotted path (`input.email`) into coerced arguments. */
+export function argAt(args: Record<string, unknown> | null, path: string): unknown {
+  let cur: unknown = args;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
