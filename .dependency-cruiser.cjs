@@ -23,12 +23,22 @@ const upward = LAYERS.slice(0, -1).map(([name, path], i) => ({
   comment: `${name} may import only its own layer and those below it`,
   severity: 'error',
   from: { path },
-  to: { path: LAYERS.slice(i + 1).map(([, p]) => `(${p})`).join('|') },
+  to: {
+    path: LAYERS.slice(i + 1)
+      .map(([, p]) => `(${p})`)
+      .join('|'),
+  },
 }));
 
 module.exports = {
   forbidden: [
-    { name: 'no-circular', comment: 'no import circle in src/, type-only imports included', severity: 'error', from: { path: '^src/' }, to: { circular: true } },
+    {
+      name: 'no-circular',
+      comment: 'no import circle in src/, type-only imports included',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
     {
       name: 'every-file-in-a-layer',
       comment: 'a new top-level place in src/ must be given a layer above',

@@ -49,9 +49,19 @@ interface Options {
 // ---- the gateway process
 async function serve(redisUrl: string): Promise<void> {
   const config = loadConfig({
-    NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', REDIS_URL: redisUrl, KEY_PREFIX: 'bench-an', LOG_LEVEL: 'error',
-    RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '0', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
-    SESSION_UA_CHECK: '0', QUERY_MAX_COST: '100000',
+    NODE_ENV: 'production',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    KEY_PREFIX: 'bench-an',
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_DEFAULT: 'off',
+    SCRYPT_N: '1024',
+    WORKER: '0',
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    SESSION_UA_CHECK: '0',
+    QUERY_MAX_COST: '100000',
     // The load comes from one address: the page-view policy (120/min per visitor) would refuse most of it.
     RATE_LIMIT_ALLOW: 'ip:127.0.0.1',
     // And so do the 1,000 subscribers' sockets.
@@ -108,7 +118,14 @@ function delta(a: Record<string, number>, b: Record<string, number>): Record<str
 }
 
 // ---- 1. page views per second and round trips
-async function throughput(gw: Gateway, redis: Redis, opts: Options, token: string | undefined, label: string, log: (l: string) => void): Promise<Record<string, unknown>> {
+async function throughput(
+  gw: Gateway,
+  redis: Redis,
+  opts: Options,
+  token: string | undefined,
+  label: string,
+  log: (l: string) => void,
+): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': UA };
   if (token) headers.authorization = `Bearer ${token}`;
   const body = (i: number): string =>
@@ -135,7 +152,9 @@ async function throughput(gw: Gateway, redis: Redis, opts: Options, token: strin
   if (r.non2xx || r.errors) throw new Error(`${r.non2xx} non-2xx answers, ${r.errors} errors`);
   const n = r.requests.total;
   const sentTotal = Object.values(sent).reduce((a, b) => a + b, 0);
-  const inner = Object.entries(ran).filter(([k]) => k !== 'evalsha').reduce((a, [, v]) => a + v, 0);
+  const inner = Object.entries(ran)
+    .filter(([k]) => k !== 'evalsha')
+    .reduce((a, [, v]) => a + v, 0);
   const out = {
     pageViewsPerSec: Math.round(r.requests.average),
     latencyP50Ms: r.latency.p50,
@@ -145,7 +164,9 @@ async function throughput(gw: Gateway, redis: Redis, opts: Options, token: strin
     evalshaPerPageView: round((ran.evalsha ?? 0) / n, 3),
     commandsInsideScriptsPerPageView: round(inner / n, 2),
   };
-  log(`page views (${label}): ${out.pageViewsPerSec}/s, p50 ${out.latencyP50Ms} ms, p99 ${out.latencyP99Ms} ms; sent ${out.commandsSentPerPageView} commands/view ${JSON.stringify(out.sent)}; Redis: ${out.evalshaPerPageView} EVALSHA/view running ${out.commandsInsideScriptsPerPageView} commands inside`);
+  log(
+    `page views (${label}): ${out.pageViewsPerSec}/s, p50 ${out.latencyP50Ms} ms, p99 ${out.latencyP99Ms} ms; sent ${out.commandsSentPerPageView} commands/view ${JSON.stringify(out.sent)}; Redis: ${out.evalshaPerPageView} EVALSHA/view running ${out.commandsInsideScriptsPerPageView} commands inside`,
+  );
   return out;
 }
 
@@ -156,7 +177,13 @@ function subscriberClient(url: string, token: string): Client {
       super(address, protocols, { headers: { 'user-agent': UA } });
     }
   }
-  return createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: UaWebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: false });
+  return createClient({
+    url: url.replace(/^http/, 'ws') + '/graphql',
+    webSocketImpl: UaWebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: false,
+  });
 }
 
 type Kind = 'events' | 'live';

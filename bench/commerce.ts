@@ -32,8 +32,17 @@ const ADMIN = { email: 'bench-admin@example.com', password: 'bench-admin-passwor
 
 function env(redisUrl: string): Record<string, string> {
   return {
-    NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', REDIS_URL: redisUrl, KEY_PREFIX: PREFIX, LOG_LEVEL: 'error',
-    RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '0', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
+    NODE_ENV: 'production',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    KEY_PREFIX: PREFIX,
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_DEFAULT: 'off',
+    SCRYPT_N: '1024',
+    WORKER: '0',
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
   };
 }
 
@@ -54,14 +63,16 @@ async function closedLoop(n: number, concurrency: number, op: (i: number) => Pro
   let next = 0;
   const latencies: number[] = [];
   const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      const i = next++;
-      const t0 = performance.now();
-      await op(i);
-      latencies.push(performance.now() - t0);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const t0 = performance.now();
+        await op(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
   const secs = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   return { opsPerSec: Math.round(n / secs), p50: round(latencies[Math.floor(n * 0.5)]), p99: round(latencies[Math.floor(n * 0.99)]) };
@@ -105,7 +116,9 @@ async function serviceBench(app: App, redis: Redis, ops: number, concurrency: nu
   }
   const buyers = ops;
   const fill = (tag: string): Promise<unknown> =>
-    closedLoop(buyers, concurrency, (i) => s.carts.add(`u:${tag}-${i}`, `svc-${i % 100}`, 1).then(() => s.carts.add(`u:${tag}-${i}`, `svc-${(i + 1) % 100}`, 2)));
+    closedLoop(buyers, concurrency, (i) =>
+      s.carts.add(`u:${tag}-${i}`, `svc-${i % 100}`, 1).then(() => s.carts.add(`u:${tag}-${i}`, `svc-${(i + 1) % 100}`, 2)),
+    );
   await fill('solo');
   const queue = (s as { jobs?: InternalQueue }).jobs;
   s.orders.useQueue(() => undefined);
@@ -113,7 +126,9 @@ async function serviceBench(app: App, redis: Redis, ops: number, concurrency: nu
   if (queue) {
     s.orders.useQueue(() => queue);
     await fill('queued');
-    await measured('checkout + order.process hand-off to the queue', buyers, counter, redis, () => closedLoop(buyers, concurrency, (i) => s.orders.checkout(`queued-${i}`, `k-${i}`)));
+    await measured('checkout + order.process hand-off to the queue', buyers, counter, redis, () =>
+      closedLoop(buyers, concurrency, (i) => s.orders.checkout(`queued-${i}`, `k-${i}`)),
+    );
   }
   await measured('product (cached read)', ops, counter, redis, () => closedLoop(ops, concurrency, (i) => s.catalog.get(`svc-${i % 100}`)));
 }
@@ -136,7 +151,12 @@ async function httpBench(redisUrl: string, redis: Redis, users: number, concurre
   try {
     const admin = (await gql(url, 'mutation L($i: LoginInput!) { login(input: $i) { token } }', { i: ADMIN })).login.token as string;
     for (let i = 0; i < 100; i++) {
-      await gql(url, 'mutation U($i: ProductInput!) { upsertProduct(input: $i) { id } }', { i: { id: `web-${i}`, name: `Web ${i}`, priceCents: 500, stock: 1_000_000_000 } }, admin);
+      await gql(
+        url,
+        'mutation U($i: ProductInput!) { upsertProduct(input: $i) { id } }',
+        { i: { id: `web-${i}`, name: `Web ${i}`, priceCents: 500, stock: 1_000_000_000 } },
+        admin,
+      );
     }
     const tokens: string[] = [];
     for (let i = 0; i < users; i++) {
@@ -168,7 +188,9 @@ async function httpBench(redisUrl: string, redis: Redis, users: number, concurre
     const r = await load(seconds);
     const addRan = commandDelta(before, await commandStats(redis));
     if (r.non2xx || r.errors) throw new Error(`addToCart: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-    console.log(`  addToCart: ${Math.round(r.requests.average)} req/s (p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms) over ${r.requests.total} requests; Redis ran/req ${JSON.stringify(perOp(addRan, r.requests.total))}`);
+    console.log(
+      `  addToCart: ${Math.round(r.requests.average)} req/s (p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms) over ${r.requests.total} requests; Redis ran/req ${JSON.stringify(perOp(addRan, r.requests.total))}`,
+    );
 
     const checkout = 'mutation C($k: String) { checkout(idempotencyKey: $k) { id status } }';
     await Promise.all(tokens.map((tk) => gql(url, 'mutation { clearCart { itemCount } }', {}, tk)));
@@ -187,7 +209,11 @@ async function httpBench(redisUrl: string, redis: Redis, users: number, concurre
       rounds++;
     }
     const all = commandDelta(ranBefore, await commandStats(redis));
-    const checkoutRan = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v - (ranDuringFill[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+    const checkoutRan = Object.fromEntries(
+      Object.entries(all)
+        .map(([k, v]) => [k, v - (ranDuringFill[k] ?? 0)])
+        .filter(([, v]) => (v as number) > 0),
+    );
     const done = rounds * users;
     console.log(`  checkout: ${Math.round(done / (ms / 1000))} req/s over ${done} orders; Redis ran/req ${JSON.stringify(perOp(checkoutRan, done))}`);
     ranDuringFill = {};

@@ -114,7 +114,7 @@ async function produceAll(total: number, producers: number, produce: (i: number)
 function whenDone(count: () => number, total: number): Promise<void> {
   return new Promise((resolve) => {
     const t = setInterval(() => {
-      if (count() >= total) clearInterval(t), resolve();
+      if (count() >= total) (clearInterval(t), resolve());
     }, 2);
   });
 }
@@ -127,7 +127,7 @@ async function measure(side: Side, jobs: number, redis: Redis, body: () => Promi
   await body();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  const redisCpuMsPer1000 = ((await serverCpuSeconds(redis)) - redisCpu0) * 1e6 / jobs;
+  const redisCpuMsPer1000 = (((await serverCpuSeconds(redis)) - redisCpu0) * 1e6) / jobs;
   const delta = commandDelta(before, await commandStats(redis));
   const commands = Object.values(delta).reduce((a, b) => a + b, 0);
   const topCommands = Object.entries(delta)
@@ -135,12 +135,36 @@ async function measure(side: Side, jobs: number, redis: Redis, body: () => Promi
     .slice(0, 10)
     .map(([c, n]) => `${c}:${(n / jobs).toFixed(1)}`)
     .join(' ');
-  return { side, jobs, seconds, jobsPerSec: jobs / seconds, cpuMsPer1000: ((cpu.user + cpu.system) / 1000 / jobs) * 1000, redisCpuMsPer1000, commandsPerJob: commands / jobs, topCommands };
+  return {
+    side,
+    jobs,
+    seconds,
+    jobsPerSec: jobs / seconds,
+    cpuMsPer1000: ((cpu.user + cpu.system) / 1000 / jobs) * 1000,
+    redisCpuMsPer1000,
+    commandsPerJob: commands / jobs,
+    topCommands,
+  };
 }
 
-async function gateway(redisUrl: string, prefix: string, concurrency: number): Promise<{ app: App; runner: JobRunner; done: () => number; close(): Promise<void> }> {
+async function gateway(
+  redisUrl: string,
+  prefix: string,
+  concurrency: number,
+): Promise<{ app: App; runner: JobRunner; done: () => number; close(): Promise<void> }> {
   // One user produces every job of a round: its quota of pending jobs must hold them all (the quota's own cost is measured all the same).
-  const config = loadConfig({ REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '0', WORKER_CONCURRENCY: String(concurrency), JOB_MAX_PENDING_PER_USER: '1000000', JOB_MAX_PENDING_BYTES_PER_USER: '2147483647' });
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    KEY_PREFIX: prefix,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_DEFAULT: 'off',
+    SCRYPT_N: '1024',
+    WORKER: '0',
+    WORKER_CONCURRENCY: String(concurrency),
+    JOB_MAX_PENDING_PER_USER: '1000000',
+    JOB_MAX_PENDING_BYTES_PER_USER: '2147483647',
+  });
   const app = await startApp(config, { log: createLogger(config) });
   app.services.jobs.types.register(noop);
   const conn = connect(app.redisTarget, { name: 'bench-worker', blocking: true });
@@ -179,7 +203,14 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
       }
       // One user-agent throughout: the session is bound to the family it signed in with.
       const json = { 'content-type': 'application/json', 'user-agent': 'jobs-bench/1' };
-      const reg = (await postJson(url, json, JSON.stringify({ query: 'mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }', variables: { i: { email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' } } }))) as {
+      const reg = (await postJson(
+        url,
+        json,
+        JSON.stringify({
+          query: 'mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }',
+          variables: { i: { email: `bench${round}@example.com`, password: 'bench-password-1', name: 'Bench' } },
+        }),
+      )) as {
         data: { register: { token: string; user: { id: string } } };
       };
       const headers = { ...json, authorization: `Bearer ${reg.data.register.token}` };
@@ -187,7 +218,10 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
       const body =
         batch === 1
           ? JSON.stringify({ query: 'mutation($i: EnqueueJobInput!) { enqueueJob(input: $i) { id } }', variables: { i: { type: 'bench.noop', data: {} } } })
-          : JSON.stringify({ query: 'mutation($i: [EnqueueJobInput!]!) { enqueueJobs(inputs: $i) { id } }', variables: { i: Array.from({ length: batch }, () => ({ type: 'bench.noop', data: {} })) } });
+          : JSON.stringify({
+              query: 'mutation($i: [EnqueueJobInput!]!) { enqueueJobs(inputs: $i) { id } }',
+              variables: { i: Array.from({ length: batch }, () => ({ type: 'bench.noop', data: {} })) },
+            });
       const produce = async (): Promise<void> => {
         const json = (await postJson(url, headers, body)) as { data?: { enqueueJob?: { id: string }; enqueueJobs?: Array<{ id: string }> } };
         if (!json.data?.enqueueJob && json.data?.enqueueJobs?.length !== batch) throw new Error(`enqueue failed: ${JSON.stringify(json)}`);
@@ -222,7 +256,8 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
     // bullmq-ids: a random id (BullMQ then checks that it is new) and the owner beside the payload, as the service stores a job.
     const ids = side === 'bullmq-ids';
     const data = ids ? { owner: `u:${randomUUID()}`, payload: {} } : {};
-    const add = (): Promise<unknown> => queue.add('bench.noop', data, { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...priority, ...(ids ? { jobId: `j${randomUUID()}` } : {}) });
+    const add = (): Promise<unknown> =>
+      queue.add('bench.noop', data, { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...priority, ...(ids ? { jobId: `j${randomUUID()}` } : {}) });
     // bullmq-http: a bare JSON endpoint in front of queue.add.
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -289,7 +324,10 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
 function runInChild(side: Side, opts: JobsBenchOptions, redisUrl: string, round: number): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
     const execArgv = opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [];
-    const child = fork(__filename, ['--side', side, '--redis', redisUrl, '--round', String(round), '--options', JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    const child = fork(__filename, ['--side', side, '--redis', redisUrl, '--round', String(round), '--options', JSON.stringify(opts)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv,
+    });
     let result: RoundResult | undefined;
     child.on('message', (m) => (result = m as RoundResult));
     child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`bench side ${side} exited with ${code}`))));
@@ -303,13 +341,17 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
   const server = await startRedisServer(dir);
   const results: Array<RoundResult & { round: number }> = [];
   try {
-    log(`jobs bench: ${opts.jobs} jobs (${opts.graphqlJobs} through HTTP), ${opts.rounds} rounds, worker concurrency ${opts.concurrency}, ${opts.producers} producers`);
+    log(
+      `jobs bench: ${opts.jobs} jobs (${opts.graphqlJobs} through HTTP), ${opts.rounds} rounds, worker concurrency ${opts.concurrency}, ${opts.producers} producers`,
+    );
     for (let round = 0; round < opts.rounds; round++) {
       const order = round % 2 === 0 ? opts.only : [...opts.only].reverse();
       for (const side of order) {
         const r = await runInChild(side, opts, server.url, round);
         results.push({ ...r, round });
-        log(`  round ${round + 1} ${side.padEnd(13)} ${r.jobsPerSec.toFixed(0).padStart(7)} jobs/s  ${r.cpuMsPer1000.toFixed(0).padStart(5)} CPU ms/1000 jobs (Redis ${r.redisCpuMsPer1000.toFixed(0)})  ${r.commandsPerJob.toFixed(1)} Redis commands/job`);
+        log(
+          `  round ${round + 1} ${side.padEnd(13)} ${r.jobsPerSec.toFixed(0).padStart(7)} jobs/s  ${r.cpuMsPer1000.toFixed(0).padStart(5)} CPU ms/1000 jobs (Redis ${r.redisCpuMsPer1000.toFixed(0)})  ${r.commandsPerJob.toFixed(1)} Redis commands/job`,
+        );
         if (opts.verbose) log(`      ${r.topCommands}`);
       }
     }
@@ -320,7 +362,12 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
   const summary: Record<string, { jobsPerSec: number; cpuMsPer1000: number; redisCpuMsPer1000: number; commandsPerJob: number }> = {};
   for (const side of opts.only) {
     const rs = results.filter((r) => r.side === side);
-    summary[side] = { jobsPerSec: median(rs.map((r) => r.jobsPerSec)), cpuMsPer1000: median(rs.map((r) => r.cpuMsPer1000)), redisCpuMsPer1000: median(rs.map((r) => r.redisCpuMsPer1000)), commandsPerJob: median(rs.map((r) => r.commandsPerJob)) };
+    summary[side] = {
+      jobsPerSec: median(rs.map((r) => r.jobsPerSec)),
+      cpuMsPer1000: median(rs.map((r) => r.cpuMsPer1000)),
+      redisCpuMsPer1000: median(rs.map((r) => r.redisCpuMsPer1000)),
+      commandsPerJob: median(rs.map((r) => r.commandsPerJob)),
+    };
   }
   log('median per side:');
   for (const [side, s] of Object.entries(summary)) {
@@ -335,14 +382,30 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
       const range = (xs: number[]): string => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}]`;
       return ` (${range(speed)} x ${name} jobs/s, ${range(efficiency)} x its CPU efficiency)`;
     };
-    const ratio = side.startsWith('bullmq') ? (side === 'bullmq-ids' ? vs('bullmq-priority') : '') : vs('bullmq') + (side === 'service' || side === 'graphql-batch' ? vs('bullmq-priority') + vs('bullmq-ids') : '') + (side === 'graphql' ? vs('bullmq-http') : '');
-    log(`  ${side.padEnd(13)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs (Redis ${s.redisCpuMsPer1000.toFixed(0)})  ${s.commandsPerJob.toFixed(1)} cmds/job`);
+    const ratio = side.startsWith('bullmq')
+      ? side === 'bullmq-ids'
+        ? vs('bullmq-priority')
+        : ''
+      : vs('bullmq') +
+        (side === 'service' || side === 'graphql-batch' ? vs('bullmq-priority') + vs('bullmq-ids') : '') +
+        (side === 'graphql' ? vs('bullmq-http') : '');
+    log(
+      `  ${side.padEnd(13)} ${s.jobsPerSec.toFixed(0).padStart(7)} jobs/s${ratio}  ${s.cpuMsPer1000.toFixed(0)} CPU ms/1000 jobs (Redis ${s.redisCpuMsPer1000.toFixed(0)})  ${s.commandsPerJob.toFixed(1)} cmds/job`,
+    );
   }
   return summary;
 }
 
 function parseArgs(argv: string[]): JobsBenchOptions {
-  const opts: JobsBenchOptions = { jobs: 20_000, graphqlJobs: 5000, rounds: 3, concurrency: 32, producers: 32, batch: 100, only: ['service', 'bullmq', 'bullmq-priority', 'bullmq-ids', 'graphql-batch', 'graphql', 'bullmq-http', 'list'] };
+  const opts: JobsBenchOptions = {
+    jobs: 20_000,
+    graphqlJobs: 5000,
+    rounds: 3,
+    concurrency: 32,
+    producers: 32,
+    batch: 100,
+    only: ['service', 'bullmq', 'bullmq-priority', 'bullmq-ids', 'graphql-batch', 'graphql', 'bullmq-http', 'list'],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (): number => {

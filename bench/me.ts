@@ -76,7 +76,10 @@ type ServerHandle = ChildServer;
 /** Starts one side in a child process (this file with `--serve`); resolves with its URL. */
 function spawnSide(side: 'gateway' | 'raw', redisUrl: string, profileDir?: string): Promise<ServerHandle> {
   // BENCH_NODE_FLAGS: extra node flags for both sides (e.g. to try heap settings).
-  const execArgv = [...(side === 'gateway' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+  const execArgv = [
+    ...(side === 'gateway' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+    ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ];
   return forkServer(__filename, ['--serve', side, redisUrl], `${side} server`, execArgv);
 }
 
@@ -96,7 +99,11 @@ async function registerUser(gatewayUrl: string): Promise<{ token: string; userId
 
 /** Both sides must answer the same thing before their speed means anything. */
 async function checkAnswer(url: string, token: string, userId: string): Promise<void> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': UA, authorization: `Bearer ${token}` }, body: QUERY });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': UA, authorization: `Bearer ${token}` },
+    body: QUERY,
+  });
   const body = (await res.json()) as { data?: { me?: { id: string } } };
   if (res.status !== 200 || body.data?.me?.id !== userId) throw new Error(`${url} answered ${res.status} ${JSON.stringify(body)}`);
 }
@@ -173,13 +180,22 @@ export async function runMeBench(opts: MeBenchOptions, log: (line: string) => vo
       for (const side of order) {
         const r = await measure(side, servers[side], token, redis, opts);
         runs.push(r);
-        log(`  ${side.padEnd(7)} ${String(Math.round(r.rps)).padStart(6)} req/s  p50 ${r.latencyP50Ms} ms  p99 ${r.latencyP99Ms} ms  ${r.cpuUsPerRequest} µs CPU/request  ${r.commandsPerRequest} Redis commands/request`);
+        log(
+          `  ${side.padEnd(7)} ${String(Math.round(r.rps)).padStart(6)} req/s  p50 ${r.latencyP50Ms} ms  p99 ${r.latencyP99Ms} ms  ${r.cpuUsPerRequest} µs CPU/request  ${r.commandsPerRequest} Redis commands/request`,
+        );
       }
     }
     if (opts.only) return { options: opts, runs, [opts.only]: summarize(runs, opts.only) } as unknown as MeBenchResult;
     const g = summarize(runs, 'gateway');
     const w = summarize(runs, 'raw');
-    const result: MeBenchResult = { options: opts, runs, gateway: g, raw: w, ratio: round(g.rps / w.rps, 3), cpuRatio: round(w.cpuUsPerRequest / g.cpuUsPerRequest, 3) };
+    const result: MeBenchResult = {
+      options: opts,
+      runs,
+      gateway: g,
+      raw: w,
+      ratio: round(g.rps / w.rps, 3),
+      cpuRatio: round(w.cpuUsPerRequest / g.cpuUsPerRequest, 3),
+    };
     log(`  gateway/raw throughput ratio: ${result.ratio} (target >= 0.5); CPU-per-request ratio raw/gateway: ${result.cpuRatio}`);
     log(`  Redis commands per request (commandstats, scripts' inner calls included):`);
     log(`    gateway ${JSON.stringify(result.gateway.commands)}`);

@@ -27,7 +27,13 @@ export const QUERIES = {
 
 function fakeRequest(body: Buffer): IncomingMessage {
   const req = Readable.from([body]) as unknown as IncomingMessage;
-  const headers = { host: '127.0.0.1', 'content-type': 'application/json', 'content-length': String(body.length), 'user-agent': 'gateway-bench/1.0', authorization: 'Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
+  const headers = {
+    host: '127.0.0.1',
+    'content-type': 'application/json',
+    'content-length': String(body.length),
+    'user-agent': 'gateway-bench/1.0',
+    authorization: 'Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+  };
   Object.assign(req, { method: 'POST', url: '/graphql', headers, socket: { remoteAddress: '127.0.0.1' } });
   return req;
 }
@@ -50,7 +56,11 @@ function fakeResponse(done: (body: string) => void): ServerResponse {
 
 export type Variant = (schema: GraphQLSchema, base: ApolloServerOptions<ResolverContext>) => ApolloServerOptions<ResolverContext>;
 
-export async function runPipelineBench(variants: Record<string, Variant>, opts: { requests: number; rounds: number; query?: string; listSize?: number }, log: (l: string) => void = console.log): Promise<Record<string, number>> {
+export async function runPipelineBench(
+  variants: Record<string, Variant>,
+  opts: { requests: number; rounds: number; query?: string; listSize?: number },
+  log: (l: string) => void = console.log,
+): Promise<Record<string, number>> {
   const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', REDIS_URL: 'redis://127.0.0.1:1' });
   const log0 = createLogger(config);
   const schema = await buildGatewaySchema();
@@ -88,7 +98,8 @@ export async function runPipelineBench(variants: Record<string, Variant>, opts: 
       best[name] = Math.min(best[name] ?? Infinity, us);
     }
   }
-  for (const [name, us] of Object.entries(best)) log(`  ${name.padEnd(28)} ${us.toFixed(1)} µs CPU/request (best of ${opts.rounds} rounds of ${opts.requests})`);
+  for (const [name, us] of Object.entries(best))
+    log(`  ${name.padEnd(28)} ${us.toFixed(1)} µs CPU/request (best of ${opts.rounds} rounds of ${opts.requests})`);
   for (const apollo of Object.values(servers)) await apollo.stop();
   return best;
 }
@@ -99,7 +110,10 @@ export const PIPELINE_VARIANTS: Record<string, Variant> = {
   // Experiments: the shipped plugins, one left out at a time (by position in gatewayApolloOptions' list).
   ...(process.env.BENCH_PLUGIN_DROP
     ? Object.fromEntries(
-        process.env.BENCH_PLUGIN_DROP.split(',').map((n) => [`without plugin #${n}`, (_s: GraphQLSchema, base: ApolloServerOptions<ResolverContext>) => ({ ...base, plugins: (base.plugins ?? []).filter((_p, i) => i !== Number(n)) })]),
+        process.env.BENCH_PLUGIN_DROP.split(',').map((n) => [
+          `without plugin #${n}`,
+          (_s: GraphQLSchema, base: ApolloServerOptions<ResolverContext>) => ({ ...base, plugins: (base.plugins ?? []).filter((_p, i) => i !== Number(n)) }),
+        ]),
       )
     : {}),
 };

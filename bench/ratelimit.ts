@@ -72,7 +72,14 @@ async function measure(server: Server, w: Workload, opts: RateLimitBenchOptions,
   const before = await commandStats(redis);
   const cpu0 = await server.ask<number>('cpu');
   const rcpu0 = await redisCpu(redis);
-  const r = await autocannon({ url: `${url}/graphql`, method: 'POST', headers: w.headers, body: w.body, connections: opts.connections, duration: opts.duration });
+  const r = await autocannon({
+    url: `${url}/graphql`,
+    method: 'POST',
+    headers: w.headers,
+    body: w.body,
+    connections: opts.connections,
+    duration: opts.duration,
+  });
   const cpu = (await server.ask<number>('cpu')) - cpu0;
   const rcpu = (await redisCpu(redis)) - rcpu0;
   const delta = commandDelta(before, await commandStats(redis));
@@ -140,19 +147,34 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
     });
     const token = ((await reg.json()) as { data: { register: { token: string } } }).data.register.token;
     const workloads: Workload[] = [
-      { name: 'me (signed in)', body: JSON.stringify({ query: '{ me { id } }' }), headers: { 'content-type': 'application/json', 'user-agent': UA, authorization: `Bearer ${token}` } },
+      {
+        name: 'me (signed in)',
+        body: JSON.stringify({ query: '{ me { id } }' }),
+        headers: { 'content-type': 'application/json', 'user-agent': UA, authorization: `Bearer ${token}` },
+      },
       { name: '__typename (anonymous)', body: JSON.stringify({ query: '{ __typename }' }), headers: { 'content-type': 'application/json', 'user-agent': UA } },
     ];
     log(`ratelimit: ${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} runs per side, ${opts.warmup} s warm-up`);
     const results: Record<string, unknown> = {};
     for (const w of workloads.filter((_, i) => !opts.workload || opts.workload === i + 1)) {
-      for (const side of ['off', 'on'] as const) if (opts.warmup > 0) await autocannon({ url: `${sides[side]!.url}/graphql`, method: 'POST', headers: w.headers, body: w.body, connections: opts.connections, duration: opts.warmup });
+      for (const side of ['off', 'on'] as const)
+        if (opts.warmup > 0)
+          await autocannon({
+            url: `${sides[side]!.url}/graphql`,
+            method: 'POST',
+            headers: w.headers,
+            body: w.body,
+            connections: opts.connections,
+            duration: opts.warmup,
+          });
       const runs: Record<Side, Run[]> = { off: [], on: [] };
       for (let i = 0; i < opts.rounds; i++) {
         for (const side of i % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
           const r = await measure(sides[side]!, w, opts, redis);
           runs[side].push(r);
-          log(`  ${w.name.padEnd(24)} limiter ${side.padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`);
+          log(
+            `  ${w.name.padEnd(24)} limiter ${side.padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`,
+          );
         }
       }
       const off = mean(runs.off.map((r) => r.rps));
@@ -172,11 +194,15 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
         scriptCallsPerRequestOff: evalsha(runs.off),
         scriptCallsPerRequestOn: evalsha(runs.on),
       };
-      log(`  => ${w.name}: ${summary.onRps} vs ${summary.offRps} req/s (${summary.throughputCostPercent}% fewer); gateway CPU/request ${summary.gatewayCpuUsOn} vs ${summary.gatewayCpuUsOff} µs (+${summary.cpuCostPercent}%); EVALSHA/request ${summary.scriptCallsPerRequestOff} -> ${summary.scriptCallsPerRequestOn}`);
+      log(
+        `  => ${w.name}: ${summary.onRps} vs ${summary.offRps} req/s (${summary.throughputCostPercent}% fewer); gateway CPU/request ${summary.gatewayCpuUsOn} vs ${summary.gatewayCpuUsOff} µs (+${summary.cpuCostPercent}%); EVALSHA/request ${summary.scriptCallsPerRequestOff} -> ${summary.scriptCallsPerRequestOn}`,
+      );
       results[w.name] = summary;
     }
     const memory = await memoryPerClient(redis);
-    log(`  memory per tracked client: GCRA key ${memory.gcraMemoryUsageBytes} B (MEMORY USAGE), ${memory.gcraUsedMemoryPerClient} B (used_memory / client); sliding log of 100: ${memory.slidingLogMemoryUsageBytes} B, ${memory.slidingLogUsedMemoryPerClient} B`);
+    log(
+      `  memory per tracked client: GCRA key ${memory.gcraMemoryUsageBytes} B (MEMORY USAGE), ${memory.gcraUsedMemoryPerClient} B (used_memory / client); sliding log of 100: ${memory.slidingLogMemoryUsageBytes} B, ${memory.slidingLogUsedMemoryPerClient} B`,
+    );
     results.memory = memory;
     return results;
   } finally {

@@ -94,7 +94,14 @@ function openSocket(url: string, ip: string): Promise<WebSocket> {
  * Sends `count` subscribe messages, at most `inFlight` unanswered at once, replacing the
  * socket whenever the gateway closes it. Resolves with how many sockets it took.
  */
-async function sendOverWs(url: string, query: string, count: number, inFlight: number, ip: string, stop?: () => boolean): Promise<{ sockets: number; answered: number; closes: Record<string, number> }> {
+async function sendOverWs(
+  url: string,
+  query: string,
+  count: number,
+  inFlight: number,
+  ip: string,
+  stop?: () => boolean,
+): Promise<{ sockets: number; answered: number; closes: Record<string, number> }> {
   let sent = 0;
   let answered = 0;
   let sockets = 0;
@@ -177,7 +184,11 @@ async function underHttpAttack(url: string, document: string, seconds: number, a
   return { ...lat, documents };
 }
 
-async function underWsAttack(url: string, document: string, seconds: number): Promise<Latency & { documents: number; sockets: number; closes: Record<string, number> }> {
+async function underWsAttack(
+  url: string,
+  document: string,
+  seconds: number,
+): Promise<Latency & { documents: number; sockets: number; closes: Record<string, number> }> {
   const end = Date.now() + seconds * 1000;
   const done = (): boolean => Date.now() >= end;
   const attack = sendOverWs(url, document, Number.MAX_SAFE_INTEGER, 50, freshIp(), done);
@@ -196,23 +207,38 @@ export async function runRefusedBench(opts: { count: number; seconds: number; do
     const attack = DOCUMENTS[opts.document];
     log(`refused: document "${opts.document}" of ${Buffer.byteLength(attack)} bytes; ${opts.count} documents per CPU run, ${opts.seconds} s per attack`);
     const first = await post(server.url, attack, freshIp());
-    const body = await (await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': freshIp() }, body: JSON.stringify({ query: attack }) })).json();
-    const charged = { status: first.status, rateLimit: first.headers.get('ratelimit'), code: (body as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code };
+    const body = await (
+      await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': freshIp() },
+        body: JSON.stringify({ query: attack }),
+      })
+    ).json();
+    const charged = {
+      status: first.status,
+      rateLimit: first.headers.get('ratelimit'),
+      code: (body as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code,
+    };
     log(`  first HTTP refusal: ${charged.status} ${charged.code}, RateLimit: ${charged.rateLimit}`);
     const typename = await cpuPerHttp(server, '{ __typename }', opts.count);
     const http = await cpuPerHttp(server, attack, opts.count);
     log(`  CPU per request: { __typename } ${typename} µs; refused document over HTTP ${http} µs`);
     const ws = await cpuPerWs(server, attack, opts.count);
     log(`  CPU per refused document over WebSocket ${ws.cpuUs} µs (${ws.sockets} socket(s); closes ${JSON.stringify(ws.closes)})`);
-    const idle = await healthz(server.url, (() => {
-      const end = Date.now() + 2000;
-      return () => Date.now() >= end;
-    })());
+    const idle = await healthz(
+      server.url,
+      (() => {
+        const end = Date.now() + 2000;
+        return () => Date.now() >= end;
+      })(),
+    );
     log(`  /healthz idle: p50 ${idle.p50} ms, p99 ${idle.p99} ms, max ${idle.max} ms`);
     const h = await underHttpAttack(server.url, attack, opts.seconds, 8);
     log(`  /healthz while 8 HTTP clients send it: p50 ${h.p50} ms, p99 ${h.p99} ms, max ${h.max} ms (${h.samples} samples; ${h.documents} documents answered)`);
     const w = await underWsAttack(server.url, attack, opts.seconds);
-    log(`  /healthz while one WebSocket keeps 50 in flight: p50 ${w.p50} ms, p99 ${w.p99} ms, max ${w.max} ms (${w.samples} samples; ${w.documents} documents answered on ${w.sockets} socket(s); closes ${JSON.stringify(w.closes)})`);
+    log(
+      `  /healthz while one WebSocket keeps 50 in flight: p50 ${w.p50} ms, p99 ${w.p99} ms, max ${w.max} ms (${w.samples} samples; ${w.documents} documents answered on ${w.sockets} socket(s); closes ${JSON.stringify(w.closes)})`,
+    );
     return { bytes: Buffer.byteLength(attack), charged, cpuUs: { typename, http, ws: ws.cpuUs }, healthz: { idle, http: h, ws: w } };
   } finally {
     await server?.stop();
@@ -250,8 +276,7 @@ function args(argv: string[]): { count: number; seconds: number; document: strin
     else if (argv[i] === '--document') {
       out.document = argv[++i];
       if (!DOCUMENTS[out.document]) throw new Error(`--document takes ${Object.keys(DOCUMENTS).join(' or ')}`);
-    }
-    else if (argv[i] === '--count') out.count = Number(argv[++i]);
+    } else if (argv[i] === '--count') out.count = Number(argv[++i]);
     else if (argv[i] === '--seconds') out.seconds = Number(argv[++i]);
     else throw new Error(`unknown argument ${argv[i]}`);
   }

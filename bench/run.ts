@@ -22,7 +22,8 @@ type Log = (line: string) => void;
 
 const BENCHMARKS: Record<string, (opts: Options, log: Log) => Promise<unknown>> = {
   me: (opts, log) => runMeBench(opts, log),
-  pipeline: (opts, log) => runPipelineBench(PIPELINE_VARIANTS, { requests: opts.requests, rounds: opts.roundsGiven ? opts.rounds : 5, query: QUERIES[opts.query] }, log),
+  pipeline: (opts, log) =>
+    runPipelineBench(PIPELINE_VARIANTS, { requests: opts.requests, rounds: opts.roundsGiven ? opts.rounds : 5, query: QUERIES[opts.query] }, log),
 };
 
 function parseArgs(argv: string[]): { names: string[]; opts: Options; json: boolean } {

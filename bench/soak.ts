@@ -77,8 +77,17 @@ const MIN_SLOPE_SAMPLES = 5;
 async function serve(redisUrl: string): Promise<void> {
   const app = await startApp(
     loadConfig({
-      NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', REDIS_URL: redisUrl, KEY_PREFIX: PREFIX, LOG_LEVEL: 'error',
-      RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024', WORKER: '1', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
+      NODE_ENV: 'production',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: redisUrl,
+      KEY_PREFIX: PREFIX,
+      LOG_LEVEL: 'error',
+      RATE_LIMIT_DEFAULT: 'off',
+      SCRYPT_N: '1024',
+      WORKER: '1',
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password,
       // Every subscriber connects from this one address.
       WS_MAX_CONNECTIONS_PER_IP: '1000000',
     }),
@@ -98,7 +107,19 @@ async function serve(redisUrl: string): Promise<void> {
       const gcMs = performance.now() - gcStart;
       const after = gc ? process.memoryUsage() : before;
       const cpu = process.cpuUsage();
-      process.send!({ mem: { rss: after.rss, heapUsed: before.heapUsed, heapUsedAfterGc: after.heapUsed, heapTotal: after.heapTotal, external: after.external, cpuMicros: cpu.user + cpu.system, loopDelayMaxMs, loopDelayP99Ms, gcMs } });
+      process.send!({
+        mem: {
+          rss: after.rss,
+          heapUsed: before.heapUsed,
+          heapUsedAfterGc: after.heapUsed,
+          heapTotal: after.heapTotal,
+          external: after.external,
+          cpuMicros: cpu.user + cpu.system,
+          loopDelayMaxMs,
+          loopDelayP99Ms,
+          gcMs,
+        },
+      });
     }
     if (msg === 'stop') void app.close().finally(() => process.exit(0));
   });
@@ -139,7 +160,12 @@ async function post(url: string, query: string, variables: Record<string, unknow
   if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
-    res = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     throw new Failure(e.name === 'TimeoutError' ? 'TIMEOUT' : `NETWORK_${e.cause?.code ?? e.name}`, e.message);
@@ -279,7 +305,8 @@ const Q = {
 };
 
 const SUBSCRIPTION_EVENTS = 'subscription SoakEvents { analyticsEvents { type page at } }';
-const SUBSCRIPTION_LIVE = 'subscription SoakLive { liveStats { at totalPageViews totalConversions uniqueVisitors topPages(limit: 5) { page views } viewsPerMinute { count } } }';
+const SUBSCRIPTION_LIVE =
+  'subscription SoakLive { liveStats { at totalPageViews totalConversions uniqueVisitors topPages(limit: 5) { page views } viewsPerMinute { count } } }';
 
 class Workload {
   readonly rec = new Recorder();
@@ -376,7 +403,11 @@ class Workload {
     const id = productId(this.int(PRODUCTS));
     const d = await this.call('recommendations', Q.recommendations, { id }, undefined, due);
     const recs = d.recommendations as Array<{ id: string; stock: number }>;
-    this.check('recommendations', recs.length > 0 && recs.length <= 5 && recs.every((r) => r.id !== id && r.stock > 0), () => `recommendations for ${id}: ${JSON.stringify(recs)}`);
+    this.check(
+      'recommendations',
+      recs.length > 0 && recs.length <= 5 && recs.every((r) => r.id !== id && r.stock > 0),
+      () => `recommendations for ${id}: ${JSON.stringify(recs)}`,
+    );
   }
 
   private static units(model: Map<number, number>): number {
@@ -404,7 +435,9 @@ class Workload {
       const lines = model ? [...model.keys()] : [];
       if (!model || r >= 0.75) {
         const d = await this.call('cart', Q.cart, {}, owner.token, due);
-        const fresh = new Map<number, number>((d.cart.items as Array<{ quantity: number; product: { id: string } }>).map((l) => [Number(l.product.id.slice(5)), l.quantity]));
+        const fresh = new Map<number, number>(
+          (d.cart.items as Array<{ quantity: number; product: { id: string } }>).map((l) => [Number(l.product.id.slice(5)), l.quantity]),
+        );
         if (model) {
           const same = fresh.size === model.size && [...model].every(([p, q]) => fresh.get(p) === q);
           this.check('cart', same, () => `cart holds ${JSON.stringify([...fresh])}, expected ${JSON.stringify([...model])}`);
@@ -442,7 +475,11 @@ class Workload {
       }
       const units = Workload.units(model);
       const subtotal = Workload.subtotal(model);
-      this.check(kind, data.itemCount === units && data.subtotalCents === subtotal, () => `cart answered ${data.itemCount} units / ${data.subtotalCents} cents, expected ${units} / ${subtotal}`);
+      this.check(
+        kind,
+        data.itemCount === units && data.subtotalCents === subtotal,
+        () => `cart answered ${data.itemCount} units / ${data.subtotalCents} cents, expected ${units} / ${subtotal}`,
+      );
     } catch (err) {
       owner.model = null;
       if (outcomeUnknown(err)) pool.retire();
@@ -485,7 +522,10 @@ class Workload {
       const expected = Workload.subtotal(model);
       this.check(
         'checkout',
-        ['PENDING', 'PROCESSING', 'COMPLETED'].includes(order.status) && order.totalCents === expected && items.length === model.size && items.every((l) => model.get(Number(l.productId.slice(5))) === l.quantity),
+        ['PENDING', 'PROCESSING', 'COMPLETED'].includes(order.status) &&
+          order.totalCents === expected &&
+          items.length === model.size &&
+          items.every((l) => model.get(Number(l.productId.slice(5))) === l.quantity),
         () => `order ${JSON.stringify(order)}, expected ${JSON.stringify([...model])} totalling ${expected}`,
       );
       if (this.rnd() < 0.1) {
@@ -565,7 +605,12 @@ class Workload {
   async restock(): Promise<void> {
     const i = this.restockNext++ % PRODUCTS;
     try {
-      const d = await this.call('upsertProduct', Q.upsert, { i: { id: productId(i), name: `Soak product ${i}`, priceCents: price(i), stock: STOCK } }, this.adminToken);
+      const d = await this.call(
+        'upsertProduct',
+        Q.upsert,
+        { i: { id: productId(i), name: `Soak product ${i}`, priceCents: price(i), stock: STOCK } },
+        this.adminToken,
+      );
       this.check('upsertProduct', d.upsertProduct.stock === STOCK, () => `upsert answered ${JSON.stringify(d.upsertProduct)}`);
     } catch {
       // recorded where it failed
@@ -609,7 +654,13 @@ class Subscribers {
         lazy: false,
         on: {
           closed: (e) => {
-            if (!this.closing) this.rec.fail('subscriber', 'WS_CLOSED', `socket ${i} closed: ${(e as { code?: number }).code ?? ''} ${(e as { reason?: string }).reason ?? ''}`, false);
+            if (!this.closing)
+              this.rec.fail(
+                'subscriber',
+                'WS_CLOSED',
+                `socket ${i} closed: ${(e as { code?: number }).code ?? ''} ${(e as { reason?: string }).reason ?? ''}`,
+                false,
+              );
           },
         },
       });
@@ -644,7 +695,8 @@ class Subscribers {
             const s = v.data?.liveStats;
             if (!s) return;
             if (this.counting || this.live[i] === 0) this.live[i]++;
-            if (s.totalPageViews < this.lastTotal[i]) this.rec.fail('liveStats', 'WRONG_ANSWER', `subscriber ${i}: totalPageViews went from ${this.lastTotal[i]} back to ${s.totalPageViews}`, false);
+            if (s.totalPageViews < this.lastTotal[i])
+              this.rec.fail('liveStats', 'WRONG_ANSWER', `subscriber ${i}: totalPageViews went from ${this.lastTotal[i]} back to ${s.totalPageViews}`, false);
             this.lastTotal[i] = s.totalPageViews;
           },
           ...sink('liveStats'),
@@ -816,7 +868,9 @@ async function setUp(url: string, log: (l: string) => void): Promise<Workload> {
     const d = (await post(url, Q.guest, {})).startGuestSession;
     return { token: d.token as string, id: d.session.id as string, model: new Map<number, number>(), busy: false };
   });
-  log(`set up: ${PRODUCTS} products (stock ${STOCK.toLocaleString('en-US')} each, topped up every ${RESTOCK_MS / 1000} s), ${CART_USERS} shoppers, ${GUESTS} guests, ${BUYERS} buyers, ${LOGIN_USERS} users signing in, ${VISITORS} visitors over ${PAGES} pages`);
+  log(
+    `set up: ${PRODUCTS} products (stock ${STOCK.toLocaleString('en-US')} each, topped up every ${RESTOCK_MS / 1000} s), ${CART_USERS} shoppers, ${GUESTS} guests, ${BUYERS} buyers, ${LOGIN_USERS} users signing in, ${VISITORS} visitors over ${PAGES} pages`,
+  );
   return new Workload(url, admin, new Pool(carts), new Pool(guests), new Pool(buyers), logins);
 }
 
@@ -836,7 +890,9 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = c
   try {
     gw = await forkServer(__filename, ['--serve', server.url], 'gateway', opts.gc ? ['--expose-gc'] : []);
     const gateway = gw;
-    log(`soak: ${opts.seconds} s at ${opts.rate} operations/s (open loop), ${opts.subscribers} WebSocket subscribers; gateway pid ${gateway.child.pid} (WORKER=1, rate limits off), private redis-server ${server.url}`);
+    log(
+      `soak: ${opts.seconds} s at ${opts.rate} operations/s (open loop), ${opts.subscribers} WebSocket subscribers; gateway pid ${gateway.child.pid} (WORKER=1, rate limits off), private redis-server ${server.url}`,
+    );
     const w = await setUp(gateway.url, log);
     const rec = w.rec;
 
@@ -857,12 +913,16 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = c
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
 
-    const startLoad = loadavg().map((x) => round(x, 2)).join(' ');
+    const startLoad = loadavg()
+      .map((x) => round(x, 2))
+      .join(' ');
     const ownCpu0 = process.cpuUsage();
     const t0 = performance.now();
     const elapsed = (): number => (performance.now() - t0) / 1000;
     const samples: Sample[] = [await takeSample(gateway, redis, 0)];
-    log(`start: Redis ${mb(samples[0].usedMemory)} used_memory, ${startCensus.keys} keys; gateway heap ${mb(samples[0].gateway.heapUsedAfterGc)}${opts.gc ? ' (after a full collection)' : ''}, rss ${mb(samples[0].gateway.rss)}`);
+    log(
+      `start: Redis ${mb(samples[0].usedMemory)} used_memory, ${startCensus.keys} keys; gateway heap ${mb(samples[0].gateway.heapUsedAfterGc)}${opts.gc ? ' (after a full collection)' : ''}, rss ${mb(samples[0].gateway.rss)}`,
+    );
 
     let sampling: Promise<void> | undefined;
     const sample = (): void => {
@@ -915,7 +975,8 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = c
     lag.disable();
     await sampling;
     if (samples[samples.length - 1].t < opts.seconds - 1) samples.push(await takeSample(gateway, redis, elapsed()));
-    if (inflight.size) rec.fail('client', 'STILL_IN_FLIGHT', `${inflight.size} operations unfinished ${REQUEST_TIMEOUT_MS / 1000} s after the last was started`, false);
+    if (inflight.size)
+      rec.fail('client', 'STILL_IN_FLIGHT', `${inflight.size} operations unfinished ${REQUEST_TIMEOUT_MS / 1000} s after the last was started`, false);
 
     // Let the last events reach every subscriber: until all arrived or nothing arrived for 3 s (at most 30 s).
     // Each subscriber must see every event tracked successfully, and at most those plus the failed calls (which may have been published).
@@ -982,24 +1043,40 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = c
 
     log('');
     log(`== soak report: ${opts.seconds} s, target ${opts.rate} operations/s ==`);
-    log(`throughput: ${started} operations started in ${round(sendSeconds)} s (${round(started / sendSeconds)}/s of ${opts.rate} target), ${rec.opsDone} finished by ${round(loadSeconds)} s; ${rec.requests} requests (${round(rec.requests / loadSeconds)}/s); the scheduler started an operation at most ${ms(maxLate)} late`);
-    log(`machine: ${cpus().length} cores, load average ${startLoad} at the start, ${loadavg().map((x) => round(x, 2)).join(' ')} at the end`);
+    log(
+      `throughput: ${started} operations started in ${round(sendSeconds)} s (${round(started / sendSeconds)}/s of ${opts.rate} target), ${rec.opsDone} finished by ${round(loadSeconds)} s; ${rec.requests} requests (${round(rec.requests / loadSeconds)}/s); the scheduler started an operation at most ${ms(maxLate)} late`,
+    );
+    log(
+      `machine: ${cpus().length} cores, load average ${startLoad} at the start, ${loadavg()
+        .map((x) => round(x, 2))
+        .join(' ')} at the end`,
+    );
     const loopMax = Math.max(...samples.slice(1).map((s) => s.gateway.loopDelayMaxMs));
     const loopP99 = Math.max(...samples.slice(1).map((s) => s.gateway.loopDelayP99Ms));
     const gcMax = Math.max(...samples.map((s) => s.gateway.gcMs));
-    log(`gateway event-loop delay: worst p99 of a ${SAMPLE_MS / 1000} s interval ${ms(loopP99)}, max ${ms(loopMax)}${opts.gc ? `; each forced collection also blocks it, the longest for ${ms(gcMax)}` : ''}`);
-    log(`load generator event-loop delay: p50 ${ms(lag.percentile(50) / 1e6)}, p99 ${ms(lag.percentile(99) / 1e6)}, max ${ms(lag.max / 1e6)} (latencies include it); CPU: gateway ${gatewayCpu}% of a core, redis-server ${redisCpu}%, load generator and subscribers ${ownCpu}%`);
+    log(
+      `gateway event-loop delay: worst p99 of a ${SAMPLE_MS / 1000} s interval ${ms(loopP99)}, max ${ms(loopMax)}${opts.gc ? `; each forced collection also blocks it, the longest for ${ms(gcMax)}` : ''}`,
+    );
+    log(
+      `load generator event-loop delay: p50 ${ms(lag.percentile(50) / 1e6)}, p99 ${ms(lag.percentile(99) / 1e6)}, max ${ms(lag.max / 1e6)} (latencies include it); CPU: gateway ${gatewayCpu}% of a core, redis-server ${redisCpu}%, load generator and subscribers ${ownCpu}%`,
+    );
     const all = sortedOf(rec.all);
-    log(`latency (successful requests, from when the operation was due): overall p50 ${ms(percentile(all, 0.5))}, p99 ${ms(percentile(all, 0.99))}, max ${ms(all[all.length - 1])}`);
+    log(
+      `latency (successful requests, from when the operation was due): overall p50 ${ms(percentile(all, 0.5))}, p99 ${ms(percentile(all, 0.99))}, max ${ms(all[all.length - 1])}`,
+    );
     const kinds = [...rec.byKind.keys()].sort();
     const latencyByKind: Record<string, { n: number; p50: number; p99: number; max: number }> = {};
     for (const k of kinds) {
       const xs = sortedOf(rec.byKind.get(k)!);
       latencyByKind[k] = { n: xs.length, p50: round(percentile(xs, 0.5), 2), p99: round(percentile(xs, 0.99), 2), max: round(xs[xs.length - 1], 2) };
-      log(`  ${k.padEnd(22)} ${String(xs.length).padStart(7)}  p50 ${ms(percentile(xs, 0.5)).padStart(9)}  p99 ${ms(percentile(xs, 0.99)).padStart(9)}  max ${ms(xs[xs.length - 1]).padStart(9)}`);
+      log(
+        `  ${k.padEnd(22)} ${String(xs.length).padStart(7)}  p50 ${ms(percentile(xs, 0.5)).padStart(9)}  p99 ${ms(percentile(xs, 0.99)).padStart(9)}  max ${ms(xs[xs.length - 1]).padStart(9)}`,
+      );
     }
     const errors = rec.errorCount();
-    log(`errors: ${errors}${errors ? ` ${JSON.stringify(Object.fromEntries(rec.errors))}` : ''}; gateway's graphql_errors_total during the run: ${JSON.stringify(gatewayErrors)}`);
+    log(
+      `errors: ${errors}${errors ? ` ${JSON.stringify(Object.fromEntries(rec.errors))}` : ''}; gateway's graphql_errors_total during the run: ${JSON.stringify(gatewayErrors)}`,
+    );
     for (const [kc, n] of rec.errorsByKind) log(`  ${kc}: ${n}`);
     for (const [code, ex] of rec.examples) for (const e of ex) log(`  e.g. ${code}: ${e.slice(0, 300)}`);
     log(
@@ -1009,24 +1086,36 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = c
     log(`orders: ${w.orderIds.size} placed and answered, ${stored.size} in Redis, by status ${JSON.stringify(statuses)}; queue ${JSON.stringify(queue)}`);
     const retired = w.carts.retired + w.guests.retired + w.buyers.retired;
     if (retired) log(`actors retired after a request the client gave up on (its cart could still change): ${retired}`);
-    log(`memory, ${samples.length} samples every ${SAMPLE_MS / 1000} s; slopes by least squares over the second half (${half.length} samples, t >= ${opts.seconds / 2} s):`);
-    log(`  gateway heap used${opts.gc ? ' after a full collection' : ''}: ${mb(first.gateway.heapUsedAfterGc)} -> ${mb(last.gateway.heapUsedAfterGc)}, slope ${kbPerMin(heapSlope)} (heap before collection ${mb(first.gateway.heapUsed)} -> ${mb(last.gateway.heapUsed)}; rss ${mb(first.gateway.rss)} -> ${mb(last.gateway.rss)}, slope ${kbPerMin(rssSlope)})`);
-    log(`  Redis used_memory: ${mb(first.usedMemory)} -> ${mb(last.usedMemory)}, slope ${kbPerMin(redisSlope)}; of it retained by design ${mb(first.retainedBytes)} -> ${mb(last.retainedBytes)}, slope ${kbPerMin(retainedSlope)}; the rest: slope ${kbPerMin(unexplainedSlope)}`);
-    log(`  Redis keys (DBSIZE): ${first.dbsize} at start, ${last.dbsize} at the end of the load, ${endCensus.keys} after the drain; slope ${round(keysSlope)} keys/min`);
+    log(
+      `memory, ${samples.length} samples every ${SAMPLE_MS / 1000} s; slopes by least squares over the second half (${half.length} samples, t >= ${opts.seconds / 2} s):`,
+    );
+    log(
+      `  gateway heap used${opts.gc ? ' after a full collection' : ''}: ${mb(first.gateway.heapUsedAfterGc)} -> ${mb(last.gateway.heapUsedAfterGc)}, slope ${kbPerMin(heapSlope)} (heap before collection ${mb(first.gateway.heapUsed)} -> ${mb(last.gateway.heapUsed)}; rss ${mb(first.gateway.rss)} -> ${mb(last.gateway.rss)}, slope ${kbPerMin(rssSlope)})`,
+    );
+    log(
+      `  Redis used_memory: ${mb(first.usedMemory)} -> ${mb(last.usedMemory)}, slope ${kbPerMin(redisSlope)}; of it retained by design ${mb(first.retainedBytes)} -> ${mb(last.retainedBytes)}, slope ${kbPerMin(retainedSlope)}; the rest: slope ${kbPerMin(unexplainedSlope)}`,
+    );
+    log(
+      `  Redis keys (DBSIZE): ${first.dbsize} at start, ${last.dbsize} at the end of the load, ${endCensus.keys} after the drain; slope ${round(keysSlope)} keys/min`,
+    );
     const growthPerOrder = w.orderIds.size ? (endCensus.retainedBytes - startCensus.retainedBytes) / w.orderIds.size : NaN;
     log(
       `  retained by design, subtracted for the verdict: orders (a hash each, kept), order indexes and idempotency keys (an entry per order), domain event streams (order.placed and order.completed, trimmed near EVENT_STREAM_MAXLEN = 100000), ` +
         `BullMQ (completed jobs up to JOB_KEEP_COMPLETED = 1000, its event stream capped near 10000), analytics minute buckets (a hash per minute, expiring after ANALYTICS_RETENTION = 24h), ` +
         `visitor journeys (the last 50 pages of each of ${VISITORS} visitors, filling up); they grew by ${mb(endCensus.retainedBytes - startCensus.retainedBytes)}, ${round(growthPerOrder, 0)} bytes per order placed`,
     );
-    log(`  bounded by the workload's pools: sessions (${LOGIN_USERS} users signing in, already at 10 sessions each), carts, unique-visitor HyperLogLogs, recommendations, catalog cache`);
+    log(
+      `  bounded by the workload's pools: sessions (${LOGIN_USERS} users signing in, already at 10 sessions each), carts, unique-visitor HyperLogLogs, recommendations, catalog cache`,
+    );
     log(`  keys by family (count, bytes by MEMORY USAGE), start -> end:`);
     const names = [...new Set([...Object.keys(startCensus.byFamily), ...Object.keys(endCensus.byFamily)])].sort();
     for (const n of names) {
       const a = startCensus.byFamily[n] ?? { keys: 0, bytes: 0 };
       const b = endCensus.byFamily[n] ?? { keys: 0, bytes: 0 };
       const retained = FAMILIES.find((f) => f.name === n)?.retained ? ' (retained)' : '';
-      log(`    ${(n + retained).padEnd(38)} ${String(a.keys).padStart(6)} -> ${String(b.keys).padEnd(6)}  ${size(a.bytes ?? 0).padStart(9)} -> ${size(b.bytes ?? 0)}`);
+      log(
+        `    ${(n + retained).padEnd(38)} ${String(a.keys).padStart(6)} -> ${String(b.keys).padEnd(6)}  ${size(a.bytes ?? 0).padStart(9)} -> ${size(b.bytes ?? 0)}`,
+      );
     }
 
     const enough = half.length >= MIN_SLOPE_SAMPLES;
@@ -1035,7 +1124,9 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = c
     const growth = !enough ? 'INCONCLUSIVE' : heapOk && redisOk ? 'PASS' : 'FAIL';
     const ok = errors === 0 && growth !== 'FAIL';
     const exitCode = errors > 0 ? 1 : growth === 'FAIL' ? 2 : 0;
-    const why = enough ? '' : ` (${half.length} samples in the second half, ${MIN_SLOPE_SAMPLES} needed: run at least ${(MIN_SLOPE_SAMPLES * 2 * SAMPLE_MS) / 1000} s)`;
+    const why = enough
+      ? ''
+      : ` (${half.length} samples in the second half, ${MIN_SLOPE_SAMPLES} needed: run at least ${(MIN_SLOPE_SAMPLES * 2 * SAMPLE_MS) / 1000} s)`;
     log(
       `verdict: ${ok ? 'PASS' : 'FAIL'}: errors ${errors} (must be 0); growth ${growth}${why}: ` +
         `gateway heap slope ${kbPerMin(heapSlope)} (must be < ${kbPerMin(HEAP_SLOPE_MAX)}), Redis slope beyond retained data ${kbPerMin(unexplainedSlope)} (must be < ${kbPerMin(REDIS_UNEXPLAINED_SLOPE_MAX)})`,
@@ -1045,13 +1136,42 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = c
       ok,
       exitCode,
       options: opts,
-      throughput: { target: opts.rate, started, achieved: round(started / sendSeconds, 2), finished: rec.opsDone, requests: rec.requests, requestsPerSec: round(rec.requests / loadSeconds, 2), maxLateMs: round(maxLate, 2) },
+      throughput: {
+        target: opts.rate,
+        started,
+        achieved: round(started / sendSeconds, 2),
+        finished: rec.opsDone,
+        requests: rec.requests,
+        requestsPerSec: round(rec.requests / loadSeconds, 2),
+        maxLateMs: round(maxLate, 2),
+      },
       latency: { overall: { p50: round(percentile(all, 0.5), 2), p99: round(percentile(all, 0.99), 2) }, byKind: latencyByKind },
       errors: Object.fromEntries(rec.errors),
       gatewayErrors,
-      subscriptions: { expectedEvents, gotEvents, missing, extra, liveStatsPushes: liveTotal, fewestLiveStatsPushes: liveMin, latencyP50: percentile(eventLatency, 0.5), latencyP99: percentile(eventLatency, 0.99) },
+      subscriptions: {
+        expectedEvents,
+        gotEvents,
+        missing,
+        extra,
+        liveStatsPushes: liveTotal,
+        fewestLiveStatsPushes: liveMin,
+        latencyP50: percentile(eventLatency, 0.5),
+        latencyP99: percentile(eventLatency, 0.99),
+      },
       orders: { placed: w.orderIds.size, stored: stored.size, statuses, queue },
-      memory: { samples, heapSlope, rssSlope, redisSlope, retainedSlope, unexplainedSlope, dbsizeStart: first.dbsize, dbsizeEnd: last.dbsize, dbsizeAfterDrain: endCensus.keys, startCensus, endCensus },
+      memory: {
+        samples,
+        heapSlope,
+        rssSlope,
+        redisSlope,
+        retainedSlope,
+        unexplainedSlope,
+        dbsizeStart: first.dbsize,
+        dbsizeEnd: last.dbsize,
+        dbsizeAfterDrain: endCensus.keys,
+        startCensus,
+        endCensus,
+      },
       verdict: { growth, heapOk, redisOk },
     };
   } finally {

@@ -35,7 +35,12 @@ const parses = (s: string): boolean => {
   }
 };
 
-const found = (where: string, doc: string): Found => ({ tokens: countTokens(doc), bytes: Buffer.byteLength(doc), where, start: doc.replace(/\s+/g, ' ').slice(0, 70) });
+const found = (where: string, doc: string): Found => ({
+  tokens: countTokens(doc),
+  bytes: Buffer.byteLength(doc),
+  where,
+  start: doc.replace(/\s+/g, ' ').slice(0, 70),
+});
 
 /** The dashboard builds its documents from string pieces; they are put together here the way it does. */
 function dashboardDocuments(root: string): Found[] {
@@ -43,7 +48,9 @@ function dashboardDocuments(root: string): Found[] {
   const literals = (code: string): string => [...code.matchAll(/'([^']*)'/g)].map((m) => m[1]).join('');
   const stats = literals(/var STATS = ([\s\S]*?);\n/.exec(js)![1]);
   const block = /var QUERIES = \{([\s\S]*?)\};/.exec(js)![1];
-  return [...block.matchAll(/(\w+): ((?:'[^']*'(?: \+ STATS \+ )?)+),/g)].map((m) => found(`dashboard ${m[1]}`, m[2].split(' + STATS + ').map(literals).join(stats)));
+  return [...block.matchAll(/(\w+): ((?:'[^']*'(?: \+ STATS \+ )?)+),/g)].map((m) =>
+    found(`dashboard ${m[1]}`, m[2].split(' + STATS + ').map(literals).join(stats)),
+  );
 }
 
 function literalDocuments(root: string): Found[] {
@@ -72,7 +79,13 @@ function literalDocuments(root: string): Found[] {
 function main(): void {
   const top = process.argv.includes('--top') ? Number(process.argv[process.argv.indexOf('--top') + 1]) : 10;
   const root = path.join(__dirname, '..');
-  const introspection = getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true });
+  const introspection = getIntrospectionQuery({
+    descriptions: true,
+    inputValueDeprecation: true,
+    specifiedByUrl: true,
+    directiveIsRepeatable: true,
+    schemaDescription: true,
+  });
   const rows = [found('GraphiQL introspection (every option)', introspection), ...dashboardDocuments(root)];
   for (const r of rows) console.log(`${String(r.tokens).padStart(5)} tokens ${String(r.bytes).padStart(6)} B  ${r.where}`);
   const docs = literalDocuments(root).sort((a, b) => b.tokens - a.tokens);

@@ -13,7 +13,8 @@
       fetcher: fetcher,
       defaultEditorToolsVisibility: true,
       shouldPersistHeaders: false,
-      defaultQuery: '# Welcome to the gateway.\n# Try: mutation { startGuestSession { token session { id expiresAt } } }\n\nquery Me {\n  me { id email name roles }\n}\n',
+      defaultQuery:
+        '# Welcome to the gateway.\n# Try: mutation { startGuestSession { token session { id expiresAt } } }\n\nquery Me {\n  me { id email name roles }\n}\n',
     }),
   );
 })();

@@ -76,12 +76,16 @@ async function setUp(): Promise<{ admin?: string; shoppers: string[] }> {
   if (!health?.ok) throw new Error(`No gateway answers at ${BASE}: start one with \`npm start\` (or set GATEWAY_URL).`);
   let admin: string | undefined;
   if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) {
-    admin = (await gql<{ login: { token: string } }>('mutation L($i: LoginInput!) { login(input: $i) { token } }', { i: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } })).login.token;
+    admin = (
+      await gql<{ login: { token: string } }>('mutation L($i: LoginInput!) { login(input: $i) { token } }', {
+        i: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+      })
+    ).login.token;
     for (const p of PRODUCTS) {
       await gql('mutation P($i: ProductInput!) { upsertProduct(input: $i) { id } }', { i: { ...p, stock: 100_000, currency: 'EUR' } }, admin);
     }
-    await gql('mutation X($i: ExperimentInput!) { createExperiment(input: $i) { key } }', { i: { key: EXPERIMENT, variants: ['blue', 'green'] } }, admin).catch((err: Error) =>
-      console.log(`experiment ${EXPERIMENT}: ${err.message}`),
+    await gql('mutation X($i: ExperimentInput!) { createExperiment(input: $i) { key } }', { i: { key: EXPERIMENT, variants: ['blue', 'green'] } }, admin).catch(
+      (err: Error) => console.log(`experiment ${EXPERIMENT}: ${err.message}`),
     );
     console.log(`products and experiment "${EXPERIMENT}" ready`);
   } else {
@@ -92,7 +96,11 @@ async function setUp(): Promise<{ admin?: string; shoppers: string[] }> {
     const input = { email: `demo-shopper-${i}@example.com`, password: 'demo-shopper-password-1' };
     const token = await gql<{ login: { token: string } }>('mutation L($i: LoginInput!) { login(input: $i) { token } }', { i: input })
       .then((d) => d.login.token)
-      .catch(() => gql<{ register: { token: string } }>('mutation R($i: RegisterInput!) { register(input: $i) { token } }', { i: { ...input, name: `Demo shopper ${i}` } }).then((d) => d.register.token))
+      .catch(() =>
+        gql<{ register: { token: string } }>('mutation R($i: RegisterInput!) { register(input: $i) { token } }', {
+          i: { ...input, name: `Demo shopper ${i}` },
+        }).then((d) => d.register.token),
+      )
       .catch(() => null);
     if (token) shoppers.push(token);
   }
@@ -122,7 +130,12 @@ async function visit(shoppers: string[], admin?: string): Promise<void> {
   if (!chance(0.7)) return;
   await view('/products');
   await view(`/products/${product.id}`);
-  const variant = (await gql<{ assignVariant: string }>('mutation A($e: String!, $v: String) { assignVariant(experiment: $e, visitorId: $v) }', { e: EXPERIMENT, v: visitorId }).catch(() => null))?.assignVariant;
+  const variant = (
+    await gql<{ assignVariant: string }>('mutation A($e: String!, $v: String) { assignVariant(experiment: $e, visitorId: $v) }', {
+      e: EXPERIMENT,
+      v: visitorId,
+    }).catch(() => null)
+  )?.assignVariant;
   if (chance(0.05)) {
     await gql('mutation C($i: ConversionInput!) { trackConversion(input: $i) }', { i: { type: 'newsletter-signup', visitorId } });
     stats.conversions++;
@@ -149,7 +162,11 @@ async function visit(shoppers: string[], admin?: string): Promise<void> {
   // An order's revenue is counted by the gateway when the order completes. A sale without one is
   // reported as a shop's backend would: as an admin, the only caller whose valueCents is revenue.
   const sale = ordered ? {} : { valueCents: product.priceCents };
-  await gql('mutation C($i: ConversionInput!) { trackConversion(input: $i) }', { i: { type: 'purchase', ...sale, visitorId, ...(variant ? { experiment: EXPERIMENT } : {}) } }, ordered ? undefined : admin);
+  await gql(
+    'mutation C($i: ConversionInput!) { trackConversion(input: $i) }',
+    { i: { type: 'purchase', ...sale, visitorId, ...(variant ? { experiment: EXPERIMENT } : {}) } },
+    ordered ? undefined : admin,
+  );
   stats.conversions++;
 }
 
@@ -157,7 +174,13 @@ async function main(): Promise<void> {
   console.log(`demo traffic to ${BASE} for ${SECONDS} s at ${RATE} requests/s; open ${BASE}/dashboard`);
   const { admin, shoppers } = await setUp();
   const end = Date.now() + SECONDS * 1000;
-  const report = setInterval(() => console.log(`${new Date().toISOString().slice(11, 19)}  requests ${stats.requests}  views ${stats.views}  conversions ${stats.conversions}  orders ${stats.orders}  rate-limited ${stats.rejected}  failed ${stats.failed}`), 5000);
+  const report = setInterval(
+    () =>
+      console.log(
+        `${new Date().toISOString().slice(11, 19)}  requests ${stats.requests}  views ${stats.views}  conversions ${stats.conversions}  orders ${stats.orders}  rate-limited ${stats.rejected}  failed ${stats.failed}`,
+      ),
+    5000,
+  );
   // Enough concurrent visitors to use the request budget while each one pauses between pages.
   const visitors = Math.max(4, Math.ceil(RATE * 1.5));
   await Promise.all(

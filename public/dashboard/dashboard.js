@@ -5,7 +5,8 @@
 (function () {
   'use strict';
 
-  var STATS = 'at totalPageViews totalConversions totalRevenueCents uniqueVisitors trackedPages ' +
+  var STATS =
+    'at totalPageViews totalConversions totalRevenueCents uniqueVisitors trackedPages ' +
     'topPages(limit: 10) { page views uniqueVisitors } conversionsByType { type conversions revenueCents } viewsPerMinute { at count } ' +
     'experiments { key control totalExposures unattributedConversions sampleRatioMismatch sampleRatioPValue warnings ' +
     'variants { name weight exposures conversions conversionRate upliftVsControl pValue chanceToBeatControl significant revenueCents } }';
@@ -21,7 +22,9 @@
 
   var state = { token: null, client: null, stops: [], charts: {}, rejections: [], rejectionMinutes: {}, rejectionTotal: 0, eventTimes: [] };
 
-  function $(id) { return document.getElementById(id); }
+  function $(id) {
+    return document.getElementById(id);
+  }
 
   /** Builds an element; children are nodes or strings (always text, never HTML). */
   function el(tag, attrs, children) {
@@ -31,31 +34,53 @@
       else if (k === 'text') node.textContent = attrs[k];
       else node.setAttribute(k, attrs[k]);
     });
-    (children || []).forEach(function (c) { node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
+    (children || []).forEach(function (c) {
+      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
     return node;
   }
 
   function replace(node, children) {
     node.textContent = '';
-    children.forEach(function (c) { node.appendChild(c); });
+    children.forEach(function (c) {
+      node.appendChild(c);
+    });
   }
 
   var nf = new Intl.NumberFormat();
-  function num(n) { return nf.format(n); }
-  function money(cents) { return (cents / 100).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }); }
-  function pct(x, digits) { return (x * 100).toFixed(digits === undefined ? 1 : digits) + '%'; }
-  function hhmm(d) { return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }); }
-  function hhmmss(d) { return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }); }
+  function num(n) {
+    return nf.format(n);
+  }
+  function money(cents) {
+    return (cents / 100).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  function pct(x, digits) {
+    return (x * 100).toFixed(digits === undefined ? 1 : digits) + '%';
+  }
+  function hhmm(d) {
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  }
+  function hhmmss(d) {
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  }
 
   // ---- HTTP: sign-in and sign-out only.
   function post(query, variables) {
     var headers = { 'content-type': 'application/json' };
     if (state.token) headers.authorization = 'Bearer ' + state.token;
-    return fetch('/graphql', { method: 'POST', headers: headers, credentials: 'same-origin', body: JSON.stringify({ query: query, variables: variables || {} }) })
-      .then(function (res) { return res.json(); });
+    return fetch('/graphql', {
+      method: 'POST',
+      headers: headers,
+      credentials: 'same-origin',
+      body: JSON.stringify({ query: query, variables: variables || {} }),
+    }).then(function (res) {
+      return res.json();
+    });
   }
 
-  function isAdmin(user) { return Boolean(user && user.roles && user.roles.indexOf('ADMIN') >= 0); }
+  function isAdmin(user) {
+    return Boolean(user && user.roles && user.roles.indexOf('ADMIN') >= 0);
+  }
 
   function showLogin(message) {
     $('dash').hidden = true;
@@ -72,30 +97,37 @@
     $('login-error').textContent = '';
     post('mutation DashboardLogin($input: LoginInput!) { login(input: $input) { token user { email roles } } }', {
       input: { email: $('email').value, password: $('password').value },
-    }).then(function (body) {
-      var login = body.data && body.data.login;
-      if (!login) throw new Error((body.errors && body.errors[0] && body.errors[0].message) || 'Sign-in failed');
-      if (!isAdmin(login.user)) {
+    })
+      .then(function (body) {
+        var login = body.data && body.data.login;
+        if (!login) throw new Error((body.errors && body.errors[0] && body.errors[0].message) || 'Sign-in failed');
+        if (!isAdmin(login.user)) {
+          state.token = login.token;
+          return post('mutation { logout }').then(function () {
+            state.token = null;
+            throw new Error('This account is not an admin.');
+          });
+        }
         state.token = login.token;
-        return post('mutation { logout }').then(function () {
-          state.token = null;
-          throw new Error('This account is not an admin.');
-        });
-      }
-      state.token = login.token;
-      $('password').value = '';
-      start(login.user.email);
-    }).catch(function (err) {
-      $('login-error').textContent = err.message;
-    }).then(function () { $('signin').disabled = false; });
+        $('password').value = '';
+        start(login.user.email);
+      })
+      .catch(function (err) {
+        $('login-error').textContent = err.message;
+      })
+      .then(function () {
+        $('signin').disabled = false;
+      });
   }
 
   function signOut() {
     stop();
-    post('mutation { logout }').catch(function () {}).then(function () {
-      state.token = null;
-      showLogin('Signed out.');
-    });
+    post('mutation { logout }')
+      .catch(function () {})
+      .then(function () {
+        state.token = null;
+        showLogin('Signed out.');
+      });
   }
 
   // ---- The subscription connection.
@@ -113,9 +145,13 @@
       connectionParams: state.token ? { authorization: 'Bearer ' + state.token } : undefined,
       lazy: false,
       retryAttempts: 1e9,
-      shouldRetry: function (ev) { return !(ev && (ev.code === 4403 || ev.code === 4401)); },
+      shouldRetry: function (ev) {
+        return !(ev && (ev.code === 4403 || ev.code === 4401));
+      },
       on: {
-        connected: function () { setStatus('on', 'Live'); },
+        connected: function () {
+          setStatus('on', 'Live');
+        },
         closed: function (ev) {
           if (ev && (ev.code === 4403 || ev.code === 4401)) {
             stop();
@@ -131,16 +167,19 @@
 
   /** Runs one operation; `onData` gets each result's data; `onRefused` the errors when the server refuses it. */
   function listen(query, onData, onRefused) {
-    var stopFn = state.client.subscribe({ query: query }, {
-      next: function (result) {
-        if (result.errors && result.errors.length && !result.data) return onRefused && onRefused(result.errors);
-        if (result.data) onData(result.data);
+    var stopFn = state.client.subscribe(
+      { query: query },
+      {
+        next: function (result) {
+          if (result.errors && result.errors.length && !result.data) return onRefused && onRefused(result.errors);
+          if (result.data) onData(result.data);
+        },
+        error: function (err) {
+          if (Array.isArray(err) && onRefused) onRefused(err);
+        },
+        complete: function () {},
       },
-      error: function (err) {
-        if (Array.isArray(err) && onRefused) onRefused(err);
-      },
-      complete: function () {},
-    });
+    );
     state.stops.push(stopFn);
   }
 
@@ -152,14 +191,40 @@
     setStatus('wait', 'Connecting…');
     ensureCharts();
     state.client = connect();
-    listen(QUERIES.initial, function (d) { renderStats(d.analytics); }, function (errs) { unavailable($('experiments'), errs); });
-    listen(QUERIES.live, function (d) { renderStats(d.liveStats); });
-    listen(QUERIES.events, function (d) { addEvent(d.analyticsEvents); });
-    listen(QUERIES.queue, function (d) { renderQueue(d.queueStatsUpdated); }, function (errs) { unavailable($('queue'), errs); });
-    listen(QUERIES.rejections, function (d) { addRejection(d.rateLimitRejected); }, function (errs) {
-      unavailable($('rejections'), errs);
-      $('rejections-card').querySelector('.chart').hidden = true;
+    listen(
+      QUERIES.initial,
+      function (d) {
+        renderStats(d.analytics);
+      },
+      function (errs) {
+        unavailable($('experiments'), errs);
+      },
+    );
+    listen(QUERIES.live, function (d) {
+      renderStats(d.liveStats);
     });
+    listen(QUERIES.events, function (d) {
+      addEvent(d.analyticsEvents);
+    });
+    listen(
+      QUERIES.queue,
+      function (d) {
+        renderQueue(d.queueStatsUpdated);
+      },
+      function (errs) {
+        unavailable($('queue'), errs);
+      },
+    );
+    listen(
+      QUERIES.rejections,
+      function (d) {
+        addRejection(d.rateLimitRejected);
+      },
+      function (errs) {
+        unavailable($('rejections'), errs);
+        $('rejections-card').querySelector('.chart').hidden = true;
+      },
+    );
     renderRejectionChart();
     // Local only: slides the rejection chart's minutes along; nothing is fetched.
     state.clock = setInterval(renderRejectionChart, 30000);
@@ -167,7 +232,9 @@
 
   function stop() {
     clearInterval(state.clock);
-    state.stops.forEach(function (s) { s(); });
+    state.stops.forEach(function (s) {
+      s();
+    });
     state.stops = [];
     if (state.client) {
       var c = state.client;
@@ -198,7 +265,14 @@
     $('kpi-minute').textContent = minutes.length ? num(minutes[minutes.length - 1].count) : '–';
     $('kpi-updated').textContent = hhmmss(new Date(s.at));
     if (state.charts.views) {
-      state.charts.views.set(minutes.map(function (p) { return hhmm(new Date(p.at)); }), minutes.map(function (p) { return p.count; }));
+      state.charts.views.set(
+        minutes.map(function (p) {
+          return hhmm(new Date(p.at));
+        }),
+        minutes.map(function (p) {
+          return p.count;
+        }),
+      );
     }
     renderTopPages(s.topPages, s.trackedPages);
     renderConversions(s.conversionsByType, s.totalConversions, s.totalRevenueCents);
@@ -209,13 +283,16 @@
     $('pages-count').textContent = tracked ? num(tracked) + ' pages' : '';
     var max = pages.length ? pages[0].views : 1;
     if (!pages.length) return replace($('top-pages'), [el('tr', {}, [el('td', { colspan: '3', class: 'muted', text: 'No page views yet.' })])]);
-    replace($('top-pages'), pages.map(function (p) {
-      return el('tr', {}, [
-        el('td', { class: 'bar', style: '--w:' + Math.round((p.views / max) * 100) + '%', title: p.page }, [el('span', { text: p.page })]),
-        el('td', { class: 'num', text: num(p.views) }),
-        el('td', { class: 'num', text: num(p.uniqueVisitors) }),
-      ]);
-    }));
+    replace(
+      $('top-pages'),
+      pages.map(function (p) {
+        return el('tr', {}, [
+          el('td', { class: 'bar', style: '--w:' + Math.round((p.views / max) * 100) + '%', title: p.page }, [el('span', { text: p.page })]),
+          el('td', { class: 'num', text: num(p.views) }),
+          el('td', { class: 'num', text: num(p.uniqueVisitors) }),
+        ]);
+      }),
+    );
   }
 
   function renderConversions(types, total, revenue) {
@@ -227,7 +304,13 @@
         el('td', { class: 'num', text: money(c.revenueCents) }),
       ]);
     });
-    rows.push(el('tr', {}, [el('td', {}, [el('b', { text: 'Total' })]), el('td', { class: 'num' }, [el('b', { text: num(total) })]), el('td', { class: 'num' }, [el('b', { text: money(revenue) })])]));
+    rows.push(
+      el('tr', {}, [
+        el('td', {}, [el('b', { text: 'Total' })]),
+        el('td', { class: 'num' }, [el('b', { text: num(total) })]),
+        el('td', { class: 'num' }, [el('b', { text: money(revenue) })]),
+      ]),
+    );
     replace($('conversions'), rows);
   }
 
@@ -237,32 +320,46 @@
   }
 
   function renderExperiments(list) {
-    if (!list || !list.length) return replace($('experiments'), [el('p', { class: 'muted', text: 'No experiments yet. Create one with the createExperiment mutation.' })]);
-    replace($('experiments'), list.slice(0, 4).map(function (x) {
-      var head = el('h3', {}, [x.key, el('small', { text: num(x.totalExposures) + ' exposures · control ' + x.control })]);
-      var table = el('table', { class: 'table' }, [
-        el('thead', {}, [el('tr', {}, ['Variant', 'Split', 'Exposed', 'Converted', 'Rate', 'Uplift', 'p-value', 'P(beats control)'].map(function (h, i) {
-          return el('th', { class: i ? 'num' : '', text: h });
-        }))]),
-        el('tbody', {}, x.variants.map(function (v) {
-          var uplift = v.upliftVsControl === null ? '–' : (v.upliftVsControl >= 0 ? '+' : '') + pct(v.upliftVsControl);
-          return el('tr', {}, [
-            el('td', { text: v.name }),
-            el('td', { class: 'num', text: pct(v.weight, 0) }),
-            el('td', { class: 'num', text: num(v.exposures) }),
-            el('td', { class: 'num', text: num(v.conversions) }),
-            el('td', { class: 'num', text: pct(v.conversionRate, 2) }),
-            el('td', { class: 'num' + (v.upliftVsControl < 0 ? ' neg' : ''), text: uplift }),
-            el('td', { class: 'num' + (v.significant ? ' sig' : ''), text: pValue(v.pValue) + (v.significant ? ' ✓' : '') }),
-            el('td', { class: 'num', text: v.chanceToBeatControl === null ? '–' : pct(v.chanceToBeatControl) }),
-          ]);
-        })),
-      ]);
-      var warnings = x.warnings.map(function (w) {
-        return el('div', { class: 'warning' + (/^Sample ratio mismatch/.test(w) ? ' srm' : ''), text: w });
-      });
-      return el('div', { class: 'experiment' }, [head, table].concat(warnings));
-    }));
+    if (!list || !list.length)
+      return replace($('experiments'), [el('p', { class: 'muted', text: 'No experiments yet. Create one with the createExperiment mutation.' })]);
+    replace(
+      $('experiments'),
+      list.slice(0, 4).map(function (x) {
+        var head = el('h3', {}, [x.key, el('small', { text: num(x.totalExposures) + ' exposures · control ' + x.control })]);
+        var table = el('table', { class: 'table' }, [
+          el('thead', {}, [
+            el(
+              'tr',
+              {},
+              ['Variant', 'Split', 'Exposed', 'Converted', 'Rate', 'Uplift', 'p-value', 'P(beats control)'].map(function (h, i) {
+                return el('th', { class: i ? 'num' : '', text: h });
+              }),
+            ),
+          ]),
+          el(
+            'tbody',
+            {},
+            x.variants.map(function (v) {
+              var uplift = v.upliftVsControl === null ? '–' : (v.upliftVsControl >= 0 ? '+' : '') + pct(v.upliftVsControl);
+              return el('tr', {}, [
+                el('td', { text: v.name }),
+                el('td', { class: 'num', text: pct(v.weight, 0) }),
+                el('td', { class: 'num', text: num(v.exposures) }),
+                el('td', { class: 'num', text: num(v.conversions) }),
+                el('td', { class: 'num', text: pct(v.conversionRate, 2) }),
+                el('td', { class: 'num' + (v.upliftVsControl < 0 ? ' neg' : ''), text: uplift }),
+                el('td', { class: 'num' + (v.significant ? ' sig' : ''), text: pValue(v.pValue) + (v.significant ? ' ✓' : '') }),
+                el('td', { class: 'num', text: v.chanceToBeatControl === null ? '–' : pct(v.chanceToBeatControl) }),
+              ]);
+            }),
+          ),
+        ]);
+        var warnings = x.warnings.map(function (w) {
+          return el('div', { class: 'warning' + (/^Sample ratio mismatch/.test(w) ? ' srm' : ''), text: w });
+        });
+        return el('div', { class: 'experiment' }, [head, table].concat(warnings));
+      }),
+    );
   }
 
   function addEvent(e) {
@@ -271,11 +368,14 @@
     if (empty) empty.remove();
     var isView = e.type === 'PAGE_VIEW';
     var what = isView ? e.page : e.conversionType + (e.valueCents ? ' · ' + money(e.valueCents) : '') + (e.experiment ? ' · ' + e.experiment : '');
-    list.insertBefore(el('li', { title: e.visitorId || '' }, [
-      el('span', { class: 'time', text: hhmmss(new Date(e.at)) }),
-      el('span', { class: 'tag ' + (isView ? 'tag-view' : 'tag-conv'), text: isView ? 'view' : 'conversion' }),
-      el('span', { class: 'what', text: what || '' }),
-    ]), list.firstChild);
+    list.insertBefore(
+      el('li', { title: e.visitorId || '' }, [
+        el('span', { class: 'time', text: hhmmss(new Date(e.at)) }),
+        el('span', { class: 'tag ' + (isView ? 'tag-view' : 'tag-conv'), text: isView ? 'view' : 'conversion' }),
+        el('span', { class: 'what', text: what || '' }),
+      ]),
+      list.firstChild,
+    );
     while (list.children.length > MAX_EVENTS) list.removeChild(list.lastChild);
     var now = Date.now();
     state.eventTimes.push(now);
@@ -284,9 +384,12 @@
   }
 
   function renderQueue(q) {
-    replace($('queue'), ['waiting', 'active', 'delayed', 'completed', 'failed'].map(function (k) {
-      return el('div', { class: 'count' + (k === 'failed' && q[k] > 0 ? ' failed' : '') }, [el('b', { text: num(q[k]) }), el('span', { text: k })]);
-    }));
+    replace(
+      $('queue'),
+      ['waiting', 'active', 'delayed', 'completed', 'failed'].map(function (k) {
+        return el('div', { class: 'count' + (k === 'failed' && q[k] > 0 ? ' failed' : '') }, [el('b', { text: num(q[k]) }), el('span', { text: k })]);
+      }),
+    );
   }
 
   function addRejection(r) {
@@ -296,13 +399,16 @@
     state.rejections.unshift(r);
     state.rejections.length = Math.min(state.rejections.length, MAX_REJECTIONS);
     $('rejections-total').textContent = num(state.rejectionTotal) + ' since opened';
-    replace($('rejections'), state.rejections.map(function (x) {
-      return el('li', { title: x.identity }, [
-        el('span', { class: 'time', text: hhmmss(new Date(x.at)) }),
-        el('span', { class: 'tag tag-reject', text: x.policy }),
-        el('span', { class: 'what', text: x.operation + ' · ' + x.identity + ' · retry ' + x.retryAfter + 's' }),
-      ]);
-    }));
+    replace(
+      $('rejections'),
+      state.rejections.map(function (x) {
+        return el('li', { title: x.identity }, [
+          el('span', { class: 'time', text: hhmmss(new Date(x.at)) }),
+          el('span', { class: 'tag tag-reject', text: x.policy }),
+          el('span', { class: 'what', text: x.operation + ' · ' + x.identity + ' · retry ' + x.retryAfter + 's' }),
+        ]);
+      }),
+    );
     renderRejectionChart();
   }
 
@@ -322,9 +428,13 @@
   // ---- Boot: an existing session cookie signs in without the form.
   $('login-form').addEventListener('submit', onSubmit);
   $('signout').addEventListener('click', signOut);
-  post('{ me { email roles } }').then(function (body) {
-    var me = body.data && body.data.me;
-    if (isAdmin(me)) start(me.email);
-    else showLogin();
-  }).catch(function () { showLogin(); });
+  post('{ me { email roles } }')
+    .then(function (body) {
+      var me = body.data && body.data.me;
+      if (isAdmin(me)) start(me.email);
+      else showLogin();
+    })
+    .catch(function () {
+      showLogin();
+    });
 })();

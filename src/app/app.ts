@@ -86,7 +86,17 @@ async function startModules(config: Config, role: Role, log: Logger): Promise<St
     await Promise.all([waitReady(redis), waitReady(subscriber)]);
     await checkRedisSettings(redis, config, log);
     const keys = new Keys(config.redis.keyPrefix);
-    const core: Core = { config, role, log, metrics, redis, redisTarget: target, keys, pubsub: new GatewayPubSub(keys, redis, subscriber), instanceId: newInstanceId() };
+    const core: Core = {
+      config,
+      role,
+      log,
+      metrics,
+      redis,
+      redisTarget: target,
+      keys,
+      pubsub: new GatewayPubSub(keys, redis, subscriber),
+      instanceId: newInstanceId(),
+    };
     const services = buildServices(core);
     const hooks: AppHooks = { plugins: [], wsGuards: [], wsRefused: [], routes: new Map(), onStart: [], onStop: [] };
     for (const m of MODULES) await m.install?.({ ...core, services, hooks });
@@ -130,7 +140,14 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const httpServer = createServer();
     httpServer.keepAliveTimeout = 65_000;
     const apollo = new ApolloServer<ResolverContext>(
-      gatewayApolloOptions({ config, schema, log, metrics, before: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5000 })], after: hooks.plugins }),
+      gatewayApolloOptions({
+        config,
+        schema,
+        log,
+        metrics,
+        before: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5000 })],
+        after: hooks.plugins,
+      }),
     );
     await apollo.start();
     const ready = async (): Promise<boolean> => {
@@ -151,7 +168,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const url = urlOf(port);
     const metricsServer = access.port === null ? null : createMetricsServer(metrics, access.token);
     if (metricsServer) await listen(metricsServer, access.port!, host);
-    else if (config.production && !access.token) log.warn('GET /metrics is open to anyone who reaches this port: set METRICS_TOKEN or METRICS_PORT to keep it private');
+    else if (config.production && !access.token)
+      log.warn('GET /metrics is open to anyone who reaches this port: set METRICS_TOKEN or METRICS_PORT to keep it private');
     const metricsUrl = metricsServer ? urlOf((metricsServer.address() as AddressInfo).port) : undefined;
     for (const start of hooks.onStart) await start({ url });
     log.info({ url, redis: core.redisTarget.kind }, 'gateway listening');

@@ -58,7 +58,11 @@ function originList(env: Env, name: string): string[] {
     const host = u?.hostname.replace(/^\[(.*)\]$/, '$1') ?? '';
     const ok = u !== null && (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item && (HOSTNAME.test(host) || isIP(host) !== 0);
     if (!ok) {
-      throw new ConfigError(name, 'comma-separated exact origins such as https://shop.example.com or http://localhost:5173 (http or https, lower case, a port only when not the default, no path, no wildcard)', item);
+      throw new ConfigError(
+        name,
+        'comma-separated exact origins such as https://shop.example.com or http://localhost:5173 (http or https, lower case, a port only when not the default, no path, no wildcard)',
+        item,
+      );
     }
   }
   return origins;
@@ -94,6 +98,7 @@ export function readMetricsAccess(env: Env, port: number): MetricsAccess {
   const token = env.METRICS_TOKEN ?? '';
   if (token && !/^[\x21-\x7e]{16,256}$/.test(token)) throw new ConfigError('METRICS_TOKEN', '16 to 256 printable ASCII characters without spaces', '(hidden)');
   const metricsPort = str(env, 'METRICS_PORT') === undefined ? null : int(env, 'METRICS_PORT', 0, 0, 65535);
-  if (metricsPort !== null && metricsPort !== 0 && metricsPort === port) throw new ConfigError('METRICS_PORT', `a port other than PORT (${port})`, String(metricsPort));
+  if (metricsPort !== null && metricsPort !== 0 && metricsPort === port)
+    throw new ConfigError('METRICS_PORT', `a port other than PORT (${port})`, String(metricsPort));
   return { token: token || null, port: metricsPort };
 }

@@ -17,7 +17,19 @@ import { readRedis, type RedisConfig } from './redis';
 import { readSessions, type SessionsConfig } from './sessions';
 
 export { ConfigError, parseDuration, parseRatePolicy, type Env, type RatePolicySpec } from './parse';
-export type { AnalyticsConfig, CommerceConfig, EventsConfig, GraphQLConfig, HttpConfig, InstancesConfig, JobsConfig, MetricsAccess, RateLimitConfig, RedisConfig, SessionsConfig };
+export type {
+  AnalyticsConfig,
+  CommerceConfig,
+  EventsConfig,
+  GraphQLConfig,
+  HttpConfig,
+  InstancesConfig,
+  JobsConfig,
+  MetricsAccess,
+  RateLimitConfig,
+  RedisConfig,
+  SessionsConfig,
+};
 export type { QueryLimits } from './http';
 export type { RedisTarget } from './redis';
 export type { SignInThrottleSettings } from './ratelimits';

@@ -65,7 +65,10 @@ export function boundedDuration(env: Env, name: string, def: string, max: string
 }
 
 export function list(env: Env, name: string): string[] {
-  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Proxies are matched by exact address against the socket peer, so only plain IPs make sense. */
@@ -76,11 +79,15 @@ export function ipList(env: Env, name: string): string[] {
 }
 
 export function hostPorts(name: string, raw: string): Array<{ host: string; port: number }> {
-  return raw.split(',').map((s) => s.trim()).filter(Boolean).map((item) => {
-    const m = /^(.+):(\d{1,5})$/.exec(item);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, 'comma-separated host:port pairs', raw);
-    return { host: m[1], port: Number(m[2]) };
-  });
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const m = /^(.+):(\d{1,5})$/.exec(item);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, 'comma-separated host:port pairs', raw);
+      return { host: m[1], port: Number(m[2]) };
+    });
 }
 
 /** `<points>/<window>` such as `600/1m`, or `off`. */

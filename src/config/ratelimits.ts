@@ -41,7 +41,10 @@ export interface RateLimitConfig {
 }
 
 function identities(env: Env, name: string): string[] {
-  const items = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const items = (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of items) {
     const m = /^(user|ip):(.+)$/.exec(item);
     if (!m || (m[1] === 'ip' && !isIP(m[2])) || (m[1] === 'user' && !/^[A-Za-z0-9_-]{1,64}$/.test(m[2]))) {

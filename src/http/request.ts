@@ -30,5 +30,10 @@ export function fromTrustedProxy(req: IncomingMessage, trustedProxies: readonly 
 /** HTTPS directly, or `X-Forwarded-Proto: https` from a trusted proxy. */
 export function isSecure(req: IncomingMessage, trustedProxies: readonly string[]): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted) return true;
-  return fromTrustedProxy(req, trustedProxies) && String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim() === 'https';
+  return (
+    fromTrustedProxy(req, trustedProxies) &&
+    String(req.headers['x-forwarded-proto'] ?? '')
+      .split(',')[0]
+      .trim() === 'https'
+  );
 }

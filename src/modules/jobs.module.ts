@@ -15,7 +15,10 @@ import type { Module } from './module';
 export const jobsModule: Module = {
   name: 'jobs',
   // Handlers validate and run with the whole container, which is complete by the time a job is enqueued.
-  services: ({ config, redis, keys, log }, built) => ({ jobs: new JobService(redis, keys, config, () => built, log), mail: new MailService(redis, keys, config.jobs) }),
+  services: ({ config, redis, keys, log }, built) => ({
+    jobs: new JobService(redis, keys, config, () => built, log),
+    mail: new MailService(redis, keys, config.jobs),
+  }),
   resolvers: [JobResolver],
   install({ config, role, services, redis, redisTarget, keys, log, hooks }) {
     const { jobs } = services;

@@ -4,7 +4,13 @@ import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graph
 import type { ResolverContext } from '../resolvers/context';
 import { costTooHigh, operationCost } from './query-limits';
 
-type CostOf = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, operationName: string | undefined, variables: Record<string, unknown>) => number;
+type CostOf = (
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  operationName: string | undefined,
+  variables: Record<string, unknown>,
+) => number;
 
 /** Distinct variable shapes whose cost is kept per operation; past this, the others are costed per request. */
 const MAX_SHAPES = 64;

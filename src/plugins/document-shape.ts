@@ -16,7 +16,16 @@
  * @skip/@include are not counted (their variables are not read here), nor fragments whose
  * type may not apply, nor introspection fields (they cost nothing).
  */
-import { Kind, type DirectiveNode, type DocumentNode, type FragmentDefinitionNode, type GraphQLError, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  Kind,
+  type DirectiveNode,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { AppError, ErrorCode } from '../util/errors';
 import { MAX_VISITED_NODES, depthOf, limitError, tooManyNodes, type QueryLimits } from './query-limits';
 
@@ -132,7 +141,10 @@ export function checkShape(schema: GraphQLSchema, document: DocumentNode, operat
   if (expandedSize(op.selectionSet, fragments, new Map()) >= MAX_VISITED_NODES) return tooManyNodes();
   const atLeast = rootCost(op.selectionSet, root, fragments, new Map());
   if (atLeast > limits.cost) {
-    return new AppError(ErrorCode.QUERY_TOO_COMPLEX, `Query cost is at least ${atLeast}, over the maximum of ${limits.cost}`, { minCost: atLeast, maxCost: limits.cost });
+    return new AppError(ErrorCode.QUERY_TOO_COMPLEX, `Query cost is at least ${atLeast}, over the maximum of ${limits.cost}`, {
+      minCost: atLeast,
+      maxCost: limits.cost,
+    });
   }
   return null;
 }

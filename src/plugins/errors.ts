@@ -68,7 +68,12 @@ function formatWith(production: boolean) {
     }
     if (Array.isArray(ext.validationErrors)) {
       const fields = fieldMessages(ext.validationErrors as ValidationError[]);
-      return { message: invalidInputMessage(fields), path: formatted.path, locations: formatted.locations, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
+      return {
+        message: invalidInputMessage(fields),
+        path: formatted.path,
+        locations: formatted.locations,
+        extensions: { code: ErrorCode.BAD_USER_INPUT, fields },
+      };
     }
     if (isUncodedRefusal(error)) return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
     const code = typeof ext.code === 'string' ? ext.code : undefined;

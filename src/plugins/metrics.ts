@@ -29,7 +29,11 @@ export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<ResolverCont
     const key = `${type}\u0000${operation}`;
     let c = children.get(key);
     if (!c) {
-      c = { duration: metrics.duration.labels(operation, type), ok: metrics.requests.labels(operation, type, 'ok'), error: metrics.requests.labels(operation, type, 'error') };
+      c = {
+        duration: metrics.duration.labels(operation, type),
+        ok: metrics.requests.labels(operation, type, 'ok'),
+        error: metrics.requests.labels(operation, type, 'error'),
+      };
       children.set(key, c);
     }
     return c;

@@ -46,12 +46,32 @@ function hasRedisServer(): boolean {
 }
 
 /** Starts `redis-server` with AOF on under `dataDir`, on a free port. */
-export async function startRedisServer(dataDir: string, extraArgs: string[] = [], fixedPort?: number): Promise<EmbeddedRedis & { port: number; child: ChildProcess }> {
+export async function startRedisServer(
+  dataDir: string,
+  extraArgs: string[] = [],
+  fixedPort?: number,
+): Promise<EmbeddedRedis & { port: number; child: ChildProcess }> {
   mkdirSync(dataDir, { recursive: true });
   const port = fixedPort ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', ...extraArgs],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dataDir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+      ...extraArgs,
+    ],
     { stdio: 'ignore' },
   );
   let spawnError: Error | undefined;

@@ -70,4 +70,5 @@ export interface InstanceServices {
   instances: InstancesService;
 }
 
-export interface Services extends BaseServices, SessionServices, RateLimitServices, EventServices, CommerceServices, AnalyticsServices, JobServices, InstanceServices {}
+export interface Services
+  extends BaseServices, SessionServices, RateLimitServices, EventServices, CommerceServices, AnalyticsServices, JobServices, InstanceServices {}

@@ -66,8 +66,7 @@ export interface QuotaDetails {
   requested: number;
 }
 export const quotaExceeded = (message: string, details: QuotaDetails): AppError => new AppError(ErrorCode.QUOTA_EXCEEDED, message, { ...details });
-export const serviceUnavailable = (): AppError =>
-  new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The service is temporarily unavailable, try again shortly');
+export const serviceUnavailable = (): AppError => new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The service is temporarily unavailable, try again shortly');
 
 /** Codes a client may see; anything else is masked in production. */
 export const PUBLIC_CODES: ReadonlySet<string> = new Set([

@@ -28,7 +28,8 @@ export function createLogger(config: Pick<Config, 'production' | 'logLevel'>, op
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
   };
   // In-process pretty stream rather than a worker-thread transport: lines are written before process.exit.
-  if (readable) return pino(options, pretty({ destination: opts.destination ?? 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true }));
+  if (readable)
+    return pino(options, pretty({ destination: opts.destination ?? 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true }));
   // Default: synchronous writes to stdout, so nothing is lost at process.exit.
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }

@@ -81,7 +81,13 @@ export class JobRunner {
       removeOnComplete: { count: jobs.keepCompleted.count, age: Math.ceil(jobs.keepCompleted.ageMs / 1000) },
       removeOnFail: { count: jobs.keepFailed.count, age: Math.ceil(jobs.keepFailed.ageMs / 1000) },
       runRetryDelay: 1000,
-      settings: { backoffStrategy: (attemptsMade, _type, _err, job) => backoffDelay(attemptsMade, Number(job?.opts.backoff && typeof job.opts.backoff === 'object' ? job.opts.backoff.delay : jobs.backoffMs) || jobs.backoffMs) },
+      settings: {
+        backoffStrategy: (attemptsMade, _type, _err, job) =>
+          backoffDelay(
+            attemptsMade,
+            Number(job?.opts.backoff && typeof job.opts.backoff === 'object' ? job.opts.backoff.delay : jobs.backoffMs) || jobs.backoffMs,
+          ),
+      },
     });
     this.worker.on('error', (err) => {
       if (isRedisUnavailable(err)) deps.log.debug({ err: err.message }, 'job worker: redis unavailable');
@@ -98,7 +104,9 @@ export class JobRunner {
 
   /** Settles one job's quota reservation with its state now; a failure waits for the recovery sweep. */
   private async settleQuota(owner: string | null | undefined, id: string): Promise<void> {
-    await this.deps.services.jobs.settleQuota(owner, id).catch((err: Error) => this.deps.log.debug({ err: err.message, jobId: id }, 'job quota settle failed; the recovery sweep repairs it'));
+    await this.deps.services.jobs
+      .settleQuota(owner, id)
+      .catch((err: Error) => this.deps.log.debug({ err: err.message, jobId: id }, 'job quota settle failed; the recovery sweep repairs it'));
   }
 
   /** A stalled job's owner is read from the job itself (the event carries only its id). */
@@ -117,11 +125,14 @@ export class JobRunner {
   /** Runs every handler's `recover` about every JOB_RECOVER_INTERVAL; ±20% jitter keeps workers that started together apart. */
   private scheduleRecovery(): void {
     const every = this.deps.config.jobs.recoverIntervalMs;
-    this.recoverTimer = setTimeout(() => {
-      void this.recover().finally(() => {
-        if (!this.closing) this.scheduleRecovery();
-      });
-    }, every * (0.8 + Math.random() * 0.4));
+    this.recoverTimer = setTimeout(
+      () => {
+        void this.recover().finally(() => {
+          if (!this.closing) this.scheduleRecovery();
+        });
+      },
+      every * (0.8 + Math.random() * 0.4),
+    );
     this.recoverTimer.unref();
   }
 
@@ -133,7 +144,9 @@ export class JobRunner {
   async recover(): Promise<void> {
     for (const handler of this.deps.registry.all()) {
       if (!handler.recover) continue;
-      await handler.recover(this.deps.services).catch((err: Error) => this.deps.log.warn({ err: err.message, type: handler.type }, 'job recovery sweep failed'));
+      await handler
+        .recover(this.deps.services)
+        .catch((err: Error) => this.deps.log.warn({ err: err.message, type: handler.type }, 'job recovery sweep failed'));
     }
     try {
       const released = await this.deps.services.jobs.quota.sweep(Math.max(1000, this.deps.config.jobs.recoverIntervalMs));
@@ -191,10 +204,7 @@ export class JobRunner {
       clearTimeout(this.recoverTimer);
       const closed = this.worker.close();
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closed.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
-      ]);
+      const timedOut = await Promise.race([closed.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
       clearTimeout(timer);
       let handedBack = 0;
       if (timedOut) {

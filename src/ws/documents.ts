@@ -9,7 +9,18 @@
  * test/e2e/transport-parity.test.ts runs every rule over both transports.
  */
 import { ApolloServerValidationErrorCode } from '@apollo/server/errors';
-import { GraphQLError, Kind, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type ValidationRule,
+} from 'graphql';
 import type { Config } from '../config';
 import { checkShape } from '../plugins/document-shape';
 import { VALIDATION_MAX_ERRORS, costTooHigh, operationCost } from '../plugins/query-limits';
@@ -48,7 +59,11 @@ const validationFailed = (e: GraphQLError): GraphQLError =>
 function unresolved(document: DocumentNode, operationName: string | undefined): GraphQLError {
   const ops = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length;
   const message =
-    operationName !== undefined ? `Unknown operation named "${operationName}".` : ops > 1 ? 'Must provide operation name if query contains multiple operations.' : 'Must provide an operation.';
+    operationName !== undefined
+      ? `Unknown operation named "${operationName}".`
+      : ops > 1
+        ? 'Must provide operation name if query contains multiple operations.'
+        : 'Must provide an operation.';
   return new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } });
 }
 

@@ -36,16 +36,20 @@ interface NodeRow {
 
 async function chooseVictims(app: App): Promise<number[]> {
   // Internals, test only: the port of the node serving this gateway's cluster subscriber.
-  const engine = (app.services.pubsub as unknown as { engine: { getSubscriber(): { subscriber: { getInstance(): { options: { port: number } } | null } } } }).engine;
+  const engine = (app.services.pubsub as unknown as { engine: { getSubscriber(): { subscriber: { getInstance(): { options: { port: number } } | null } } } })
+    .engine;
   const subPort = engine.getSubscriber().subscriber.getInstance()?.options.port;
   const probe = c.client();
   await new Promise((r) => probe.once('ready', r));
   const text = (await probe.call('CLUSTER', 'NODES')) as string;
   probe.disconnect();
-  const rows: NodeRow[] = text.trim().split('\n').map((l) => {
-    const f = l.split(' ');
-    return { id: f[0], port: Number(f[1].split(':')[1].split('@')[0]), master: f[2].includes('master'), masterId: f[3] };
-  });
+  const rows: NodeRow[] = text
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const f = l.split(' ');
+      return { id: f[0], port: Number(f[1].split(':')[1].split('@')[0]), master: f[2].includes('master'), masterId: f[3] };
+    });
   const sub = rows.find((r) => r.port === subPort);
   expect(sub).toBeDefined();
   if (sub!.master) return [sub!.port];
@@ -72,7 +76,11 @@ test('a master dies under load: its slots come back on the replica within 15 s',
     for (let i = w; running; i++) {
       const u = users[i % users.length];
       const t0 = Date.now();
-      const res = await gqlRequest(url(i % 2 ? a : b), '{ me { id } }', {}, { token: u.token }).catch(() => ({ status: 0, data: null, errors: [{ message: 'fetch', extensions: { code: 'FETCH_FAILED' } }] }));
+      const res = await gqlRequest(url(i % 2 ? a : b), '{ me { id } }', {}, { token: u.token }).catch(() => ({
+        status: 0,
+        data: null,
+        errors: [{ message: 'fetch', extensions: { code: 'FETCH_FAILED' } }],
+      }));
       const ok = !res.errors && (res.data as { me?: { id: string } } | null)?.me?.id === u.userId;
       samples.push({ at: Date.now(), ok, code: res.errors?.[0]?.extensions?.code as string | undefined, msg: res.errors?.[0]?.message, took: Date.now() - t0 });
       await sleep(ok ? 10 : 50);
@@ -98,9 +106,17 @@ test('a master dies under load: its slots come back on the replica within 15 s',
   const lastFailure = [...samples].reverse().find((s) => !s.ok);
   const recoveredAt = samples.find((s) => s.ok && s.at > (lastFailure?.at ?? killedAt))?.at ?? 0;
   const failures = samples.filter((s) => !s.ok);
-  if (process.env.DEBUG_FAILOVER) console.log(samples.filter((s) => s.at > killedAt - 200).map((s) => `${s.at - killedAt} ${s.took} ${s.ok} ${s.code ?? ''} ${s.msg ?? ''}`).join('\n'));
+  if (process.env.DEBUG_FAILOVER)
+    console.log(
+      samples
+        .filter((s) => s.at > killedAt - 200)
+        .map((s) => `${s.at - killedAt} ${s.took} ${s.ok} ${s.code ?? ''} ${s.msg ?? ''}`)
+        .join('\n'),
+    );
   const firstFailure = failures[0]?.at ?? killedAt;
-  console.log(`cluster failover: ${samples.length} requests, ${failures.length} failed (${[...new Set(failures.map((f) => f.code))].join(',')}), back after ${recoveredAt - killedAt} ms`);
+  console.log(
+    `cluster failover: ${samples.length} requests, ${failures.length} failed (${[...new Set(failures.map((f) => f.code))].join(',')}), back after ${recoveredAt - killedAt} ms`,
+  );
   expect(recoveredAt).toBeGreaterThan(0);
   expect(recoveredAt - killedAt).toBeLessThan(15_000);
   expect(new Set(failures.map((f) => f.code))).toEqual(new Set(['SERVICE_UNAVAILABLE']));

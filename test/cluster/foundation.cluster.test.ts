@@ -52,10 +52,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(apps.map((a) => a.close()));
   if (admin) {
-    await Promise.all(admin.nodes('master').map(async (node) => {
-      const keys = await node.keys(`${prefix}:*`);
-      await Promise.all(keys.map((k) => node.del(k)));
-    }));
+    await Promise.all(
+      admin.nodes('master').map(async (node) => {
+        const keys = await node.keys(`${prefix}:*`);
+        await Promise.all(keys.map((k) => node.del(k)));
+      }),
+    );
     admin.disconnect();
   }
   await own?.stop();
@@ -76,7 +78,11 @@ test('register, login, me and mySessions through either instance', async () => {
   const me = await ok(gql(b, '{ me { id email } }', {}, u.token));
   expect(me.me).toEqual({ id: u.userId, email: u.email });
 
-  const login = await ok(gql<{ login: { token: string; session: { id: string } } }>(b, 'mutation($i: LoginInput!) { login(input: $i) { token session { id } } }', { i: { email: u.email, password: u.password } }));
+  const login = await ok(
+    gql<{ login: { token: string; session: { id: string } } }>(b, 'mutation($i: LoginInput!) { login(input: $i) { token session { id } } }', {
+      i: { email: u.email, password: u.password },
+    }),
+  );
   const sessions = await ok(gql<{ mySessions: Array<{ id: string; current: boolean }> }>(a, '{ mySessions { id current } }', {}, login.login.token));
   expect(sessions.mySessions.map((s) => s.id).sort()).toEqual([u.sessionId, login.login.session.id].sort());
   expect(sessions.mySessions.find((s) => s.current)?.id).toBe(login.login.session.id);
@@ -91,7 +97,11 @@ test('revokeSession, revokeOtherSessions and logout end sessions on every instan
   const u = await registerUser({ gql: (q, v, o) => gql(a, q, v, o?.token ?? undefined) });
   const tokens: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const r = await ok(gql<{ login: { token: string } }>(i % 2 ? a : b, 'mutation($i: LoginInput!) { login(input: $i) { token } }', { i: { email: u.email, password: u.password } }));
+    const r = await ok(
+      gql<{ login: { token: string } }>(i % 2 ? a : b, 'mutation($i: LoginInput!) { login(input: $i) { token } }', {
+        i: { email: u.email, password: u.password },
+      }),
+    );
     tokens.push(r.login.token);
   }
   const list = await ok(gql<{ mySessions: Array<{ id: string; current: boolean }> }>(a, '{ mySessions { id current } }', {}, tokens[0]));
@@ -110,7 +120,12 @@ test('revokeSession, revokeOtherSessions and logout end sessions on every instan
 
 test('a guest session signs in and is ended', async () => {
   const [a, b] = apps;
-  const guest = await ok(gql<{ startGuestSession: { token: string; user: null; session: { id: string } } }>(a, 'mutation { startGuestSession { token user { id } session { id } } }'));
+  const guest = await ok(
+    gql<{ startGuestSession: { token: string; user: null; session: { id: string } } }>(
+      a,
+      'mutation { startGuestSession { token user { id } session { id } } }',
+    ),
+  );
   expect(guest.startGuestSession.user).toBeNull();
   expect((await ok(gql(b, '{ me { id } }', {}, guest.startGuestSession.token))).me).toBeNull();
   const u = await registerUser({ gql: (q, v, o) => gql(b, q, v, o?.token ?? undefined) }, { token: guest.startGuestSession.token });

@@ -33,7 +33,9 @@ test('a conversion naming an experiment and an assignment are one round trip eac
   ok(await s.t.gql(TRACK_CONVERSION, { input: { type: 'warm', experiment: 'rt', visitorId: 'warm' } }));
   const assign = await cost(() => repeat((i) => s.t.gql(ASSIGN, { e: 'rt', v: `v${i}` }).then(ok)));
   expect(assign.sent).toEqual({ evalsha: N });
-  const convert = await cost(() => repeat((i) => s.t.gql(TRACK_CONVERSION, { input: { type: 'buy', valueCents: 5, experiment: 'rt', visitorId: `v${i}` } }).then(ok)));
+  const convert = await cost(() =>
+    repeat((i) => s.t.gql(TRACK_CONVERSION, { input: { type: 'buy', valueCents: 5, experiment: 'rt', visitorId: `v${i}` } }).then(ok)),
+  );
   expect(convert.sent).toEqual({ evalsha: N });
   expect(convert.redis.publish).toBe(N);
 });

@@ -101,7 +101,10 @@ describe('@Authorized roles', () => {
 
   const run = async (token: string | null, query: string) => {
     const schema = await buildSchema({ resolvers: [RoleProbe], authChecker, validate: false });
-    const contextValue = { ctx: buildRequestContext(a.app.services, a.app.log, { ip: '127.0.0.1', userAgent: 'node-test', secure: false, token }), services: a.app.services };
+    const contextValue = {
+      ctx: buildRequestContext(a.app.services, a.app.log, { ip: '127.0.0.1', userAgent: 'node-test', secure: false, token }),
+      services: a.app.services,
+    };
     return execute({ schema, document: parse(query), contextValue });
   };
 

@@ -43,7 +43,9 @@ test("with rate limits on, { me { id } } is still two round trips: the limiter's
     const u = await registerUser(limited);
     await limited.gql('{ me { id } }', {}, { token: u.token });
     await new Promise((done) => setTimeout(done, 200));
-    const { sent } = await redisCost(limited.app, s.r, () => repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)));
+    const { sent } = await redisCost(limited.app, s.r, () =>
+      repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)),
+    );
     expect(sent).toEqual({ evalsha: 2 * N, hgetall: N });
     // Socket reads Redis processed (reset by RESETSTAT): one per batch that arrived, so one per round trip.
     await s.r.config('RESETSTAT');
@@ -69,14 +71,25 @@ describe('login with rate limits on', () => {
 
   test('a failure costs what it did before the sign-in budgets (one limiter script, the email GET, the user HGETALL); a success adds one EVALSHA', async () => {
     // No registry heartbeat during the count: it is an EVALSHA too.
-    const limited = await startTestApp({ REDIS_URL: s.own.url, RATE_LIMIT_DEFAULT: '100000/1m', TRUSTED_PROXIES: '127.0.0.1', REGISTRY_HEARTBEAT: '1h', REGISTRY_TTL: '2h' });
+    const limited = await startTestApp({
+      REDIS_URL: s.own.url,
+      RATE_LIMIT_DEFAULT: '100000/1m',
+      TRUSTED_PROXIES: '127.0.0.1',
+      REGISTRY_HEARTBEAT: '1h',
+      REGISTRY_TTL: '2h',
+    });
     try {
       const users: Array<{ email: string; password: string }> = [];
-      for (let i = 0; i < 2 * N + 1; i++) users.push(await registerUser({ gql: (q, v, o) => limited.gql(q, v, { ...o, headers: { 'x-forwarded-for': `10.77.0.${i}` } }) }));
+      for (let i = 0; i < 2 * N + 1; i++)
+        users.push(await registerUser({ gql: (q, v, o) => limited.gql(q, v, { ...o, headers: { 'x-forwarded-for': `10.77.0.${i}` } }) }));
       let k = 0;
       const login = (right: boolean) => async () => {
         const u = users[k++ % users.length];
-        const res = await limited.gql(LOGIN, { input: { email: u.email, password: right ? u.password : 'wrong-password-1' } }, { headers: { 'x-forwarded-for': `10.78.0.${k}` } });
+        const res = await limited.gql(
+          LOGIN,
+          { input: { email: u.email, password: right ? u.password : 'wrong-password-1' } },
+          { headers: { 'x-forwarded-for': `10.78.0.${k}` } },
+        );
         expect(Boolean(res.data?.login?.token)).toBe(right);
       };
       await login(false)();

@@ -224,11 +224,15 @@ describe('hijack defence without false positives', () => {
   const meWithoutUserAgent = (token: string): Promise<{ status: number; body: { data?: { me: { id: string } | null } } }> =>
     new Promise((resolve, reject) => {
       const body = JSON.stringify({ query: ME });
-      const req = httpRequest(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      });
+      const req = httpRequest(
+        `${t.url}/graphql`,
+        { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -237,7 +241,13 @@ describe('hijack defence without false positives', () => {
     const u = await registerUser(t, {});
     const node = await login(t.gql, u, { headers: { 'user-agent': 'node' } });
     // The ws library sends no User-Agent: the WebSocket of the same client.
-    const ws = createClient({ url: t.url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${node.token}` } });
+    const ws = createClient({
+      url: t.url.replace(/^http/, 'ws') + '/graphql',
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: { authorization: `Bearer ${node.token}` },
+    });
     const viaWs = await new Promise<{ data?: { me: { id: string } | null }; errors?: unknown }>((resolve) => {
       let result = {};
       ws.subscribe({ query: ME }, { next: (v) => (result = v), error: (e) => resolve({ errors: e }), complete: () => resolve(result) });
@@ -252,7 +262,10 @@ describe('hijack defence without false positives', () => {
   test('a session begun without a User-Agent is bound to the first family it is used from', async () => {
     const u = await registerUser(t, {});
     const res = await new Promise<{ token: string }>((resolve, reject) => {
-      const body = JSON.stringify({ query: 'mutation L($input: LoginInput!) { login(input: $input) { token } }', variables: { input: { email: u.email, password: u.password } } });
+      const body = JSON.stringify({
+        query: 'mutation L($input: LoginInput!) { login(input: $input) { token } }',
+        variables: { input: { email: u.email, password: u.password } },
+      });
       const req = httpRequest(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (r) => {
         let text = '';
         r.on('data', (d: Buffer) => (text += d.toString()));

@@ -3,7 +3,8 @@ import { startTestApp, registerUser, gqlRequest, type TestApp } from '../helpers
 import { rawRedis } from '../helpers/redis';
 import { sha256 } from '../../src/util/crypto';
 
-const REGISTER = 'mutation R($input: RegisterInput!) { register(input: $input) { token user { id email name roles createdAt } session { id current userAgent ip } } }';
+const REGISTER =
+  'mutation R($input: RegisterInput!) { register(input: $input) { token user { id email name roles createdAt } session { id current userAgent ip } } }';
 const LOGIN = 'mutation L($input: LoginInput!) { login(input: $input) { token user { id email } session { id current } } }';
 const GUEST = 'mutation { startGuestSession { token user { id } session { id current } } }';
 const ME = '{ me { id email } }';
@@ -61,7 +62,9 @@ describe('register', () => {
 
   test('two concurrent registrations of one email: exactly one succeeds', async () => {
     const e = email('race');
-    const results = await Promise.all([0, 1, 2, 3].map((i) => t.gql(REGISTER, { input: { email: i % 2 ? e : e.toUpperCase(), password: 'correct-horse-42', name: `R${i}` } })));
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((i) => t.gql(REGISTER, { input: { email: i % 2 ? e : e.toUpperCase(), password: 'correct-horse-42', name: `R${i}` } })),
+    );
     expect(results.filter((r) => r.data?.register)).toHaveLength(1);
     for (const r of results.filter((x) => !x.data?.register)) expect(r.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
   });
@@ -154,7 +157,9 @@ describe('how the token travels', () => {
       expect(((await post.json()) as { data: { me: unknown } }).data.me).toBeNull();
     }
     // The same GET with the header does authenticate, so the URL was the only difference.
-    const ok = await fetch(`${t.url}/graphql?query=${q}`, { headers: { 'apollo-require-preflight': '1', 'user-agent': 'node-test', authorization: `Bearer ${u.token}` } });
+    const ok = await fetch(`${t.url}/graphql?query=${q}`, {
+      headers: { 'apollo-require-preflight': '1', 'user-agent': 'node-test', authorization: `Bearer ${u.token}` },
+    });
     expect(((await ok.json()) as { data: { me: { id: string } } }).data.me.id).toBe(u.userId);
   });
 });
@@ -245,13 +250,19 @@ describe('what Redis holds after the whole flow', () => {
           // Read per type: DUMP would not do, its LZF compression can hide a string.
           const type = await r.type(key);
           const content =
-            type === 'string' ? await r.get(key)
-            : type === 'hash' ? await r.hgetall(key)
-            : type === 'zset' ? await r.zrange(key, '0', '-1', 'WITHSCORES')
-            : type === 'set' ? await r.smembers(key)
-            : type === 'list' ? await r.lrange(key, 0, -1)
-            : type === 'stream' ? await r.xrange(key, '-', '+')
-            : `unreadable ${type}`;
+            type === 'string'
+              ? await r.get(key)
+              : type === 'hash'
+                ? await r.hgetall(key)
+                : type === 'zset'
+                  ? await r.zrange(key, '0', '-1', 'WITHSCORES')
+                  : type === 'set'
+                    ? await r.smembers(key)
+                    : type === 'list'
+                      ? await r.lrange(key, 0, -1)
+                      : type === 'stream'
+                        ? await r.xrange(key, '-', '+')
+                        : `unreadable ${type}`;
           const body = JSON.stringify(content);
           expect(body).not.toMatch(/^"unreadable/);
           for (const secret of secrets) {

@@ -63,7 +63,11 @@ const CASES: Case[] = [
   },
   { name: 'pageStats string argument', get: true, op: (c) => ({ query: `{ pageStats(page: ${lit(MARKER + c)}) { views } }` }) },
   { name: 'variable', get: true, op: (c) => ({ query: 'query P($id: ID!) { product(id: $id) { id } }', variables: { id: MARKER + c } }) },
-  { name: 'variable in an input object', get: false, op: (c) => ({ query: 'mutation T($i: PageViewInput!) { trackPageView(input: $i) }', variables: { i: { page: MARKER + c } } }) },
+  {
+    name: 'variable in an input object',
+    get: false,
+    op: (c) => ({ query: 'mutation T($i: PageViewInput!) { trackPageView(input: $i) }', variables: { i: { page: MARKER + c } } }),
+  },
   { name: 'default value of a variable', get: true, op: (c) => ({ query: `query P($id: ID! = ${lit(MARKER + c)}) { product(id: $id) { id } }` }) },
 ];
 

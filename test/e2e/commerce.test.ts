@@ -36,7 +36,9 @@ test('browse as a guest, sign up keeping the cart, check out once, and the order
   expect(guestCart.data?.addToCart).toMatchObject({ itemCount: 3, subtotalCents: 6100 });
 
   const email = `shopper-${Date.now()}@example.com`;
-  const reg = await gql('mutation R($i: RegisterInput!) { register(input: $i) { user { email } } }', { i: { email, password: 'shopping-1234', name: 'Shopper' } });
+  const reg = await gql('mutation R($i: RegisterInput!) { register(input: $i) { user { email } } }', {
+    i: { email, password: 'shopping-1234', name: 'Shopper' },
+  });
   expect(reg.data?.register.user.email).toBe(email);
   const mine = await gql(`{ cart { ${CART_FIELDS} } }`);
   expect(lines(mine.data?.cart)).toEqual({ 'e2e-kettle': 1, 'e2e-tea': 2 });

@@ -18,7 +18,15 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { startTestApp, type TestApp } from '../helpers/app';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const ROOT = path.join(__dirname, '..', '..');
 const SPA_DIR = path.join(__dirname, 'fixtures', 'cors-spa');
 
@@ -33,7 +41,11 @@ interface Answer {
 declare const spa: {
   gql(query: string, variables?: Record<string, unknown>): Promise<Answer>;
   tryGql(query: string): Promise<{ ok: true; result: Answer } | { ok: false; error: string }>;
-  subscribe(query: string, variables: Record<string, unknown>, untilState: string): Promise<{ events: Array<{ data?: any; errors?: unknown[] }>; error?: string }>;
+  subscribe(
+    query: string,
+    variables: Record<string, unknown>,
+    untilState: string,
+  ): Promise<{ events: Array<{ data?: any; errors?: unknown[] }>; error?: string }>;
   probeSocket(): Promise<{ opened: boolean; code: number }>;
 };
 
@@ -71,7 +83,12 @@ const foreign: string[] = [];
 /** Requests and upgrades as the gateway received them. */
 const requests: Seen[] = [];
 const upgrades: Seen[] = [];
-const seen = (req: IncomingMessage): Seen => ({ method: req.method ?? '', url: req.url ?? '', origin: req.headers.origin, cookie: /\bgw_session=/.test(req.headers.cookie ?? '') });
+const seen = (req: IncomingMessage): Seen => ({
+  method: req.method ?? '',
+  url: req.url ?? '',
+  origin: req.headers.origin,
+  cookie: /\bgw_session=/.test(req.headers.cookie ?? ''),
+});
 
 /** Opens a page of the static server at `origin`, pointed at the gateway; collects its console errors. */
 async function open(origin: string, consoleErrors: string[]): Promise<Page> {
@@ -123,7 +140,10 @@ describe('an SPA on a listed origin', () => {
   test('registers with credentials: "include", reads the answer and its exposed headers, and gets the HttpOnly cookie', async () => {
     email = `spa-${Date.now()}@example.com`;
     const reg = await page.evaluate(
-      ([e]) => spa.gql('mutation R($input: RegisterInput!) { register(input: $input) { user { id email } } }', { input: { email: e, password: 'correct-horse-42', name: 'Spa User' } }),
+      ([e]) =>
+        spa.gql('mutation R($input: RegisterInput!) { register(input: $input) { user { id email } } }', {
+          input: { email: e, password: 'correct-horse-42', name: 'Spa User' },
+        }),
       [email],
     );
     expect(reg.status).toBe(200);
@@ -159,7 +179,10 @@ describe('an SPA on a listed origin', () => {
     );
     const id = job.body.data?.enqueueJob.id as string;
     expect(id).toBeTruthy();
-    const sub = await page.evaluate(([jobId]) => spa.subscribe('subscription J($id: ID!) { jobUpdated(id: $id) { id state progress } }', { id: jobId }, 'COMPLETED'), [id]);
+    const sub = await page.evaluate(
+      ([jobId]) => spa.subscribe('subscription J($id: ID!) { jobUpdated(id: $id) { id state progress } }', { id: jobId }, 'COMPLETED'),
+      [id],
+    );
     expect(sub.error).toBeUndefined();
     const states = sub.events.map((e) => e.data?.jobUpdated?.state);
     // The state as it is now (still delayed), then its changes up to COMPLETED.

@@ -21,11 +21,15 @@ interface Raw {
 /** One HTTP request with exactly these headers (fetch would add or refuse some, such as Origin). */
 function send(base: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${base}${path}`, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
+    const req = httpRequest(
+      `${base}${path}`,
+      { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -40,7 +44,10 @@ const post = (base: string, headers: Record<string, string>, query = '{ __typena
 /** The response's Access-Control-* header names. */
 const corsHeaders = (r: Raw): string[] => Object.keys(r.headers).filter((h) => h.startsWith('access-control-'));
 const allowHeaders = (r: Raw): string[] => Object.keys(r.headers).filter((h) => h.startsWith('access-control-allow-'));
-const varies = (r: Raw): string[] => String(r.headers.vary ?? '').split(',').map((s) => s.trim().toLowerCase());
+const varies = (r: Raw): string[] =>
+  String(r.headers.vary ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase());
 
 let t: TestApp;
 beforeAll(async () => {
@@ -58,29 +65,36 @@ describe('preflight (OPTIONS /graphql)', () => {
     expect(r.headers['access-control-allow-methods']).toBe('GET,POST');
     expect(r.headers['access-control-allow-headers']).toBe('content-type,authorization,apollo-require-preflight,x-request-id');
     expect(r.headers['access-control-max-age']).toBe('600');
-    expect(allowHeaders(r).sort()).toEqual(['access-control-allow-credentials', 'access-control-allow-headers', 'access-control-allow-methods', 'access-control-allow-origin']);
+    expect(allowHeaders(r).sort()).toEqual([
+      'access-control-allow-credentials',
+      'access-control-allow-headers',
+      'access-control-allow-methods',
+      'access-control-allow-origin',
+    ]);
     expect(varies(r)).toContain('origin');
   });
 
   // Near misses of the listed origins, and hostile shapes: exact matches only.
-  test.each([
-    'https://evil.example',
-    'null',
-    '',
-    `${SHOP}/`,
-    `${SHOP}:443`,
-    SHOP.toUpperCase(),
-    'http://shop.example.com',
-    `${SHOP}.evil.example`,
-    'https://evil.example#https://shop.example.com',
-    'https://xshop.example.com',
-    `${SHOP}, ${VITE}`,
-    `${VITE}0`,
-    'http://localhost:5174',
-    '*',
-    'https://{gw}:evil%00',
-    `https://${'a'.repeat(4000)}.example`,
-  ].map((o) => [o.length > 60 ? `${o.slice(0, 40)}… (${o.length} characters)` : o, o]))('from unlisted %j: no Access-Control-Allow-* header', async (_label, origin) => {
+  test.each(
+    [
+      'https://evil.example',
+      'null',
+      '',
+      `${SHOP}/`,
+      `${SHOP}:443`,
+      SHOP.toUpperCase(),
+      'http://shop.example.com',
+      `${SHOP}.evil.example`,
+      'https://evil.example#https://shop.example.com',
+      'https://xshop.example.com',
+      `${SHOP}, ${VITE}`,
+      `${VITE}0`,
+      'http://localhost:5174',
+      '*',
+      'https://{gw}:evil%00',
+      `https://${'a'.repeat(4000)}.example`,
+    ].map((o) => [o.length > 60 ? `${o.slice(0, 40)}… (${o.length} characters)` : o, o]),
+  )('from unlisted %j: no Access-Control-Allow-* header', async (_label, origin) => {
     const r = await preflight(t.url, origin);
     expect(allowHeaders(r)).toEqual([]);
     expect(corsHeaders(r)).toEqual([]);

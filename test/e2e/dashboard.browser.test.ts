@@ -12,7 +12,15 @@ import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../hel
 import { ok, pool, TRACK_VIEW } from '../helpers/analytics';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
-const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 let t: TestApp;
 let browser: Browser;
@@ -65,7 +73,8 @@ async function seed(): Promise<void> {
     const visitorId = `seed-${i % 120}`;
     await t.app.services.analytics.trackPageView(ctx, { page: pages[Math.floor(Math.abs(Math.sin(i)) * pages.length)], visitorId });
     if (i % 4 === 0) await t.app.services.experiments.assign(ctx, 'checkout-button', visitorId);
-    if (i % 9 === 0) await t.app.services.analytics.trackConversion(ctx, { type: 'purchase', valueCents: 1299 + (i % 5) * 500, experiment: 'checkout-button', visitorId });
+    if (i % 9 === 0)
+      await t.app.services.analytics.trackConversion(ctx, { type: 'purchase', valueCents: 1299 + (i % 5) * 500, experiment: 'checkout-button', visitorId });
     if (i % 13 === 0) await t.app.services.analytics.trackConversion(ctx, { type: 'signup', visitorId });
   });
 }
@@ -100,7 +109,9 @@ test('an admin signs in; a page view tracked through the API shows within two se
   const inFeed = Date.now() - sent;
   // liveStats carries it into the tables and totals at its next (at most once a second) push.
   await page.locator('#top-pages, #kpi-views').first().waitFor();
-  const totalViews = ok(await t.gql<{ analytics: { totalPageViews: number } }>('{ analytics { totalPageViews } }', {}, { token: await loginAs(t, ADMIN.email, ADMIN.password) })).analytics.totalPageViews;
+  const totalViews = ok(
+    await t.gql<{ analytics: { totalPageViews: number } }>('{ analytics { totalPageViews } }', {}, { token: await loginAs(t, ADMIN.email, ADMIN.password) }),
+  ).analytics.totalPageViews;
   await page.locator('#kpi-views', { hasText: new Intl.NumberFormat('en-US').format(totalViews) }).waitFor({ timeout: 2000 });
   const inTotals = Date.now() - sent;
   expect(inFeed).toBeLessThan(2000);

@@ -47,7 +47,10 @@ async function appWithLog(overrides: Record<string, string>): Promise<{ app: App
   };
 }
 
-const gqlFor = (url: string): TestApp['gql'] => (q, v, o) => gqlRequest(url, q, v, o);
+const gqlFor =
+  (url: string): TestApp['gql'] =>
+  (q, v, o) =>
+    gqlRequest(url, q, v, o);
 
 /** Makes the session of `token` unreadable for the touch script: a real corrupt record, not a mock. */
 async function corruptSession(prefix: string, token: string): Promise<void> {
@@ -213,7 +216,10 @@ describe('logs', () => {
         cb();
       },
     });
-    createLogger({ production: true, logLevel: 'info' }, { destination }).info({ input: { password: 'hunter2-secret' }, req: { headers: { authorization: 'Bearer abc' } } }, 'x');
+    createLogger({ production: true, logLevel: 'info' }, { destination }).info(
+      { input: { password: 'hunter2-secret' }, req: { headers: { authorization: 'Bearer abc' } } },
+      'x',
+    );
     expect(chunks.join('')).not.toMatch(/hunter2|Bearer abc/);
   });
 });

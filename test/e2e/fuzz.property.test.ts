@@ -64,7 +64,9 @@ function literal(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(literal).join(', ')}]`;
   if (typeof v === 'object') {
-    return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${NAME.test(k) ? k : JSON.stringify(k)}: ${literal(x)}`).join(', ')}}`;
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${NAME.test(k) ? k : JSON.stringify(k)}: ${literal(x)}`)
+      .join(', ')}}`;
   }
   return String(v);
 }
@@ -77,14 +79,62 @@ const deepArray = (depth: number): Raw => new Raw(`{"a":${'['.repeat(depth)}${']
 // ---------------------------------------------------------------------------------------------
 
 const NASTY_STRINGS = [
-  '', ' ', '\t\r\n', '\u0000', 'a\u0000b', '\u0000'.repeat(1000),
-  '\u202Egnp.exe', '\u200F\u200E\u200B', '\uFEFF', '\uD800', '\uDFFFx', '\uFFFF',
-  '😀'.repeat(64), '👩‍👩‍👧‍👦', 'Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǫ̗̻̈́', '𝕳𝖊𝖑𝖑𝖔', 'مرحبا', '١٢٣', 'ﷺ',
-  '\r\nX-Injected: 1', '../../../../etc/passwd', "' OR 1=1 --", '<script>alert(1)</script>', '${jndi:ldap://x}', '{{7*7}}',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty',
-  '*', '?', '[a-z]', '{tag}', 'gw:*', '}{', '\\', '"', "'", '%00%ff', '\u0001',
-  'null', 'undefined', 'NaN', 'Infinity', '-0', '1e309', 'true', '[]', '{}',
-  'x'.repeat(10_000), 'é'.repeat(10_000), ' '.repeat(300), 'a'.repeat(65), 'a'.repeat(129), 'a'.repeat(257),
+  '',
+  ' ',
+  '\t\r\n',
+  '\u0000',
+  'a\u0000b',
+  '\u0000'.repeat(1000),
+  '\u202Egnp.exe',
+  '\u200F\u200E\u200B',
+  '\uFEFF',
+  '\uD800',
+  '\uDFFFx',
+  '\uFFFF',
+  '😀'.repeat(64),
+  '👩‍👩‍👧‍👦',
+  'Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǫ̗̻̈́',
+  '𝕳𝖊𝖑𝖑𝖔',
+  'مرحبا',
+  '١٢٣',
+  'ﷺ',
+  '\r\nX-Injected: 1',
+  '../../../../etc/passwd',
+  "' OR 1=1 --",
+  '<script>alert(1)</script>',
+  '${jndi:ldap://x}',
+  '{{7*7}}',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '*',
+  '?',
+  '[a-z]',
+  '{tag}',
+  'gw:*',
+  '}{',
+  '\\',
+  '"',
+  "'",
+  '%00%ff',
+  '\u0001',
+  'null',
+  'undefined',
+  'NaN',
+  'Infinity',
+  '-0',
+  '1e309',
+  'true',
+  '[]',
+  '{}',
+  'x'.repeat(10_000),
+  'é'.repeat(10_000),
+  ' '.repeat(300),
+  'a'.repeat(65),
+  'a'.repeat(129),
+  'a'.repeat(257),
 ];
 
 const hostileString: fc.Arbitrary<string> = fc.oneof(
@@ -99,16 +149,56 @@ const hostileNumber: fc.Arbitrary<unknown> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.constantFrom<unknown>(
-      0, -0, 1, -1, 2147483647, -2147483648, 2147483648, -2147483649, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER,
-      2 ** 53 + 2, 1e21, -1e21, 1e308, -1e308, 5e-324, 0.5, 1.5, -1.5, 99.999, 100, 1001, 2_592_000_001, 1_000_000_001,
+      0,
+      -0,
+      1,
+      -1,
+      2147483647,
+      -2147483648,
+      2147483648,
+      -2147483649,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+      2 ** 53 + 2,
+      1e21,
+      -1e21,
+      1e308,
+      -1e308,
+      5e-324,
+      0.5,
+      1.5,
+      -1.5,
+      99.999,
+      100,
+      1001,
+      2_592_000_001,
+      1_000_000_001,
     ),
   },
   {
     weight: 2,
-    arbitrary: fc.constantFrom(
-      '1e400', '-1e400', '123456789012345678901234567890', '-0', '0.0', '1.0', '2147483647.0', '1E2', '0.1e1',
-      'NaN', 'Infinity', '-Infinity', '0x10', '1_000', '01', '+1', '.5', '5.',
-    ).map((t) => new Raw(t)),
+    arbitrary: fc
+      .constantFrom(
+        '1e400',
+        '-1e400',
+        '123456789012345678901234567890',
+        '-0',
+        '0.0',
+        '1.0',
+        '2147483647.0',
+        '1E2',
+        '0.1e1',
+        'NaN',
+        'Infinity',
+        '-Infinity',
+        '0x10',
+        '1_000',
+        '01',
+        '+1',
+        '.5',
+        '5.',
+      )
+      .map((t) => new Raw(t)),
   },
   { weight: 2, arbitrary: fc.integer() },
   { weight: 1, arbitrary: fc.double() },
@@ -195,7 +285,14 @@ function list(item: FieldGen, valid: fc.Arbitrary<unknown[]>, filler: fc.Arbitra
   return {
     valid,
     bad: fc.oneof(
-      { weight: 3, arbitrary: fc.tuple(valid, item.bad, fc.nat()).map(([xs, x, i]) => { const out = [...xs]; out[xs.length ? i % xs.length : 0] = x; return out; }) },
+      {
+        weight: 3,
+        arbitrary: fc.tuple(valid, item.bad, fc.nat()).map(([xs, x, i]) => {
+          const out = [...xs];
+          out[xs.length ? i % xs.length : 0] = x;
+          return out;
+        }),
+      },
       { weight: 1, arbitrary: fc.constant([]) },
       { weight: 2, arbitrary: fc.tuple(filler, fc.constantFrom(11, 101, 1000, 100_000)).map(([x, n]) => Array.from({ length: n }, () => x)) },
       { weight: 1, arbitrary: fc.array(item.bad, { maxLength: 12 }) },
@@ -204,11 +301,18 @@ function list(item: FieldGen, valid: fc.Arbitrary<unknown[]>, filler: fc.Arbitra
   };
 }
 
-const email = fc.oneof(fc.emailAddress(), fc.nat().map((n) => `fuzz-${n}@example.com`), fc.constantFrom(' Fuzz@Example.COM ', 'a@b', 'a@b.c', '@example.com', 'x@'));
+const email = fc.oneof(
+  fc.emailAddress(),
+  fc.nat().map((n) => `fuzz-${n}@example.com`),
+  fc.constantFrom(' Fuzz@Example.COM ', 'a@b', 'a@b.c', '@example.com', 'x@'),
+);
 const password = fc.oneof(fc.stringMatching(/^[A-Za-z]{5,40}\d{5,40}$/), fc.string({ minLength: 10, maxLength: 130 }));
 /** The seeded catalog (boundary prices and stock), an unknown id, and well-formed random ids. */
 const SEEDED_PRODUCTS = ['fz-basic', 'fz-max', 'fz-free', 'fz-none', 'fz-eur'];
-const productId = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...SEEDED_PRODUCTS, 'nope') }, { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) });
+const productId = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...SEEDED_PRODUCTS, 'nope') },
+  { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) },
+);
 const experimentKey = fc.oneof(fc.constantFrom('fz-exp', 'fz-exp-w'), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));
 const visitorId = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.:@-]{1,128}$/), fc.uuid());
 const optional = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined, freq: 3 });
@@ -350,7 +454,12 @@ const EXPERIMENT =
 const idOf = (valid: fc.Arbitrary<string>): FieldGen => ({
   valid: fc.oneof(valid, fc.stringMatching(/^[A-Za-z0-9_-]{1,48}$/)),
   // ID takes an integer too: send some, in and out of range.
-  bad: fc.oneof({ weight: 4, arbitrary: hostileString }, { weight: 2, arbitrary: hostileNumber }, { weight: 1, arbitrary: wrongType }, { weight: 1, arbitrary: MISSING }),
+  bad: fc.oneof(
+    { weight: 4, arbitrary: hostileString },
+    { weight: 2, arbitrary: hostileNumber },
+    { weight: 1, arbitrary: wrongType },
+    { weight: 1, arbitrary: MISSING },
+  ),
 });
 
 const variantName = fc.stringMatching(/^[A-Za-z0-9_-]{1,32}$/);
@@ -360,7 +469,11 @@ const weight = fc.integer({ min: 1, max: 10_000 });
 const experimentInput: FieldGen = (() => {
   const variants = fc.uniqueArray(variantName, { minLength: 2, maxLength: 10 });
   const valid = variants.chain((vs) =>
-    fc.record({ key: experimentKey, variants: fc.constant(vs), weights: fc.option(fc.array(weight, { minLength: vs.length, maxLength: vs.length }), { nil: undefined }) }),
+    fc.record({
+      key: experimentKey,
+      variants: fc.constant(vs),
+      weights: fc.option(fc.array(weight, { minLength: vs.length, maxLength: vs.length }), { nil: undefined }),
+    }),
   );
   const fields = {
     key: str(experimentKey),
@@ -376,7 +489,15 @@ const smallJobData = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
-      url: fc.constantFrom('https://hooks.example.com/x', 'http://hooks.example.com:8080/x', 'http://127.0.0.1:6379/', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/', 'https://user:pw@hooks.example.com/', 'file:///etc/passwd'),
+      url: fc.constantFrom(
+        'https://hooks.example.com/x',
+        'http://hooks.example.com:8080/x',
+        'http://127.0.0.1:6379/',
+        'http://169.254.169.254/latest/meta-data',
+        'http://[::1]/',
+        'https://user:pw@hooks.example.com/',
+        'file:///etc/passwd',
+      ),
       payload: fc.jsonValue({ maxDepth: 4 }),
     }),
   },
@@ -397,7 +518,13 @@ const jobData: FieldGen = {
 };
 
 const enqueueFields = (data: FieldGen): Record<string, FieldGen> => ({
-  type: str(fc.oneof({ weight: 6, arbitrary: fc.constantFrom('email.send', 'webhook.deliver') }, { weight: 1, arbitrary: fc.constantFrom('order.process', 'sms.send') }, { weight: 1, arbitrary: fc.stringMatching(/^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/) })),
+  type: str(
+    fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom('email.send', 'webhook.deliver') },
+      { weight: 1, arbitrary: fc.constantFrom('order.process', 'sms.send') },
+      { weight: 1, arbitrary: fc.stringMatching(/^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/) },
+    ),
+  ),
   data,
   priority: int(optional(fc.integer({ min: -1000, max: 1000 }))),
   delayMs: int(optional(fc.integer({ min: 0, max: 30 * 86_400_000 }))),
@@ -411,18 +538,25 @@ const smallEnqueueInput = obj(enqueueFields({ valid: smallJobData, bad: jobData.
 /** 1 to 100 small jobs, sometimes with one large one among them. */
 const enqueueBatch = list(
   smallEnqueueInput,
-  fc.tuple(fc.array(smallEnqueueInput.valid, { minLength: 1, maxLength: 100 }), fc.option(enqueueInput.valid, { nil: undefined, freq: 4 }), fc.nat()).map(([xs, big, i]) => {
-    const out: unknown[] = [...xs];
-    if (big !== undefined) out[i % out.length] = big;
-    return out;
-  }),
+  fc
+    .tuple(fc.array(smallEnqueueInput.valid, { minLength: 1, maxLength: 100 }), fc.option(enqueueInput.valid, { nil: undefined, freq: 4 }), fc.nat())
+    .map(([xs, big, i]) => {
+      const out: unknown[] = [...xs];
+      if (big !== undefined) out[i % out.length] = big;
+      return out;
+    }),
   fc.constant({ type: 'email.send', data: { to: 'a@example.com', subject: 's', body: 'b' } }),
 );
 
 function specs(): MutationSpec[] {
   const jobId = idOf(fc.constantFrom(...seededJobIds));
   return [
-    { field: 'addToCart', args: [{ name: 'input', type: 'AddToCartInput!', ...obj({ productId: str(productId), quantity: int(fc.integer({ min: 1, max: 99 })) }) }], select: CART, usesCart: true },
+    {
+      field: 'addToCart',
+      args: [{ name: 'input', type: 'AddToCartInput!', ...obj({ productId: str(productId), quantity: int(fc.integer({ min: 1, max: 99 })) }) }],
+      select: CART,
+      usesCart: true,
+    },
     {
       field: 'assignVariant',
       args: [
@@ -432,19 +566,44 @@ function specs(): MutationSpec[] {
       select: '',
     },
     { field: 'cancelJob', args: [{ name: 'id', type: 'ID!', ...jobId }], select: '' },
-    { field: 'checkout', args: [{ name: 'idempotencyKey', type: 'String', ...str(optional(fc.string({ minLength: 1, maxLength: 200 }))) }], select: ORDER, usesCart: true },
+    {
+      field: 'checkout',
+      args: [{ name: 'idempotencyKey', type: 'String', ...str(optional(fc.string({ minLength: 1, maxLength: 200 }))) }],
+      select: ORDER,
+      usesCart: true,
+    },
     { field: 'clearCart', args: [], select: CART, usesCart: true },
     { field: 'createExperiment', args: [{ name: 'input', type: 'ExperimentInput!', ...experimentInput }], select: EXPERIMENT },
     { field: 'enqueueJob', args: [{ name: 'input', type: 'EnqueueJobInput!', ...enqueueInput }], select: JOB },
     { field: 'enqueueJobs', args: [{ name: 'inputs', type: '[EnqueueJobInput!]!', ...enqueueBatch }], select: JOB },
     {
       field: 'login',
-      args: [{ name: 'input', type: 'LoginInput!', ...obj({ email: str(fc.oneof(email, fc.constantFrom(sessionUser.email, ADMIN.email))), password: str(fc.oneof(password, fc.constant(sessionUser.password))) }) }],
+      args: [
+        {
+          name: 'input',
+          type: 'LoginInput!',
+          ...obj({
+            email: str(fc.oneof(email, fc.constantFrom(sessionUser.email, ADMIN.email))),
+            password: str(fc.oneof(password, fc.constant(sessionUser.password))),
+          }),
+        },
+      ],
       select: AUTH,
       ownsSession: true,
     },
     { field: 'logout', args: [], select: '', ownsSession: true },
-    { field: 'register', args: [{ name: 'input', type: 'RegisterInput!', ...obj({ email: str(email), password: str(password), name: str(fc.string({ minLength: 1, maxLength: 100 })) }) }], select: AUTH, ownsSession: true },
+    {
+      field: 'register',
+      args: [
+        {
+          name: 'input',
+          type: 'RegisterInput!',
+          ...obj({ email: str(email), password: str(password), name: str(fc.string({ minLength: 1, maxLength: 100 })) }),
+        },
+      ],
+      select: AUTH,
+      ownsSession: true,
+    },
     { field: 'removeFromCart', args: [{ name: 'productId', type: 'ID!', ...idOf(productId) }], select: CART, usesCart: true },
     { field: 'retryJob', args: [{ name: 'id', type: 'ID!', ...jobId }], select: JOB },
     { field: 'revokeOtherSessions', args: [], select: '', ownsSession: true },
@@ -491,7 +650,12 @@ function specs(): MutationSpec[] {
           name: 'input',
           type: 'PageViewInput!',
           ...obj({
-            page: str(fc.webUrl({ withQueryParameters: true, withFragments: true }).map((u) => { const url = new URL(u); return url.pathname + url.search + url.hash; })),
+            page: str(
+              fc.webUrl({ withQueryParameters: true, withFragments: true }).map((u) => {
+                const url = new URL(u);
+                return url.pathname + url.search + url.hash;
+              }),
+            ),
             referrer: str(optional(fc.webUrl({ withQueryParameters: true, withFragments: true }))),
             visitorId: str(optional(visitorId)),
           }),
@@ -558,11 +722,17 @@ function mangled(s: MutationSpec, values: Record<string, unknown>, m: Mangling):
 function requests(s: MutationSpec): fc.Arbitrary<GraphQLBody> {
   const values = someBad(Object.fromEntries(s.args.map((a) => [a.name, a])), false);
   const mangling: fc.Arbitrary<Mangling> = fc.record({
-    types: fc.array(fc.constantFrom('String', 'String!', 'Int', 'Float!', 'ID', 'Boolean', 'JSONObject', '[String!]', 'AddToCartInput', 'NoSuchType', 'ProductInput!'), { minLength: 1, maxLength: 3 }),
+    types: fc.array(
+      fc.constantFrom('String', 'String!', 'Int', 'Float!', 'ID', 'Boolean', 'JSONObject', '[String!]', 'AddToCartInput', 'NoSuchType', 'ProductInput!'),
+      { minLength: 1, maxLength: 3 },
+    ),
     vars: fc.dictionary(fc.oneof(fc.constantFrom('input', '__proto__', 'id'), fc.string({ maxLength: 10 })), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
     opName: fc.option(fc.oneof(fc.constant('Fuzz'), fc.constant('Other'), hostileString, wrongType), { nil: undefined }),
     stray: fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined, freq: 3 }),
-    notObject: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.boolean()), { nil: undefined, freq: 4 }),
+    notObject: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.boolean()), {
+      nil: undefined,
+      freq: 4,
+    }),
   });
   return fc.oneof(
     { weight: 6, arbitrary: values.map((v) => withVariables(s, v)) },
@@ -618,7 +788,10 @@ beforeAll(async () => {
   shared.admin = await login(ADMIN);
   const user = await registerUser({ gql });
   Object.assign(shared, { user: user.token, userId: user.userId, userSessionId: user.sessionId });
-  const ownAddress = new Map([[shared.user, user.email], [shared.admin, 'a@example.com']]);
+  const ownAddress = new Map([
+    [shared.user, user.email],
+    [shared.admin, 'a@example.com'],
+  ]);
   await registerUser({ gql }, sessionUser);
   shared.guest = await guestToken();
 
@@ -634,7 +807,10 @@ beforeAll(async () => {
     const res = await gql('mutation U($input: ProductInput!) { upsertProduct(input: $input) { id } }', { input }, { token: shared.admin });
     if (!res.data?.upsertProduct) throw new Error(`upsert failed: ${JSON.stringify(res.errors)}`);
   }
-  for (const input of [{ key: 'fz-exp', variants: ['a', 'b'] }, { key: 'fz-exp-w', variants: ['control', 'x', 'y'], weights: [1, 1, 10_000] }]) {
+  for (const input of [
+    { key: 'fz-exp', variants: ['a', 'b'] },
+    { key: 'fz-exp-w', variants: ['control', 'x', 'y'], weights: [1, 1, 10_000] },
+  ]) {
     const res = await gql('mutation E($input: ExperimentInput!) { createExperiment(input: $input) { key } }', { input }, { token: shared.admin });
     if (!res.data?.createExperiment) throw new Error(`createExperiment failed: ${JSON.stringify(res.errors)}`);
   }
@@ -649,14 +825,37 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 const MUTATIONS = [
-  'addToCart', 'assignVariant', 'cancelJob', 'checkout', 'clearCart', 'createExperiment', 'enqueueJob', 'enqueueJobs', 'login', 'logout', 'register',
-  'removeFromCart', 'retryJob', 'revokeOtherSessions', 'revokeSession', 'setCartItemQuantity', 'startGuestSession', 'stopExperiment', 'trackConversion', 'trackPageView', 'upsertProduct',
+  'addToCart',
+  'assignVariant',
+  'cancelJob',
+  'checkout',
+  'clearCart',
+  'createExperiment',
+  'enqueueJob',
+  'enqueueJobs',
+  'login',
+  'logout',
+  'register',
+  'removeFromCart',
+  'retryJob',
+  'revokeOtherSessions',
+  'revokeSession',
+  'setCartItemQuantity',
+  'startGuestSession',
+  'stopExperiment',
+  'trackConversion',
+  'trackPageView',
+  'upsertProduct',
 ];
 
 test('the fuzzed mutations are every mutation of the schema', () => {
   const schema = buildSchema(readFileSync(path.join(__dirname, '../../schema/schema.graphql'), 'utf8'));
   expect(Object.keys(schema.getMutationType()?.getFields() ?? {}).sort()).toEqual([...MUTATIONS].sort());
-  expect(specs().map((s) => s.field).sort()).toEqual([...MUTATIONS].sort());
+  expect(
+    specs()
+      .map((s) => s.field)
+      .sort(),
+  ).toEqual([...MUTATIONS].sort());
 });
 
 describe('every mutation, any input, any caller', () => {
@@ -705,14 +904,22 @@ const OPERATIONS = [
 /** Documents at and beyond the parser's and validator's limits. */
 const hugeQuery: fc.Arbitrary<string> = fc.tuple(fc.integer({ min: 0, max: 7 }), fc.constantFrom(50, 5000, 100_000)).map(([kind, n]) => {
   switch (kind) {
-    case 0: return '{'.repeat(n);
-    case 1: return `${'{ me '.repeat(n)}${'}'.repeat(n)}`;
-    case 2: return `mutation { ${Array.from({ length: Math.min(n, 20_000) }, (_, i) => `l${i}: logout`).join(' ')} }`;
-    case 3: return `query Q(${Array.from({ length: Math.min(n, 20_000) }, (_, i) => `$v${i}: Int`).join(', ')}) { __typename }`;
-    case 4: return `{ __typename ${'@skip(if: false) '.repeat(Math.min(n, 20_000))}}`;
-    case 5: return `# ${'x'.repeat(n * 5)}\n{ __typename }`;
-    case 6: return `{ product(id: "${'x'.repeat(n * 5)}") { id } }`;
-    default: return `fragment F0 on Query { __typename } ${Array.from({ length: 40 }, (_, i) => `fragment F${i + 1} on Query { ...F${i} ...F${i} }`).join(' ')} { ...F40 }`;
+    case 0:
+      return '{'.repeat(n);
+    case 1:
+      return `${'{ me '.repeat(n)}${'}'.repeat(n)}`;
+    case 2:
+      return `mutation { ${Array.from({ length: Math.min(n, 20_000) }, (_, i) => `l${i}: logout`).join(' ')} }`;
+    case 3:
+      return `query Q(${Array.from({ length: Math.min(n, 20_000) }, (_, i) => `$v${i}: Int`).join(', ')}) { __typename }`;
+    case 4:
+      return `{ __typename ${'@skip(if: false) '.repeat(Math.min(n, 20_000))}}`;
+    case 5:
+      return `# ${'x'.repeat(n * 5)}\n{ __typename }`;
+    case 6:
+      return `{ product(id: "${'x'.repeat(n * 5)}") { id } }`;
+    default:
+      return `fragment F0 on Query { __typename } ${Array.from({ length: 40 }, (_, i) => `fragment F${i + 1} on Query { ...F${i} ...F${i} }`).join(' ')} { ...F40 }`;
   }
 });
 
@@ -728,7 +935,10 @@ const graphqlObject = fc.record(
     query: queryText,
     variables: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant({ i: { productId: 'fz-basic', quantity: 1 } }), fc.string({ maxLength: 30 })),
     operationName: fc.oneof(fc.constantFrom('A', 'B', 'M'), hostileString, wrongType),
-    extensions: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant({ persistedQuery: { version: 1, sha256Hash: 'ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38' } })),
+    extensions: fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constant({ persistedQuery: { version: 1, sha256Hash: 'ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38' } }),
+    ),
   },
   { requiredKeys: ['query'] },
 );
@@ -738,14 +948,32 @@ const rawBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   { weight: 1, arbitrary: graphqlObject.map(({ query: _query, ...rest }) => toJson(rest)) },
   { weight: 2, arbitrary: fc.array(graphqlObject, { maxLength: 50 }).map(toJson) },
   { weight: 1, arbitrary: fc.jsonValue().map(toJson) },
-  { weight: 2, arbitrary: graphqlObject.chain((o) => { const s = toJson(o); return fc.nat({ max: s.length }).map((n) => s.slice(0, n)); }) },
+  {
+    weight: 2,
+    arbitrary: graphqlObject.chain((o) => {
+      const s = toJson(o);
+      return fc.nat({ max: s.length }).map((n) => s.slice(0, n));
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.constantFrom(
-      '', ' ', 'null', '[]', '{}', '"{ __typename }"', '{"query":"{ __typename }",}', '{"query":"{ __typename }","variables":{"a":NaN}}',
-      '\uFEFF{"query":"{ __typename }"}', '{"query":"{ __typename }"}{"query":"{ __typename }"}', '{"query":"{ __typename }","query":"mutation { logout }"}',
-      `{"query":"{ __typename }","variables":${deepObject(100_000).text}}`, `{"query":"{ __typename }","extensions":${deepArray(400_000).text}}`,
-      `{"query":"${'x'.repeat(1_100_000)}"}`, '{"__proto__":{"query":"{ __typename }"}}', '{"query":{"toString":"{ __typename }"}}',
+      '',
+      ' ',
+      'null',
+      '[]',
+      '{}',
+      '"{ __typename }"',
+      '{"query":"{ __typename }",}',
+      '{"query":"{ __typename }","variables":{"a":NaN}}',
+      '\uFEFF{"query":"{ __typename }"}',
+      '{"query":"{ __typename }"}{"query":"{ __typename }"}',
+      '{"query":"{ __typename }","query":"mutation { logout }"}',
+      `{"query":"{ __typename }","variables":${deepObject(100_000).text}}`,
+      `{"query":"{ __typename }","extensions":${deepArray(400_000).text}}`,
+      `{"query":"${'x'.repeat(1_100_000)}"}`,
+      '{"__proto__":{"query":"{ __typename }"}}',
+      '{"query":{"toString":"{ __typename }"}}',
     ),
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
@@ -757,9 +985,20 @@ const contentType: fc.Arbitrary<string | undefined> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.constantFrom<string | undefined>(
-      undefined, 'application/json; charset=utf-8', 'application/json; charset=latin1', 'application/graphql-response+json', 'application/graphql',
-      'text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml',
-      'APPLICATION/JSON', 'application/jsonx', '*/*', '',
+      undefined,
+      'application/json; charset=utf-8',
+      'application/json; charset=latin1',
+      'application/graphql-response+json',
+      'application/graphql',
+      'text/plain',
+      'text/plain; charset=utf-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'APPLICATION/JSON',
+      'application/jsonx',
+      '*/*',
+      '',
     ),
   },
   { weight: 1, arbitrary: headerText(40) },
@@ -767,9 +1006,23 @@ const contentType: fc.Arbitrary<string | undefined> = fc.oneof(
 
 const extraHeaders = fc.record(
   {
-    accept: fc.constantFrom('application/json', 'application/graphql-response+json', 'application/graphql-response+json, application/json;q=0.9', '*/*', 'image/png', 'application/xml', ''),
-    authorization: fc.oneof(headerText(60).map((s) => `Bearer ${s}`), fc.constantFrom('Bearer', 'Bearer ', 'Basic YTpi', 'bearer x', 'Bearer a b')),
-    cookie: fc.oneof(headerText(60).map((s) => `gw_session=${s}`), fc.constantFrom('gw_session=', 'gw_session', ';;;', 'gw_session=a; gw_session=b')),
+    accept: fc.constantFrom(
+      'application/json',
+      'application/graphql-response+json',
+      'application/graphql-response+json, application/json;q=0.9',
+      '*/*',
+      'image/png',
+      'application/xml',
+      '',
+    ),
+    authorization: fc.oneof(
+      headerText(60).map((s) => `Bearer ${s}`),
+      fc.constantFrom('Bearer', 'Bearer ', 'Basic YTpi', 'bearer x', 'Bearer a b'),
+    ),
+    cookie: fc.oneof(
+      headerText(60).map((s) => `gw_session=${s}`),
+      fc.constantFrom('gw_session=', 'gw_session', ';;;', 'gw_session=a; gw_session=b'),
+    ),
     'apollo-require-preflight': fc.constantFrom('true', 'false', ''),
     'x-request-id': headerText(100),
     'x-forwarded-for': fc.oneof(fc.ipV4(), fc.ipV6(), headerText(40)),
@@ -825,8 +1078,25 @@ describe('the raw request', () => {
     const method = fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'FUZZ');
     const route = fc.oneof(
       fc.constantFrom(
-        '/graphql', '/graphql/', '/GRAPHQL', '/healthz', '/readyz', '/metrics', '/dashboard', '/', '/assets/', '/assets/../package.json',
-        '/assets/%2e%2e/%2e%2e/package.json', '/assets/%00', '//graphql', '/graphql?query=%', '//%', '//[', '//:', '//@', '//a:b:c/graphql',
+        '/graphql',
+        '/graphql/',
+        '/GRAPHQL',
+        '/healthz',
+        '/readyz',
+        '/metrics',
+        '/dashboard',
+        '/',
+        '/assets/',
+        '/assets/../package.json',
+        '/assets/%2e%2e/%2e%2e/package.json',
+        '/assets/%00',
+        '//graphql',
+        '/graphql?query=%',
+        '//%',
+        '//[',
+        '//:',
+        '//@',
+        '//a:b:c/graphql',
       ),
       fc.webPath(),
       headerText(60).map((s) => `/${encodeURIComponent(s)}`),

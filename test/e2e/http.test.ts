@@ -52,7 +52,11 @@ test('GET refuses mutations (405) and runs nothing', async () => {
 });
 
 test('GET with variables and operationName in the query string', async () => {
-  const q = new URLSearchParams({ query: 'query A { a: __typename } query B($x: Boolean!) { b: __typename @include(if: $x) }', operationName: 'B', variables: '{"x":true}' });
+  const q = new URLSearchParams({
+    query: 'query A { a: __typename } query B($x: Boolean!) { b: __typename @include(if: $x) }',
+    operationName: 'B',
+    variables: '{"x":true}',
+  });
   const res = await fetch(`${t.url}/graphql?${q}`, { headers: { 'apollo-require-preflight': 'true' } });
   expect(await json(res)).toEqual({ data: { b: 'Query' } });
 });
@@ -86,12 +90,16 @@ describe('request body', () => {
     let sent = 0;
     let answered = false;
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        answered = true;
-        res.resume();
-        resolve(res.statusCode ?? 0);
-        req.destroy();
-      });
+      const req = httpRequest(
+        `${t.url}/graphql`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          answered = true;
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        },
+      );
       req.on('error', reject);
       req.write('{"query":"{ __typename }","variables":{"pad":"');
       const chunk = 'x'.repeat(16 * 1024);
@@ -117,8 +125,12 @@ describe('request body', () => {
     const dflt = await startTestApp();
     try {
       const body = (n: number) => JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(n) } });
-      expect((await fetch(`${dflt.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(1024 * 1024) })).status).toBe(413);
-      expect((await fetch(`${dflt.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(1000 * 1000) })).status).toBe(200);
+      expect((await fetch(`${dflt.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(1024 * 1024) })).status).toBe(
+        413,
+      );
+      expect((await fetch(`${dflt.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(1000 * 1000) })).status).toBe(
+        200,
+      );
     } finally {
       await dflt.close();
     }
@@ -155,7 +167,9 @@ describe('routes', () => {
   test('a browser GET /graphql gets GraphiQL; a GET with a query gets JSON', async () => {
     const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    const q = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'text/html,application/json', 'apollo-require-preflight': '1' } });
+    const q = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: 'text/html,application/json', 'apollo-require-preflight': '1' },
+    });
     expect(q.headers.get('content-type')).toMatch(/json/);
   });
 });

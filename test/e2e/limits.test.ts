@@ -119,7 +119,11 @@ test('a costed variable shape is no pass: same-shaped variables that do not fit 
     expect(res.errors?.[0]?.message).toMatch(/^Variable "\$inputs" got invalid value .* at "inputs\[0\]/);
   }
   expect((await t.gql(M, { inputs: Array.from({ length: 20 }, () => mail) }, { token: u.token })).errors).toBeUndefined();
-  refused(await t.gql(M, { inputs: Array.from({ length: 21 }, () => mail) }, { token: u.token }), 'QUERY_TOO_COMPLEX', /Query cost 21 exceeds the maximum of 20/);
+  refused(
+    await t.gql(M, { inputs: Array.from({ length: 21 }, () => mail) }, { token: u.token }),
+    'QUERY_TOO_COMPLEX',
+    /Query cost 21 exceeds the maximum of 20/,
+  );
 });
 
 test('fragments that expand exponentially are refused fast, not computed', async () => {
@@ -140,7 +144,9 @@ test('fragments that expand exponentially are refused fast, not computed', async
 test("GraphiQL's introspection query passes the default limits", async () => {
   const dflt = await startTestApp();
   try {
-    const res = await dflt.gql(getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true }));
+    const res = await dflt.gql(
+      getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true }),
+    );
     expect(res.errors).toBeUndefined();
     expect(res.status).toBe(200);
     expect(res.data?.__schema?.queryType?.name).toBe('Query');

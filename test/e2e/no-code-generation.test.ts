@@ -45,7 +45,16 @@ afterAll(async () => {
   await t.close();
 });
 
-const HOSTILE_KEYS = ['__proto__x', 'a"b', "'); process.exit(1); //", '}}){', 'constructor', 'x\\u0027y', '\u2028', '$__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d'];
+const HOSTILE_KEYS = [
+  '__proto__x',
+  'a"b',
+  "'); process.exit(1); //",
+  '}}){',
+  'constructor',
+  'x\\u0027y',
+  '\u2028',
+  '$__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d',
+];
 
 test('serving queries, mutations, jobs and subscriptions generates no code', async () => {
   arm();
@@ -55,7 +64,12 @@ test('serving queries, mutations, jobs and subscriptions generates no code', asy
   for (const k of HOSTILE_KEYS) data[k] = { [k]: [k, 1, true, null] };
   const enqueue = await t.gql<{ enqueueJobs: Array<{ id: string }> }>(
     'mutation E($inputs: [EnqueueJobInput!]!) { enqueueJobs(inputs: $inputs) { id } }',
-    { inputs: [{ type: 'email.send', data }, { type: 'email.send', data, priority: 5, idempotencyKey: HOSTILE_KEYS[2].replace(/ /g, '') }] },
+    {
+      inputs: [
+        { type: 'email.send', data },
+        { type: 'email.send', data, priority: 5, idempotencyKey: HOSTILE_KEYS[2].replace(/ /g, '') },
+      ],
+    },
     { token: user.token },
   );
   expect(enqueue.errors).toBeUndefined();

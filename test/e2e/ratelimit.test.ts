@@ -20,7 +20,13 @@ function ws(url: string, token: string): Client {
       super(address, protocols, { headers: { 'user-agent': 'node-test' } });
     }
   }
-  return createClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: Socket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: true });
+  return createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: Socket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: true,
+  });
 }
 
 interface Sub {
@@ -142,9 +148,23 @@ describe('operators', () => {
     const blockedLogin = o.blocked.find((b: { policy: string; identity: string }) => b.policy === 'login-ip' && b.identity === `ip:${ip}`);
     expect(Date.parse(blockedLogin.until)).toBeGreaterThan(Date.now());
     expect(o.policies.map((p: { name: string }) => p.name)).toEqual(
-      expect.arrayContaining(['default', 'address', 'login-failures-pair', 'login-failures-ip', 'login-failures-email', 'login-ip', 'register-ip', 'rate-limit-status']),
+      expect.arrayContaining([
+        'default',
+        'address',
+        'login-failures-pair',
+        'login-failures-ip',
+        'login-failures-email',
+        'login-ip',
+        'register-ip',
+        'rate-limit-status',
+      ]),
     );
-    expect(o.policies.find((p: { name: string }) => p.name === 'login-failures-pair')).toMatchObject({ partition: 'arg:input.email+ip', onRedisDown: 'closed', burst: 10, fields: 'Mutation.login' });
+    expect(o.policies.find((p: { name: string }) => p.name === 'login-failures-pair')).toMatchObject({
+      partition: 'arg:input.email+ip',
+      onRedisDown: 'closed',
+      burst: 10,
+      fields: 'Mutation.login',
+    });
     expect(o.policies.find((p: { name: string }) => p.name === 'address')).toMatchObject({ partition: 'ip', points: 2400, windowSeconds: 60 });
 
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
@@ -210,7 +230,11 @@ describe('per-operation policies on subscription fields', () => {
 
   test('jobUpdated spends its own job-watch budget (burst 30), as an HTTP field spends its policy', async () => {
     const u = await registerUser(t);
-    const enq = await t.gql(`mutation { enqueueJob(input: { type: "email.send", data: { to: "${u.email}", subject: "s", body: "b" } }) { id } }`, {}, { token: u.token });
+    const enq = await t.gql(
+      `mutation { enqueueJob(input: { type: "email.send", data: { to: "${u.email}", subject: "s", body: "b" } }) { id } }`,
+      {},
+      { token: u.token },
+    );
     const id = enq.data?.enqueueJob.id as string;
     const q = `subscription { jobUpdated(id: "${id}") { state } }`;
     const clients = [ws(t.url, u.token), ws(t.url, u.token)];

@@ -20,7 +20,11 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | 'still open'> {
 let ipSeq = 0;
 const freshIp = (): string => `192.0.2.${++ipSeq}`;
 
-async function post(t: TestApp, query: string, ip: string): Promise<{ status: number; errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; remaining: number }> {
+async function post(
+  t: TestApp,
+  query: string,
+  ip: string,
+): Promise<{ status: number; errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; remaining: number }> {
   const res = await t.gql(query, undefined, { headers: { 'x-forwarded-for': ip } });
   return { status: res.status, errors: res.errors, remaining: Number(/"default";r=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1] ?? NaN) };
 }
@@ -62,21 +66,26 @@ function socket(url: string, ip: string): Socket {
 }
 
 /** One operation; resolves with its errors (an `error` message or a result's), or none. */
-function run(client: Client, query: string): Promise<{ refused: boolean; errors: Array<{ message: string; extensions?: Record<string, unknown> }>; data?: unknown }> {
+function run(
+  client: Client,
+  query: string,
+): Promise<{ refused: boolean; errors: Array<{ message: string; extensions?: Record<string, unknown> }>; data?: unknown }> {
   return new Promise((resolve) => {
     let out: { refused: boolean; errors: Array<{ message: string; extensions?: Record<string, unknown> }>; data?: unknown } = { refused: false, errors: [] };
     client.subscribe(
       { query },
       {
         next: (v) => (out = { refused: false, errors: (v.errors ?? []) as typeof out.errors, data: v.data }),
-        error: (e) => resolve({ refused: true, errors: (Array.isArray(e) ? e : [{ message: String((e as { reason?: string }).reason ?? e) }]) as typeof out.errors }),
+        error: (e) =>
+          resolve({ refused: true, errors: (Array.isArray(e) ? e : [{ message: String((e as { reason?: string }).reason ?? e) }]) as typeof out.errors }),
         complete: () => resolve(out),
       },
     );
   });
 }
 
-const remainingOver = async (client: Client): Promise<number> => ((await run(client, '{ rateLimitStatus { remaining } }')).data as { rateLimitStatus: { remaining: number } }).rateLimitStatus.remaining;
+const remainingOver = async (client: Client): Promise<number> =>
+  ((await run(client, '{ rateLimitStatus { remaining } }')).data as { rateLimitStatus: { remaining: number } }).rateLimitStatus.remaining;
 
 const sockets: Socket[] = [];
 const track = (s: Socket): Socket => (sockets.push(s), s);
@@ -84,7 +93,7 @@ afterEach(async () => {
   await Promise.all(sockets.splice(0).map((s) => s.client.dispose()));
 });
 
-describe('the issue\'s document: 4,900 unknown fields, 28 KB', () => {
+describe("the issue's document: 4,900 unknown fields, 28 KB", () => {
   let byDefault: TestApp;
   let raised: TestApp;
   beforeAll(async () => {
@@ -121,7 +130,12 @@ describe('the issue\'s document: 4,900 unknown fields, 28 KB', () => {
     const r = await post(raised, ATTACK, freshIp());
     expect(r.status).toBe(400);
     // Validation would have answered "Cannot query field "f0" on type "Query"" (100 times).
-    expect(r.errors).toEqual([{ message: 'Query cost is at least 4900, over the maximum of 1000', extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', minCost: 4900, maxCost: 1000 }) }]);
+    expect(r.errors).toEqual([
+      {
+        message: 'Query cost is at least 4900, over the maximum of 1000',
+        extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', minCost: 4900, maxCost: 1000 }),
+      },
+    ]);
     expect(r.remaining).toBe(600 - 28);
   });
 
@@ -129,7 +143,12 @@ describe('the issue\'s document: 4,900 unknown fields, 28 KB', () => {
     const s = track(socket(raised.url, freshIp()));
     const r = await run(s.client, ATTACK);
     expect(r.refused).toBe(true);
-    expect(r.errors).toEqual([{ message: 'Query cost is at least 4900, over the maximum of 1000', extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', minCost: 4900, maxCost: 1000 }) }]);
+    expect(r.errors).toEqual([
+      {
+        message: 'Query cost is at least 4900, over the maximum of 1000',
+        extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', minCost: 4900, maxCost: 1000 }),
+      },
+    ]);
     expect(await remainingOver(s.client)).toBe(600 - 28);
   });
 });
@@ -144,8 +163,16 @@ describe('validation errors', () => {
   test('at most 10 are reported (each costs a stack trace and a scan of the document), over HTTP and WebSocket alike', async () => {
     const q = `{ me { ${Array.from({ length: 15 }, (_, i) => `nope${i}`).join(' ')} } }`;
     const expected = [
-      ...Array.from({ length: 10 }, (_, i) => expect.objectContaining({ message: expect.stringMatching(new RegExp(`^Cannot query field "nope${i}" on type "User"\\.`)), extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) })),
-      expect.objectContaining({ message: 'Too many validation errors, error limit reached. Validation aborted.', extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) }),
+      ...Array.from({ length: 10 }, (_, i) =>
+        expect.objectContaining({
+          message: expect.stringMatching(new RegExp(`^Cannot query field "nope${i}" on type "User"\\.`)),
+          extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }),
+        }),
+      ),
+      expect.objectContaining({
+        message: 'Too many validation errors, error limit reached. Validation aborted.',
+        extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }),
+      }),
     ];
     expect((await post(t, q, freshIp())).errors).toEqual(expected);
     const s = track(socket(t.url, freshIp()));

@@ -74,17 +74,23 @@ test('SIGTERM drains HTTP and WebSocket, quits Redis, exits 0 within 10 s', asyn
   const token = ((await reg.json()) as { data: { register: { token: string } } }).data.register.token;
 
   const sockets = await Promise.all([wsConnected(url, token), wsConnected(url)]);
-  const closes = sockets.map((ws) => new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() }))));
+  const closes = sockets.map(
+    (ws) => new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() }))),
+  );
 
   // An in-flight request: headers and half the body sent before SIGTERM, the rest after.
   const body = JSON.stringify({ query: 'mutation { startGuestSession { token } }' });
   const half = Math.floor(body.length / 2);
   const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = httpRequest(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = httpRequest(
+      `${url}/graphql`,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.write(body.slice(0, half));
     setTimeout(() => req.end(body.slice(half)), 600);

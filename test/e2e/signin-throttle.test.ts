@@ -136,7 +136,15 @@ describe('failures are counted per (email, address) and per address', () => {
     const erin = await registerUser(via(t, freshIp()));
     const known = await attempts(t, 7, erin.email, 'wrong-password-1', freshIp());
     const unknown = await attempts(t, 7, `nobody-${Date.now()}@example.com`, 'wrong-password-1', freshIp());
-    const shape = (r: GqlResult) => ({ status: r.status, code: code(r), policy: policy(r), message: r.errors?.[0]?.message, policies: r.headers.get('ratelimit-policy'), pair: left(r, 'login-failures-pair'), ip: left(r, 'login-failures-ip') });
+    const shape = (r: GqlResult) => ({
+      status: r.status,
+      code: code(r),
+      policy: policy(r),
+      message: r.errors?.[0]?.message,
+      policies: r.headers.get('ratelimit-policy'),
+      pair: left(r, 'login-failures-pair'),
+      ip: left(r, 'login-failures-ip'),
+    });
     expect(unknown.map(shape)).toEqual(known.map(shape));
     expect(known.map(code)).toEqual([...fill(5, 'UNAUTHENTICATED'), 'RATE_LIMITED', 'RATE_LIMITED']);
   });
@@ -215,7 +223,16 @@ describe('concurrency, across two instances', () => {
   const prefix = uniquePrefix('signin');
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) {
-      const config = loadConfig(testEnv({ RATE_LIMIT_DEFAULT: '100000/1m', KEY_PREFIX: prefix, ...PROXY, LOGIN_FAILURES_PER_PAIR: '10/1h', LOGIN_FAILURES_PER_IP: '1000/1h', LOGIN_FAILURES_PER_EMAIL: '1000/1h' }));
+      const config = loadConfig(
+        testEnv({
+          RATE_LIMIT_DEFAULT: '100000/1m',
+          KEY_PREFIX: prefix,
+          ...PROXY,
+          LOGIN_FAILURES_PER_PAIR: '10/1h',
+          LOGIN_FAILURES_PER_IP: '1000/1h',
+          LOGIN_FAILURES_PER_EMAIL: '1000/1h',
+        }),
+      );
       apps.push(await startApp(config, { log: createLogger(config) }));
     }
   });
@@ -240,10 +257,14 @@ describe('concurrency, across two instances', () => {
     ['an unknown email', false],
   ])('100 parallel attempts with %s from one pair: exactly the 10 budgeted are checked, the rest refused before any hash', async (_label, existing) => {
     const ip = freshIp();
-    const email = existing ? (await registerUser({ gql: (q, v, o) => gqlRequest(`http://127.0.0.1:${apps[0].port}`, q, v, { ...o, ...from(freshIp()) }) })).email : `nobody-${ip}@example.com`;
+    const email = existing
+      ? (await registerUser({ gql: (q, v, o) => gqlRequest(`http://127.0.0.1:${apps[0].port}`, q, v, { ...o, ...from(freshIp()) }) })).email
+      : `nobody-${ip}@example.com`;
     const before = await checks('mismatch');
     const rs = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => gqlRequest(`http://127.0.0.1:${apps[i % 2].port}`, LOGIN, { input: { email, password: `wrong-${i}-pass` } }, from(ip))),
+      Array.from({ length: 100 }, (_, i) =>
+        gqlRequest(`http://127.0.0.1:${apps[i % 2].port}`, LOGIN, { input: { email, password: `wrong-${i}-pass` } }, from(ip)),
+      ),
     );
     const byStatus = rs.reduce<Record<string, number>>((m, r) => ((m[`${r.status} ${code(r)}`] = (m[`${r.status} ${code(r)}`] ?? 0) + 1), m), {});
     expect(byStatus).toEqual({ '200 UNAUTHENTICATED': 10, '429 RATE_LIMITED': 90 });

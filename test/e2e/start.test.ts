@@ -77,7 +77,15 @@ function processesRunning(text: string): number[] {
     .map(Number);
 }
 
-const baseEnv = (): Record<string, string> => ({ PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: uniquePrefix('start'), LOG_LEVEL: 'info', WORKER: '0', RATE_LIMIT_DEFAULT: 'off', SCRYPT_N: '1024' });
+const baseEnv = (): Record<string, string> => ({
+  PORT: '0',
+  HOST: '127.0.0.1',
+  KEY_PREFIX: uniquePrefix('start'),
+  LOG_LEVEL: 'info',
+  WORKER: '0',
+  RATE_LIMIT_DEFAULT: 'off',
+  SCRYPT_N: '1024',
+});
 
 describe('a bad variable stops start-up naming it', () => {
   test.each([
@@ -109,12 +117,22 @@ test('logs are JSON lines when piped, readable text on a terminal in development
   await piped.waitFor((l) => l.msg === 'gateway listening');
   piped.kill('SIGTERM');
   await piped.exited;
-  expect(piped.stdout().trim().split('\n').every((l) => l.startsWith('{'))).toBe(true);
+  expect(
+    piped
+      .stdout()
+      .trim()
+      .split('\n')
+      .every((l) => l.startsWith('{')),
+  ).toBe(true);
 
   const SCRIPT = which('script');
   if (!SCRIPT) return console.warn('start.test: `script` (util-linux) is missing; the terminal case is not checked');
   // `script` gives the gateway a pseudo-terminal as stdout.
-  const tty = spawnGateway(build.entry, { ...baseEnv(), REDIS_URL: testRedisUrl() }, { command: SCRIPT, args: ['-qefc', `${process.execPath} ${build.entry}`, '/dev/null'] });
+  const tty = spawnGateway(
+    build.entry,
+    { ...baseEnv(), REDIS_URL: testRedisUrl() },
+    { command: SCRIPT, args: ['-qefc', `${process.execPath} ${build.entry}`, '/dev/null'] },
+  );
   const deadline = Date.now() + 30_000;
   while (!/gateway listening/.test(tty.stdout()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const out = tty.stdout();
@@ -165,7 +183,9 @@ isolated('no Redis configured (own network namespace)', () => {
       const port = Number(/:(\d+)$/.exec(String(using.url))?.[1]);
       expect(port).not.toBe(6379);
       const listening = await gw.waitFor((l) => l.msg === 'gateway listening');
-      expect(nsExec(gw.child.pid!, REDIS_SERVER!.replace(/redis-server$/, 'redis-cli'), ['-p', String(port), 'CONFIG', 'GET', 'appendonly'])).toMatch(/appendonly\s+yes/);
+      expect(nsExec(gw.child.pid!, REDIS_SERVER!.replace(/redis-server$/, 'redis-cli'), ['-p', String(port), 'CONFIG', 'GET', 'appendonly'])).toMatch(
+        /appendonly\s+yes/,
+      );
       const probe = nsExec(gw.child.pid!, process.execPath, ['-e', `fetch(${JSON.stringify(`${listening.url}/readyz`)}).then((r) => console.log(r.status))`]);
       expect(probe.trim()).toBe('200');
       expect(existsSync(dataDir)).toBe(true);

@@ -91,8 +91,16 @@ const ROWS: Row[] = [
       production: refusedBefore('BAD_USER_INPUT', /^Variable "\$s" got invalid value "WAITIN"; Value "WAITIN" does not exist in "JobState" enum\.$/),
     },
   },
-  { rule: 'a syntax error is GRAPHQL_PARSE_FAILED', query: '{ me { id }', expect: refusedBefore('GRAPHQL_PARSE_FAILED', /^Syntax Error: Expected Name, found <EOF>\.$/) },
-  { rule: 'depth over QUERY_MAX_DEPTH', query: tooDeep, expect: refusedBefore('GRAPHQL_VALIDATION_FAILED', /^Query has too many nested levels: the maximum is 3$/, { extensions: { limit: 'nested levels' } }) },
+  {
+    rule: 'a syntax error is GRAPHQL_PARSE_FAILED',
+    query: '{ me { id }',
+    expect: refusedBefore('GRAPHQL_PARSE_FAILED', /^Syntax Error: Expected Name, found <EOF>\.$/),
+  },
+  {
+    rule: 'depth over QUERY_MAX_DEPTH',
+    query: tooDeep,
+    expect: refusedBefore('GRAPHQL_VALIDATION_FAILED', /^Query has too many nested levels: the maximum is 3$/, { extensions: { limit: 'nested levels' } }),
+  },
   {
     rule: 'aliases over QUERY_MAX_ALIASES',
     query: '{ a: __typename b: __typename c: __typename d: __typename }',
@@ -108,7 +116,11 @@ const ROWS: Row[] = [
     query: `{ ${Array.from({ length: 400 }, () => '__typename').join(' ')} }`,
     expect: refusedBefore('GRAPHQL_PARSE_FAILED', /^Syntax Error: Document contains more tha[nt] 300 tokens\. Parsing aborted\.$/, { points: 5 }),
   },
-  { rule: 'a refused document is charged one point per started KiB', query: BIG_SYNTAX_ERROR, expect: refusedBefore('GRAPHQL_PARSE_FAILED', /^Syntax Error/, { points: 3 }) },
+  {
+    rule: 'a refused document is charged one point per started KiB',
+    query: BIG_SYNTAX_ERROR,
+    expect: refusedBefore('GRAPHQL_PARSE_FAILED', /^Syntax Error/, { points: 3 }),
+  },
   {
     rule: 'cost over QUERY_MAX_COST',
     query: '{ myOrders(limit: 40) { id items { productId } } }',
@@ -119,7 +131,12 @@ const ROWS: Row[] = [
     query: '{ myOrders { id items { productId } } }',
     expect: refusedBefore('QUERY_TOO_COMPLEX', /^Query cost 51 exceeds the maximum of 40$/, { extensions: { cost: 51, maxCost: 40 } }),
   },
-  { rule: 'an operation is charged its cost', query: '{ myOrders(limit: 5) { id items { productId } } }', as: 'customer', expect: { data: { myOrders: [] }, status: 200, points: 6 } },
+  {
+    rule: 'an operation is charged its cost',
+    query: '{ myOrders(limit: 5) { id items { productId } } }',
+    as: 'customer',
+    expect: { data: { myOrders: [] }, status: 200, points: 6 },
+  },
   {
     rule: 'plainly over the cost ceiling: refused by its shape, before validation',
     query: `{ ${Array.from({ length: 50 }, (_, i) => `f${i}`).join(' ')} }`,
@@ -137,8 +154,17 @@ const ROWS: Row[] = [
     operationName: 'B',
     expect: refusedBefore('OPERATION_RESOLUTION_FAILURE', /^Unknown operation named "B"\.$/),
   },
-  { rule: 'signed-in only: UNAUTHENTICATED', query: '{ mySessions { id } }', expect: { code: 'UNAUTHENTICATED', message: /^You must be signed in$/, data: null, status: 200, points: 1 } },
-  { rule: 'admin only: FORBIDDEN', query: '{ instances { id } }', as: 'customer', expect: { code: 'FORBIDDEN', message: /^You are not allowed to do this$/, data: null, status: 200, points: 1 } },
+  {
+    rule: 'signed-in only: UNAUTHENTICATED',
+    query: '{ mySessions { id } }',
+    expect: { code: 'UNAUTHENTICATED', message: /^You must be signed in$/, data: null, status: 200, points: 1 },
+  },
+  {
+    rule: 'admin only: FORBIDDEN',
+    query: '{ instances { id } }',
+    as: 'customer',
+    expect: { code: 'FORBIDDEN', message: /^You are not allowed to do this$/, data: null, status: 200, points: 1 },
+  },
 ];
 
 interface Outcome {
@@ -160,7 +186,13 @@ function wsClient(url: string, ip: string, token: string | undefined): Client {
       super(address, protocols, { headers: { 'user-agent': 'node-test', 'x-forwarded-for': ip } });
     }
   }
-  return createClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: Socket, connectionParams: token ? { authorization: `Bearer ${token}` } : undefined, retryAttempts: 0, lazy: true });
+  return createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: Socket,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : undefined,
+    retryAttempts: 0,
+    lazy: true,
+  });
 }
 
 function overWs(client: Client, query: string, variables?: Record<string, unknown>, operationName?: string): Promise<Omit<Outcome, 'remaining'>> {
@@ -182,8 +214,17 @@ async function run(t: TestApp, transport: Transport, row: Row): Promise<Outcome>
   const from = { headers: { 'x-forwarded-for': ip } };
   const token = row.as === 'customer' ? (await registerUser({ gql: (q, v, o) => gqlRequest(t.url, q, v, { ...o, ...from }) })).token : undefined;
   if (transport === 'http') {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'node-test', ...from.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
-    const res = await fetch(`${t.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query: row.query, variables: row.variables, operationName: row.operationName }) });
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'node-test',
+      ...from.headers,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query: row.query, variables: row.variables, operationName: row.operationName }),
+    });
     const body = (await res.json()) as Pick<Outcome, 'data' | 'errors'>;
     const remaining = Number(/^"default";r=(\d+);/.exec(res.headers.get('ratelimit') ?? '')?.[1] ?? NaN);
     return { status: res.status, data: body.data, errors: body.errors, remaining };
@@ -207,14 +248,19 @@ afterAll(async () => {
   await Promise.all(Object.values(gateways).map((g) => g!.close()));
 });
 
-const cases = ROWS.flatMap((row) => (['development', 'production'] as const).flatMap((mode) => (['http', 'ws'] as const).map((transport) => [row.rule, mode, transport, row] as const)));
+const cases = ROWS.flatMap((row) =>
+  (['development', 'production'] as const).flatMap((mode) => (['http', 'ws'] as const).map((transport) => [row.rule, mode, transport, row] as const)),
+);
 
 describe.each(['development', 'production'] as const)('%s', (mode) => {
   test.each(cases.filter((c) => c[1] === mode).map(([rule, , transport, row]) => [rule, transport, row] as const))('%s (%s)', async (_rule, transport, row) => {
     const want = 'status' in row.expect ? (row.expect as Expectation) : (row.expect as Record<Mode, Expectation>)[mode];
     const got = await run(gateways[mode]!, transport, row);
     const first = got.errors?.[0];
-    expect({ status: got.status >= 400 ? 'refused' : 'ran', code: first?.extensions?.code }).toEqual({ status: want.status >= 400 ? 'refused' : 'ran', code: want.code });
+    expect({ status: got.status >= 400 ? 'refused' : 'ran', code: first?.extensions?.code }).toEqual({
+      status: want.status >= 400 ? 'refused' : 'ran',
+      code: want.code,
+    });
     if (transport === 'http') expect(got.status).toBe(want.status);
     if (want.message) expect(first?.message).toMatch(want.message);
     if (want.notMessage) expect(JSON.stringify(got.errors)).not.toMatch(want.notMessage);

@@ -153,7 +153,9 @@ describe('revocation closes sockets on every instance', () => {
 
   test('revokeOtherSessions closes every other session’s sockets but keeps the caller’s', async () => {
     const u = await registerUser(a);
-    const second = await a.gql<{ login: { token: string } }>('mutation L($i: LoginInput!) { login(input: $i) { token } }', { i: { email: u.email, password: u.password } });
+    const second = await a.gql<{ login: { token: string } }>('mutation L($i: LoginInput!) { login(input: $i) { token } }', {
+      i: { email: u.email, password: u.password },
+    });
     const mine = track(connect(a.url, { params: { authorization: `Bearer ${u.token}` } }));
     const theirs = track(connect(b.url, { params: { authorization: `Bearer ${second.data!.login.token}` } }));
     await Promise.all([mine.connected, theirs.connected]);

@@ -44,7 +44,12 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
 }
 
 /** POSTs a GraphQL operation to `url`/graphql. */
-export async function gqlRequest<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, opts: RequestOptions = {}): Promise<GqlResult<T>> {
+export async function gqlRequest<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  opts: RequestOptions = {},
+): Promise<GqlResult<T>> {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'node-test', ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.cookie) headers.cookie = opts.cookie;
@@ -81,7 +86,10 @@ export async function startTestApp(overrides: Record<string, string | undefined>
 
 let userSeq = 0;
 /** Registers a fresh user and returns its token and id. */
-export async function registerUser(t: { gql: TestApp['gql'] }, opts: { email?: string; password?: string; name?: string; token?: string } = {}): Promise<{ token: string; userId: string; email: string; password: string; sessionId: string }> {
+export async function registerUser(
+  t: { gql: TestApp['gql'] },
+  opts: { email?: string; password?: string; name?: string; token?: string } = {},
+): Promise<{ token: string; userId: string; email: string; password: string; sessionId: string }> {
   const email = opts.email ?? `user${process.pid}-${userSeq++}-${Date.now()}@example.com`;
   const password = opts.password ?? 'correct-horse-42';
   const res = await t.gql<{ register: { token: string; user: { id: string }; session: { id: string } } }>(

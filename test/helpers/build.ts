@@ -21,8 +21,11 @@ export async function buildGateway(): Promise<Build> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-build-'));
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const out = await new Promise<{ code: number; output: string }>((resolve) => {
-    execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir, '--tsBuildInfoFile', path.join(dir, '.tsbuildinfo')], { cwd: ROOT }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
+    execFile(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--outDir', dir, '--tsBuildInfoFile', path.join(dir, '.tsbuildinfo')],
+      { cwd: ROOT },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
     );
   });
   const entry = path.join(dir, 'src', 'index.js');

@@ -53,7 +53,12 @@ async function clusterInfo(port: number): Promise<Record<string, string>> {
   try {
     await r.connect();
     const text = (await r.call('CLUSTER', 'INFO')) as string;
-    return Object.fromEntries(text.split(/\r?\n/).filter(Boolean).map((l) => l.split(':') as [string, string]));
+    return Object.fromEntries(
+      text
+        .split(/\r?\n/)
+        .filter(Boolean)
+        .map((l) => l.split(':') as [string, string]),
+    );
   } catch {
     return {};
   } finally {
@@ -109,12 +114,31 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       const child = spawn(
         'redis-server',
         [
-          '--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir,
-          '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
-          '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2000),
-          '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          nodeDir,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          String(opts.nodeTimeoutMs ?? 2000),
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'everysec',
+          '--save',
+          '',
+          '--maxmemory-policy',
+          'noeviction',
           // Replicas sync at once (default waits 5 s for more replicas), so a failover right after start has a replica to promote.
-          '--repl-diskless-sync-delay', '0',
+          '--repl-diskless-sync-delay',
+          '0',
         ],
         { stdio: 'ignore' },
       );
@@ -134,7 +158,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       { encoding: 'utf8', timeout: 30_000 },
     );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
-    await waitClusterOk(nodes.map((n) => n.port), total);
+    await waitClusterOk(
+      nodes.map((n) => n.port),
+      total,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -144,7 +171,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     nodes,
     seeds,
     dir,
-    client: () => new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 } }),
+    client: () =>
+      new Cluster(
+        nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+        { redisOptions: { maxRetriesPerRequest: 1 } },
+      ),
     async kill(port) {
       const node = nodes.find((n) => n.port === port);
       if (!node) throw new Error(`no cluster node on port ${port}`);
@@ -157,8 +188,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 
 /** Parses REDIS_CLUSTER_NODES-style seeds. */
 export function parseSeeds(seeds: string): Array<{ host: string; port: number }> {
-  return seeds.split(',').filter(Boolean).map((s) => {
-    const i = s.lastIndexOf(':');
-    return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
-  });
+  return seeds
+    .split(',')
+    .filter(Boolean)
+    .map((s) => {
+      const i = s.lastIndexOf(':');
+      return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+    });
 }

@@ -19,7 +19,11 @@ export interface GatewayProcess {
 }
 
 /** Spawns `command args` (by default node on `entry`) with exactly `env` (plus PATH unless given); unset values are left out, as spawn does. */
-export function spawnGateway(entry: string, env: Record<string, string | undefined>, wrap: { command: string; args: string[] } = { command: process.execPath, args: [entry] }): GatewayProcess {
+export function spawnGateway(
+  entry: string,
+  env: Record<string, string | undefined>,
+  wrap: { command: string; args: string[] } = { command: process.execPath, args: [entry] },
+): GatewayProcess {
   const child = spawn(wrap.command, wrap.args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let out = '';
@@ -59,7 +63,8 @@ export function spawnGateway(entry: string, env: Record<string, string | undefin
         const check = (): void => {
           const hit = lines.find(pred);
           if (hit) return done(() => resolve(hit));
-          if (child.exitCode !== null || child.signalCode !== null) done(() => reject(new Error(`process exited (${child.exitCode ?? child.signalCode}) first.\nstdout:\n${out}\nstderr:\n${err}`)));
+          if (child.exitCode !== null || child.signalCode !== null)
+            done(() => reject(new Error(`process exited (${child.exitCode ?? child.signalCode}) first.\nstdout:\n${out}\nstderr:\n${err}`)));
         };
         const timer = setTimeout(() => done(() => reject(new Error(`no such log line within ${ms} ms.\nstdout:\n${out}\nstderr:\n${err}`))), ms);
         const done = (fn: () => void): void => {

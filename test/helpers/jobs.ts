@@ -73,10 +73,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
 
 /** Waits until the job reaches `state` (as seen through the API). */
 export const waitForState = (t: TestApp, token: string, id: string, state: string, timeoutMs = 10_000): Promise<JobView> =>
-  waitFor(`job ${id} to be ${state}`, async () => {
-    const j = await jobOf(t, token, id);
-    return j?.state === state ? j : null;
-  }, timeoutMs);
+  waitFor(
+    `job ${id} to be ${state}`,
+    async () => {
+      const j = await jobOf(t, token, id);
+      return j?.state === state ? j : null;
+    },
+    timeoutMs,
+  );
 
 export interface Delivery {
   path: string;

@@ -10,7 +10,10 @@ const typeOf = (v: unknown): string =>
 
 export function validate(schema: Schema, value: unknown, root: Schema = schema, at = '$'): string[] {
   if (typeof schema.$ref === 'string') {
-    const target = schema.$ref.replace(/^#\//, '').split('/').reduce<unknown>((o, k) => (o as Schema)[k], root) as Schema;
+    const target = schema.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce<unknown>((o, k) => (o as Schema)[k], root) as Schema;
     return validate(target, value, root, at);
   }
   const errs: string[] = [];

@@ -41,7 +41,12 @@ function scanAllMasters(c: Cluster): void {
   const scan = async (cursor: string | number, ...args: Array<string | number>): Promise<[string, string[]]> => {
     await ready();
     const masters = c.nodes('master').sort((a, b) => (a.options.port ?? 0) - (b.options.port ?? 0));
-    const [i, inner] = String(cursor) === '0' ? [0, '0'] : String(cursor).split('-').map((x, n) => (n ? x : Number(x))) as [number, string];
+    const [i, inner] =
+      String(cursor) === '0'
+        ? [0, '0']
+        : (String(cursor)
+            .split('-')
+            .map((x, n) => (n ? x : Number(x))) as [number, string]);
     const [next, keys] = (await masters[i].call('SCAN', inner, ...args)) as [string, string[]];
     if (next !== '0') return [`${i}-${next}`, keys];
     return [i + 1 >= masters.length ? '0' : `${i + 1}-0`, keys];

@@ -84,7 +84,23 @@ export async function startSentinel(): Promise<TestSentinel> {
     const d = path.join(dir, `redis-${port}`);
     mkdirSync(d);
     // repl-diskless-sync-delay 0: the replica syncs at once instead of after 5 s.
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--repl-diskless-sync-delay', '0', ...extra];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      d,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--repl-diskless-sync-delay',
+      '0',
+      ...extra,
+    ];
     const p = { port, child: spawn('redis-server', args, { stdio: 'ignore' }) };
     procs.push(p);
     return p;
@@ -102,13 +118,19 @@ export async function startSentinel(): Promise<TestSentinel> {
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       const conf = path.join(dir, `sentinel-${port}.conf`);
-      writeFileSync(conf, [
-        `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
-        `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${primaryPort} 2`,
-        `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
-        `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
-        `sentinel parallel-syncs ${SENTINEL_MASTER} 1`, '',
-      ].join('\n'));
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${primaryPort} 2`,
+          `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
+          `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
+          `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+          '',
+        ].join('\n'),
+      );
       const p = { port, child: spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' }) };
       procs.push(p);
       sentinelPorts.push(port);

@@ -27,7 +27,13 @@ export function wsClient(httpUrl: string, opts: WsOptions = {}): Client {
 }
 
 /** Collects events of one subscription until `count` arrive or `timeoutMs` passes. */
-export function collect<T = unknown>(client: Client, query: string, variables: Record<string, unknown> = {}, count = 1, timeoutMs = 5000): { done: Promise<T[]>; events: T[]; errors: unknown[]; stop(): void } {
+export function collect<T = unknown>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+  count = 1,
+  timeoutMs = 5000,
+): { done: Promise<T[]>; events: T[]; errors: unknown[]; stop(): void } {
   const events: T[] = [];
   const errors: unknown[] = [];
   let stop: () => void = () => {};
@@ -64,7 +70,11 @@ export function collect<T = unknown>(client: Client, query: string, variables: R
 }
 
 /** Runs one query or mutation over the socket: its result, or the errors it was refused with. */
-export function execute<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> }> {
+export function execute<T = Record<string, any>>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> }> {
   return new Promise((resolve) => {
     let result: { data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> } = {};
     client.subscribe<T>(

@@ -46,7 +46,11 @@ async function allKeys(): Promise<string[]> {
 }
 
 /** One operation over graphql-ws (mutations travel on the socket too). */
-function overWs(client: Client, query: string, variables: Record<string, unknown>): Promise<{ data?: Record<string, any> | null; errors?: Array<{ extensions?: Record<string, unknown> }> }> {
+function overWs(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<{ data?: Record<string, any> | null; errors?: Array<{ extensions?: Record<string, unknown> }> }> {
   return new Promise((resolve, reject) => {
     let result: { data?: Record<string, any> | null; errors?: Array<{ extensions?: Record<string, unknown> }> } = {};
     client.subscribe({ query, variables }, { next: (v) => (result = v as typeof result), error: reject, complete: () => resolve(result) });
@@ -190,11 +194,13 @@ test("a completed order is revenue, once, and a conversion for the buyer's exper
 test('a visitor keeps its variant across instances and restarts; assignments stored before are honoured', async () => {
   ok(await t.gql(CREATE_EXPERIMENT, { input: { key: 'sticky', variants: ['a', 'b', 'c'] } }, { token: admin }));
   const first: string[] = [];
-  for (let i = 0; i < 12; i++) first.push(ok(await t.gql<{ assignVariant: string }>(ASSIGN, { e: 'sticky', v: `sticky-${i}` }, { token: admin })).assignVariant);
+  for (let i = 0; i < 12; i++)
+    first.push(ok(await t.gql<{ assignVariant: string }>(ASSIGN, { e: 'sticky', v: `sticky-${i}` }, { token: admin })).assignVariant);
   const restarted = await startTestApp({ KEY_PREFIX: t.prefix, ANALYTICS_VISITOR_KEYS_PER_DAY: '0' });
   try {
     // A fresh process with no budget left for anyone: the answers are the same.
-    for (let i = 0; i < 12; i++) expect(ok(await restarted.gql<{ assignVariant: string }>(ASSIGN, { e: 'sticky', v: `sticky-${i}` })).assignVariant).toBe(first[i]);
+    for (let i = 0; i < 12; i++)
+      expect(ok(await restarted.gql<{ assignVariant: string }>(ASSIGN, { e: 'sticky', v: `sticky-${i}` })).assignVariant).toBe(first[i]);
   } finally {
     await restarted.app.close();
   }
@@ -207,7 +213,8 @@ test('a visitor keeps its variant across instances and restarts; assignments sto
   expect(ok(await t2.gql<{ assignVariant: string }>(ASSIGN, { e: 'sticky', v: 'old-visitor-2' })).assignVariant).toBe('b');
   expect((await report('sticky')).totalExposures).toBe(exposures);
   // Converting counts once per viewer, across the old and the new records.
-  for (const v of ['old-visitor-1', 'old-visitor-1', 'old-visitor-2']) ok(await t.gql(TRACK_CONVERSION, { input: { type: 'signup', experiment: 'sticky', visitorId: v } }));
+  for (const v of ['old-visitor-1', 'old-visitor-1', 'old-visitor-2'])
+    ok(await t.gql(TRACK_CONVERSION, { input: { type: 'signup', experiment: 'sticky', visitorId: v } }));
   const rep = (await report('sticky')).variants;
   expect(rep.find((x: { name: string }) => x.name === 'c')).toMatchObject({ conversions: 1, conversionEvents: 2 });
   expect(rep.find((x: { name: string }) => x.name === 'b')).toMatchObject({ conversions: 0, conversionEvents: 1 });

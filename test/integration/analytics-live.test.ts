@@ -70,8 +70,10 @@ function record<T = Record<string, any>>(client: Client, query: string, variable
   return rec;
 }
 
-const EVENTS = 'subscription S($types: [AnalyticsEventType!]) { analyticsEvents(types: $types) { type page referrer visitorId conversionType valueCents experiment at } }';
-const LIVE = 'subscription { liveStats { at totalPageViews totalConversions totalRevenueCents uniqueVisitors topPages(limit: 3) { page views } viewsPerMinute { count } } }';
+const EVENTS =
+  'subscription S($types: [AnalyticsEventType!]) { analyticsEvents(types: $types) { type page referrer visitorId conversionType valueCents experiment at } }';
+const LIVE =
+  'subscription { liveStats { at totalPageViews totalConversions totalRevenueCents uniqueVisitors topPages(limit: 3) { page views } viewsPerMinute { count } } }';
 
 /** Tracks on `t` until `rec` has seen something: the subscription is then certainly listening. */
 async function untilListening(t: TestApp, rec: Recording<unknown>, input: Record<string, unknown>, mutation = TRACK_VIEW): Promise<void> {

@@ -22,8 +22,10 @@ test('page views counted exactly under concurrency: totals, per page, ranking an
     const page = i >= 1000 ? '/c/a' : pages[i % 4];
     ok(await view({ page: `${page}?utm=${i}#frag`, visitorId: `cv-${i % 300}` }));
   });
-  const stats = ok(await asAdmin(`{ a: pageStats(page: "/c/a") { page views uniqueVisitors } b: pageStats(page: "/c/b") { views uniqueVisitors }
-    s: pageViewSeries(minutes: 5) { at count } sa: pageViewSeries(page: "/c/a", minutes: 5) { count } analytics { totalPageViews topPages(limit: 2) { page views } } }`));
+  const stats = ok(
+    await asAdmin(`{ a: pageStats(page: "/c/a") { page views uniqueVisitors } b: pageStats(page: "/c/b") { views uniqueVisitors }
+    s: pageViewSeries(minutes: 5) { at count } sa: pageViewSeries(page: "/c/a", minutes: 5) { count } analytics { totalPageViews topPages(limit: 2) { page views } } }`),
+  );
   expect(stats.a).toEqual({ page: '/c/a', views: 350, uniqueVisitors: expect.any(Number) });
   expect(stats.b.views).toBe(250);
   // /c/b was seen by visitors with i%300 where i%4==1: exactly 300/4... within HyperLogLog error.
@@ -71,14 +73,17 @@ test('unique visitors within 2% for 10,000 visitors, per page and overall', asyn
 
 test('anyone may track; the visitor defaults to the user, else the session, else a hash of IP and user agent', async () => {
   const u = await registerUser(t);
-  const guest = ok(await t.gql<{ startGuestSession: { token: string; session: { id: string } } }>('mutation { startGuestSession { token session { id } } }')).startGuestSession;
+  const guest = ok(
+    await t.gql<{ startGuestSession: { token: string; session: { id: string } } }>('mutation { startGuestSession { token session { id } } }'),
+  ).startGuestSession;
   ok(await view({ page: '/who/user' }, u.token));
   ok(await view({ page: '/who/guest' }, guest.token));
   ok(await view({ page: '/who/anon1' }, undefined, { 'user-agent': 'agent-A' }));
   ok(await view({ page: '/who/anon2' }, undefined, { 'user-agent': 'agent-A' }));
   ok(await view({ page: '/who/other' }, undefined, { 'user-agent': 'agent-B' }));
   ok(await view({ page: '/who/explicit', visitorId: 'app-cookie-123' }, u.token));
-  const journey = (v: string) => asAdmin<{ visitorJourney: string[] }>('query J($v: String!) { visitorJourney(visitorId: $v) }', { v }).then((r) => ok(r).visitorJourney);
+  const journey = (v: string) =>
+    asAdmin<{ visitorJourney: string[] }>('query J($v: String!) { visitorJourney(visitorId: $v) }', { v }).then((r) => ok(r).visitorJourney);
   expect(await journey(`user:${u.userId}`)).toEqual(['/who/user']);
   expect(await journey(`session:${guest.session.id}`)).toEqual(['/who/guest']);
   expect(await journey('app-cookie-123')).toEqual(['/who/explicit']);
@@ -132,7 +137,14 @@ test('past ANALYTICS_MAX_PAGES distinct pages, new pages count as "(other)"', as
 
 test('reads are for admins only', async () => {
   const u = await registerUser(t);
-  const reads = ['{ analytics { totalPageViews } }', '{ pageStats(page: "/") { views } }', '{ pageViewSeries { count } }', '{ visitorJourney(visitorId: "x") }', '{ experiment(key: "x") { key } }', '{ experiments { key } }'];
+  const reads = [
+    '{ analytics { totalPageViews } }',
+    '{ pageStats(page: "/") { views } }',
+    '{ pageViewSeries { count } }',
+    '{ visitorJourney(visitorId: "x") }',
+    '{ experiment(key: "x") { key } }',
+    '{ experiments { key } }',
+  ];
   for (const q of reads) {
     expect((await t.gql(q)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect((await t.gql(q, {}, { token: u.token })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -154,7 +166,11 @@ test('revenue sums past what GraphQL Int carries saturate at 2147483647 instead 
     for (let i = 0; i < 22; i++) ok(await sep.gql(TRACK_CONVERSION, { input: { type: 'whale', valueCents: 100_000_000, visitorId: `w-${i}` } }, { token: a }));
     const res = await sep.gql('{ analytics { totalConversions totalRevenueCents conversionsByType { type conversions revenueCents } } }', {}, { token: a });
     expect(res.errors).toBeUndefined();
-    expect(res.data?.analytics).toEqual({ totalConversions: 22, totalRevenueCents: 2_147_483_647, conversionsByType: [{ type: 'whale', conversions: 22, revenueCents: 2_147_483_647 }] });
+    expect(res.data?.analytics).toEqual({
+      totalConversions: 22,
+      totalRevenueCents: 2_147_483_647,
+      conversionsByType: [{ type: 'whale', conversions: 22, revenueCents: 2_147_483_647 }],
+    });
   } finally {
     await sep.close();
   }

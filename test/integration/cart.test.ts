@@ -137,7 +137,11 @@ describe('guest merge at sign-in', () => {
     const g = await guestToken(t);
     await addToCart(t, g, 'mug', 4);
     await addToCart(t, g, 'tea', 2);
-    const res = await t.gql('mutation L($input: LoginInput!) { login(input: $input) { token } }', { input: { email: u.email, password: u.password } }, { token: g });
+    const res = await t.gql(
+      'mutation L($input: LoginInput!) { login(input: $input) { token } }',
+      { input: { email: u.email, password: u.password } },
+      { token: g },
+    );
     const token = res.data?.login.token;
     expect(lines((await cart(t, token)).data?.cart)).toEqual({ mug: 5, tea: 2 });
     expect(lines((await cart(t, u.token)).data?.cart)).toEqual({ mug: 5, tea: 2 });
@@ -157,7 +161,11 @@ describe('guest merge at sign-in', () => {
     await addToCart(t, u.token, 'tea', 1);
     const g = await guestToken(t);
     await addToCart(t, g, 'euro', 1);
-    const res = await t.gql('mutation L($input: LoginInput!) { login(input: $input) { token } }', { input: { email: u.email, password: u.password } }, { token: g });
+    const res = await t.gql(
+      'mutation L($input: LoginInput!) { login(input: $input) { token } }',
+      { input: { email: u.email, password: u.password } },
+      { token: g },
+    );
     expect(lines((await cart(t, res.data?.login.token)).data?.cart)).toEqual({ tea: 1 });
   });
 });

@@ -52,7 +52,11 @@ test('bad input is refused field by field and nothing is written', async () => {
   expect(fields.currency).toEqual(['must be an ISO 4217 currency code such as USD or EUR']);
   expect(res.errors?.[0].message).toMatch(/^Invalid input: /);
 
-  const long = await a.gql(UPSERT, { input: { id: 'x'.repeat(65), name: 'n'.repeat(201), priceCents: 1_000_000_001, stock: 1_000_000_001, currency: 'XXY' } }, { token: admin });
+  const long = await a.gql(
+    UPSERT,
+    { input: { id: 'x'.repeat(65), name: 'n'.repeat(201), priceCents: 1_000_000_001, stock: 1_000_000_001, currency: 'XXY' } },
+    { token: admin },
+  );
   const f2 = long.errors?.[0].extensions?.fields;
   expect(Object.keys(f2).sort()).toEqual(['currency', 'id', 'name', 'priceCents', 'stock']);
   expect(f2.name).toEqual(['must be at most 200 characters long']);

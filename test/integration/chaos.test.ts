@@ -27,7 +27,6 @@ import { startRedisServer } from '../../src/redis/embedded';
 
 jest.setTimeout(60_000);
 
-
 /**
  * Shoppers log in again and again; past SESSIONS_PER_USER (10) their oldest sessions would be
  * evicted by design, and the check of acknowledged writes would count those as lost.
@@ -173,7 +172,13 @@ class Load {
   private async add(me: Shopper): Promise<void> {
     const productId = PRODUCTS[rnd(PRODUCTS.length)];
     const quantity = 1 + rnd(3);
-    const r = await this.call<{ items: Array<{ product: { id: string }; quantity: number }> }>('addToCart', ADD, { input: { productId, quantity } }, me.token, 'addToCart');
+    const r = await this.call<{ items: Array<{ product: { id: string }; quantity: number }> }>(
+      'addToCart',
+      ADD,
+      { input: { productId, quantity } },
+      me.token,
+      'addToCart',
+    );
     if (r) {
       // The answer is the whole cart, with whatever earlier unacknowledged writes did to it.
       me.cart = lines(r);
@@ -247,7 +252,15 @@ async function checkAcknowledged(url: string, load: Load): Promise<Checked> {
   });
   const jobs = await checkJobs(url, load.jobs);
   problems.push(...jobs.problems);
-  return { sessions: load.sessions.length, carts: shoppers.length, cartLines, orders: load.orders.length, jobs: load.jobs.length, jobStates: jobs.states, problems };
+  return {
+    sessions: load.sessions.length,
+    carts: shoppers.length,
+    cartLines,
+    orders: load.orders.length,
+    jobs: load.jobs.length,
+    jobStates: jobs.states,
+    problems,
+  };
 }
 
 /** Reads every acknowledged job back; counts them by state. */
@@ -287,7 +300,8 @@ async function trackUntilSeen(track: (visitorId: string) => Promise<unknown>, re
   for (let n = 0; ; n++) {
     const at = seen();
     if (at !== undefined) return performance.now() - (Date.now() - at);
-    if (performance.now() > deadline) throw new Error(`no ${visitorPrefix} event within ${timeoutMs} ms; errors ${JSON.stringify(rec.errors)}, completed ${rec.completed}`);
+    if (performance.now() > deadline)
+      throw new Error(`no ${visitorPrefix} event within ${timeoutMs} ms; errors ${JSON.stringify(rec.errors)}, completed ${rec.completed}`);
     await track(`${visitorPrefix}${n}`);
     await sleep(100);
   }
@@ -323,7 +337,8 @@ describe('Redis SIGKILLed and restarted under load (AOF, appendfsync always)', (
 
     watched = watchedClient(t.url, admin);
     const rec: EventsRecording = record(watched.client, EVENTS);
-    const track = (load: Load, visitorId: string): Promise<unknown> => load.call('trackPageView', TRACK_VIEW, { input: { page: '/chaos', visitorId } }, null, 'trackPageView');
+    const track = (load: Load, visitorId: string): Promise<unknown> =>
+      load.call('trackPageView', TRACK_VIEW, { input: { page: '/chaos', visitorId } }, null, 'trackPageView');
 
     const load = new Load(t.url, 'redis');
     // The subscription is live before the load starts (its warm-up events go through the same recorder).
@@ -376,7 +391,7 @@ describe('Redis SIGKILLed and restarted under load (AOF, appendfsync always)', (
     const checked = await checkAcknowledged(t.url, load);
     // With WORKER=1 the jobs run; give those caught by the outage a moment before counting states.
     let finalJobs = await checkJobs(t.url, load.jobs);
-    for (const deadline = performance.now() + 5000; (finalJobs.states.COMPLETED ?? 0) < load.jobs.length && performance.now() < deadline; ) {
+    for (const deadline = performance.now() + 5000; (finalJobs.states.COMPLETED ?? 0) < load.jobs.length && performance.now() < deadline;) {
       await sleep(250);
       finalJobs = await checkJobs(t.url, load.jobs);
     }
@@ -407,7 +422,6 @@ describe('Redis SIGKILLed and restarted under load (AOF, appendfsync always)', (
     expect(watched.closes).toEqual([]);
     expect(rec.errors).toEqual([]);
     expect(rec.completed).toBe(false);
-
   });
 });
 

@@ -144,7 +144,9 @@ test('a cart edited while it is checked out ends consistent', async () => {
     const [order, edit] = await Promise.all([checkout(a, u.token), addToCart(b, u.token, 'edit-b', 1)]);
     expect(order.errors).toBeUndefined();
     expect(edit.errors).toBeUndefined();
-    const items = lines({ items: order.data?.checkout.items.map((i: { productId: string; quantity: number }) => ({ product: { id: i.productId }, quantity: i.quantity })) });
+    const items = lines({
+      items: order.data?.checkout.items.map((i: { productId: string; quantity: number }) => ({ product: { id: i.productId }, quantity: i.quantity })),
+    });
     const left = lines((await cart(a, u.token)).data?.cart);
     // Either the edit came first and was bought, or it came after and is all the cart holds.
     if (items['edit-b']) expect(left).toEqual({});
@@ -199,7 +201,9 @@ test('recommendations: bought together first, then best sellers; never itself, n
   await buy({ 'r-a': 1, 'r-b': 1 });
   await buy({ 'r-e': 90 });
   const recs = async (id: string, limit = 3): Promise<string[]> =>
-    (await b.gql('query R($id: ID!, $n: Int) { recommendations(productId: $id, limit: $n) { id stock } }', { id, n: limit })).data?.recommendations.map((p: { id: string }) => p.id);
+    (await b.gql('query R($id: ID!, $n: Int) { recommendations(productId: $id, limit: $n) { id stock } }', { id, n: limit })).data?.recommendations.map(
+      (p: { id: string }) => p.id,
+    );
   expect(await recs('r-a')).toEqual(['r-b', 'r-c', 'r-e']);
   expect(await recs('r-c')).toEqual(['r-a', 'r-b', 'r-e']);
   // No co-purchases: best sellers (r-e sold 90), never r-d itself.

@@ -68,13 +68,20 @@ test('each registration appends one user.registered event that a consumer group 
     users.map((u) => ({ userId: u.userId, email: u.email, name: 'Test User' })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
   );
   for (const e of got) {
-    expect(e).toMatchObject({ type: 'user.registered', version: 1, source: t.app.services.instances.id, id: `user.registered:${e.data && (e.data as { userId: string }).userId}` });
+    expect(e).toMatchObject({
+      type: 'user.registered',
+      version: 1,
+      source: t.app.services.instances.id,
+      id: `user.registered:${e.data && (e.data as { userId: string }).userId}`,
+    });
     expect(Math.abs(Date.parse(e.occurredAt) - Date.now())).toBeLessThan(10_000);
   }
   expect(await r.xack(stream, 'mailer', ...entries.map(([id]) => id))).toBe(3);
   expect(((await r.xpending(stream, 'mailer')) as [number])[0]).toBe(0);
   // A failed registration (taken email) appends nothing.
-  const dup = await t.gql('mutation($i: RegisterInput!) { register(input: $i) { token } }', { i: { email: users[0].email, password: 'correct-horse-42', name: 'X' } });
+  const dup = await t.gql('mutation($i: RegisterInput!) { register(input: $i) { token } }', {
+    i: { email: users[0].email, password: 'correct-horse-42', name: 'X' },
+  });
   expect(dup.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   expect(await readGroup(stream, 'mailer', 'm1')).toEqual([]);
 });

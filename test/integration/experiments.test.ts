@@ -26,11 +26,24 @@ type Report = {
   sampleRatioPValue: number | null;
   sampleRatioMismatch: boolean;
   warnings: string[];
-  variants: Array<{ name: string; weight: number; exposures: number; conversions: number; conversionRate: number; conversionEvents: number; revenueCents: number; upliftVsControl: number | null; pValue: number | null; chanceToBeatControl: number | null; significant: boolean }>;
+  variants: Array<{
+    name: string;
+    weight: number;
+    exposures: number;
+    conversions: number;
+    conversionRate: number;
+    conversionEvents: number;
+    revenueCents: number;
+    upliftVsControl: number | null;
+    pValue: number | null;
+    chanceToBeatControl: number | null;
+    significant: boolean;
+  }>;
 };
 const create = (input: Record<string, unknown>, token: string | null = admin) => t.gql(CREATE_EXPERIMENT, { input }, { token });
 const report = async (key: string): Promise<Report> => ok(await t.gql<{ experiment: Report }>(EXPERIMENT, { key }, { token: admin })).experiment;
-const assign = async (e: string, v?: string, app = t, token?: string): Promise<string> => ok(await app.gql<{ assignVariant: string }>(ASSIGN, { e, v }, { token })).assignVariant;
+const assign = async (e: string, v?: string, app = t, token?: string): Promise<string> =>
+  ok(await app.gql<{ assignVariant: string }>(ASSIGN, { e, v }, { token })).assignVariant;
 
 test('only admins create experiments; input is validated; re-creating is idempotent, changing is refused', async () => {
   const u = await registerUser(t);
@@ -46,7 +59,14 @@ test('only admins create experiments; input is validated; re-creating is idempot
     expect((await create(bad)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   }
   const made = ok(await create({ key: 'ab1', variants: ['control', 'green'], weights: [1, 3] })).createExperiment;
-  expect(made).toEqual({ key: 'ab1', control: 'control', variants: [{ name: 'control', weight: 0.25, exposures: 0 }, { name: 'green', weight: 0.75, exposures: 0 }] });
+  expect(made).toEqual({
+    key: 'ab1',
+    control: 'control',
+    variants: [
+      { name: 'control', weight: 0.25, exposures: 0 },
+      { name: 'green', weight: 0.75, exposures: 0 },
+    ],
+  });
   expect(ok(await create({ key: 'ab1', variants: ['control', 'green'], weights: [1, 3] })).createExperiment.key).toBe('ab1');
   expect((await create({ key: 'ab1', variants: ['control', 'blue'] })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   expect(ok(await t.gql('{ experiments { key } }', {}, { token: admin })).experiments.map((e: { key: string }) => e.key)).toContain('ab1');
@@ -86,7 +106,7 @@ test('the split follows the weights, with no sample-ratio mismatch', async () =>
   expect(r.sampleRatioPValue).toBeGreaterThan(0.001);
 });
 
-test('conversions count for the viewer\'s variant: once per viewer in the rate, every one in events and revenue', async () => {
+test("conversions count for the viewer's variant: once per viewer in the rate, every one in events and revenue", async () => {
   ok(await create({ key: 'attr', variants: ['a', 'b'] }));
   const variantOf: Record<string, string> = {};
   await pool(400, 32, async (i) => {
@@ -95,9 +115,13 @@ test('conversions count for the viewer\'s variant: once per viewer in the rate, 
   // Every viewer in b converts, a quarter of a does; two conversions each for viewers 0..9.
   const converting = Object.keys(variantOf).filter((v) => variantOf[v] === 'b' || Number(v.slice(5)) % 4 === 0);
   // Reported by an admin (a server-side reporter), whose valueCents is revenue.
-  await pool(converting.length, 32, (i) => t.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: converting[i] } }, { token: admin }).then(ok));
+  await pool(converting.length, 32, (i) =>
+    t.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: converting[i] } }, { token: admin }).then(ok),
+  );
   const repeaters = converting.slice(0, 10);
-  await pool(10, 10, (i) => t2.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: repeaters[i] } }, { token: admin }).then(ok));
+  await pool(10, 10, (i) =>
+    t2.gql(TRACK_CONVERSION, { input: { type: 'purchase', valueCents: 500, experiment: 'attr', visitorId: repeaters[i] } }, { token: admin }).then(ok),
+  );
   // A viewer never exposed converts: counted apart, and warned about.
   ok(await t.gql(TRACK_CONVERSION, { input: { type: 'purchase', experiment: 'attr', visitorId: 'stranger' } }));
   const r = await report('attr');
@@ -141,7 +165,8 @@ test('a sample-ratio mismatch is reported as a warning', async () => {
 });
 
 describe('stopExperiment', () => {
-  const STOP = 'mutation S($k: String!, $w: String) { stopExperiment(key: $k, winner: $w) { key status winner stoppedAt variants { name exposures conversions } } }';
+  const STOP =
+    'mutation S($k: String!, $w: String) { stopExperiment(key: $k, winner: $w) { key status winner stoppedAt variants { name exposures conversions } } }';
   const stop = (k: string, w?: string | null, token: string | null = admin) => t.gql(STOP, { k, w }, { token });
 
   test('after a stop every visitor gets the winner, on every instance, and nothing more is recorded', async () => {
@@ -166,7 +191,10 @@ describe('stopExperiment', () => {
     expect(res).toMatchObject({ status: 'STOPPED', winner: null });
     for (let i = 0; i < 10; i++) expect(await assign('stop2', `stop2-${i}`)).toBe('ctl');
     ok(await create({ key: 'run1', variants: ['a', 'b'] }));
-    const list = ok(await t.gql('{ experiments(limit: 100) { key status winner } }', {}, { token: admin })).experiments as Array<{ key: string; status: string }>;
+    const list = ok(await t.gql('{ experiments(limit: 100) { key status winner } }', {}, { token: admin })).experiments as Array<{
+      key: string;
+      status: string;
+    }>;
     expect(list.find((e) => e.key === 'stop2')?.status).toBe('STOPPED');
     expect(list.find((e) => e.key === 'run1')?.status).toBe('RUNNING');
   });

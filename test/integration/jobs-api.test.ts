@@ -29,7 +29,18 @@ const codeOf = (res: { errors?: Array<{ extensions?: Record<string, unknown> }> 
 describe('enqueueJob', () => {
   test('returns a WAITING job with the data, default priority 0 and 3 attempts', async () => {
     const job = await enqueue(t, alice.token, email);
-    expect(job).toMatchObject({ type: 'email.send', state: 'WAITING', priority: 0, progress: 0, attempts: 0, maxAttempts: 3, data: email.data, result: null, error: null, finishedAt: null });
+    expect(job).toMatchObject({
+      type: 'email.send',
+      state: 'WAITING',
+      priority: 0,
+      progress: 0,
+      attempts: 0,
+      maxAttempts: 3,
+      data: email.data,
+      result: null,
+      error: null,
+      finishedAt: null,
+    });
     expect(Date.now() - Date.parse(job.createdAt)).toBeLessThan(5000);
     expect(job.id).toMatch(/^[A-Za-z0-9_-]{8,}$/);
   });
@@ -73,19 +84,33 @@ describe('enqueueJob', () => {
     ['idempotencyKey', { ...email, idempotencyKey: 'k'.repeat(129) }, 'must be 1 to 128 printable ASCII characters'],
   ])('names the field out of bounds: %s', async (field, input, message) => {
     const res = await t.gql(ENQUEUE, { input }, { token: alice.token });
-    expect(res.errors?.[0]).toMatchObject({ message: `Invalid input: ${field} ${message}`, extensions: { code: 'BAD_USER_INPUT', fields: { [field]: [message] } } });
+    expect(res.errors?.[0]).toMatchObject({
+      message: `Invalid input: ${field} ${message}`,
+      extensions: { code: 'BAD_USER_INPUT', fields: { [field]: [message] } },
+    });
   });
 
   test('names every field out of bounds at once, and takes the bounds themselves', async () => {
     const res = await t.gql(ENQUEUE, { input: { ...email, priority: 2000, maxAttempts: 0 } }, { token: alice.token });
     expect(res.errors?.[0]?.extensions?.fields).toEqual({ priority: ['must not be greater than 1000'], maxAttempts: ['must not be less than 1'] });
-    const edges = { ...email, priority: -1000, delayMs: 24 * 86_400_000, maxAttempts: 25, idempotencyKey: '~'.repeat(128), data: { ...email.data, deep: nested(63) } };
+    const edges = {
+      ...email,
+      priority: -1000,
+      delayMs: 24 * 86_400_000,
+      maxAttempts: 25,
+      idempotencyKey: '~'.repeat(128),
+      data: { ...email.data, deep: nested(63) },
+    };
     expect(await enqueue(t, alice.token, edges)).toMatchObject({ state: 'DELAYED', priority: -1000, maxAttempts: 25 });
   });
 
   test('accepts allowed webhook targets: host:port entries and bare hosts on the default port', async () => {
-    await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: `${receiver.url}/hook`, payload: { a: 1 } } })).resolves.toMatchObject({ state: 'WAITING' });
-    await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: 'https://hooks.example.com/x', payload: [1, 2] } })).resolves.toMatchObject({ state: 'WAITING' });
+    await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: `${receiver.url}/hook`, payload: { a: 1 } } })).resolves.toMatchObject({
+      state: 'WAITING',
+    });
+    await expect(enqueue(t, alice.token, { type: 'webhook.deliver', data: { url: 'https://hooks.example.com/x', payload: [1, 2] } })).resolves.toMatchObject({
+      state: 'WAITING',
+    });
   });
 
   test('needs a signed-in user', async () => {
@@ -237,14 +262,16 @@ describe('cancelJob', () => {
     }
   });
 
-  test('an admin may cancel anyone\'s job', async () => {
+  test("an admin may cancel anyone's job", async () => {
     const j = await enqueue(t, bob.token, toSelf(bob));
     expect((await t.gql<{ cancelJob: boolean }>(CANCEL, { id: j.id }, { token: admin })).data?.cancelJob).toBe(true);
   });
 
   test('many concurrent cancels of one job: exactly one succeeds', async () => {
     const j = await enqueue(t, alice.token, email);
-    const results = await Promise.all(Array.from({ length: 10 }, () => t.app.services.jobs.cancel({ userId: alice.userId, admin: false }, j.id).catch(() => false)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => t.app.services.jobs.cancel({ userId: alice.userId, admin: false }, j.id).catch(() => false)),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 });

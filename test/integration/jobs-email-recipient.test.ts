@@ -83,7 +83,10 @@ test('over WebSocket too', async () => {
   try {
     const res = await new Promise<GqlResult>((resolve, reject) => {
       let got = {} as GqlResult;
-      ws.subscribe({ query: ENQUEUE, variables: { input: mail('victim@example.com') } }, { next: (v) => (got = v as GqlResult), error: reject, complete: () => resolve(got) });
+      ws.subscribe(
+        { query: ENQUEUE, variables: { input: mail('victim@example.com') } },
+        { next: (v) => (got = v as GqlResult), error: reject, complete: () => resolve(got) },
+      );
     });
     expect(firstError(res)?.extensions?.code).toBe('FORBIDDEN');
   } finally {
@@ -92,5 +95,7 @@ test('over WebSocket too', async () => {
 });
 
 test('internal callers (enqueueInternal) may mail any address', async () => {
-  await expect(t.app.services.jobs.enqueueInternal('email.send', { to: 'ops@example.com', subject: 's', body: 'b' })).resolves.toMatchObject({ id: expect.any(String) });
+  await expect(t.app.services.jobs.enqueueInternal('email.send', { to: 'ops@example.com', subject: 's', body: 'b' })).resolves.toMatchObject({
+    id: expect.any(String),
+  });
 });

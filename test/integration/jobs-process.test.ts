@@ -5,7 +5,20 @@
  */
 import type { Client } from 'graphql-ws';
 import { registerUser, startTestApp, testEnv, type TestApp } from '../helpers/app';
-import { record, sleep, spawnWorker, waitFor, waitForState, webhookReceiver, enqueue, jobOf, quotaOf, type JobView, type Receiver, type WorkerProcess } from '../helpers/jobs';
+import {
+  record,
+  sleep,
+  spawnWorker,
+  waitFor,
+  waitForState,
+  webhookReceiver,
+  enqueue,
+  jobOf,
+  quotaOf,
+  type JobView,
+  type Receiver,
+  type WorkerProcess,
+} from '../helpers/jobs';
 import { ownRedis, uniquePrefix, type OwnRedis } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 

@@ -56,7 +56,11 @@ async function app(env: Record<string, string> = {}): Promise<TestApp> {
 
 type Err = NonNullable<GqlResult['errors']>[number];
 const firstError = (res: GqlResult): Err | undefined => res.errors?.[0];
-const mail = (to: string, extra: Record<string, unknown> = {}, body = 'hello'): Record<string, unknown> => ({ type: 'email.send', data: { to, subject: 'quota', body }, ...extra });
+const mail = (to: string, extra: Record<string, unknown> = {}, body = 'hello'): Record<string, unknown> => ({
+  type: 'email.send',
+  data: { to, subject: 'quota', body },
+  ...extra,
+});
 /** Bytes of a job's data as BullMQ stores it. */
 const storedBytes = (t: TestApp, id: string): Promise<number> => redis.hstrlen(`${t.prefix}:{jobs}:${id}`, 'data');
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -65,9 +69,11 @@ const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 async function pool<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(n);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let i = next++; i < n; i = next++) out[i] = await fn(i);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < n; i = next++) out[i] = await fn(i);
+    }),
+  );
   return out;
 }
 
@@ -96,7 +102,7 @@ describe('the attack: one fresh account enqueueing in a loop', () => {
     // What the account holds in Redis: its job hashes and the quota's own keys.
     const keys = [...stored.map((id) => `${t.prefix}:{jobs}:${id}`)];
     let quotaKeys: string[] = [];
-    for (let cursor = '0'; ; ) {
+    for (let cursor = '0'; ;) {
       const [next, found] = await redis.scan(cursor, 'MATCH', `${t.prefix}:{jobs}:quota*`, 'COUNT', 1000);
       quotaKeys = quotaKeys.concat(found);
       cursor = next;
@@ -104,7 +110,9 @@ describe('the attack: one fresh account enqueueing in a loop', () => {
     }
     const usage = await Promise.all([...keys, ...quotaKeys].map(async (k) => Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'))));
     const held = sum(usage);
-    console.log(`quota attack: 630 requests of a ${perJob}-byte delayed job in ${tookMs} ms; ${stored.length} stored (${sum(bytes)} bytes of data), ${refused.length} QUOTA_EXCEEDED; Redis MEMORY USAGE of the account's job hashes + quota keys: ${held} bytes (${(held / MiB).toFixed(2)} MiB)`);
+    console.log(
+      `quota attack: 630 requests of a ${perJob}-byte delayed job in ${tookMs} ms; ${stored.length} stored (${sum(bytes)} bytes of data), ${refused.length} QUOTA_EXCEEDED; Redis MEMORY USAGE of the account's job hashes + quota keys: ${held} bytes (${(held / MiB).toFixed(2)} MiB)`,
+    );
     expect(held).toBeLessThan(5 * MiB);
   });
 
@@ -129,7 +137,9 @@ test('exact across two instances: 320 parallel requests with a quota of 50 store
   const b = await app(env as Record<string, string>);
   const u = await registerUser(a);
   const results = await Promise.all(
-    Array.from({ length: 320 }, (_, i) => (i % 2 ? a : b).gql<{ enqueueJob: JobView }>(ENQUEUE, { input: mail(u.email, { delayMs: i % 3 ? 3_600_000 : 0 }, 'y'.repeat(i)) }, { token: u.token })),
+    Array.from({ length: 320 }, (_, i) =>
+      (i % 2 ? a : b).gql<{ enqueueJob: JobView }>(ENQUEUE, { input: mail(u.email, { delayMs: i % 3 ? 3_600_000 : 0 }, 'y'.repeat(i)) }, { token: u.token }),
+    ),
   );
   const stored = results.filter((r) => r.data?.enqueueJob).map((r) => r.data!.enqueueJob.id);
   const codes = results.filter((r) => !r.data?.enqueueJob).map((r) => firstError(r)?.extensions?.code);
@@ -175,7 +185,10 @@ describe('quota rules (no worker)', () => {
     try {
       const viaWs = await new Promise<{ errors?: Err[] }>((resolve, reject) => {
         let got: { errors?: Err[] } = {};
-        ws.subscribe({ query: ENQUEUE, variables: { input: mail(u.email) } }, { next: (v) => (got = v as typeof got), error: reject, complete: () => resolve(got) });
+        ws.subscribe(
+          { query: ENQUEUE, variables: { input: mail(u.email) } },
+          { next: (v) => (got = v as typeof got), error: reject, complete: () => resolve(got) },
+        );
       });
       expect(viaWs.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'pending', limit: 5, used: 5 });
     } finally {
@@ -195,7 +208,11 @@ describe('quota rules (no worker)', () => {
     expect(new Set(jobs.map((j) => j.id)).size).toBe(1);
     expect((await quotaOf(t, u.token)).pending).toBe(1);
     // One key twice in one batch is one job.
-    const twice = await t.gql<{ enqueueJobs: JobView[] }>(ENQUEUE_MANY, { inputs: [mail(u.email, { idempotencyKey: 'twice' }), mail(u.email, { idempotencyKey: 'twice' })] }, { token: u.token });
+    const twice = await t.gql<{ enqueueJobs: JobView[] }>(
+      ENQUEUE_MANY,
+      { inputs: [mail(u.email, { idempotencyKey: 'twice' }), mail(u.email, { idempotencyKey: 'twice' })] },
+      { token: u.token },
+    );
     expect(new Set(twice.data?.enqueueJobs.map((j) => j.id)).size).toBe(1);
     expect((await quotaOf(t, u.token)).pending).toBe(2);
     await enqueue(t, u.token, mail(u.email));
@@ -206,21 +223,29 @@ describe('quota rules (no worker)', () => {
     expect((await quotaOf(t, u.token)).pending).toBe(3);
   });
 
-  test('hostile idempotency keys count one job each and shape no key: the quota keeps to the owner\'s own keys', async () => {
+  test("hostile idempotency keys count one job each and shape no key: the quota keeps to the owner's own keys", async () => {
     const t = await app({ JOB_MAX_PENDING_PER_USER: '6' });
     const u = await registerUser(t);
     const hostile = [`a:{jobs}:quota:u:${u.userId}:jobs`, '}{', 'quota-owners', '../../x', '\\u0000*?[]', '~'.repeat(128)];
-    const res = await t.gql<{ enqueueJobs: JobView[] }>(ENQUEUE_MANY, { inputs: hostile.map((idempotencyKey) => mail(u.email, { idempotencyKey })) }, { token: u.token });
+    const res = await t.gql<{ enqueueJobs: JobView[] }>(
+      ENQUEUE_MANY,
+      { inputs: hostile.map((idempotencyKey) => mail(u.email, { idempotencyKey })) },
+      { token: u.token },
+    );
     expect(new Set(res.data?.enqueueJobs.map((j) => j.id)).size).toBe(hostile.length);
     expect((await quotaOf(t, u.token)).pending).toBe(hostile.length);
     const quotaKeys = [];
-    for (let cursor = '0'; ; ) {
+    for (let cursor = '0'; ;) {
       const [next, found] = await redis.scan(cursor, 'MATCH', `${t.prefix}:*quota*`, 'COUNT', 1000);
       quotaKeys.push(...found);
       cursor = next;
       if (cursor === '0') break;
     }
-    expect(quotaKeys.sort()).toEqual([`${t.prefix}:{jobs}:quota-owners`, `${t.prefix}:{jobs}:quota:u:${u.userId}:bytes`, `${t.prefix}:{jobs}:quota:u:${u.userId}:jobs`]);
+    expect(quotaKeys.sort()).toEqual([
+      `${t.prefix}:{jobs}:quota-owners`,
+      `${t.prefix}:{jobs}:quota:u:${u.userId}:bytes`,
+      `${t.prefix}:{jobs}:quota:u:${u.userId}:jobs`,
+    ]);
     expect(await redis.smembers(`${t.prefix}:{jobs}:quota-owners`)).toEqual([`u:${u.userId}`]);
   });
 
@@ -260,13 +285,25 @@ describe('quota rules (no worker)', () => {
   });
 });
 
-describe('through a job\'s life (a real worker)', () => {
-  const hook = (path: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ type: 'webhook.deliver', data: { url: `${receiver.url}${path}`, payload: { path } }, ...extra });
+describe("through a job's life (a real worker)", () => {
+  const hook = (path: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    type: 'webhook.deliver',
+    data: { url: `${receiver.url}${path}`, payload: { path } },
+    ...extra,
+  });
 
   /** A worker for `t`, started and stopped by the test. */
   function runnerFor(t: TestApp): { runner: JobRunner; stop(): Promise<void> } {
     const conn = connect(t.app.redisTarget, { name: 'test-quota-runner', blocking: true });
-    const runner = new JobRunner({ services: t.app.services, registry: t.app.services.jobs.types, connection: conn, commands: t.app.redis, keys: t.app.services.keys, config: t.app.config, log: t.app.log });
+    const runner = new JobRunner({
+      services: t.app.services,
+      registry: t.app.services.jobs.types,
+      connection: conn,
+      commands: t.app.redis,
+      keys: t.app.services.keys,
+      config: t.app.config,
+      log: t.app.log,
+    });
     return {
       runner,
       async stop() {

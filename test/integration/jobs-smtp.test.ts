@@ -28,7 +28,11 @@ beforeAll(async () => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
         done();
       });
     },
@@ -46,7 +50,10 @@ afterAll(async () => {
 test('email.send with SMTP_URL delivers once through the SMTP server, with the job id in the Message-ID', async () => {
   // A customer's email.send goes to the customer's own address.
   const u = await registerUser(t, { email: 'ann@example.com' });
-  const job = await enqueue(t, u.token, { type: 'email.send', data: { to: 'ann@example.com', subject: 'Welcome aboard', body: 'Hello Ann,\nyour account is ready.' } });
+  const job = await enqueue(t, u.token, {
+    type: 'email.send',
+    data: { to: 'ann@example.com', subject: 'Welcome aboard', body: 'Hello Ann,\nyour account is ready.' },
+  });
   const done = await waitFor('the job to complete', async () => {
     const j = await jobOf(t, u.token, job.id);
     return j?.state === 'COMPLETED' ? j : null;

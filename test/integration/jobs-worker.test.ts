@@ -1,6 +1,19 @@
 /** Jobs run by real in-process workers on real Redis: effects, priority order, delay, backoff, dead letters, retry, cancel. */
 import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, CANCEL, RETRY, adminToken, enqueue, jobOf, sleep, waitFor, waitForState, webhookReceiver, type JobView, type Receiver } from '../helpers/jobs';
+import {
+  ADMIN_ENV,
+  CANCEL,
+  RETRY,
+  adminToken,
+  enqueue,
+  jobOf,
+  sleep,
+  waitFor,
+  waitForState,
+  webhookReceiver,
+  type JobView,
+  type Receiver,
+} from '../helpers/jobs';
 import { addToCart, checkout, upsert } from '../helpers/commerce';
 import { connect, closeQuietly } from '../../src/redis/connection';
 import { JobRunner } from '../../src/worker/job-runner';
@@ -25,7 +38,14 @@ beforeAll(async () => {
     if (d.path.startsWith('/hang')) return { delayMs: 3000 };
     return {};
   };
-  t = await startTestApp({ ...ADMIN_ENV, WORKER: '1', WORKER_CONCURRENCY: '4', JOB_BACKOFF: `${BACKOFF_MS}ms`, WEBHOOK_TIMEOUT: '1s', WEBHOOK_ALLOWED_HOSTS: `${receiver.host},${deadHost}` });
+  t = await startTestApp({
+    ...ADMIN_ENV,
+    WORKER: '1',
+    WORKER_CONCURRENCY: '4',
+    JOB_BACKOFF: `${BACKOFF_MS}ms`,
+    WEBHOOK_TIMEOUT: '1s',
+    WEBHOOK_ALLOWED_HOSTS: `${receiver.host},${deadHost}`,
+  });
   admin = await adminToken(t);
   user = await registerUser(t);
 });
@@ -34,7 +54,11 @@ afterAll(async () => {
   await receiver.close();
 });
 
-const hook = (path: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ type: 'webhook.deliver', data: { url: `${receiver.url}${path}`, payload: { path } }, ...extra });
+const hook = (path: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  type: 'webhook.deliver',
+  data: { url: `${receiver.url}${path}`, payload: { path } },
+  ...extra,
+});
 const deliveriesTo = (path: string) => receiver.deliveries.filter((d) => d.path === path);
 
 test('email.send lands in the outbox once, reaches progress 100 and COMPLETED', async () => {
@@ -135,7 +159,14 @@ test('jobs run highest priority first, FIFO within a priority', async () => {
     await enqueue(q, u.token, { type: 'email.send', data: { to: u.email, subject: `#${i} p${priority}`, body: '' }, priority });
   }
   const conn = connect(q.app.redisTarget, { name: 'test-runner', blocking: true });
-  const runner = new JobRunner({ services: q.app.services, registry: q.app.services.jobs.types, connection: conn, keys: q.app.services.keys, config: q.app.config, log: q.app.log });
+  const runner = new JobRunner({
+    services: q.app.services,
+    registry: q.app.services.jobs.types,
+    connection: conn,
+    keys: q.app.services.keys,
+    config: q.app.config,
+    log: q.app.log,
+  });
   try {
     await runner.start();
     await waitFor('all jobs done', async () => (await q.app.services.jobs.counts()).completed === priorities.length);
@@ -168,7 +199,10 @@ test('checkout enqueues order.process internally; the worker completes the order
   const buyer = await registerUser(t);
   await addToCart(t, buyer.token, 'jobs-p1', 2);
   const order = (await checkout(t, buyer.token)).data?.checkout as { id: string };
-  await waitFor('order completed', async () => (await t.gql(`query O($id: ID!) { order(id: $id) { status } }`, { id: order.id }, { token: buyer.token })).data?.order.status === 'COMPLETED');
+  await waitFor(
+    'order completed',
+    async () => (await t.gql(`query O($id: ID!) { order(id: $id) { status } }`, { id: order.id }, { token: buyer.token })).data?.order.status === 'COMPLETED',
+  );
   const job = await jobOf(t, admin, `order-${order.id}`);
   expect(job).toMatchObject({ type: 'order.process', state: 'COMPLETED', data: { orderId: order.id } });
   // Internal jobs have no owner: only admins see them.

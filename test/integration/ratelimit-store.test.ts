@@ -32,7 +32,14 @@ const charge = (tag: string, name: string, cost: number, waiver?: StoreCharge['w
   waiver,
 });
 
-describe.each(testRedisMode() === 'cluster' ? [['one call per slot', undefined]] : [['one call', false], ['one call per slot', true]])('%s', (_label, split) => {
+describe.each(
+  testRedisMode() === 'cluster'
+    ? [['one call per slot', undefined]]
+    : [
+        ['one call', false],
+        ['one call per slot', true],
+      ],
+)('%s', (_label, split) => {
   let store: RedisLimiterStore;
   beforeAll(() => {
     store = new RedisLimiterStore(r, split as boolean | undefined);

@@ -91,9 +91,7 @@ describe('default policy, two instances sharing Redis', () => {
 
   test('50 concurrent requests split across two instances let exactly 20 through', async () => {
     const ip = freshIp();
-    const rs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => gqlRequest(`http://127.0.0.1:${apps[i % 2].port}`, '{ __typename }', {}, from(ip))),
-    );
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => gqlRequest(`http://127.0.0.1:${apps[i % 2].port}`, '{ __typename }', {}, from(ip))));
     expect(statuses(rs)).toEqual({ 200: 20, 429: 30 });
   });
 });
@@ -112,7 +110,8 @@ describe('windows and bursts', () => {
 
   test('a short window rolls over: N pass, the next is refused, and after the window N pass again', async () => {
     const ip = freshIp();
-    const round = async (): Promise<Record<number, number>> => statuses(await Promise.all(Array.from({ length: 5 }, () => roll.gql('{ __typename }', {}, from(ip)))));
+    const round = async (): Promise<Record<number, number>> =>
+      statuses(await Promise.all(Array.from({ length: 5 }, () => roll.gql('{ __typename }', {}, from(ip)))));
     expect(await round()).toEqual({ 200: 3, 429: 2 });
     await sleep(1050);
     expect(await round()).toEqual({ 200: 3, 429: 2 });
@@ -186,7 +185,13 @@ describe('per-operation policies', () => {
     const ip = freshIp();
     const rs = [];
     for (let i = 0; i < 6; i++) {
-      rs.push(await t.gql('mutation R($input: RegisterInput!) { register(input: $input) { token } }', { input: { email: `reg${i}-${ip}@example.com`, password: 'correct-horse-42', name: 'R' } }, from(ip)));
+      rs.push(
+        await t.gql(
+          'mutation R($input: RegisterInput!) { register(input: $input) { token } }',
+          { input: { email: `reg${i}-${ip}@example.com`, password: 'correct-horse-42', name: 'R' } },
+          from(ip),
+        ),
+      );
     }
     expect(rs.slice(0, 5).every((r) => Boolean(r.data?.register?.token))).toBe(true);
     expect(rs[5].errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', policy: 'register-ip' });
@@ -201,14 +206,15 @@ describe('keys under several hash tags', () => {
     t = await startTestApp({ RATE_LIMIT_DEFAULT: '600/1m', ...PROXY });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- reaching into the service to force the Cluster path on a single Redis
     const svc = t.app.services.rateLimits as any;
-    if (testRedisMode() !== 'cluster') svc.store = new (svc.store.constructor)(t.app.redis, true);
+    if (testRedisMode() !== 'cluster') svc.store = new svc.store.constructor(t.app.redis, true);
   });
   afterAll(() => t.close());
 
   test('a refusal under one tag refunds the charge taken under the other', async () => {
     const ip = freshIp();
     const email = `split-${ip}@example.com`;
-    const login = (n: number): string => `mutation { ${Array.from({ length: n }, (_, i) => `l${i}: login(input: { email: "${email}", password: "x" }) { token }`).join(' ')} }`;
+    const login = (n: number): string =>
+      `mutation { ${Array.from({ length: n }, (_, i) => `l${i}: login(input: { email: "${email}", password: "x" }) { token }`).join(' ')} }`;
     // 11 > the pair's 10: refused by login-failures-pair; the address's keys (same request, other tag) must get their 11 points back.
     expect((await t.gql(login(11), {}, from(ip))).errors?.[0].extensions?.policy).toBe('login-failures-pair');
     const other = await t.gql('mutation { login(input: { email: "someone-else@example.com", password: "x" }) { token } }', {}, from(ip));

@@ -120,7 +120,10 @@ describe('Redis back', () => {
     const next = iter.next();
     await new Promise((r) => setTimeout(r, 100));
     await t.app.services.pubsub.publishAsync('redis-down-test', { n: 1 });
-    await expect(Promise.race([next, new Promise((_, rej) => setTimeout(() => rej(new Error('no event')), 3000))])).resolves.toEqual({ value: { n: 1 }, done: false });
+    await expect(Promise.race([next, new Promise((_, rej) => setTimeout(() => rej(new Error('no event')), 3000))])).resolves.toEqual({
+      value: { n: 1 },
+      done: false,
+    });
     await iter.return?.();
   });
 });

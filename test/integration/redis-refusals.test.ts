@@ -38,7 +38,13 @@ afterEach(async () => {
 });
 
 const ops: Array<[string, () => Promise<{ status: number; errors?: Array<{ extensions?: Record<string, any> }> }>]> = [
-  ['register', () => t.gql('mutation R($i: RegisterInput!) { register(input: $i) { token } }', { i: { email: `x${Date.now()}@example.com`, password: 'correct-horse-42', name: 'X' } })],
+  [
+    'register',
+    () =>
+      t.gql('mutation R($i: RegisterInput!) { register(input: $i) { token } }', {
+        i: { email: `x${Date.now()}@example.com`, password: 'correct-horse-42', name: 'X' },
+      }),
+  ],
   ['addToCart', () => addToCart(t, user.token, 'p1', 1)],
   ['checkout', () => checkout(t, user.token)],
 ];

@@ -107,7 +107,11 @@ test('a second start adds a role to the same entry', async () => {
   const w = await standaloneRegistry(a);
   await w.registry.start('gateway', 'http://10.0.0.9:4000');
   await w.registry.start('worker');
-  expect((await instances()).find((i) => i.id === w.registry.id)).toMatchObject({ role: 'GATEWAY', roles: ['GATEWAY', 'WORKER'], address: 'http://10.0.0.9:4000' });
+  expect((await instances()).find((i) => i.id === w.registry.id)).toMatchObject({
+    role: 'GATEWAY',
+    roles: ['GATEWAY', 'WORKER'],
+    address: 'http://10.0.0.9:4000',
+  });
   await w.registry.stop();
   expect((await instances()).some((i) => i.id === w.registry.id)).toBe(false);
   w.kill();

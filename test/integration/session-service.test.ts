@@ -127,7 +127,12 @@ describe('per-user index and cap', () => {
     expect(await svc().sessions.touch(made[0].token, client)).toBeNull();
     for (const m of made.slice(1)) expect(await svc().sessions.touch(m.token, client)).not.toBeNull();
     const listed = await svc().sessions.list(userId);
-    expect(listed.map((s) => s.id)).toEqual(made.slice(1).map((m) => m.session.id).reverse());
+    expect(listed.map((s) => s.id)).toEqual(
+      made
+        .slice(1)
+        .map((m) => m.session.id)
+        .reverse(),
+    );
   });
 
   test('sessions that already ended do not count toward the cap', async () => {
@@ -233,7 +238,9 @@ describe('users', () => {
   test('two concurrent registrations of one email: exactly one wins and no orphan remains', async () => {
     const before = (await dumpPrefix(t.prefix)).filter((k) => /:user:\{u:[^}]+\}$/.test(k.key)).length;
     const results = await Promise.allSettled(
-      Array.from({ length: 6 }, (_, i) => svc().users.create({ email: i % 2 ? 'race@example.com' : 'RACE@example.com', password: 'password-123', name: `n${i}` })),
+      Array.from({ length: 6 }, (_, i) =>
+        svc().users.create({ email: i % 2 ? 'race@example.com' : 'RACE@example.com', password: 'password-123', name: `n${i}` }),
+      ),
     );
     const won = results.filter((x) => x.status === 'fulfilled');
     const lost = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');

@@ -107,8 +107,13 @@ describe('session and login writes, raw pub/sub', () => {
     ];
     const loop = async (worker: number): Promise<void> => {
       for (let i = worker; running; i++) {
-        const res = await ops[i % ops.length]().catch((err: Error) => ({ status: 0, data: null, errors: [{ message: err.message, extensions: { code: 'FETCH_FAILED' } }] }));
-        const okRes = !res.errors && res.status === 200 && res.data != null && (i % ops.length > 1 || (res.data as { me?: { id: string } }).me?.id === u.userId);
+        const res = await ops[i % ops.length]().catch((err: Error) => ({
+          status: 0,
+          data: null,
+          errors: [{ message: err.message, extensions: { code: 'FETCH_FAILED' } }],
+        }));
+        const okRes =
+          !res.errors && res.status === 200 && res.data != null && (i % ops.length > 1 || (res.data as { me?: { id: string } }).me?.id === u.userId);
         samples.push({ at: Date.now(), ok: okRes, code: res.errors?.[0]?.extensions?.code as string | undefined, message: res.errors?.[0]?.message });
         await sleep(okRes ? 20 : 100);
       }
@@ -135,7 +140,9 @@ describe('session and login writes, raw pub/sub', () => {
     const failures = samples.filter((x) => !x.ok);
     const firstFailure = failures[0]?.at ?? killedAt;
     const recovery = recoveredAt - killedAt;
-    console.log(`sentinel failover: ${samples.length} requests, ${failures.length} failed, first failure ${firstFailure - killedAt} ms after the kill, writes back after ${recovery} ms`);
+    console.log(
+      `sentinel failover: ${samples.length} requests, ${failures.length} failed, first failure ${firstFailure - killedAt} ms after the kill, writes back after ${recovery} ms`,
+    );
     expect(recoveredAt).toBeGreaterThan(0);
     expect(recovery).toBeLessThan(15_000);
     // While the primary is gone clients are told to retry, nothing else.
@@ -170,7 +177,14 @@ describe('job workers and GraphQL subscriptions', () => {
     // completion lost with the primary, or arriving after the lock expired); BullMQ runs it
     // again once its lock expires, and a 2 s lock (default 30 s) keeps that wait short.
     // One user sends the whole load and a burst of 300: room beyond the default quota of 200 pending jobs.
-    const env = { ...sentinelEnv(s, 'sentinel-jobs'), ...ADMIN_ENV, WORKER: '1', WORKER_CONCURRENCY: String(CONCURRENCY), JOB_LOCK_DURATION: '2s', JOB_MAX_PENDING_PER_USER: '5000' };
+    const env = {
+      ...sentinelEnv(s, 'sentinel-jobs'),
+      ...ADMIN_ENV,
+      WORKER: '1',
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      JOB_LOCK_DURATION: '2s',
+      JOB_MAX_PENDING_PER_USER: '5000',
+    };
     a = await startTestApp(env);
     b = await startTestApp(env);
   }, 60_000);
@@ -197,7 +211,11 @@ describe('job workers and GraphQL subscriptions', () => {
     // A delayed job due 6 s after the kill: it runs on the promoted replica, and its
     // subscriber on B must see it finish.
     const warmupMs = 1500;
-    const due = await a.gql<{ enqueueJob: JobView }>(ENQUEUE, { input: { type: 'email.send', data: { to: u.email, subject: 'due', body: '' }, delayMs: warmupMs + 6000 } }, { token: u.token });
+    const due = await a.gql<{ enqueueJob: JobView }>(
+      ENQUEUE,
+      { input: { type: 'email.send', data: { to: u.email, subject: 'due', body: '' }, delayMs: warmupMs + 6000 } },
+      { token: u.token },
+    );
     const dueId = due.data!.enqueueJob.id;
 
     // One WebSocket on B, two subscriptions: every page view (tracked on A, published from
@@ -209,7 +227,11 @@ describe('job workers and GraphQL subscriptions', () => {
     ws.on('connected', () => connects++);
     ws.on('closed', (e) => closes.push({ code: (e as { code?: number }).code, reason: (e as { reason?: string }).reason }));
     const views = record<{ analyticsEvents: { page: string } }>(ws, 'subscription { analyticsEvents(types: [PAGE_VIEW]) { page } }');
-    const dueUpdates = record<{ jobUpdated: { state: string; finishedAt: string | null } }>(ws, 'subscription J($id: ID!) { jobUpdated(id: $id) { state finishedAt } }', { id: dueId });
+    const dueUpdates = record<{ jobUpdated: { state: string; finishedAt: string | null } }>(
+      ws,
+      'subscription J($id: ID!) { jobUpdated(id: $id) { state finishedAt } }',
+      { id: dueId },
+    );
     await dueUpdates.until((e) => e.length > 0);
     expect(dueUpdates.events[0].data.jobUpdated.state).toBe('DELAYED');
 
@@ -230,7 +252,11 @@ describe('job workers and GraphQL subscriptions', () => {
       while (running) {
         const e: Enqueued = { seq: seq++, sentAt: Date.now(), at: 0, ok: false };
         const res = await t
-          .gql<{ enqueueJob: JobView }>(ENQUEUE, { input: { type: 'email.send', data: { to: u.email, subject: `failover ${e.seq}`, body: '' } } }, { token: u.token })
+          .gql<{ enqueueJob: JobView }>(
+            ENQUEUE,
+            { input: { type: 'email.send', data: { to: u.email, subject: `failover ${e.seq}`, body: '' } } },
+            { token: u.token },
+          )
           .catch((err: Error) => ({ status: 0, data: null, errors: [{ message: err.message, extensions: { code: 'FETCH_FAILED' } }] }));
         e.at = Date.now();
         e.id = res.data?.enqueueJob?.id;
@@ -250,7 +276,9 @@ describe('job workers and GraphQL subscriptions', () => {
 
     // A burst just before the kill leaves the workers a backlog, so jobs are running when the primary dies.
     const burst = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => a.app.services.jobs.enqueue({ userId: u.userId, admin: false, email: u.email }, 'email.send', { to: u.email, subject: `burst ${i}`, body: '' }, {})),
+      Array.from({ length: 300 }, (_, i) =>
+        a.app.services.jobs.enqueue({ userId: u.userId, admin: false, email: u.email }, 'email.send', { to: u.email, subject: `burst ${i}`, body: '' }, {}),
+      ),
     );
     // Replication is asynchronous: Redis acknowledges a write before the replica has it,
     // and Sentinel promotes the replica with whatever it has, so an acknowledgement the

@@ -75,8 +75,18 @@ const BAD: Record<string, Array<Record<string, string>>> = {
     { CORS_ORIGINS: 'https://shop.example.com https://admin.example.com' },
     { CORS_ORIGINS: 'https://ok.example.com,https://bad_host{x}.example.com' },
   ],
-  JOB_MAX_PENDING_PER_USER: [{ JOB_MAX_PENDING_PER_USER: '0' }, { JOB_MAX_PENDING_PER_USER: 'many' }, { JOB_MAX_PENDING_PER_USER: '2e2' }, { JOB_MAX_PENDING_PER_USER: '1000001' }],
-  JOB_MAX_PENDING_BYTES_PER_USER: [{ JOB_MAX_PENDING_BYTES_PER_USER: '4MiB' }, { JOB_MAX_PENDING_BYTES_PER_USER: '1023' }, { JOB_MAX_PENDING_BYTES_PER_USER: '2147483648' }, { JOB_MAX_PENDING_BYTES_PER_USER: '-1' }],
+  JOB_MAX_PENDING_PER_USER: [
+    { JOB_MAX_PENDING_PER_USER: '0' },
+    { JOB_MAX_PENDING_PER_USER: 'many' },
+    { JOB_MAX_PENDING_PER_USER: '2e2' },
+    { JOB_MAX_PENDING_PER_USER: '1000001' },
+  ],
+  JOB_MAX_PENDING_BYTES_PER_USER: [
+    { JOB_MAX_PENDING_BYTES_PER_USER: '4MiB' },
+    { JOB_MAX_PENDING_BYTES_PER_USER: '1023' },
+    { JOB_MAX_PENDING_BYTES_PER_USER: '2147483648' },
+    { JOB_MAX_PENDING_BYTES_PER_USER: '-1' },
+  ],
   // Not in the contract table: the gateway's own tuning knobs.
   BODY_LIMIT_BYTES: [{ BODY_LIMIT_BYTES: '1mb' }, { BODY_LIMIT_BYTES: '10' }],
   INTROSPECTION: [{ INTROSPECTION: 'on' }],
@@ -95,10 +105,19 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
   METRICS_TOKEN: [{ METRICS_TOKEN: 'short' }, { METRICS_TOKEN: 'has a space in it here' }],
   METRICS_PORT: [{ METRICS_PORT: 'x' }, { METRICS_PORT: '4000' }, { METRICS_PORT: '70000' }],
-  ANALYTICS_VISITOR_KEYS_PER_DAY: [{ ANALYTICS_VISITOR_KEYS_PER_DAY: '-1' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: '1e3' }, { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' }],
+  ANALYTICS_VISITOR_KEYS_PER_DAY: [
+    { ANALYTICS_VISITOR_KEYS_PER_DAY: '-1' },
+    { ANALYTICS_VISITOR_KEYS_PER_DAY: '1e3' },
+    { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' },
+  ],
   EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
   GUEST_CART_GRACE: [{ GUEST_CART_GRACE: '10 minutes' }, { GUEST_CART_GRACE: '0s' }, { GUEST_CART_GRACE: '2d' }],
-  RATE_LIMIT_PER_ADDRESS: [{ RATE_LIMIT_PER_ADDRESS: '2400' }, { RATE_LIMIT_PER_ADDRESS: '0/1m' }, { RATE_LIMIT_PER_ADDRESS: 'OFF' }, { RATE_LIMIT_PER_ADDRESS: '10/ever', RATE_LIMIT_DEFAULT: 'off' }],
+  RATE_LIMIT_PER_ADDRESS: [
+    { RATE_LIMIT_PER_ADDRESS: '2400' },
+    { RATE_LIMIT_PER_ADDRESS: '0/1m' },
+    { RATE_LIMIT_PER_ADDRESS: 'OFF' },
+    { RATE_LIMIT_PER_ADDRESS: '10/ever', RATE_LIMIT_DEFAULT: 'off' },
+  ],
   // Pair and address counts are the contract: they cannot be turned off on their own.
   LOGIN_FAILURES_PER_PAIR: [{ LOGIN_FAILURES_PER_PAIR: '10' }, { LOGIN_FAILURES_PER_PAIR: 'off' }, { LOGIN_FAILURES_PER_PAIR: '0/1h' }],
   LOGIN_FAILURES_PER_IP: [{ LOGIN_FAILURES_PER_IP: 'x/1h' }, { LOGIN_FAILURES_PER_IP: 'off' }, { LOGIN_FAILURES_PER_IP: '100/1w' }],
@@ -177,13 +196,28 @@ describe('defaults (nothing set)', () => {
 
   test('an empty value counts as unset', () => {
     const e = loadConfig({ PORT: '', HOST: ' ', KEY_PREFIX: '', LOG_LEVEL: '', WORKER: '', RATE_LIMIT_DEFAULT: '', REDIS_URL: '', NODE_ENV: '' });
-    expect([e.http.port, e.http.host, e.redis.keyPrefix, e.logLevel, e.jobs.runInProcess, e.redis.target.kind]).toEqual([4000, '127.0.0.1', 'gw', 'info', true, 'auto']);
+    expect([e.http.port, e.http.host, e.redis.keyPrefix, e.logLevel, e.jobs.runInProcess, e.redis.target.kind]).toEqual([
+      4000,
+      '127.0.0.1',
+      'gw',
+      'info',
+      true,
+      'auto',
+    ]);
   });
 });
 
 describe('good values are taken', () => {
   test('HTTP, prefix, admin, logging', () => {
-    const c = loadConfig({ PORT: '8080', HOST: '0.0.0.0', KEY_PREFIX: 'shop:eu', ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'a-long-password', LOG_LEVEL: 'debug', WORKER: '0' });
+    const c = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      KEY_PREFIX: 'shop:eu',
+      ADMIN_EMAIL: 'root@example.com',
+      ADMIN_PASSWORD: 'a-long-password',
+      LOG_LEVEL: 'debug',
+      WORKER: '0',
+    });
     expect(c).toMatchObject({
       http: { port: 8080, host: '0.0.0.0' },
       redis: { keyPrefix: 'shop:eu' },
@@ -229,8 +263,20 @@ describe('good values are taken', () => {
   });
 
   test('sign-in failure budgets', () => {
-    const c = loadConfig({ LOGIN_FAILURES_PER_PAIR: '3/10m', LOGIN_FAILURES_PER_IP: '50/30m', LOGIN_FAILURES_PER_EMAIL: 'off', LOGIN_KNOWN_ADDRESSES: '3', LOGIN_KNOWN_ADDRESS_TTL: '7d' });
-    expect(c.rateLimits.signIn).toEqual({ perPair: { points: 3, windowMs: 600_000 }, perIp: { points: 50, windowMs: 1_800_000 }, perEmail: null, knownAddresses: 3, knownAddressTtlMs: 7 * 86_400_000 });
+    const c = loadConfig({
+      LOGIN_FAILURES_PER_PAIR: '3/10m',
+      LOGIN_FAILURES_PER_IP: '50/30m',
+      LOGIN_FAILURES_PER_EMAIL: 'off',
+      LOGIN_KNOWN_ADDRESSES: '3',
+      LOGIN_KNOWN_ADDRESS_TTL: '7d',
+    });
+    expect(c.rateLimits.signIn).toEqual({
+      perPair: { points: 3, windowMs: 600_000 },
+      perIp: { points: 50, windowMs: 1_800_000 },
+      perEmail: null,
+      knownAddresses: 3,
+      knownAddressTtlMs: 7 * 86_400_000,
+    });
   });
 
   test('session lifetimes, webhook hosts, query limits, proxies', () => {
@@ -252,18 +298,21 @@ describe('good values are taken', () => {
   });
 
   test('CORS origins: exact, as browsers write them in Origin', () => {
-    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173,http://127.0.0.1:8080,http://[::1]:3000,https://xn--bcher-kva.example' }).http.corsOrigins).toEqual([
-      'https://shop.example.com',
-      'http://localhost:5173',
-      'http://127.0.0.1:8080',
-      'http://[::1]:3000',
-      'https://xn--bcher-kva.example',
-    ]);
+    expect(
+      loadConfig({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173,http://127.0.0.1:8080,http://[::1]:3000,https://xn--bcher-kva.example' }).http
+        .corsOrigins,
+    ).toEqual(['https://shop.example.com', 'http://localhost:5173', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'https://xn--bcher-kva.example']);
   });
 
   test('job quotas', () => {
-    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1', JOB_MAX_PENDING_BYTES_PER_USER: '1024' }).jobs).toMatchObject({ maxPendingPerUser: 1, maxPendingBytesPerUser: 1024 });
-    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1000000', JOB_MAX_PENDING_BYTES_PER_USER: '2147483647' }).jobs).toMatchObject({ maxPendingPerUser: 1_000_000, maxPendingBytesPerUser: 2_147_483_647 });
+    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1', JOB_MAX_PENDING_BYTES_PER_USER: '1024' }).jobs).toMatchObject({
+      maxPendingPerUser: 1,
+      maxPendingBytesPerUser: 1024,
+    });
+    expect(loadConfig({ JOB_MAX_PENDING_PER_USER: '1000000', JOB_MAX_PENDING_BYTES_PER_USER: '2147483647' }).jobs).toMatchObject({
+      maxPendingPerUser: 1_000_000,
+      maxPendingBytesPerUser: 2_147_483_647,
+    });
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {
@@ -289,7 +338,8 @@ test('only src/config/ reads process.env', () => {
     for (const name of readdirSync(dir)) {
       const file = path.join(dir, name);
       if (statSync(file).isDirectory()) walk(file);
-      else if (file.endsWith('.ts') && !file.startsWith(path.join(root, 'src', 'config') + path.sep) && /process\.env\b/.test(readFileSync(file, 'utf8'))) offenders.push(path.relative(root, file));
+      else if (file.endsWith('.ts') && !file.startsWith(path.join(root, 'src', 'config') + path.sep) && /process\.env\b/.test(readFileSync(file, 'utf8')))
+        offenders.push(path.relative(root, file));
     }
   };
   walk(path.join(root, 'src'));

@@ -53,7 +53,13 @@ describe('scrypt passwords', () => {
     const parts = stored.split('$');
     const flipped = Buffer.from(parts[5], 'base64');
     flipped[0] ^= 1;
-    for (const bad of ['', 'plain', `bcrypt$${parts.slice(1).join('$')}`, [...parts.slice(0, 5), flipped.toString('base64')].join('$'), parts.slice(0, 5).join('$')]) {
+    for (const bad of [
+      '',
+      'plain',
+      `bcrypt$${parts.slice(1).join('$')}`,
+      [...parts.slice(0, 5), flipped.toString('base64')].join('$'),
+      parts.slice(0, 5).join('$'),
+    ]) {
       expect(await verifyPassword('correct-horse-42', bad)).toBe(false);
     }
   });

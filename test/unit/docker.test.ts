@@ -39,7 +39,9 @@ const execForm = (args: string): string[] => JSON.parse(args.replace(/^--\S+\s+/
 
 /** Variable names that src/config/ reads: `env.X`, `env['X']` and helpers called as `(env, 'X'`. */
 function configReads(): Set<string> {
-  const src = readdirSync(path.join(root, 'src', 'config')).map((f) => read(path.join('src', 'config', f))).join('\n');
+  const src = readdirSync(path.join(root, 'src', 'config'))
+    .map((f) => read(path.join('src', 'config', f)))
+    .join('\n');
   const names = new Set<string>();
   for (const m of src.matchAll(/\benv\.([A-Z][A-Z0-9_]*)|\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]|\(env,\s*['"]([A-Z][A-Z0-9_]*)['"]/g)) {
     names.add(m[1] ?? m[2] ?? m[3]);
@@ -68,7 +70,19 @@ function sourceOf(distFile: string): string {
 
 const instructions = dockerfile(read('Dockerfile'));
 const compose = parse(read('docker-compose.yml')) as {
-  services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; ports?: string[]; depends_on?: Record<string, { condition: string }>; volumes?: string[]; healthcheck?: { test?: string[]; disable?: boolean } }>;
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: unknown;
+      command?: string[];
+      environment?: Record<string, string>;
+      ports?: string[];
+      depends_on?: Record<string, { condition: string }>;
+      volumes?: string[];
+      healthcheck?: { test?: string[]; disable?: boolean };
+    }
+  >;
   volumes?: Record<string, unknown>;
 };
 const { services } = compose;
@@ -102,7 +116,10 @@ describe('Dockerfile', () => {
   });
 
   test('binds every interface on the config default port', () => {
-    const env = runtime.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+    const env = runtime
+      .filter((i) => i.op === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     expect(env).toMatch(/\bHOST=0\.0\.0\.0\b/);
     const port = /\bPORT=(\d+)/.exec(env);
     if (port) expect(Number(port[1])).toBe(defaultPort);
@@ -128,7 +145,10 @@ describe('Dockerfile', () => {
   });
 
   test('.dockerignore keeps local state out and lets the build inputs in', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const p of ['node_modules', 'dist', '.env', '.git', '.data']) expect(ignored).toContain(p);
     const copied = instructions.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     for (const c of copied) expect(ignored).not.toContain(c.replace(/\/$/, ''));
@@ -197,7 +217,8 @@ describe('docker-compose.yml', () => {
 
   test('every variable set in the Dockerfile or compose is read by src/config/ and listed in the contract', () => {
     const names = new Set<string>();
-    for (const s of Object.values(services).filter((s) => s.build || s.image === services.gateway.image)) for (const k of Object.keys(s.environment ?? {})) names.add(k);
+    for (const s of Object.values(services).filter((s) => s.build || s.image === services.gateway.image))
+      for (const k of Object.keys(s.environment ?? {})) names.add(k);
     for (const i of instructions.filter((i) => i.op === 'ENV')) for (const m of i.args.matchAll(/\b([A-Z][A-Z0-9_]*)=/g)) names.add(m[1]);
     expect(names.size).toBeGreaterThan(3);
     expect([...names].filter((n) => !reads.has(n))).toEqual([]);

@@ -46,11 +46,14 @@ describe('refuses before validation', () => {
     }
   });
 
-  test('a document whose fragments expand past 10,000 selections: the cost check\'s own refusal', () => {
+  test("a document whose fragments expand past 10,000 selections: the cost check's own refusal", () => {
     let q = '{ ...F0 }\n';
     for (let i = 0; i < 40; i++) q += `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }\n`;
     q += 'fragment F40 on Query { version }\n';
-    expect(refusal(q, { ...LIMITS, cost: 1000 })).toEqual({ message: 'Query expands to more than 10000 fields', extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', maxNodes: 10000 }) });
+    expect(refusal(q, { ...LIMITS, cost: 1000 })).toEqual({
+      message: 'Query expands to more than 10000 fields',
+      extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', maxNodes: 10000 }),
+    });
   });
 
   test('root fields, nested objects and root fragments count; lists at least once', () => {
@@ -70,7 +73,13 @@ describe('refuses before validation', () => {
 describe('lets through', () => {
   test("GraphiQL's introspection query under the default limits", async () => {
     const gateway = await buildGatewaySchema();
-    const q = getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true });
+    const q = getIntrospectionQuery({
+      descriptions: true,
+      inputValueDeprecation: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+    });
     expect(checkShape(gateway, parse(q), undefined, { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 })).toBeNull();
   });
 
@@ -87,15 +96,27 @@ const documents = (): fc.Arbitrary<string> => {
   const condition = fc.constantFrom('', '', '', ' @skip(if: $b)', ' @include(if: true)');
   const field = (depth: number): fc.Arbitrary<string> => {
     const leaf = fc.tuple(fc.constantFrom('id', 'name', '__typename'), condition).map(([f, d]) => `${f}${d}`);
-    const object = (): fc.Arbitrary<string> => fc.tuple(fc.constantFrom('friends', 'best', 'friends(limit: 2)', 'friends(limit: 0)'), condition, set(depth + 1)).map(([f, d, s]) => `${f}${d} ${s}`);
+    const object = (): fc.Arbitrary<string> =>
+      fc.tuple(fc.constantFrom('friends', 'best', 'friends(limit: 2)', 'friends(limit: 0)'), condition, set(depth + 1)).map(([f, d, s]) => `${f}${d} ${s}`);
     return fc.tuple(fc.boolean(), depth >= 4 ? leaf : fc.oneof(leaf, object())).map(([alias, f]) => `${alias ? `a${f.length}: ` : ''}${f}`);
   };
   const set = (depth: number): fc.Arbitrary<string> =>
-    fc.array(fc.oneof(field(depth), field(depth).map((f) => `... on User { ${f} }`), field(depth).map((f) => `... { ${f} }`)), { minLength: 1, maxLength: 3 }).map((fs) => `{ ${fs.join(' ')} }`);
+    fc
+      .array(
+        fc.oneof(
+          field(depth),
+          field(depth).map((f) => `... on User { ${f} }`),
+          field(depth).map((f) => `... { ${f} }`),
+        ),
+        { minLength: 1, maxLength: 3 },
+      )
+      .map((fs) => `{ ${fs.join(' ')} }`);
   const rootCondition = fc.constantFrom('', '', ' @skip(if: $b)');
   const root = fc.oneof(
     fc.tuple(fc.constantFrom('version', 'count', '__typename', 'q: version'), rootCondition).map(([f, d]) => `${f}${d}`),
-    fc.tuple(fc.constantFrom('me', 'users', 'users(limit: 3)', 'node'), rootCondition, set(2)).map(([f, d, s]) => (f === 'node' ? `${f}${d} { id ... on User ${s} }` : `${f}${d} ${s}`)),
+    fc
+      .tuple(fc.constantFrom('me', 'users', 'users(limit: 3)', 'node'), rootCondition, set(2))
+      .map(([f, d, s]) => (f === 'node' ? `${f}${d} { id ... on User ${s} }` : `${f}${d} ${s}`)),
     fc.constant('...R'),
   );
   return fc

@@ -57,7 +57,15 @@ test('a report flags mismatch, small samples and unattributed conversions, and c
     createdAt: 1,
     stoppedAt: null,
     winner: null,
-    counters: { 'a:exposures': '1000', 'b:exposures': '1300', 'c:exposures': '50', 'a:conversions': '100', 'b:conversions': '165', 'c:conversions': '9', '!unexposed': '2' },
+    counters: {
+      'a:exposures': '1000',
+      'b:exposures': '1300',
+      'c:exposures': '50',
+      'a:conversions': '100',
+      'b:conversions': '165',
+      'c:conversions': '9',
+      '!unexposed': '2',
+    },
   });
   expect(r.sampleRatioMismatch).toBe(true);
   expect(r.warnings.map((w) => w.slice(0, 20))).toEqual(['Sample ratio mismatc', 'A variant has fewer ', '2 conversion(s) name', '2 comparisons with c']);

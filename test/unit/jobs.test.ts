@@ -64,7 +64,17 @@ test('every handler file of src/worker/handlers is found, each type once', () =>
 
 test('job settings: defaults and refusals', () => {
   const c = loadConfig({});
-  expect(c.jobs).toMatchObject({ backoffMs: 1000, defaultMaxAttempts: 3, lockMs: 30_000, shutdownGraceMs: 5000, maxDataBytes: 65536, webhookTimeoutMs: 10_000, smtpUrl: null, mailFrom: 'gateway@localhost', outboxMax: 10_000 });
+  expect(c.jobs).toMatchObject({
+    backoffMs: 1000,
+    defaultMaxAttempts: 3,
+    lockMs: 30_000,
+    shutdownGraceMs: 5000,
+    maxDataBytes: 65536,
+    webhookTimeoutMs: 10_000,
+    smtpUrl: null,
+    mailFrom: 'gateway@localhost',
+    outboxMax: 10_000,
+  });
   expect(c.jobs.keepCompleted).toEqual({ count: 1000, ageMs: 86_400_000 });
   expect(c.jobs.keepFailed).toEqual({ count: 10_000, ageMs: 7 * 86_400_000 });
   expect(() => loadConfig({ JOB_BACKOFF: 'soon' })).toThrow(/JOB_BACKOFF/);

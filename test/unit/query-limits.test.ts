@@ -113,7 +113,11 @@ describe('validation rules', () => {
   });
 
   test('each rule reports once, with a code of its own kind', () => {
-    const errs = validate(sdl, parse(`{ ${Array.from({ length: 10 }, (_, i) => `a${i}: version`).join(' ')} }`), [aliasRule(2), directiveRule(2), depthRule(5)]);
+    const errs = validate(sdl, parse(`{ ${Array.from({ length: 10 }, (_, i) => `a${i}: version`).join(' ')} }`), [
+      aliasRule(2),
+      directiveRule(2),
+      depthRule(5),
+    ]);
     expect(errs).toHaveLength(1);
     expect(errs[0].extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'aliases' });
   });

@@ -4,10 +4,22 @@ import { policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type Ra
 import type { StoreCharge } from '../../src/services/ratelimit/store';
 
 const policy = (points: number, windowMs: number, burst = points, oversize = false): RatePolicy => ({
-  name: 'p', points, windowMs, burst, by: 'identity', onRedisDown: 'open', chargeDefault: true, oversize,
+  name: 'p',
+  points,
+  windowMs,
+  burst,
+  by: 'identity',
+  onRedisDown: 'open',
+  chargeDefault: true,
+  oversize,
 });
 const charge = (p: RatePolicy, cost = 1, key = 'k'): StoreCharge => ({
-  key, tag: key, cost, interval: p.windowMs / p.points, capacity: p.burst * (p.windowMs / p.points), oversize: p.oversize,
+  key,
+  tag: key,
+  cost,
+  interval: p.windowMs / p.points,
+  capacity: p.burst * (p.windowMs / p.points),
+  oversize: p.oversize,
 });
 
 test('a fresh client gets exactly N at once, then one point every window/N', () => {
@@ -55,7 +67,14 @@ test('a cost above the burst passes only on a full bucket when the policy allows
 });
 
 test('headers follow the IETF draft syntax', () => {
-  const s = (name: string, p: RatePolicy, remaining: number, resetMs: number, retryMs = 0): PolicyState => ({ policy: { ...p, name }, partition: 'ip:1', cost: 1, remaining, resetMs, retryMs });
+  const s = (name: string, p: RatePolicy, remaining: number, resetMs: number, retryMs = 0): PolicyState => ({
+    policy: { ...p, name },
+    partition: 'ip:1',
+    cost: 1,
+    remaining,
+    resetMs,
+    retryMs,
+  });
   const states = [s('default', policy(600, 60_000), 599, 100), s('login-ip', policy(60, 900_000, 20), 0, 45_000, 45_000)];
   expect(policyHeader(states)).toBe('"default";q=600;w=60, "login-ip";q=60;w=900;burst=20');
   expect(stateHeader(states)).toBe('"default";r=599;t=1, "login-ip";r=0;t=45');

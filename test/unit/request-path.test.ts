@@ -18,7 +18,13 @@ describe('cost plugin', () => {
     const contextValue = { ctx: { cost: 0 } } as ResolverContext;
     const listener = await plugin.requestDidStart!({} as never);
     const operation = document.definitions[0];
-    await listener!.didResolveOperation!({ schema, document, request: { variables }, contextValue, operation } as unknown as GraphQLRequestContextDidResolveOperation<ResolverContext>);
+    await listener!.didResolveOperation!({
+      schema,
+      document,
+      request: { variables },
+      contextValue,
+      operation,
+    } as unknown as GraphQLRequestContextDidResolveOperation<ResolverContext>);
     return contextValue.ctx.cost;
   }
 

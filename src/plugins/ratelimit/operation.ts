@@ -3,14 +3,26 @@
  * expanded, @skip/@include applied, one entry per response key (so every alias
  * counts), with its arguments coerced from the variables.
  */
-import { getArgumentValues, getVariableValues, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  getArgumentValues,
+  getVariableValues,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { collectFields } from 'graphql/execution/collectFields';
 import { policiesOf, signInOf } from '../../types/ratelimit/rate-limit.decorator';
 import type { RootField } from '../../services/ratelimit/root-field';
 
 export type { RootField };
 
-export function rootFields(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, rawVariables: Record<string, unknown>): RootField[] {
+export function rootFields(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  rawVariables: Record<string, unknown>,
+): RootField[] {
   const type = schema.getRootType(operation.operation);
   if (!type) return [];
   const fragments: Record<string, FragmentDefinitionNode> = Object.create(null);

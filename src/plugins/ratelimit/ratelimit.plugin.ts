@@ -66,7 +66,8 @@ export function rateLimitGuard(service: RateLimitService, maxOpen: number): Subs
     const label = op.operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'subscription');
     const req = { cost: op.cost, roots, operation: label, transport: 'ws' } as const;
     try {
-      if (conn.open.size >= maxOpen) await service.refuse(ctx, SUBSCRIPTION_CAP_POLICY, 1, `At most ${maxOpen} subscriptions may be open on one connection`, req);
+      if (conn.open.size >= maxOpen)
+        await service.refuse(ctx, SUBSCRIPTION_CAP_POLICY, 1, `At most ${maxOpen} subscriptions may be open on one connection`, req);
       await service.enforce(ctx, req);
     } catch (err) {
       throw err instanceof GraphQLError ? wsError(err) : err;

@@ -37,7 +37,9 @@ export class AnalyticsResolver {
     return true;
   }
 
-  @Mutation(() => Boolean, { description: "Anyone may track. Naming an experiment counts it for the viewer's variant. valueCents is revenue only from an admin." })
+  @Mutation(() => Boolean, {
+    description: "Anyone may track. Naming an experiment counts it for the viewer's variant. valueCents is revenue only from an admin.",
+  })
   async trackConversion(@Arg('input', () => ConversionInput) input: ConversionInput, @Ctx() { ctx, services }: ResolverContext): Promise<boolean> {
     await services.analytics.trackConversion(ctx, input);
     return true;
@@ -58,7 +60,9 @@ export class AnalyticsResolver {
   @Authorized('ADMIN')
   // One point per minute; the longest window is the longest ANALYTICS_RETENTION (31 days).
   @ListSize({ arg: 'minutes', default: 60, max: 31 * 24 * 60 })
-  @Query(() => [TimePoint], { description: 'Admin only. Per-minute counts for the last `minutes` (1 to ANALYTICS_RETENTION, default 60), oldest first, all pages when `page` is null.' })
+  @Query(() => [TimePoint], {
+    description: 'Admin only. Per-minute counts for the last `minutes` (1 to ANALYTICS_RETENTION, default 60), oldest first, all pages when `page` is null.',
+  })
   async pageViewSeries(
     @Arg('page', () => String, { nullable: true }) page: string | null,
     @Arg('minutes', () => Int, { nullable: true, defaultValue: 60 }) minutes: number,
@@ -76,7 +80,11 @@ export class AnalyticsResolver {
 
   @ListSize({ arg: 'limit', default: 10, max: 100 })
   @FieldResolver(() => [PageStats], { description: `Most viewed first. Limit 1 to 100, default 10; liveStats carries the top ${LIVE_TOP_PAGES}.` })
-  async topPages(@Root() stats: AnalyticsStats, @Arg('limit', () => Int, { nullable: true, defaultValue: 10 }) limit: number, @Ctx() { ctx, services }: ResolverContext): Promise<PageStats[]> {
+  async topPages(
+    @Root() stats: AnalyticsStats,
+    @Arg('limit', () => Int, { nullable: true, defaultValue: 10 }) limit: number,
+    @Ctx() { ctx, services }: ResolverContext,
+  ): Promise<PageStats[]> {
     const n = limit ?? 10;
     if (n < 1 || n > 100) throw badInput('limit must be from 1 to 100', { limit: ['must be from 1 to 100'] });
     const read = stats.topPagesRead;
@@ -94,7 +102,10 @@ export class AnalyticsResolver {
     },
     description: 'Admin only. Every tracked event on any instance; `types` omitted or empty means all.',
   })
-  analyticsEvents(@Root() event: AnalyticsEventPayload, @Arg('types', () => [AnalyticsEventType], { nullable: true, validate: false }) _types?: AnalyticsEventType[] | null): AnalyticsEvent {
+  analyticsEvents(
+    @Root() event: AnalyticsEventPayload,
+    @Arg('types', () => [AnalyticsEventType], { nullable: true, validate: false }) _types?: AnalyticsEventType[] | null,
+  ): AnalyticsEvent {
     return sharedEvent(event);
   }
 

@@ -10,13 +10,18 @@ import { ListSize } from '../../types/list-size';
 @Resolver(() => Experiment)
 export class ExperimentResolver {
   @Authorized('ADMIN')
-  @Mutation(() => Experiment, { description: 'Admin only. Creating the same experiment again returns it; other variants or weights under an existing key are refused.' })
+  @Mutation(() => Experiment, {
+    description: 'Admin only. Creating the same experiment again returns it; other variants or weights under an existing key are refused.',
+  })
   async createExperiment(@Arg('input', () => ExperimentInput) input: ExperimentInput, @Ctx() { ctx, services }: ResolverContext): Promise<Experiment> {
     return toExperiment(await services.experiments.create(input));
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Experiment, { description: 'Admin only. After this, assignVariant gives every visitor `winner` (the first variant when null) and records no exposure; the results stay as they were. The same stop again is a no-op.' })
+  @Mutation(() => Experiment, {
+    description:
+      'Admin only. After this, assignVariant gives every visitor `winner` (the first variant when null) and records no exposure; the results stay as they were. The same stop again is a no-op.',
+  })
   async stopExperiment(
     @Arg('key') key: string,
     @Arg('winner', () => String, { nullable: true }) winner: string | null,
@@ -25,7 +30,9 @@ export class ExperimentResolver {
     return toExperiment(await services.experiments.stop(key, winner ?? null));
   }
 
-  @Mutation(() => String, { description: 'Anyone. Deterministic per viewer (visitorId, else user, else session, else IP and user agent); records an exposure once.' })
+  @Mutation(() => String, {
+    description: 'Anyone. Deterministic per viewer (visitorId, else user, else session, else IP and user agent); records an exposure once.',
+  })
   assignVariant(
     @Arg('experiment') experiment: string,
     @Arg('visitorId', () => String, { nullable: true, description: 'As in PageViewInput.' }) visitorId: string | null,
@@ -46,7 +53,10 @@ export class ExperimentResolver {
   @Authorized('ADMIN')
   @ListSize({ arg: 'limit', default: 20, max: 100 })
   @Query(() => [Experiment], { description: 'Admin only. The most recent first; limit 1 to 100, default 20.' })
-  async experiments(@Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number, @Ctx() { ctx, services }: ResolverContext): Promise<Experiment[]> {
+  async experiments(
+    @Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number,
+    @Ctx() { ctx, services }: ResolverContext,
+  ): Promise<Experiment[]> {
     const n = limit ?? 20;
     if (n < 1 || n > 100) throw badInput('limit must be from 1 to 100', { limit: ['must be from 1 to 100'] });
     return (await services.experiments.recent(n)).map(toExperiment);

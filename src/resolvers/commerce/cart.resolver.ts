@@ -23,7 +23,10 @@ export class CartResolver {
   }
 
   @Mutation(() => Cart, { description: 'Quantity 0 removes the line.' })
-  async setCartItemQuantity(@Args(() => SetCartItemQuantityArgs) { productId, quantity }: SetCartItemQuantityArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Cart> {
+  async setCartItemQuantity(
+    @Args(() => SetCartItemQuantityArgs) { productId, quantity }: SetCartItemQuantityArgs,
+    @Ctx() { ctx, services }: ResolverContext,
+  ): Promise<Cart> {
     return toCart(await services.carts.setQuantity(await owner(ctx), productId, quantity));
   }
 

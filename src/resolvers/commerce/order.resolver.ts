@@ -28,7 +28,8 @@ export class OrderResolver {
   @Authorized()
   @RateLimit({ name: 'checkout', points: 10, window: '1m', burst: 5 })
   @Mutation(() => Order, {
-    description: "Buys the signed-in user's cart in one atomic step, or nothing: OUT_OF_STOCK lists each short line (extensions.lines). The same idempotencyKey never creates a second order.",
+    description:
+      "Buys the signed-in user's cart in one atomic step, or nothing: OUT_OF_STOCK lists each short line (extensions.lines). The same idempotencyKey never creates a second order.",
   })
   async checkout(@Args(() => CheckoutArgs) { idempotencyKey }: CheckoutArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Order> {
     const { user } = await signedInUser(ctx);

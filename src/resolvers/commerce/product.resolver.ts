@@ -21,7 +21,10 @@ export class ProductResolver {
 
   @ListSize({ arg: 'limit', default: 5, max: 20 })
   @Query(() => [Product], { description: 'Products often bought with this one, then best sellers; never itself, never out of stock.' })
-  async recommendations(@Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Product[]> {
+  async recommendations(
+    @Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs,
+    @Ctx() { ctx, services }: ResolverContext,
+  ): Promise<Product[]> {
     return (await services.recommendations.forProduct(productId, limit ?? 5)).map(toProduct);
   }
 

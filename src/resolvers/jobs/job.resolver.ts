@@ -44,7 +44,8 @@ export class JobResolver {
 
   @Authorized()
   @Mutation(() => Job, {
-    description: 'Enqueues a job of a client type (see the job types table). The same idempotencyKey returns the same job. QUOTA_EXCEEDED past the caller\'s job quota (myJobQuota).',
+    description:
+      "Enqueues a job of a client type (see the job types table). The same idempotencyKey returns the same job. QUOTA_EXCEEDED past the caller's job quota (myJobQuota).",
   })
   // validate: false on both: JobService checks the input's bounds (enqueueInputProblems), for internal callers too.
   async enqueueJob(@Arg('input', () => EnqueueJobInput, { validate: false }) input: EnqueueJobInput, @Ctx() { ctx, services }: ResolverContext): Promise<Job> {
@@ -57,8 +58,12 @@ export class JobResolver {
   @Mutation(() => [Job], {
     description: `Enqueues 1 to ${JOB_LIMITS.batch} jobs in one round trip, in order; costs one point per job. One invalid item refuses the batch (BAD_USER_INPUT or FORBIDDEN naming inputs[i]) and nothing is enqueued; so does a batch that does not fit in the caller's job quota (QUOTA_EXCEEDED).`,
   })
-  async enqueueJobs(@Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[], @Ctx() { ctx, services }: ResolverContext): Promise<Job[]> {
-    if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch) throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });
+  async enqueueJobs(
+    @Arg('inputs', () => [EnqueueJobInput], { validate: false }) inputs: EnqueueJobInput[],
+    @Ctx() { ctx, services }: ResolverContext,
+  ): Promise<Job[]> {
+    if (inputs.length < 1 || inputs.length > JOB_LIMITS.batch)
+      throw badInput(`inputs must hold 1 to ${JOB_LIMITS.batch} jobs`, { inputs: [`must hold 1 to ${JOB_LIMITS.batch} jobs`] });
     return services.jobs.enqueueMany(await viewer(ctx), inputs);
   }
 

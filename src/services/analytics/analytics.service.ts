@@ -113,7 +113,8 @@ function results(res: Piped | null): unknown[] {
 export function normalizePage(raw: string): string {
   const cut = raw.search(/[?#]/);
   const page = cut < 0 ? raw : raw.slice(0, cut);
-  if (page.length > MAX_PAGE_LENGTH) throw badInput(`The page path is longer than ${MAX_PAGE_LENGTH} characters`, { page: [`must be at most ${MAX_PAGE_LENGTH} characters`] });
+  if (page.length > MAX_PAGE_LENGTH)
+    throw badInput(`The page path is longer than ${MAX_PAGE_LENGTH} characters`, { page: [`must be at most ${MAX_PAGE_LENGTH} characters`] });
   return page;
 }
 
@@ -151,8 +152,28 @@ export class AnalyticsService {
         runScript<number>(
           this.redis,
           'trackPageView',
-          [k.anTotals(), k.anPages(), k.anUniques(), k.anUniques(page), k.anUniques(OTHER), k.anMinute(Math.floor(at / MINUTE)), journey, k.anDirty(), budget.key],
-          [page, visitorId, this.config.analytics.maxPages, this.bucketTtlSec, JOURNEY_CAP, this.bucketTtlSec, k.channel(ANALYTICS_EVENTS_TOPIC), JSON.stringify(event), ...budget.args],
+          [
+            k.anTotals(),
+            k.anPages(),
+            k.anUniques(),
+            k.anUniques(page),
+            k.anUniques(OTHER),
+            k.anMinute(Math.floor(at / MINUTE)),
+            journey,
+            k.anDirty(),
+            budget.key,
+          ],
+          [
+            page,
+            visitorId,
+            this.config.analytics.maxPages,
+            this.bucketTtlSec,
+            JOURNEY_CAP,
+            this.bucketTtlSec,
+            k.channel(ANALYTICS_EVENTS_TOPIC),
+            JSON.stringify(event),
+            ...budget.args,
+          ],
         ),
       (code) => code === -1,
     );
@@ -188,7 +209,14 @@ export class AnalyticsService {
   private async convert(c: { type: string; valueCents: number; visitorId: string; experiment: string; orderId?: string }): Promise<number> {
     const at = Date.now();
     const named = c.experiment !== '' && c.experiment !== '*' ? c.experiment : '';
-    const event: AnalyticsEventPayload = { type: 'CONVERSION', at, visitorId: c.visitorId, conversionType: c.type, valueCents: c.valueCents, ...(named ? { experiment: named } : {}) };
+    const event: AnalyticsEventPayload = {
+      type: 'CONVERSION',
+      at,
+      visitorId: c.visitorId,
+      conversionType: c.type,
+      valueCents: c.valueCents,
+      ...(named ? { experiment: named } : {}),
+    };
     const k = this.keys;
     const [code] = await runScript<[number, string]>(
       this.redis,

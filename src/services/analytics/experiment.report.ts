@@ -79,12 +79,26 @@ export function buildReport(raw: RawExperiment): ExperimentReport {
       significant: pValue !== null && pValue < ALPHA / comparisons,
     };
   });
-  const srm = sampleRatioPValue(arms.map((a) => a.exposures), raw.weights);
+  const srm = sampleRatioPValue(
+    arms.map((a) => a.exposures),
+    raw.weights,
+  );
   const mismatch = srm !== null && srm < SRM_ALPHA;
   const unattributed = n('!unexposed');
   const warnings: string[] = [];
   if (mismatch) {
-    const shares = variants.map((v) => `${v.name} ${pct(v.exposures / Math.max(1, arms.reduce((s, a) => s + a.exposures, 0)))} (expected ${pct(v.weight)})`).join(', ');
+    const shares = variants
+      .map(
+        (v) =>
+          `${v.name} ${pct(
+            v.exposures /
+              Math.max(
+                1,
+                arms.reduce((s, a) => s + a.exposures, 0),
+              ),
+          )} (expected ${pct(v.weight)})`,
+      )
+      .join(', ');
     warnings.push(`Sample ratio mismatch (p = ${srm!.toExponential(1)}): ${shares}. Check assignment and exposure logging before trusting any result.`);
   }
   if (arms.some((a) => a.exposures < MIN_EXPOSURES)) warnings.push(`A variant has fewer than ${MIN_EXPOSURES} exposures: too early to judge.`);

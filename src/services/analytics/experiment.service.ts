@@ -66,7 +66,10 @@ export class ExperimentService {
     if (code === -1) throw notFound(`Experiment ${key}`);
     if (code === -2) throw badInput(`${winner} is not a variant of experiment ${key}`, { winner: ['is not a variant'] });
     const report = (await this.get(key))!;
-    if (code === -3) throw badInput(`Experiment ${key} was already stopped with winner ${report.winner ?? report.control}`, { winner: ['differs from the winner it was stopped with'] });
+    if (code === -3)
+      throw badInput(`Experiment ${key} was already stopped with winner ${report.winner ?? report.control}`, {
+        winner: ['differs from the winner it was stopped with'],
+      });
     return report;
   }
 
@@ -84,7 +87,15 @@ export class ExperimentService {
         runScript<Reply>(
           this.redis,
           'assignVariant',
-          [k.experiment(key, 'def'), k.experiment(key, 'stats'), k.anDirty(), k.anVisitorExps(visitorKey), k.experiment(key, 'assign'), k.experiment(key, 'converted'), budget.key],
+          [
+            k.experiment(key, 'def'),
+            k.experiment(key, 'stats'),
+            k.anDirty(),
+            k.anVisitorExps(visitorKey),
+            k.experiment(key, 'assign'),
+            k.experiment(key, 'converted'),
+            budget.key,
+          ],
           [key, point, visitor, this.config.analytics.experimentVisitorTtlMs, ...budget.args],
         ),
       ([c]) => c === 3,

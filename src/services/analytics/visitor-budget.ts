@@ -37,7 +37,10 @@ export function addressBlock(ip: string): string {
   const right = bare.includes('::') && tail ? tail.split(':') : [];
   // An embedded IPv4 tail (::ffff:1.2.3.4) sits in the low 64 bits: it does not change the /64.
   const groups = bare.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
 }
 
 /** Decides, per request, whose counter a new visitor key is charged to. */

@@ -60,7 +60,9 @@ export class VisitorService {
 
   /** Domain-separated inputs (each starts with its own word and a newline; an IP has neither). */
   private async mac(data: string): Promise<Buffer> {
-    return createHmac('sha256', await this.loadSalt()).update(data).digest();
+    return createHmac('sha256', await this.loadSalt())
+      .update(data)
+      .digest();
   }
 
   private loadSalt(): Promise<string> {

@@ -78,7 +78,10 @@ export class CartService {
   private ttl(owner: CartOwner): number {
     if (!ownerId(owner).startsWith('g:')) return this.config.commerce.cartIdleTtlMs;
     const now = Date.now();
-    const sessionEnds = Math.min(now + this.config.sessions.idleTtlMs, typeof owner === 'string' ? now + this.config.sessions.maxAgeMs : owner.sessionExpiresAt);
+    const sessionEnds = Math.min(
+      now + this.config.sessions.idleTtlMs,
+      typeof owner === 'string' ? now + this.config.sessions.maxAgeMs : owner.sessionExpiresAt,
+    );
     return Math.max(1, Math.min(this.config.commerce.cartIdleTtlMs, sessionEnds + this.config.commerce.guestCartGraceMs - now));
   }
 

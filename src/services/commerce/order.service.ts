@@ -264,7 +264,17 @@ export class OrderService {
       this.redis,
       'orderAdvance',
       [k.order(orderId), k.catalog('stock'), k.catalog('version'), k.catalog('cache'), this.events.stream('orders'), k.catalog('pending')],
-      [from.join(','), to, now, to === 'FAILED' ? '1' : '0', reason, k.channel(ORDER_UPDATED_TOPIC), new Date(now).toISOString(), this.events.source, this.events.maxLen],
+      [
+        from.join(','),
+        to,
+        now,
+        to === 'FAILED' ? '1' : '0',
+        reason,
+        k.channel(ORDER_UPDATED_TOPIC),
+        new Date(now).toISOString(),
+        this.events.source,
+        this.events.maxLen,
+      ],
     );
     if (reply[0] === -1) throw new Error(`order ${orderId} does not exist`);
     return orderFromFlat(reply[1]);

@@ -78,7 +78,17 @@ export class InstancesService {
       if (!this.info.roles.includes(role)) this.info.roles.push(role);
       this.info.address ??= address;
     } else {
-      this.info = { id: this.id, role, roles: [role], version: packageVersion(), address, hostname: hostname(), pid: process.pid, startedAt: Date.now(), ttlMs: this.settings.ttlMs };
+      this.info = {
+        id: this.id,
+        role,
+        roles: [role],
+        version: packageVersion(),
+        address,
+        hostname: hostname(),
+        pid: process.pid,
+        startedAt: Date.now(),
+        ttlMs: this.settings.ttlMs,
+      };
     }
     // Redis unreachable at start: the next heartbeat registers it.
     await this.beat().catch(() => undefined);
@@ -126,7 +136,12 @@ export class InstancesService {
 
   private async send(info: InstanceInfo): Promise<void> {
     try {
-      await runScript(this.redis, 'registryHeartbeat', [this.keys.registry('alive'), this.keys.registry('info')], [this.id, this.settings.ttlMs, JSON.stringify(info)]);
+      await runScript(
+        this.redis,
+        'registryHeartbeat',
+        [this.keys.registry('alive'), this.keys.registry('info')],
+        [this.id, this.settings.ttlMs, JSON.stringify(info)],
+      );
       if (this.failing) this.log.info({ instance: this.id }, 'registry heartbeat restored');
       this.failing = false;
     } catch (err) {

@@ -44,7 +44,14 @@ function intProblem(v: number | null | undefined, min: number, max: number): str
   return v < min ? `must not be less than ${min}` : v > max ? `must not be greater than ${max}` : null;
 }
 
-type EnqueueFields = { type: string; data: unknown; priority?: number | null; delayMs?: number | null; maxAttempts?: number | null; idempotencyKey?: string | null };
+type EnqueueFields = {
+  type: string;
+  data: unknown;
+  priority?: number | null;
+  delayMs?: number | null;
+  maxAttempts?: number | null;
+  idempotencyKey?: string | null;
+};
 
 /**
  * The input's problems by field, or null when it is fine: type, data depth, priority, delay,
@@ -66,4 +73,3 @@ export function enqueueInputProblems(input: EnqueueFields): Record<string, strin
   add('idempotencyKey', key === undefined || key === null || IDEMPOTENCY_KEY.test(key) ? null : 'must be 1 to 128 printable ASCII characters');
   return out;
 }
-

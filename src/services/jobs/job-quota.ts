@@ -104,7 +104,17 @@ export class JobQuota {
    */
   async settle(owner: string, ids: readonly string[], graceMs = 0): Promise<{ reserved: number; released: number }> {
     const k = this.queue.keys;
-    const keys = [...this.ownerKeys(owner), k.delayed, k.prioritized, k.wait, k.paused, k.active, k.completed, k.failed, ...ids.map((id) => this.queue.toKey(id))];
+    const keys = [
+      ...this.ownerKeys(owner),
+      k.delayed,
+      k.prioritized,
+      k.wait,
+      k.paused,
+      k.active,
+      k.completed,
+      k.failed,
+      ...ids.map((id) => this.queue.toKey(id)),
+    ];
     const [reserved, released] = await runScript<[number, number]>(this.redis, 'jobQuotaSettle', keys, [owner, graceMs, ...ids]);
     return { reserved, released };
   }
@@ -131,7 +141,11 @@ export class JobQuota {
     const batches = [...this.startedJobs];
     this.startedJobs.clear();
     await Promise.all(
-      batches.map(([owner, ids]) => this.settle(owner, ids).catch((err: Error) => this.log.debug({ err: err.message, jobs: ids.length }, 'job quota settle failed; the recovery sweep repairs it'))),
+      batches.map(([owner, ids]) =>
+        this.settle(owner, ids).catch((err: Error) =>
+          this.log.debug({ err: err.message, jobs: ids.length }, 'job quota settle failed; the recovery sweep repairs it'),
+        ),
+      ),
     );
   }
 
@@ -140,7 +154,12 @@ export class JobQuota {
     const [jobs, bytes] = this.ownerKeys(owner);
     const res = await this.redis.multi().hlen(jobs).get(bytes).exec();
     if (!res || res.some(([err]) => err)) throw res?.find(([err]) => err)?.[0] ?? new Error('quota read aborted');
-    return { pending: Number(res[0][1]), pendingBytes: Number(res[1][1] ?? 0), maxPending: this.limits.maxPending, maxPendingBytes: this.limits.maxPendingBytes };
+    return {
+      pending: Number(res[0][1]),
+      pendingBytes: Number(res[1][1] ?? 0),
+      maxPending: this.limits.maxPending,
+      maxPendingBytes: this.limits.maxPendingBytes,
+    };
   }
 
   /**

@@ -23,7 +23,9 @@ function isHandler(value: unknown): value is AnyJobHandler {
 /** Every JobHandler exported by a file of `dir` (default ./handlers), sorted by type. */
 export function loadHandlers(dir = HANDLER_DIR): AnyJobHandler[] {
   const found: AnyJobHandler[] = [];
-  for (const file of readdirSync(dir).filter((f) => HANDLER_FILE.test(f) && !/\.test\./.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => HANDLER_FILE.test(f) && !/\.test\./.test(f))
+    .sort()) {
     // Loaded at start-up only; a handler file is plain CommonJS after compilation.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(dir, file)) as Record<string, unknown>;

@@ -164,11 +164,18 @@ export class JobService {
         throw batch ? inBatch(err, i) : err;
       }
     });
-    const bulk = prepared.map((p): NewJob => ({ name: p.type, data: { owner, payload: p.payload }, opts: this.bullOptions(p.jobId, p.item), stable: Boolean(p.item.idempotencyKey) }));
+    const bulk = prepared.map((p): NewJob => ({
+      name: p.type,
+      data: { owner, payload: p.payload },
+      opts: this.bullOptions(p.jobId, p.item),
+      stable: Boolean(p.item.idempotencyKey),
+    }));
     const jobs = await this.addReserved(owner, bulk, true);
     // A reused key names a job that may have moved on (or carry other data): report it as stored.
     // (Most batches carry no key: then no await, no array of nulls.)
-    const keyed = prepared.some((p) => p.item.idempotencyKey) ? await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : null))) : [];
+    const keyed = prepared.some((p) => p.item.idempotencyKey)
+      ? await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : null)))
+      : [];
     return jobs.map((job, i) => keyed[i] ?? recordFromJob(job, prepared[i].item.delayMs ? JobState.DELAYED : JobState.WAITING));
   }
 
@@ -182,7 +189,11 @@ export class JobService {
     checkInput({ type, data, ...opts });
     const payload = this.prepare(handler, data, { kind: 'internal' });
     const stored: StoredJobData = { owner: opts.owner ?? null, payload };
-    const [job] = await this.addReserved(stored.owner, [{ name: handler.type, data: stored, opts: this.bullOptions(opts.jobId ?? newJobId(), opts), stable: opts.jobId !== undefined }], false);
+    const [job] = await this.addReserved(
+      stored.owner,
+      [{ name: handler.type, data: stored, opts: this.bullOptions(opts.jobId ?? newJobId(), opts), stable: opts.jobId !== undefined }],
+      false,
+    );
     return { id: String(job.id) };
   }
 
@@ -297,7 +308,10 @@ export class JobService {
   async list(state: JobState, limit: number): Promise<JobRecord[]> {
     const pending = state === JobState.WAITING || state === JobState.DELAYED || state === JobState.ACTIVE;
     const jobs = await this.queue.getJobs(BULL_TYPES[state], 0, limit - 1, pending);
-    return jobs.filter(Boolean).slice(0, limit).map((j) => recordFromJob(j, state));
+    return jobs
+      .filter(Boolean)
+      .slice(0, limit)
+      .map((j) => recordFromJob(j, state));
   }
 
   async counts(): Promise<QueueCounts> {

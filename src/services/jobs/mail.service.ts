@@ -46,7 +46,12 @@ export class MailService {
   async send(jobId: string, msg: MailMessage): Promise<Delivery> {
     if (this.config.smtpUrl) return this.sendSmtp(jobId, msg);
     const entry: OutboxEntry = { jobId, from: this.config.mailFrom, ...msg, at: new Date().toISOString() };
-    const added = await runScript<number>(this.redis, 'outboxDeliver', [this.keys.outbox(), this.keys.outboxSent(jobId)], [JSON.stringify(entry), this.config.outboxMax, MARKER_TTL_MS]);
+    const added = await runScript<number>(
+      this.redis,
+      'outboxDeliver',
+      [this.keys.outbox(), this.keys.outboxSent(jobId)],
+      [JSON.stringify(entry), this.config.outboxMax, MARKER_TTL_MS],
+    );
     return { transport: 'outbox', duplicate: added === 0 };
   }
 

@@ -81,13 +81,31 @@ export function signInParts(email: string, ip: string): { pair: Part; ip: Part; 
 /** The key of a policy's partition. */
 export const keyOf = (keys: Keys, policy: RatePolicy, p: Part): string => keys.rateLimit(p.tag, p.suffix ? `${policy.name}:${p.suffix}` : policy.name);
 
-export function buildCharges(keys: Keys, subject: Subject, defaultPolicy: RatePolicy, cost: number, roots: readonly RootField[], extra: ExtraPolicies): Charge[] {
+export function buildCharges(
+  keys: Keys,
+  subject: Subject,
+  defaultPolicy: RatePolicy,
+  cost: number,
+  roots: readonly RootField[],
+  extra: ExtraPolicies,
+): Charge[] {
   const byKey = new Map<string, Charge>();
   const add = (policy: RatePolicy, p: Part, points: number, waiver?: StoreCharge['waiver']): void => {
     const key = keyOf(keys, policy, p);
     const prev = byKey.get(key);
     if (prev) prev.cost += points;
-    else byKey.set(key, { key, tag: p.tag, policy, partition: p.partition, cost: points, interval: intervalOf(policy), capacity: capacityOf(policy), oversize: policy.oversize, waiver });
+    else
+      byKey.set(key, {
+        key,
+        tag: p.tag,
+        policy,
+        partition: p.partition,
+        cost: points,
+        interval: intervalOf(policy),
+        capacity: capacityOf(policy),
+        oversize: policy.oversize,
+        waiver,
+      });
   };
   // Every root field exempt (e.g. rateLimitStatus alone): the default budget is only read.
   const exempt = roots.length > 0 && roots.every((r) => r.policies.length > 0 && r.policies.every((p) => !p.chargeDefault));
@@ -104,7 +122,13 @@ export function buildCharges(keys: Keys, subject: Subject, defaultPolicy: RatePo
 }
 
 /** One sign-in attempt: a point of the pair, of the address and, unless the address is known for the email, of the email. */
-function addSignIn(keys: Keys, add: (policy: RatePolicy, p: Part, points: number, waiver?: StoreCharge['waiver']) => void, s: SignInPolicies, email: string, ip: string): void {
+function addSignIn(
+  keys: Keys,
+  add: (policy: RatePolicy, p: Part, points: number, waiver?: StoreCharge['waiver']) => void,
+  s: SignInPolicies,
+  email: string,
+  ip: string,
+): void {
   const parts = signInParts(email, ip);
   add(s.pair, parts.pair, 1);
   add(s.ip, parts.ip, 1);

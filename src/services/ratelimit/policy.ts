@@ -60,7 +60,16 @@ export function defaultPolicy(config: Config): RatePolicy | null {
 export function addressPolicy(config: Config): RatePolicy | null {
   const spec = config.rateLimits.default && config.rateLimits.perAddress;
   if (!spec) return null;
-  return { name: ADDRESS_POLICY, points: spec.points, windowMs: spec.windowMs, burst: spec.points, by: 'ip', onRedisDown: config.rateLimits.defaultOnRedisDown, chargeDefault: true, oversize: true };
+  return {
+    name: ADDRESS_POLICY,
+    points: spec.points,
+    windowMs: spec.windowMs,
+    burst: spec.points,
+    by: 'ip',
+    onRedisDown: config.rateLimits.defaultOnRedisDown,
+    chargeDefault: true,
+    oversize: true,
+  };
 }
 
 /**
@@ -117,7 +126,9 @@ const sfString = (s: string): string => `"${s.replace(/[\\"]/g, '')}"`;
 /** `RateLimit-Policy` (IETF draft): `"default";q=600;w=60`, one item per policy. */
 export function policyHeader(states: readonly PolicyState[]): string {
   return states
-    .map(({ policy: p }) => `${sfString(p.name)};q=${p.points};w=${Math.max(1, Math.ceil(p.windowMs / 1000))}${p.burst !== p.points ? `;burst=${p.burst}` : ''}`)
+    .map(
+      ({ policy: p }) => `${sfString(p.name)};q=${p.points};w=${Math.max(1, Math.ceil(p.windowMs / 1000))}${p.burst !== p.points ? `;burst=${p.burst}` : ''}`,
+    )
     .join(', ');
 }
 
@@ -127,5 +138,4 @@ export function stateHeader(states: readonly PolicyState[]): string {
 }
 
 /** Seconds for `Retry-After` / `extensions.retryAfter`: the longest wait among refusing policies, at least 1. */
-export const retryAfterSeconds = (states: readonly PolicyState[]): number =>
-  Math.max(1, ...states.map((s) => Math.ceil(s.retryMs / 1000)));
+export const retryAfterSeconds = (states: readonly PolicyState[]): number => Math.max(1, ...states.map((s) => Math.ceil(s.retryMs / 1000)));

@@ -26,7 +26,17 @@ import { buildCharges, keyOf, signInEmail, signInParts, type Charge, type ExtraP
 import { MemoryLimiter } from './memory';
 import { RateLimitMetrics } from './metrics';
 import type { RootField } from './root-field';
-import { addressPolicy, defaultPolicy, intervalOf, policyHeader, retryAfterSeconds, signInPolicies, stateHeader, type PolicyState, type RatePolicy } from './policy';
+import {
+  addressPolicy,
+  defaultPolicy,
+  intervalOf,
+  policyHeader,
+  retryAfterSeconds,
+  signInPolicies,
+  stateHeader,
+  type PolicyState,
+  type RatePolicy,
+} from './policy';
 import { RateLimitStats, type OverviewData } from './stats';
 import { RedisLimiterStore, type SignInBooking } from './store';
 import { normalizeEmail } from '../sessions/user.service';
@@ -155,7 +165,8 @@ export class RateLimitService {
     if (!policy) return;
     const subject = await this.subjectOf(ctx);
     if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
-    if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`)) return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
+    if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
+      return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
     const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, this.extra);
     const { allowed, states } = await this.decide(charges);
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
@@ -174,9 +185,25 @@ export class RateLimitService {
     const limiting = refused.reduce((a, b) => (b.retryMs > a.retryMs ? b : a));
     for (const s of refused) this.metrics?.refused(s.policy.name);
     const now = Date.now();
-    this.stats.refused(subject.identity, refused.map((s) => ({ policy: s.policy.name, partition: s.partition, until: now + s.retryMs })), now);
-    this.publish({ policy: limiting.policy.name, identity: subject.identity, partition: limiting.partition, operation: req.operation, transport: req.transport, cost: req.cost, retryAfter, at: new Date(now).toISOString() });
-    throw new AppError(ErrorCode.RATE_LIMITED, `Rate limit "${limiting.policy.name}" exceeded: retry in ${retryAfter} s`, { retryAfter, policy: limiting.policy.name });
+    this.stats.refused(
+      subject.identity,
+      refused.map((s) => ({ policy: s.policy.name, partition: s.partition, until: now + s.retryMs })),
+      now,
+    );
+    this.publish({
+      policy: limiting.policy.name,
+      identity: subject.identity,
+      partition: limiting.partition,
+      operation: req.operation,
+      transport: req.transport,
+      cost: req.cost,
+      retryAfter,
+      at: new Date(now).toISOString(),
+    });
+    throw new AppError(ErrorCode.RATE_LIMITED, `Rate limit "${limiting.policy.name}" exceeded: retry in ${retryAfter} s`, {
+      retryAfter,
+      policy: limiting.policy.name,
+    });
   }
 
   /**
@@ -255,7 +282,13 @@ export class RateLimitService {
   status(ctx: RequestContext): RateLimitStatusView {
     const s = this.defaults.get(ctx);
     if (!s || !this.policy) return { limit: 2147483647, remaining: 2147483647, resetAt: new Date(), windowSeconds: 0, unlimited: true };
-    return { limit: s.policy.burst, remaining: s.remaining, resetAt: new Date(Date.now() + s.resetMs), windowSeconds: Math.ceil(s.policy.windowMs / 1000), unlimited: false };
+    return {
+      limit: s.policy.burst,
+      remaining: s.remaining,
+      resetAt: new Date(Date.now() + s.resetMs),
+      windowSeconds: Math.ceil(s.policy.windowMs / 1000),
+      unlimited: false,
+    };
   }
 
   /** Flushes this instance's counts, then reads every instance's. */
@@ -288,7 +321,16 @@ export class RateLimitService {
     this.metrics?.refused(policy);
     const now = Date.now();
     this.stats.refused(who.identity, [{ policy, partition: who.identity, until: now + retryAfter * 1000 }], now);
-    this.publish({ policy, identity: who.identity, partition: who.identity, operation: req.operation, transport: req.transport, cost: req.cost, retryAfter, at: new Date(now).toISOString() });
+    this.publish({
+      policy,
+      identity: who.identity,
+      partition: who.identity,
+      operation: req.operation,
+      transport: req.transport,
+      cost: req.cost,
+      retryAfter,
+      at: new Date(now).toISOString(),
+    });
     throw new AppError(ErrorCode.RATE_LIMITED, message, { retryAfter, policy });
   }
 

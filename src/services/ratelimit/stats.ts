@@ -119,7 +119,10 @@ export class RateLimitStats {
     return {
       topConsumers: pairs(val(1) as string[]),
       topRefused: pairs(val(3) as string[]),
-      minutes: mins.map((at, i) => ({ at, byPolicy: Object.fromEntries(Object.entries(val(5 + i) as Record<string, string>).map(([k, v]) => [k, Number(v)])) })),
+      minutes: mins.map((at, i) => ({
+        at,
+        byPolicy: Object.fromEntries(Object.entries(val(5 + i) as Record<string, string>).map(([k, v]) => [k, Number(v)])),
+      })),
       blocked,
     };
   }

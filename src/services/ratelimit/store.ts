@@ -104,7 +104,14 @@ export class RedisLimiterStore {
       groups.set(tag, [...(groups.get(tag) ?? []), op]);
     }
     await Promise.all(
-      [...groups.values()].map((g) => runScript(this.redis, 'signInSucceeded', g.map((o) => o.key), [member, ttlMs, max, ...g.flatMap((o) => [o.action, o.interval])])),
+      [...groups.values()].map((g) =>
+        runScript(
+          this.redis,
+          'signInSucceeded',
+          g.map((o) => o.key),
+          [member, ttlMs, max, ...g.flatMap((o) => [o.action, o.interval])],
+        ),
+      ),
     );
   }
 

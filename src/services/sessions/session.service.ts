@@ -169,7 +169,10 @@ export class SessionService {
         return none;
       case -2: {
         const [, userId, id] = reply;
-        log.warn({ event: 'session.hijack_suspected', sessionId: id, userId, uaFamily: client.uaFamily, ip: client.ip }, 'session used from another user-agent family: revoked');
+        log.warn(
+          { event: 'session.hijack_suspected', sessionId: id, userId, uaFamily: client.uaFamily, ip: client.ip },
+          'session used from another user-agent family: revoked',
+        );
         if (userId) await this.removeFromIndex(userId, 'one', id);
         else await this.announce([id]);
         return { session: null, ended: 'client-changed' };
@@ -238,7 +241,11 @@ export class SessionService {
       else stale.push(id);
     });
     if (stale.length) {
-      await this.redis.multi().zrem(this.keys.userSessions(userId), ...stale).hdel(this.keys.userSessionIds(userId), ...stale).exec();
+      await this.redis
+        .multi()
+        .zrem(this.keys.userSessions(userId), ...stale)
+        .hdel(this.keys.userSessionIds(userId), ...stale)
+        .exec();
     }
     return live;
   }

@@ -89,7 +89,7 @@ export class AnalyticsEvent {
   @Field(() => String, { nullable: true })
   page!: string | null;
 
-  @Field(() => String, { nullable: true, description: 'The page view\'s referrer, when the client sent one.' })
+  @Field(() => String, { nullable: true, description: "The page view's referrer, when the client sent one." })
   referrer!: string | null;
 
   @Field(() => String, { nullable: true })

@@ -5,7 +5,10 @@ export enum ExperimentStatus {
   RUNNING = 'RUNNING',
   STOPPED = 'STOPPED',
 }
-registerEnumType(ExperimentStatus, { name: 'ExperimentStatus', description: 'RUNNING assigns and records; STOPPED serves the winner to everyone and records nothing.' });
+registerEnumType(ExperimentStatus, {
+  name: 'ExperimentStatus',
+  description: 'RUNNING assigns and records; STOPPED serves the winner to everyone and records nothing.',
+});
 
 @ObjectType({ description: 'One arm of an experiment. Rates count each viewer once: converting viewers over exposed viewers.' })
 export class VariantStats {
@@ -30,10 +33,16 @@ export class VariantStats {
   @Field(() => Int)
   revenueCents!: number;
 
-  @Field(() => Float, { nullable: true, description: 'Relative change of the rate against control (0.1 = +10%); null for control or while control has no conversions.' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Relative change of the rate against control (0.1 = +10%); null for control or while control has no conversions.',
+  })
   upliftVsControl!: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'Two-sided p-value of a pooled two-proportion z-test against control; null for control or without exposures.' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Two-sided p-value of a pooled two-proportion z-test against control; null for control or without exposures.',
+  })
   pValue!: number | null;
 
   @Field(() => Float, { nullable: true, description: 'Posterior probability that this rate beats control (Beta(1,1) priors); null for control.' })

@@ -15,7 +15,7 @@ export class EnqueueJobInput {
   @Field({ description: 'A job type clients may enqueue: email.send or webhook.deliver.' })
   type!: string;
 
-  @Field(() => JSONObjectScalar, { description: 'The job type\'s data; see the job types table.' })
+  @Field(() => JSONObjectScalar, { description: "The job type's data; see the job types table." })
   data!: Record<string, unknown>;
 
   @Field(() => Int, { nullable: true, description: `-${JOB_LIMITS.priority} to ${JOB_LIMITS.priority}, higher first. Default 0.` })

@@ -37,7 +37,7 @@ export class Job {
   @Field(() => JSONObjectScalar, { nullable: true })
   result!: Record<string, unknown> | null;
 
-  @Field(() => String, { nullable: true, description: 'The last failed attempt\'s error.' })
+  @Field(() => String, { nullable: true, description: "The last failed attempt's error." })
   error!: string | null;
 
   @Field(() => Date)
@@ -73,7 +73,7 @@ export class JobQuota {
   @Field(() => Int, { description: 'Jobs now WAITING or DELAYED.' })
   pending!: number;
 
-  @Field(() => Int, { description: 'Bytes of those jobs\' data, as stored (JSON, with the job\'s owner).' })
+  @Field(() => Int, { description: "Bytes of those jobs' data, as stored (JSON, with the job's owner)." })
   pendingBytes!: number;
 
   @Field(() => Int, { description: 'At most this many jobs (JOB_MAX_PENDING_PER_USER).' })

@@ -28,7 +28,7 @@ export class RateLimitRejection {
   @Field({ description: 'The caller: `user:<id>` or `ip:<address>`.' })
   identity!: string;
 
-  @Field({ description: "What the policy counts by: the identity, `ip:<address>` or `email:<address>`." })
+  @Field({ description: 'What the policy counts by: the identity, `ip:<address>` or `email:<address>`.' })
   partition!: string;
 
   @Field({ description: 'Operation name, else its root fields.' })

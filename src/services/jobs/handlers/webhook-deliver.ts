@@ -48,7 +48,8 @@ export const webhookDeliver: JobHandler<WebhookDeliverData, Services> = {
     if (!webhookHostAllowed(url, services.config.jobs.webhookAllowedHosts)) {
       throw badInput(`Invalid webhook.deliver data: ${url.host} is not in WEBHOOK_ALLOWED_HOSTS`, { 'data.url': ['host is not allowed'] });
     }
-    if (!('payload' in data) || data.payload === undefined) throw badInput('Invalid webhook.deliver data: data.payload is required', { 'data.payload': ['is required'] });
+    if (!('payload' in data) || data.payload === undefined)
+      throw badInput('Invalid webhook.deliver data: data.payload is required', { 'data.payload': ['is required'] });
     return { url: url.toString(), payload: data.payload };
   },
   async run(job, services) {
