@@ -75,13 +75,10 @@ async function serve(redisUrl: string): Promise<void> {
     sent[cmd.name] = (sent[cmd.name] ?? 0) + 1;
     return original(cmd, ...rest);
   };
-  process.on('message', async (msg: string) => {
+  process.on('message', (msg: string) => {
     if (msg === 'sent') process.send!({ sent: { ...sent } });
     if (msg === 'cpu') process.send!({ cpu: process.cpuUsage() });
-    if (msg === 'stop') {
-      await app.close();
-      process.exit(0);
-    }
+    if (msg === 'stop') void app.close().then(() => process.exit(0));
   });
   process.send!({ url: app.url });
 }
@@ -275,7 +272,7 @@ async function fanout(gw: Gateway, opts: Options, token: string, kind: Kind, log
   const gatewayCpuPercent = round(((cpu.user + cpu.system - cpu0.user - cpu0.system) / 1000 / busyMs) * 100, 0);
   const own = process.cpuUsage(own0);
   const subscribersCpuPercent = round(((own.user + own.system) / 1000 / busyMs) * 100, 0);
-  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(clients.map(async (c) => c.dispose()));
   const p = percentiles(latencies);
   const out = {
     kind,

@@ -226,11 +226,8 @@ async function httpBench(redisUrl: string, redis: Redis, users: number, concurre
 async function serve(redisUrl: string): Promise<void> {
   const app = await startApp(loadConfig(env(redisUrl)));
   process.send?.({ url: app.url });
-  process.on('message', async (m) => {
-    if (m === 'stop') {
-      await app.close();
-      process.exit(0);
-    }
+  process.on('message', (m) => {
+    if (m === 'stop') void app.close().then(() => process.exit(0));
   });
 }
 

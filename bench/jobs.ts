@@ -88,7 +88,7 @@ function postJson(url: string, headers: Record<string, string>, body: string): P
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
         } catch (err) {
-          reject(err);
+          reject(new Error('the answer is not JSON', { cause: err }));
         }
       });
       res.on('error', reject);
@@ -114,7 +114,9 @@ async function produceAll(total: number, producers: number, produce: (i: number)
 function whenDone(count: () => number, total: number): Promise<void> {
   return new Promise((resolve) => {
     const t = setInterval(() => {
-      if (count() >= total) (clearInterval(t), resolve());
+      if (count() < total) return;
+      clearInterval(t);
+      resolve();
     }, 2);
   });
 }

@@ -176,7 +176,7 @@ export async function runMeBench(opts: MeBenchOptions, log: (line: string) => vo
     for (const side of sidesToRun) if (opts.warmup > 0) await load(servers[side].url, token, opts.warmup, opts.connections);
     const runs: SideResult[] = [];
     for (let i = 0; i < opts.rounds; i++) {
-      const order = opts.only ? [opts.only] : i % 2 === 0 ? both : ([...both].reverse() as Array<'gateway' | 'raw'>);
+      const order = opts.only ? [opts.only] : i % 2 === 0 ? both : [...both].reverse();
       for (const side of order) {
         const r = await measure(side, servers[side], token, redis, opts);
         runs.push(r);

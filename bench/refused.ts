@@ -82,7 +82,7 @@ function openSocket(url: string, ip: string): Promise<WebSocket> {
     ws.once('error', reject);
     ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
     ws.on('message', function ack(data) {
-      if (JSON.parse(String(data)).type === 'connection_ack') {
+      if (JSON.parse((data as Buffer).toString()).type === 'connection_ack') {
         ws.off('message', ack);
         resolve(ws);
       }
@@ -119,7 +119,7 @@ async function sendOverWs(
         if ((answered >= count || stop?.()) && ws.readyState === WebSocket.OPEN) ws.close(1000);
       };
       ws.on('message', (data) => {
-        const msg = JSON.parse(String(data)) as { type: string };
+        const msg = JSON.parse((data as Buffer).toString()) as { type: string };
         if (msg.type === 'error' || msg.type === 'complete') {
           pending--;
           answered++;

@@ -723,7 +723,7 @@ class Subscribers {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.clients.map((c) => c.dispose()));
+    await Promise.all(this.clients.map(async (c) => c.dispose()));
   }
 }
 

@@ -11,7 +11,6 @@
  *                 gateway's rate limits on, many page views are refused (and show on the dashboard);
  *                 start the gateway with RATE_LIMIT_DEFAULT=off to let them all through.
  */
-/* eslint-disable no-console */
 
 // A script, not the service: it reads its own few settings here.
 const env = process.env;
@@ -40,7 +39,7 @@ class RateLimited extends Error {
   }
 }
 
-async function gql<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+async function gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
   await tokens.take();
   stats.requests++;
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': UA };

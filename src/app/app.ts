@@ -78,8 +78,8 @@ async function startModules(config: Config, role: Role, log: Logger): Promise<St
   const redis = connect(target, { name: `gw-${role}` });
   const subscriber = connect(target, { name: `gw-${role}-sub`, blocking: true });
   try {
-    redis.on('error', (err) => log.debug({ err: err.message }, 'redis error'));
-    subscriber.on('error', (err) => log.debug({ err: err.message }, 'redis subscriber error'));
+    redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
+    subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'redis subscriber error'));
     loadScripts();
     const metrics = new Metrics();
     metrics.instrumentRedis(redis);
@@ -159,7 +159,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     };
     const access = config.metrics;
     const metricsHere = access.port === null ? { token: access.token } : null;
-    httpServer.on('request', createRouter({ apollo, services, log, metrics, metricsHere, ready, routes: hooks.routes }));
+    const route = createRouter({ apollo, services, log, metrics, metricsHere, ready, routes: hooks.routes });
+    // The router answers every failure itself (500 at worst): its promise never rejects.
+    httpServer.on('request', (req, res) => void route(req, res));
     const ws = await startWebSocket({ server: httpServer, schema, services, log, metrics, guards: hooks.wsGuards, refused: hooks.wsRefused });
     await listen(httpServer, config.http.port, config.http.host);
     const { host } = config.http;

@@ -5,6 +5,7 @@
  */
 import { loadConfig, ConfigError, type Config } from '../config';
 import type { Role } from '../modules/module';
+import type * as AppModule from './app';
 import type { Process } from './app';
 
 const CLOSE_LIMIT_MS = 10_000;
@@ -54,7 +55,8 @@ export function runMain(role: Role): void {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   // Loaded only after the configuration is known to be good, so a bad variable is reported at once.
-  const { startApp, startWorker } = require('./app') as typeof import('./app');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load; import() of a .ts source is not resolved under ts-jest
+  const { startApp, startWorker } = require('./app') as typeof AppModule;
   (role === 'gateway' ? startApp(config) : startWorker(config)).then(
     (p) => {
       running = p;

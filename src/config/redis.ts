@@ -21,7 +21,7 @@ export interface RedisConfig {
 function redisUrl(env: Env): string | undefined {
   const raw = str(env, 'REDIS_URL');
   if (raw === undefined) return undefined;
-  let ok = false;
+  let ok: boolean;
   try {
     const u = new URL(raw);
     ok = (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '' && (u.pathname === '' || /^\/\d{0,2}$/.test(u.pathname));

@@ -37,7 +37,7 @@ export function createCors(policy: OriginPolicy): CorsStep {
       // Every answer depends on Origin, the ones without CORS headers too: shared caches must keep them apart.
       res.setHeader('Vary', 'Origin');
       middleware(req, res, (err?: unknown) => {
-        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+        if (err) return reject(err instanceof Error ? err : new Error('CORS middleware failed', { cause: err }));
         if (req.method !== 'OPTIONS') return resolve(false);
         res.writeHead(204, { Allow: 'GET, POST, OPTIONS', 'Content-Length': '0' }).end();
         resolve(true);

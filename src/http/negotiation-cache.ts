@@ -20,6 +20,7 @@ let installed = false;
 export function memoizeMediaTypeNegotiation(): void {
   if (installed) return;
   installed = true;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this, ...)
   const original = Negotiator.prototype.mediaType;
   const cache = new Map<string, string | undefined>();
   Negotiator.prototype.mediaType = function mediaType(this: WithRequest, available?: string[]): string | undefined {

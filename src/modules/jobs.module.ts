@@ -25,10 +25,10 @@ export const jobsModule: Module = {
     // BullMQ duplicates this connection for each blocking reader (worker, events); it
     // carries the blocking options (no command timeout, commands queued while offline).
     const blocking = connect(redisTarget, { name: 'gw-jobs', blocking: true });
-    blocking.on('error', (err) => log.debug({ err: err.message }, 'jobs redis error'));
+    blocking.on('error', (err: Error) => log.debug({ err: err.message }, 'jobs redis error'));
     if (role === 'gateway') {
       const openEvents = (lastEventId: string): QueueEvents =>
-        new QueueEvents(keys.jobQueue, { connection: blocking as never, prefix: keys.prefix, lastEventId, blockingTimeout: 5000 });
+        new QueueEvents(keys.jobQueue, { connection: blocking, prefix: keys.prefix, lastEventId, blockingTimeout: 5000 });
       jobs.attachUpdates(new JobUpdates(jobs, redis, openEvents, log.child({ component: 'job-updates' })));
     }
     const workerLog = log.child({ component: 'worker' });

@@ -44,7 +44,7 @@ function cachedCost(): CostOf {
   const byDocument = new WeakMap<DocumentNode, Map<string, number>>();
   return (schema, document, operation, operationName, variables) => {
     let byKey = byDocument.get(document);
-    if (!byKey) byDocument.set(document, (byKey = new Map()));
+    if (!byKey) byDocument.set(document, (byKey = new Map<string, number>()));
     const key = `${operationName ?? ''}\n${shapeOf(operation, variables)}`;
     let cost = byKey.get(key);
     if (cost === undefined) {

@@ -31,7 +31,7 @@ type Ext = Record<string, unknown>;
  * client's mistake, answered as BAD_REQUEST rather than masked and logged as an unexpected error.
  */
 function isUncodedRefusal(error: unknown): boolean {
-  const ext = (error as GraphQLError | undefined)?.extensions as Ext | undefined;
+  const ext = (error as GraphQLError | undefined)?.extensions;
   const status = (ext?.http as { status?: unknown } | undefined)?.status;
   return ext !== undefined && ext.code === undefined && typeof status === 'number' && status >= 400 && status < 500;
 }
@@ -61,7 +61,7 @@ export function makeFormatError(production: boolean) {
 function formatWith(production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    const ext = ownCode(error, (formatted.extensions ?? {}) as Ext);
+    const ext = ownCode(error, formatted.extensions ?? {});
     formatted = ext === formatted.extensions ? formatted : { ...formatted, extensions: ext };
     if (isRedisUnavailable(original)) {
       return { message: UNAVAILABLE_MESSAGE, path: formatted.path, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } };
@@ -96,7 +96,7 @@ function formatWith(production: boolean) {
 export function clientCode(err: GraphQLError): string {
   if (isRedisUnavailable(unwrapResolverError(err))) return ErrorCode.SERVICE_UNAVAILABLE;
   if (isUncodedRefusal(err)) return 'BAD_REQUEST';
-  const ext = ownCode(err, (err.extensions ?? {}) as Ext);
+  const ext = ownCode(err, err.extensions ?? {});
   if (Array.isArray(ext.validationErrors)) return ErrorCode.BAD_USER_INPUT;
   return typeof ext.code === 'string' && PUBLIC_CODES.has(ext.code) ? ext.code : ErrorCode.INTERNAL_SERVER_ERROR;
 }
@@ -104,7 +104,9 @@ export function clientCode(err: GraphQLError): string {
 /** A refusal of the request itself (bad input, limits, auth), as opposed to a failure of ours or of Redis. */
 function isClientError(err: GraphQLError): boolean {
   const code = err.extensions?.code;
-  return typeof code === 'string' && PUBLIC_CODES.has(code) && code !== ErrorCode.SERVICE_UNAVAILABLE && !isRedisUnavailable(unwrapResolverError(err));
+  return (
+    typeof code === 'string' && PUBLIC_CODES.has(code) && code !== (ErrorCode.SERVICE_UNAVAILABLE as string) && !isRedisUnavailable(unwrapResolverError(err))
+  );
 }
 
 /** Tags unexpected errors with the request id, logs them, and answers 503 while Redis is down. */
@@ -121,7 +123,7 @@ export function errorPlugin(): ApolloServerPlugin<ResolverContext> {
         }
         const code = err.extensions?.code;
         if ((typeof code === 'string' && PUBLIC_CODES.has(code)) || isUncodedRefusal(err)) continue;
-        (err.extensions as Ext).requestId = contextValue.ctx.requestId;
+        err.extensions.requestId = contextValue.ctx.requestId;
         contextValue.ctx.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
       }
     },

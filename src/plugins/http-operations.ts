@@ -4,7 +4,7 @@
  * with 400 before anything runs.
  */
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, OperationTypeNode } from 'graphql';
 
 export const SUBSCRIPTION_OVER_HTTP = 'Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP';
 
@@ -12,7 +12,7 @@ export function subscriptionsOverHttpPlugin<T extends object>(): ApolloServerPlu
   // One listener for every request: no allocation per request.
   const listener: GraphQLRequestListener<T> = {
     async didResolveOperation({ operation }) {
-      if (operation?.operation === 'subscription') {
+      if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
         throw new GraphQLError(SUBSCRIPTION_OVER_HTTP, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
       }
     },

@@ -22,7 +22,8 @@ export class GatewayPubSub implements PubSub {
 
   private topic(routingKey: string, dynamicId?: unknown): string {
     const base = this.keys.channel(routingKey);
-    return dynamicId === undefined ? base : `${base}:${String(dynamicId)}`;
+    if (dynamicId === undefined) return base;
+    return `${base}:${typeof dynamicId === 'string' || typeof dynamicId === 'number' ? dynamicId : JSON.stringify(dynamicId)}`;
   }
 
   /** `publish(topic, payload)` or `publish(topic, id, payload)` as TypeGraphQL calls it. */

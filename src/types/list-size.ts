@@ -27,7 +27,7 @@ export function ListSize(spec: ListSizeSpec): MethodDecorator & PropertyDecorato
   if (!ok || (spec.default !== undefined && (!Number.isInteger(spec.default) || spec.default < 1 || spec.default > spec.max))) {
     throw new Error(`@ListSize: ${JSON.stringify(spec)} needs an integer max of at least 1, and arg with a default from 1 to max`);
   }
-  return Extensions({ [EXT]: { ...spec } }) as MethodDecorator & PropertyDecorator;
+  return Extensions({ [EXT]: { ...spec } });
 }
 
 /** The declared size of a field, if any. */

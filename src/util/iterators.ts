@@ -28,6 +28,7 @@ export function filtered<T>(source: AsyncIterable<T>, keep: (value: T) => boolea
     },
     throw(err?: unknown) {
       end();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the caller's reason through unchanged
       return it.throw ? it.throw(err) : Promise.reject(err);
     },
     [Symbol.asyncIterator]: () => self,

@@ -69,7 +69,7 @@ export class JobRunner {
     const { config, keys } = deps;
     const { jobs } = config;
     this.worker = new Worker<StoredJobData>(keys.jobQueue, (job, token) => this.process(job, token ?? ''), {
-      connection: deps.connection as never,
+      connection: deps.connection,
       prefix: keys.prefix,
       name: `${hostname()}:${process.pid}`,
       autorun: false,

@@ -134,7 +134,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
       schema,
       subscribe: sharedSubscribe,
       onConnect: async (ctx) => {
-        const extra = ctx.extra as Ex;
+        const extra = ctx.extra;
         const param = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const token = typeof param === 'string' ? tokenFrom(param, undefined) : tokenFrom(undefined, extra.request.headers.cookie);
         const state: ConnectionState = { token, session: null, open: new Set(), data: new Map(), invalid: new InvalidDocuments(), turns: new Turns() };
@@ -166,7 +166,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
-        const extra = ctx.extra as Ex;
+        const extra = ctx.extra;
         const state = extra.state!;
         const request = contextFor(extra);
         const variables = payload.variables ?? {};
@@ -196,7 +196,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         return args;
       },
       onComplete: (ctx, id) => {
-        (ctx.extra as Ex).state?.open.delete(id);
+        ctx.extra.state?.open.delete(id);
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
       onNext: (_ctx, _id, _payload, _args, result) => {

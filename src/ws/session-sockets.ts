@@ -50,7 +50,7 @@ export class SessionSockets {
       if (closed) return;
       // setTimeout overflows past ~24.8 days; the periodic check covers longer lifetimes.
       const untilEnd = Math.min(expiresAt - Date.now() + 5, 2 ** 31 - 1);
-      timer = setTimeout(check, Math.max(0, Math.min(this.checkEveryMs, untilEnd)));
+      timer = setTimeout(() => void check(), Math.max(0, Math.min(this.checkEveryMs, untilEnd)));
       timer.unref();
     };
     const check = async (): Promise<void> => {

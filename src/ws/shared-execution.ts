@@ -33,7 +33,7 @@ export const shareKeyOf = (token: string | null, query: string, operationName: s
 function resultFor(args: ExecutionArgs, key: string | undefined, payload: unknown): Result {
   if (key === undefined || typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload });
   let byKey = results.get(payload);
-  if (!byKey) results.set(payload, (byKey = new Map()));
+  if (!byKey) results.set(payload, (byKey = new Map<string, Result>()));
   let result = byKey.get(key);
   if (!result) {
     result = execute({ ...args, rootValue: payload });
@@ -49,14 +49,15 @@ function resultFor(args: ExecutionArgs, key: string | undefined, payload: unknow
  */
 export async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
-  if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
-  const it = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  if (!(Symbol.asyncIterator in source)) return source;
+  const it = source[Symbol.asyncIterator]();
   const key = typeof args.contextValue === 'object' && args.contextValue !== null ? shareKeys.get(args.contextValue) : undefined;
   const map = async (r: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> =>
     r.done ? { done: true, value: undefined } : { done: false, value: await resultFor(args, key, r.value) };
   const self: AsyncIterableIterator<ExecutionResult> = {
     next: () => it.next().then(map),
     return: () => (it.return ? it.return() : Promise.resolve()).then(() => ({ done: true, value: undefined })),
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the caller's reason through unchanged
     throw: (err?: unknown) => (it.throw ? it.throw(err).then(map) : Promise.reject(err)),
     [Symbol.asyncIterator]: () => self,
   };

@@ -80,7 +80,7 @@ async function send(url: string, transport: Transport, op: { query: string; vari
   }
   if (transport === 'GET') {
     const qs = new URLSearchParams({ query: op.query, ...(op.variables ? { variables: JSON.stringify(op.variables) } : {}) });
-    await fetch(`${url}/graphql?${qs}`, { headers: { 'apollo-require-preflight': 'true' } });
+    await fetch(`${url}/graphql?${qs.toString()}`, { headers: { 'apollo-require-preflight': 'true' } });
     return;
   }
   const client = createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });

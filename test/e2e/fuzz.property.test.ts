@@ -68,7 +68,8 @@ function literal(v: unknown): string {
       .map(([k, x]) => `${NAME.test(k) ? k : JSON.stringify(k)}: ${literal(x)}`)
       .join(', ')}}`;
   }
-  return String(v);
+  // What is left: numbers, booleans and null, which GraphQL writes as JSON does.
+  return JSON.stringify(v) ?? 'null';
 }
 
 const deepObject = (depth: number): Raw => new Raw(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`);
@@ -367,7 +368,7 @@ async function send(method: string, path: string, headers: Record<string, string
     const res = await fetch(`${t.url}${path}`, { method, headers, body, signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS) });
     return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
   } catch (err) {
-    throw new Error(`${method} ${cut(path, 200)}: no answer (${(err as Error).message})`);
+    throw new Error(`${method} ${cut(path, 200)}: no answer (${(err as Error).message})`, { cause: err });
   }
 }
 
@@ -408,7 +409,7 @@ function assertSound(a: Answer): GraphQLAnswer {
   }
   if (a.status !== 200 && !('errors' in r)) fail('a refusal without errors');
   if (a.status === 200 && !('errors' in r) && (typeof r.data !== 'object' || r.data === null)) fail('success without data');
-  return r as GraphQLAnswer;
+  return r;
 }
 
 interface GraphQLBody {

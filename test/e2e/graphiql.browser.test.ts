@@ -101,7 +101,7 @@ beforeAll(async () => {
       return;
     }
     foreign.push(ws.url());
-    ws.close();
+    void ws.close();
   });
   page = await context.newPage();
   page.on('console', (m) => {

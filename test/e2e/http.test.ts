@@ -57,7 +57,7 @@ test('GET with variables and operationName in the query string', async () => {
     operationName: 'B',
     variables: '{"x":true}',
   });
-  const res = await fetch(`${t.url}/graphql?${q}`, { headers: { 'apollo-require-preflight': 'true' } });
+  const res = await fetch(`${t.url}/graphql?${q.toString()}`, { headers: { 'apollo-require-preflight': 'true' } });
   expect(await json(res)).toEqual({ data: { b: 'Query' } });
 });
 

@@ -48,7 +48,7 @@ function subscribe(client: Client, query: string): Sub {
         if (v.data) sub.events.push(v.data);
         if (v.errors?.length) {
           sub.errors.push(...(v.errors as Sub['errors']));
-          onError(v.errors[0] as Sub['errors'][number]);
+          onError(v.errors[0]);
         }
       },
       error: (e) => {

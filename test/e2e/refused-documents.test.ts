@@ -90,7 +90,7 @@ const remainingOver = async (client: Client): Promise<number> =>
 const sockets: Socket[] = [];
 const track = (s: Socket): Socket => (sockets.push(s), s);
 afterEach(async () => {
-  await Promise.all(sockets.splice(0).map((s) => s.client.dispose()));
+  await Promise.all(sockets.splice(0).map(async (s) => s.client.dispose()));
 });
 
 describe("the issue's document: 4,900 unknown fields, 28 KB", () => {
@@ -217,7 +217,7 @@ async function rawSocket(url: string, ip: string, log: string[], name: string): 
     ws.once('error', reject);
     ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
     ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { type: string; id?: string };
+      const msg = JSON.parse((data as Buffer).toString()) as { type: string; id?: string };
       if (msg.type === 'connection_ack') resolve();
       else log.push(`${name}:${msg.type}:${msg.id}`);
     });

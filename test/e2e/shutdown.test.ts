@@ -56,7 +56,7 @@ async function wsConnected(url: string, token?: string): Promise<WebSocket> {
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} })));
     ws.on('message', (m) => {
-      if (JSON.parse(m.toString()).type === 'connection_ack') resolve();
+      if ((JSON.parse((m as Buffer).toString()) as { type: string }).type === 'connection_ack') resolve();
     });
     ws.once('error', reject);
     ws.once('close', (code) => reject(new Error(`closed ${code}`)));

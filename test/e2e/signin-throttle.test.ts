@@ -282,11 +282,10 @@ describe('a per-address ceiling over every identity', () => {
   test('one address with five accounts gets the per-address budget in total, not five default budgets; WebSocket spends it too', async () => {
     const Z = freshIp();
     const users = [];
-    let last: GqlResult | undefined;
     for (let i = 0; i < 5; i++) {
       users.push(await registerUser(via(t, Z)));
     }
-    last = await t.gql('{ __typename }', {}, from(Z));
+    const last = await t.gql('{ __typename }', {}, from(Z));
     const remaining = left(last, 'address');
     expect(remaining).toBeGreaterThan(0);
     const rs = await Promise.all(users.flatMap((u) => Array.from({ length: 20 }, () => t.gql('{ me { id } }', {}, { token: u.token, ...from(Z) }))));

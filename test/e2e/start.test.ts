@@ -105,7 +105,7 @@ describe('a bad variable stops start-up naming it', () => {
 
 test('with REDIS_URL it starts, serves /readyz, and stops on SIGTERM', async () => {
   const gw = spawnGateway(build.entry, { ...baseEnv(), REDIS_URL: testRedisUrl() });
-  const { url } = await gw.waitFor((l) => l.msg === 'gateway listening');
+  const url = String((await gw.waitFor((l) => l.msg === 'gateway listening')).url);
   expect((await fetch(`${url}/readyz`)).status).toBe(200);
   gw.kill('SIGTERM');
   expect((await gw.exited).code).toBe(0);
@@ -186,7 +186,10 @@ isolated('no Redis configured (own network namespace)', () => {
       expect(nsExec(gw.child.pid!, REDIS_SERVER!.replace(/redis-server$/, 'redis-cli'), ['-p', String(port), 'CONFIG', 'GET', 'appendonly'])).toMatch(
         /appendonly\s+yes/,
       );
-      const probe = nsExec(gw.child.pid!, process.execPath, ['-e', `fetch(${JSON.stringify(`${listening.url}/readyz`)}).then((r) => console.log(r.status))`]);
+      const probe = nsExec(gw.child.pid!, process.execPath, [
+        '-e',
+        `fetch(${JSON.stringify(`${String(listening.url)}/readyz`)}).then((r) => console.log(r.status))`,
+      ]);
       expect(probe.trim()).toBe('200');
       expect(existsSync(dataDir)).toBe(true);
       expect(readdirSync(dataDir).some((f) => f === 'appendonlydir' || f.endsWith('.aof'))).toBe(true);

@@ -202,7 +202,7 @@ function overWs(client: Client, query: string, variables?: Record<string, unknow
       { query, variables, operationName },
       {
         next: (v) => (result = { status: 200, data: v.data, errors: v.errors as Outcome['errors'] }),
-        error: (e) => (Array.isArray(e) ? resolve({ status: 400, errors: e as Outcome['errors'] }) : reject(e)),
+        error: (e) => (Array.isArray(e) ? resolve({ status: 400, errors: e as Outcome['errors'] }) : reject(e as Error)),
         complete: () => resolve(result),
       },
     );
@@ -245,7 +245,7 @@ beforeAll(async () => {
   [gateways.development, gateways.production] = await Promise.all([startTestApp(env), startTestApp({ ...env, NODE_ENV: 'production' })]);
 });
 afterAll(async () => {
-  await Promise.all(Object.values(gateways).map((g) => g!.close()));
+  await Promise.all(Object.values(gateways).map((g) => g.close()));
 });
 
 const cases = ROWS.flatMap((row) =>
@@ -254,7 +254,7 @@ const cases = ROWS.flatMap((row) =>
 
 describe.each(['development', 'production'] as const)('%s', (mode) => {
   test.each(cases.filter((c) => c[1] === mode).map(([rule, , transport, row]) => [rule, transport, row] as const))('%s (%s)', async (_rule, transport, row) => {
-    const want = 'status' in row.expect ? (row.expect as Expectation) : (row.expect as Record<Mode, Expectation>)[mode];
+    const want = 'status' in row.expect ? row.expect : row.expect[mode];
     const got = await run(gateways[mode]!, transport, row);
     const first = got.errors?.[0];
     expect({ status: got.status >= 400 ? 'refused' : 'ran', code: first?.extensions?.code }).toEqual({

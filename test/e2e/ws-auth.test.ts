@@ -67,7 +67,7 @@ const track = (c: Conn): Conn => {
   return c;
 };
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.dispose()));
+  await Promise.all(open.splice(0).map(async (c) => c.dispose()));
 });
 
 let a: TestApp;

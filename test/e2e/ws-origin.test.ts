@@ -47,7 +47,7 @@ function handshake(httpUrl: string, headers: Record<string, string>): Promise<Re
     });
     ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
     ws.on('message', (raw) => {
-      const text = String(raw);
+      const text = (raw as Buffer).toString();
       messages.push(text);
       const msg = JSON.parse(text) as { type: string; payload?: { data?: { me?: { id: string } | null } } };
       if (msg.type === 'connection_ack') ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ me { id } }' } }));

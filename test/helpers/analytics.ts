@@ -21,7 +21,7 @@ export async function pool(n: number, concurrency: number, fn: (i: number) => Pr
 /** Fails the test with the GraphQL errors when a call did not succeed. */
 export function ok<R extends { data?: unknown; errors?: unknown[] }>(res: R): NonNullable<R['data']> {
   if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
-  return res.data as NonNullable<R['data']>;
+  return res.data;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

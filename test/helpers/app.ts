@@ -55,7 +55,7 @@ export async function gqlRequest<T = Record<string, any>>(
   if (opts.cookie) headers.cookie = opts.cookie;
   const res = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
   const text = await res.text();
-  let body: { data?: T; errors?: GqlResult['errors'] } = {};
+  let body: { data?: T; errors?: GqlResult['errors'] };
   try {
     body = JSON.parse(text);
   } catch {

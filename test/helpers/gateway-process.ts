@@ -30,7 +30,7 @@ export function spawnGateway(
   let err = '';
   let pending = '';
   const waiters = new Set<() => void>();
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     pending += d.toString();
     const parts = pending.split('\n');
@@ -44,7 +44,7 @@ export function spawnGateway(
     }
     for (const w of waiters) w();
   });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     child.once('exit', (code, signal) => {
       for (const w of waiters) w();

@@ -1,4 +1,5 @@
 /** Helpers for job tests: GraphQL operations, a webhook receiver, polling, child worker processes. */
+import type { Client } from 'graphql-ws';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -106,7 +107,7 @@ export async function webhookReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      let body: unknown = null;
+      let body: unknown;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
@@ -164,8 +165,8 @@ export async function spawnWorker(env: Record<string, string | undefined>, timeo
         resolve();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`worker exited (${code}) before running:\n${output.join('')}`));
@@ -185,7 +186,7 @@ export interface Recording<T> {
   until(pred: (events: T[]) => boolean, timeoutMs?: number): Promise<T[]>;
 }
 
-export function record<T = Record<string, any>>(client: import('graphql-ws').Client, query: string, variables: Record<string, unknown> = {}): Recording<T> {
+export function record<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Recording<T> {
   const rec: Recording<T> = {
     events: [],
     errors: [],
@@ -206,7 +207,7 @@ export function record<T = Record<string, any>>(client: import('graphql-ws').Cli
     {
       next: (v) => {
         if (v.errors) rec.errors.push(...(v.errors as Recording<T>['errors']));
-        if (v.data) rec.events.push({ data: v.data as T, at: Date.now() });
+        if (v.data) rec.events.push({ data: v.data, at: Date.now() });
       },
       error: (e) => {
         rec.errors.push(...(Array.isArray(e) ? e : [{ message: String((e as Error)?.message ?? e) }]));

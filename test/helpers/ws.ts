@@ -47,7 +47,7 @@ export function collect<T = unknown>(
       {
         next: (v) => {
           if (v.errors) errors.push(...v.errors);
-          if (v.data) events.push(v.data as T);
+          if (v.data) events.push(v.data);
           if (events.length >= count) {
             clearTimeout(timer);
             stop();

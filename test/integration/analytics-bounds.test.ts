@@ -27,7 +27,7 @@ beforeAll(async () => {
   r = rawRedis();
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(clients.map(async (c) => c.dispose()));
   r.disconnect();
   await t2.close();
   await t.close();

@@ -21,7 +21,7 @@ beforeAll(async () => {
   admin = await loginAs(a, ADMIN.email, ADMIN.password);
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(clients.map(async (c) => c.dispose()));
   await a.close();
   await b.close();
 });
@@ -58,7 +58,7 @@ function record<T = Record<string, any>>(client: Client, query: string, variable
     {
       next: (v) => {
         if (v.errors) rec.errors.push(...(v.errors as Recording<T>['errors']));
-        if (v.data) rec.events.push({ data: v.data as T, at: Date.now() });
+        if (v.data) rec.events.push({ data: v.data, at: Date.now() });
       },
       error: (e) => {
         const close = e as { code?: number; reason?: string; message?: string };
@@ -127,7 +127,7 @@ test('liveStats: at most once a second under heavy traffic, still delivered, the
   type Live = { liveStats: { at: string; totalPageViews: number; topPages: Array<{ page: string; views: number }> } };
   const onA = record<Live>(ws(a, admin), LIVE);
   const onB = record<Live>(ws(b, admin), LIVE);
-  await untilListening(a, onA as Recording<unknown>, { page: '/live-warm' });
+  await untilListening(a, onA, { page: '/live-warm' });
   await onB.waitFor((e) => e.length > 0, 3000);
   await sleep(1200);
   const startA = onA.events.length;

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 async function guest(): Promise<{ token: string; key: string }> {
   const res = await t.gql('mutation { startGuestSession { token session { id } } }');
-  const { token, session } = res.data?.startGuestSession;
+  const { token, session } = res.data!.startGuestSession;
   return { token, key: t.app.services.keys.cart(`g:${session.id}`) };
 }
 

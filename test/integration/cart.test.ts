@@ -111,7 +111,7 @@ test("a signed-in user's cart is the same on every device", async () => {
 
 test('carts expire after the idle lifetime, and use keeps them alive', async () => {
   const res = await t.gql('mutation { startGuestSession { token session { id } } }');
-  const { token: g, session } = res.data?.startGuestSession;
+  const { token: g, session } = res.data!.startGuestSession;
   await addToCart(t, g, 'tea', 1);
   const key = `${t.prefix}:cart:{catalog}:g:${session.id}`;
   const r = rawRedis();

@@ -40,7 +40,7 @@ beforeAll(async () => {
   owner = await registerUser(worker);
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(clients.map(async (c) => c.dispose()));
   await other.close();
   await worker.close();
 });

@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   for (const w of workers.splice(0)) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
+  await Promise.all(clients.splice(0).map(async (c) => c.dispose()));
   for (const a of apps.splice(0)) await a.close();
   receiver.respond = () => ({});
 });

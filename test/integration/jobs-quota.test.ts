@@ -394,7 +394,7 @@ describe("through a job's life (a real worker)", () => {
     // Drift: one job removed behind the gateway's back, one run by a bare BullMQ worker.
     await t.app.services.jobs.queue.remove(removed.id);
     const conn = connect(t.app.redisTarget, { name: 'test-bare-worker', blocking: true });
-    const bare = new Worker(t.app.services.keys.jobQueue, async () => ({}), { connection: conn as never, prefix: t.app.services.keys.prefix });
+    const bare = new Worker(t.app.services.keys.jobQueue, async () => ({}), { connection: conn, prefix: t.app.services.keys.prefix });
     try {
       await waitForState(t, u.token, ranElsewhere.id, 'COMPLETED', 5000);
     } finally {

@@ -42,7 +42,7 @@ describe.each(
 )('%s', (_label, split) => {
   let store: RedisLimiterStore;
   beforeAll(() => {
-    store = new RedisLimiterStore(r, split as boolean | undefined);
+    store = new RedisLimiterStore(r, split);
   });
 
   test('a waived charge is neither charged nor refused; an expired or absent member is not waived', async () => {

@@ -204,7 +204,7 @@ describe('keys under several hash tags', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ RATE_LIMIT_DEFAULT: '600/1m', ...PROXY });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- reaching into the service to force the Cluster path on a single Redis
+    // Reaching into the service to force the Cluster path on a single Redis.
     const svc = t.app.services.rateLimits as any;
     if (testRedisMode() !== 'cluster') svc.store = new svc.store.constructor(t.app.redis, true);
   });

@@ -11,6 +11,7 @@
  *   exactly once, new jobs complete within seconds, and the open subscriptions go
  *   on delivering on the same socket.
  */
+import { JobState } from '../../src/services/jobs/job-limits';
 import type { Client } from 'graphql-ws';
 import Redis from 'ioredis';
 import { registerUser, startTestApp, type TestApp } from '../helpers/app';
@@ -113,7 +114,11 @@ describe('session and login writes, raw pub/sub', () => {
           errors: [{ message: err.message, extensions: { code: 'FETCH_FAILED' } }],
         }));
         const okRes =
-          !res.errors && res.status === 200 && res.data != null && (i % ops.length > 1 || (res.data as { me?: { id: string } }).me?.id === u.userId);
+          !res.errors &&
+          res.status === 200 &&
+          res.data !== null &&
+          res.data !== undefined &&
+          (i % ops.length > 1 || (res.data as { me?: { id: string } }).me?.id === u.userId);
         samples.push({ at: Date.now(), ok: okRes, code: res.errors?.[0]?.extensions?.code as string | undefined, message: res.errors?.[0]?.message });
         await sleep(okRes ? 20 : 100);
       }
@@ -191,7 +196,7 @@ describe('job workers and GraphQL subscriptions', () => {
 
   afterAll(async () => {
     running = false;
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map(async (c) => c.dispose()));
     await a?.close();
     await b?.close();
     await s?.stop();
@@ -318,7 +323,7 @@ describe('job workers and GraphQL subscriptions', () => {
     expect(owed.filter((id) => mail.get(id)?.length !== 1)).toEqual([]);
     expect([...mail].filter(([, entries]) => entries.length > 1)).toEqual([]);
     const finals = await Promise.all(owed.map((id) => a.app.services.jobs.snapshot(id)));
-    expect(finals.filter((j) => j?.state !== 'COMPLETED')).toEqual([]);
+    expect(finals.filter((j) => j?.state !== JobState.COMPLETED)).toEqual([]);
     const rerun = finals.filter((j) => j && (j.attempts > 1 || (j.result as { duplicate?: boolean } | null)?.duplicate)).length;
     // Only a job that was running when the primary died may have spent an attempt on it; one taken
     // afterwards waits for the gateway's own connection to be back (src/worker/runner.ts), however the

@@ -136,7 +136,7 @@ test.each([
       if (!checkShape(sdl, doc, undefined, limits)) return;
       refused++;
       const invalid = validate(sdl, doc, [...specifiedRules, ...limitRules(limits)]).length > 0;
-      let overCost = false;
+      let overCost: boolean;
       try {
         overCost = operationCost(sdl, doc, undefined, { b }) > limits.cost;
       } catch {

@@ -37,7 +37,11 @@ function contractMismatches(contract: GraphQLSchema, actual: GraphQLSchema): { s
       if (!isScalarType(a)) wrong.push(`${t.name} is not a scalar`);
     } else if (isEnumType(t)) {
       if (!isEnumType(a)) wrong.push(`${t.name} is not an enum`);
-      else for (const v of t.getValues()) (served++, a.getValue(v.name) || wrong.push(`enum ${t.name} lacks ${v.name}`));
+      else
+        for (const v of t.getValues()) {
+          served++;
+          if (!a.getValue(v.name)) wrong.push(`enum ${t.name} lacks ${v.name}`);
+        }
     } else if (isObjectType(t) || isInputObjectType(t)) {
       if (!(isObjectType(t) ? isObjectType(a) : isInputObjectType(a))) {
         wrong.push(`${t.name} has the wrong kind`);

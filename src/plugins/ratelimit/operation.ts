@@ -4,6 +4,7 @@
  * counts), with its arguments coerced from the variables.
  */
 import {
+  Kind,
   getArgumentValues,
   getVariableValues,
   type DocumentNode,
@@ -25,8 +26,8 @@ export function rootFields(
 ): RootField[] {
   const type = schema.getRootType(operation.operation);
   if (!type) return [];
-  const fragments: Record<string, FragmentDefinitionNode> = Object.create(null);
-  for (const def of document.definitions) if (def.kind === 'FragmentDefinition') fragments[def.name.value] = def;
+  const fragments = Object.create(null) as Record<string, FragmentDefinitionNode>;
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables);
   const variables = coerced.coerced ?? {};
   const fields = collectFields(schema, fragments, variables, type, operation.selectionSet);

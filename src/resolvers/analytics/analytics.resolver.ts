@@ -47,13 +47,13 @@ export class AnalyticsResolver {
 
   @Authorized('ADMIN')
   @Query(() => AnalyticsStats, { description: 'Admin only.' })
-  async analytics(@Ctx() { ctx, services }: ResolverContext): Promise<AnalyticsStats> {
+  async analytics(@Ctx() { services }: ResolverContext): Promise<AnalyticsStats> {
     return toAnalyticsStats(await services.analytics.snapshot({ topPages: LIVE_TOP_PAGES }));
   }
 
   @Authorized('ADMIN')
   @Query(() => PageStats, { description: 'Admin only.' })
-  pageStats(@Arg('page') page: string, @Ctx() { ctx, services }: ResolverContext): Promise<PageStats> {
+  pageStats(@Arg('page') page: string, @Ctx() { services }: ResolverContext): Promise<PageStats> {
     return services.analytics.pageStats(page);
   }
 
@@ -66,7 +66,7 @@ export class AnalyticsResolver {
   async pageViewSeries(
     @Arg('page', () => String, { nullable: true }) page: string | null,
     @Arg('minutes', () => Int, { nullable: true, defaultValue: 60 }) minutes: number,
-    @Ctx() { ctx, services }: ResolverContext,
+    @Ctx() { services }: ResolverContext,
   ): Promise<TimePoint[]> {
     return (await services.analytics.series(page ?? null, minutes ?? 60)).map(toTimePoint);
   }
@@ -74,7 +74,7 @@ export class AnalyticsResolver {
   @Authorized('ADMIN')
   @ListSize({ max: JOURNEY_CAP })
   @Query(() => [String], { description: "Admin only. A visitor's latest pages, newest first (at most 50)." })
-  visitorJourney(@Arg('visitorId') visitorId: string, @Ctx() { ctx, services }: ResolverContext): Promise<string[]> {
+  visitorJourney(@Arg('visitorId') visitorId: string, @Ctx() { services }: ResolverContext): Promise<string[]> {
     return services.analytics.journey(visitorId);
   }
 
@@ -83,7 +83,7 @@ export class AnalyticsResolver {
   async topPages(
     @Root() stats: AnalyticsStats,
     @Arg('limit', () => Int, { nullable: true, defaultValue: 10 }) limit: number,
-    @Ctx() { ctx, services }: ResolverContext,
+    @Ctx() { services }: ResolverContext,
   ): Promise<PageStats[]> {
     const n = limit ?? 10;
     if (n < 1 || n > 100) throw badInput('limit must be from 1 to 100', { limit: ['must be from 1 to 100'] });
@@ -97,7 +97,7 @@ export class AnalyticsResolver {
     subscribe: async ({ args, context }) => {
       const { ctx, services } = context as ResolverContext;
       await requireAdmin(ctx);
-      const types = args.types as AnalyticsEventType[] | null | undefined;
+      const types = (args as { types?: AnalyticsEventType[] | null }).types;
       return filtered(services.pubsub.subscribe(ANALYTICS_EVENTS_TOPIC) as AsyncIterable<AnalyticsEventPayload>, (e) => wanted(types, e));
     },
     description: 'Admin only. Every tracked event on any instance; `types` omitted or empty means all.',

@@ -13,7 +13,7 @@ export class ExperimentResolver {
   @Mutation(() => Experiment, {
     description: 'Admin only. Creating the same experiment again returns it; other variants or weights under an existing key are refused.',
   })
-  async createExperiment(@Arg('input', () => ExperimentInput) input: ExperimentInput, @Ctx() { ctx, services }: ResolverContext): Promise<Experiment> {
+  async createExperiment(@Arg('input', () => ExperimentInput) input: ExperimentInput, @Ctx() { services }: ResolverContext): Promise<Experiment> {
     return toExperiment(await services.experiments.create(input));
   }
 
@@ -25,7 +25,7 @@ export class ExperimentResolver {
   async stopExperiment(
     @Arg('key') key: string,
     @Arg('winner', () => String, { nullable: true }) winner: string | null,
-    @Ctx() { ctx, services }: ResolverContext,
+    @Ctx() { services }: ResolverContext,
   ): Promise<Experiment> {
     return toExperiment(await services.experiments.stop(key, winner ?? null));
   }
@@ -45,7 +45,7 @@ export class ExperimentResolver {
 
   @Authorized('ADMIN')
   @Query(() => Experiment, { nullable: true, description: 'Admin only.' })
-  async experiment(@Arg('key') key: string, @Ctx() { ctx, services }: ResolverContext): Promise<Experiment | null> {
+  async experiment(@Arg('key') key: string, @Ctx() { services }: ResolverContext): Promise<Experiment | null> {
     const report = await services.experiments.get(key);
     return report ? toExperiment(report) : null;
   }
@@ -53,10 +53,7 @@ export class ExperimentResolver {
   @Authorized('ADMIN')
   @ListSize({ arg: 'limit', default: 20, max: 100 })
   @Query(() => [Experiment], { description: 'Admin only. The most recent first; limit 1 to 100, default 20.' })
-  async experiments(
-    @Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number,
-    @Ctx() { ctx, services }: ResolverContext,
-  ): Promise<Experiment[]> {
+  async experiments(@Arg('limit', () => Int, { nullable: true, defaultValue: 20 }) limit: number, @Ctx() { services }: ResolverContext): Promise<Experiment[]> {
     const n = limit ?? 20;
     if (n < 1 || n > 100) throw badInput('limit must be from 1 to 100', { limit: ['must be from 1 to 100'] });
     return (await services.experiments.recent(n)).map(toExperiment);

@@ -9,28 +9,25 @@ import { ListSize } from '../../types/list-size';
 export class ProductResolver {
   @ListSize({ arg: 'limit', default: 20, max: 100 })
   @Query(() => [Product], { description: 'The catalog in product id order. Anyone may read it.' })
-  async products(@Args(() => ProductsArgs) { limit, offset }: ProductsArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Product[]> {
+  async products(@Args(() => ProductsArgs) { limit, offset }: ProductsArgs, @Ctx() { services }: ResolverContext): Promise<Product[]> {
     return (await services.catalog.list(offset ?? 0, limit ?? 20)).map(toProduct);
   }
 
   @Query(() => Product, { nullable: true, description: 'One product, or null when there is none with this id.' })
-  async product(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<Product | null> {
+  async product(@Arg('id', () => ID) id: string, @Ctx() { services }: ResolverContext): Promise<Product | null> {
     const p = await services.catalog.get(id);
     return p && toProduct(p);
   }
 
   @ListSize({ arg: 'limit', default: 5, max: 20 })
   @Query(() => [Product], { description: 'Products often bought with this one, then best sellers; never itself, never out of stock.' })
-  async recommendations(
-    @Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs,
-    @Ctx() { ctx, services }: ResolverContext,
-  ): Promise<Product[]> {
+  async recommendations(@Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs, @Ctx() { services }: ResolverContext): Promise<Product[]> {
     return (await services.recommendations.forProduct(productId, limit ?? 5)).map(toProduct);
   }
 
   @Authorized('ADMIN')
   @Mutation(() => Product, { description: 'Admin only. Creates the product or replaces it, stock included.' })
-  async upsertProduct(@Arg('input', () => ProductInput) input: ProductInput, @Ctx() { ctx, services }: ResolverContext): Promise<Product> {
+  async upsertProduct(@Arg('input', () => ProductInput) input: ProductInput, @Ctx() { services }: ResolverContext): Promise<Product> {
     return toProduct(await services.catalog.upsert(input));
   }
 }

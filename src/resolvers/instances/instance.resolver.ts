@@ -11,7 +11,7 @@ export class InstanceResolver {
   @Authorized('ADMIN')
   @ListSize({ max: MAX_LISTED_INSTANCES })
   @Query(() => [Instance], { description: 'Admin only. Live gateway and worker processes, gateways first.' })
-  async instances(@Ctx() { ctx, services }: ResolverContext): Promise<Instance[]> {
+  async instances(@Ctx() { services }: ResolverContext): Promise<Instance[]> {
     return (await services.instances.list()).slice(0, MAX_LISTED_INSTANCES).map(toInstance);
   }
 }

@@ -26,7 +26,7 @@ export class JobResolver {
   @Authorized('ADMIN')
   @ListSize({ arg: 'limit', default: 50, max: 500 })
   @Query(() => [Job], { description: 'Admin only. Jobs in one state: pending ones in run order, finished ones newest first.' })
-  jobs(@Args(() => JobsArgs) { state, limit }: JobsArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Job[]> {
+  jobs(@Args(() => JobsArgs) { state, limit }: JobsArgs, @Ctx() { services }: ResolverContext): Promise<Job[]> {
     return services.jobs.list(state, limit ?? 50);
   }
 
@@ -38,7 +38,7 @@ export class JobResolver {
 
   @Authorized('ADMIN')
   @Query(() => QueueStats, { description: 'Admin only.' })
-  queueStats(@Ctx() { ctx, services }: ResolverContext): Promise<QueueStats> {
+  queueStats(@Ctx() { services }: ResolverContext): Promise<QueueStats> {
     return services.jobs.counts();
   }
 
@@ -75,7 +75,7 @@ export class JobResolver {
 
   @Authorized('ADMIN')
   @Mutation(() => Job, { description: 'Admin only: moves a FAILED job back to WAITING with a fresh set of attempts.' })
-  retryJob(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<Job> {
+  retryJob(@Arg('id', () => ID) id: string, @Ctx() { services }: ResolverContext): Promise<Job> {
     return services.jobs.retry(id);
   }
 
@@ -84,7 +84,8 @@ export class JobResolver {
   @RateLimit({ name: 'job-watch', points: 60, window: '1m', burst: 30 })
   @Subscription(() => Job, {
     description: "The job's owner or an admin. The current state first, then every state or progress change; completes when the job is removed.",
-    subscribe: async ({ args, context }) => (context as ResolverContext).services.jobs.watch(await viewer((context as ResolverContext).ctx), String(args.id)),
+    subscribe: async ({ args, context }) =>
+      (context as ResolverContext).services.jobs.watch(await viewer((context as ResolverContext).ctx), String((args as { id: string }).id)),
   })
   jobUpdated(@Root() job: JobRecord, @Arg('id', () => ID) _id: string): Job {
     return job;

@@ -18,7 +18,7 @@ export class RateLimitResolver {
   @Authorized('ADMIN')
   @Query(() => RateLimitOverview, { description: 'Admin only. Top consumers, refusals per policy per minute and blocked clients, across every instance.' })
   async rateLimitOverview(
-    @Ctx() { ctx, services }: ResolverContext,
+    @Ctx() { services }: ResolverContext,
     @Info() info: GraphQLResolveInfo,
     @Arg('minutes', () => Int, { nullable: true, description: 'Period, 1 to 60 minutes; default 60.' }) minutes?: number,
     @Arg('limit', () => Int, { nullable: true, description: 'Top entries, 1 to 100; default 10.' }) limit?: number,

@@ -6,7 +6,7 @@ import { toUser } from '../../types/sessions/sessions.mappers';
 @Resolver(() => User)
 export class UserResolver {
   @Query(() => User, { nullable: true, description: 'The signed-in user; null for guests and anonymous callers.' })
-  async me(@Ctx() { ctx, services }: ResolverContext): Promise<User | null> {
+  async me(@Ctx() { ctx }: ResolverContext): Promise<User | null> {
     const user = await ctx.user();
     return user ? toUser(user) : null;
   }

@@ -99,7 +99,7 @@ export function buildReport(raw: RawExperiment): ExperimentReport {
           )} (expected ${pct(v.weight)})`,
       )
       .join(', ');
-    warnings.push(`Sample ratio mismatch (p = ${srm!.toExponential(1)}): ${shares}. Check assignment and exposure logging before trusting any result.`);
+    warnings.push(`Sample ratio mismatch (p = ${srm.toExponential(1)}): ${shares}. Check assignment and exposure logging before trusting any result.`);
   }
   if (arms.some((a) => a.exposures < MIN_EXPOSURES)) warnings.push(`A variant has fewer than ${MIN_EXPOSURES} exposures: too early to judge.`);
   if (unattributed > 0) warnings.push(`${unattributed} conversion(s) named this experiment from viewers never exposed to it; they count in no variant.`);

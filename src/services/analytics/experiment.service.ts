@@ -129,7 +129,8 @@ export class ExperimentService {
     return keys.map((key, i) => {
       const [errDef, def] = res![2 * i] as [Error | null, Array<string | null>];
       const [errStats, stats] = res![2 * i + 1] as [Error | null, Record<string, string>];
-      if (errDef || errStats) throw errDef ?? errStats;
+      if (errDef) throw errDef;
+      if (errStats) throw errStats;
       if (!def[0] || !def[1]) return null;
       return {
         key,

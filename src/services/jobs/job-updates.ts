@@ -88,18 +88,24 @@ export class JobUpdates {
       last: '',
       it: new PushIterator<QueueCounts>(() => {
         this.counters.delete(w);
-        if (!this.counters.size && this.tick) (clearInterval(this.tick), (this.tick = null));
+        if (!this.counters.size && this.tick) {
+          clearInterval(this.tick);
+          this.tick = null;
+        }
         this.maybeIdle();
       }),
     };
     this.counters.add(w);
-    this.tick ??= setInterval(() => this.pushCounts(false), this.countsIntervalMs);
+    this.tick ??= setInterval(() => void this.pushCounts(false), this.countsIntervalMs);
     void this.pushCounts(true, w);
     return w.it;
   }
 
   private async ensureReading(): Promise<void> {
-    if (this.idle) (clearTimeout(this.idle), (this.idle = null));
+    if (this.idle) {
+      clearTimeout(this.idle);
+      this.idle = null;
+    }
     if (this.reader) return;
     this.starting ??= (async () => {
       const [last] = await this.redis.xrevrange(this.jobs.queue.keys.events, '+', '-', 'COUNT', 1);
@@ -177,8 +183,14 @@ export class JobUpdates {
 
   /** Ends every subscription and closes the reader. */
   async close(): Promise<void> {
-    if (this.tick) (clearInterval(this.tick), (this.tick = null));
-    if (this.idle) (clearTimeout(this.idle), (this.idle = null));
+    if (this.tick) {
+      clearInterval(this.tick);
+      this.tick = null;
+    }
+    if (this.idle) {
+      clearTimeout(this.idle);
+      this.idle = null;
+    }
     for (const set of [...this.byJob.values()]) for (const w of [...set]) w.it.end();
     for (const w of [...this.counters]) w.it.end();
     await this.starting?.catch(() => undefined);

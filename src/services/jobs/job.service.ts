@@ -124,7 +124,7 @@ export class JobService {
     // The connection's types come from the same ioredis; BullMQ's union type does not name Cluster.
     // Redis and Cluster both have duplicate(), with signatures TypeScript cannot call as a union.
     this.queueConnection = (redis as { duplicate(): RedisClient }).duplicate();
-    this.queue = new Queue(keys.jobQueue, { connection: this.queueConnection as never, prefix: keys.prefix });
+    this.queue = new Queue(keys.jobQueue, { connection: this.queueConnection, prefix: keys.prefix });
     this.queue.on('error', (err) => log.debug({ err: err.message }, 'job queue error'));
     this.quota = new JobQuota(redis, keys, this.queue, { maxPending: config.jobs.maxPendingPerUser, maxPendingBytes: config.jobs.maxPendingBytesPerUser }, log);
   }
@@ -174,7 +174,7 @@ export class JobService {
     // A reused key names a job that may have moved on (or carry other data): report it as stored.
     // (Most batches carry no key: then no await, no array of nulls.)
     const keyed = prepared.some((p) => p.item.idempotencyKey)
-      ? await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : null)))
+      ? await Promise.all(prepared.map((p) => (p.item.idempotencyKey ? this.snapshot(p.jobId) : Promise.resolve(null))))
       : [];
     return jobs.map((job, i) => keyed[i] ?? recordFromJob(job, prepared[i].item.delayMs ? JobState.DELAYED : JobState.WAITING));
   }

@@ -263,7 +263,7 @@ export class RateLimitService {
     for (const r of roots) {
       if (!r.signIn) continue;
       let m = this.reserved.get(ctx);
-      if (!m) this.reserved.set(ctx, (m = new Map()));
+      if (!m) this.reserved.set(ctx, (m = new Map<string, number>()));
       const email = signInEmail(r);
       m.set(email, (m.get(email) ?? 0) + 1);
     }

@@ -82,7 +82,7 @@ export class RedisLimiterStore {
     if (groups.size === 1) return this.run(charges);
     const parts = [...groups.values()];
     const results = await Promise.all(parts.map((idx) => this.run(idx.map((i) => charges[i]))));
-    const states: StoreResult['states'] = new Array(charges.length);
+    const states = new Array<StoreResult['states'][number]>(charges.length);
     parts.forEach((idx, g) => idx.forEach((i, j) => (states[i] = results[g].states[j])));
     const allowed = results.every((r) => r.allowed);
     if (!allowed) {

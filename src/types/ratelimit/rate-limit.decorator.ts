@@ -54,7 +54,7 @@ function toPolicy(o: RateLimitOptions): RatePolicy {
 export function RateLimit(...options: RateLimitOptions[]): MethodDecorator {
   const ext: Record<string, RatePolicy> = {};
   for (const o of options) ext[EXT_PREFIX + o.name] = toPolicy(o);
-  return Extensions(ext) as MethodDecorator;
+  return Extensions(ext);
 }
 
 /** The policies declared on a root field. */
@@ -76,7 +76,7 @@ export type { SignInAttemptOptions };
  * configuration (LOGIN_FAILURES_PER_*), which is why this marker carries none.
  */
 export function SignInAttempt(options: SignInAttemptOptions): MethodDecorator {
-  return Extensions({ [SIGN_IN_EXT]: { email: options.email } }) as MethodDecorator;
+  return Extensions({ [SIGN_IN_EXT]: { email: options.email } });
 }
 
 /** The sign-in marker of a root field, or null. */

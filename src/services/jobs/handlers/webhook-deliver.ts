@@ -67,7 +67,7 @@ export const webhookDeliver: JobHandler<WebhookDeliverData, Services> = {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
-      throw new Error(`webhook unreachable: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (cause ?? (err as Error).message)}`);
+      throw new Error(`webhook unreachable: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (cause ?? (err as Error).message)}`, { cause: err });
     }
     await res.body?.cancel().catch(() => undefined);
     if (res.status < 200 || res.status > 299) throw new Error(`webhook answered HTTP ${res.status}`);
