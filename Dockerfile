@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
+# The image runs the current Node LTS line; the code and CI also run on Node 20 (package.json engines).
 # Two stages: the build stage has the TypeScript toolchain (dev dependencies);
 # the runtime stage has only production dependencies and the compiled output.
 
-FROM node:20-slim AS build
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +12,7 @@ COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
-FROM node:20-slim AS runtime
+FROM node:26-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000
@@ -24,7 +25,7 @@ COPY public ./public
 # The image's own unprivileged user; the app writes nothing to its folder.
 USER node
 EXPOSE 4000
-# Node 20 has fetch built in, so the probe needs no curl in the image.
+# Node has fetch built in, so the probe needs no curl in the image.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "dist/src/index.js"]

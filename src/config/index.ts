@@ -9,6 +9,7 @@ import { parseEnv } from 'node:util';
 import { readAnalytics, type AnalyticsConfig } from './analytics';
 import { readCommerce, type CommerceConfig } from './commerce';
 import { readGraphQL, readHttp, readMetricsAccess, type GraphQLConfig, type HttpConfig, type MetricsAccess } from './http';
+import { readAudit, type AuditConfig } from './audit';
 import { readEvents, readInstances, type EventsConfig, type InstancesConfig } from './instances';
 import { readJobs, type JobsConfig } from './jobs';
 import { ConfigError, str, type Env } from './parse';
@@ -50,6 +51,7 @@ export interface Config {
   readonly analytics: AnalyticsConfig;
   readonly instances: InstancesConfig;
   readonly events: EventsConfig;
+  readonly audit: AuditConfig;
 }
 
 function logLevel(env: Env): string {
@@ -87,6 +89,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     analytics: readAnalytics(env),
     instances: readInstances(env),
     events: readEvents(env),
+    audit: readAudit(env),
   };
   return deepFreeze(config);
 }

@@ -5,6 +5,7 @@
  */
 import type { Services } from '../services/container';
 import { analyticsModule } from './analytics.module';
+import { auditModule } from './audit.module';
 import { commerceModule } from './commerce.module';
 import { eventsModule } from './events.module';
 import { instancesModule } from './instances.module';
@@ -13,7 +14,16 @@ import type { Core, Module, ResolverClass } from './module';
 import { rateLimitModule } from './ratelimit.module';
 import { sessionsModule } from './sessions.module';
 
-export const MODULES: readonly Module[] = [sessionsModule, rateLimitModule, eventsModule, commerceModule, analyticsModule, jobsModule, instancesModule];
+export const MODULES: readonly Module[] = [
+  auditModule,
+  sessionsModule,
+  rateLimitModule,
+  eventsModule,
+  commerceModule,
+  analyticsModule,
+  jobsModule,
+  instancesModule,
+];
 
 /** Every module's resolver classes, in module order. */
 export const moduleResolvers = (): ResolverClass[] => MODULES.flatMap((m) => m.resolvers ?? []);

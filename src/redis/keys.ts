@@ -180,6 +180,11 @@ export class Keys {
     return domain === 'orders' ? this.k('events', '{catalog}', 'orders') : this.k('events', `{${domain}}`);
   }
 
+  /** The audit log: a stream of admin actions, trimmed to about AUDIT_LOG_MAXLEN entries. */
+  auditLog(): string {
+    return this.k('audit', '{audit}');
+  }
+
   /** Pub/sub channel names (not keys, but prefixed so instances of one deployment share them). */
   channel(name: string): string {
     return this.k('ch', name);

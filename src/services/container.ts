@@ -6,6 +6,7 @@ import type { Config } from '../config';
 import type { Keys } from '../redis/keys';
 import type { GatewayPubSub } from '../redis/pubsub';
 import type { AnalyticsService } from './analytics/analytics.service';
+import type { AuditService } from './audit/audit.service';
 import type { ExperimentService } from './analytics/experiment.service';
 import type { LiveStatsService } from './analytics/live-stats.service';
 import type { VisitorBudget } from './analytics/visitor-budget';
@@ -28,6 +29,11 @@ export interface BaseServices {
   config: Config;
   keys: Keys;
   pubsub: GatewayPubSub;
+}
+
+export interface AuditServices {
+  /** Who did what as an admin. */
+  audit: AuditService;
 }
 
 export interface SessionServices {
@@ -71,4 +77,4 @@ export interface InstanceServices {
 }
 
 export interface Services
-  extends BaseServices, SessionServices, RateLimitServices, EventServices, CommerceServices, AnalyticsServices, JobServices, InstanceServices {}
+  extends BaseServices, AuditServices, SessionServices, RateLimitServices, EventServices, CommerceServices, AnalyticsServices, JobServices, InstanceServices {}

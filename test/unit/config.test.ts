@@ -103,6 +103,7 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   SCRYPT_N: [{ SCRYPT_N: '1000' }, { SCRYPT_N: '512' }],
   CART_IDLE_TTL: [{ CART_IDLE_TTL: '30 days' }],
   REDIS_REQUIRE_NOEVICTION: [{ REDIS_REQUIRE_NOEVICTION: 'y' }],
+  AUDIT_LOG_MAXLEN: [{ AUDIT_LOG_MAXLEN: '99' }, { AUDIT_LOG_MAXLEN: 'lots' }],
   METRICS_TOKEN: [{ METRICS_TOKEN: 'short' }, { METRICS_TOKEN: 'has a space in it here' }],
   METRICS_PORT: [{ METRICS_PORT: 'x' }, { METRICS_PORT: '4000' }, { METRICS_PORT: '70000' }],
   ANALYTICS_VISITOR_KEYS_PER_DAY: [
@@ -166,6 +167,7 @@ describe('defaults (nothing set)', () => {
     ['graphql.introspection', true],
     ['graphql.limits', { depth: 12, aliases: 100, directives: 20, tokens: 1000, cost: 1000 }],
     ['metrics', { token: null, port: null }],
+    ['audit.maxLen', 10_000],
     ['analytics.visitorKeysPerDay', 1000],
     ['analytics.experimentVisitorTtlMs', 30 * 86_400_000],
     ['commerce.guestCartGraceMs', 10 * 60_000],

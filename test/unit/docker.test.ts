@@ -91,10 +91,16 @@ const runtimeStage = Math.max(...instructions.map((i) => i.stage));
 const runtime = instructions.filter((i) => i.stage === runtimeStage);
 
 describe('Dockerfile', () => {
-  test('is multi-stage on node:20-slim: dev dependencies build, production dependencies run', () => {
+  test('is multi-stage on one Node LTS slim image, no older than the engines minimum: dev dependencies build, production dependencies run', () => {
     const froms = instructions.filter((i) => i.op === 'FROM');
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    for (const f of froms) expect(f.args).toMatch(/^node:20-slim\b/);
+    const majors = froms.map((f) => Number(/^node:(\d+)-slim\b/.exec(f.args)?.[1]));
+    expect(new Set(majors).size).toBe(1);
+    const pkg = JSON.parse(read('package.json')) as { engines: { node: string } };
+    const minimum = Number(/>=\s*(\d+)/.exec(pkg.engines.node)?.[1]);
+    // LTS lines are the even majors.
+    expect(majors[0] % 2).toBe(0);
+    expect(majors[0]).toBeGreaterThanOrEqual(minimum);
     const build = instructions.filter((i) => i.stage < runtimeStage && i.op === 'RUN').map((i) => i.args);
     expect(build.some((a) => /\bnpm ci\b/.test(a) && !/--omit=dev/.test(a))).toBe(true);
     expect(build.some((a) => /\bnpm run build\b/.test(a))).toBe(true);
@@ -179,9 +185,9 @@ describe('docker-compose.yml', () => {
     for (const v of ['PORT', 'REDIS_URL', 'WORKER', 'LOG_LEVEL']) expect(contract).toContain(v);
   });
 
-  test('redis:7 keeps an append-only file, never evicts, has a volume and a health check', () => {
+  test('redis 7, pinned to a release, keeps an append-only file, never evicts, has a volume and a health check', () => {
     const redis = services.redis;
-    expect(redis.image).toMatch(/^redis:7\b/);
+    expect(redis.image).toMatch(/^redis:7\.\d+\.\d+$/);
     const cmd = redis.command!.join(' ');
     expect(cmd).toMatch(/--appendonly yes/);
     expect(cmd).toMatch(/--maxmemory-policy noeviction/);
@@ -213,6 +219,9 @@ describe('docker-compose.yml', () => {
     expect(worker.environment?.REDIS_URL).toBe('redis://redis:6379');
     expect(worker.depends_on?.redis.condition).toBe('service_healthy');
     expect(worker.image).toBe(services.gateway.image);
+    // One build: the worker runs the image the gateway service builds, never pulls it.
+    expect(worker.build).toBeUndefined();
+    expect((worker as { pull_policy?: string }).pull_policy).toBe('never');
   });
 
   test('every variable set in the Dockerfile or compose is read by src/config/ and listed in the contract', () => {

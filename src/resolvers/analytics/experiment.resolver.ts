@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { ResolverContext } from '../context';
+import { Audited } from '../audit/audited';
 import { badInput } from '../../util/errors';
 import { VISITOR_ID } from '../../types/analytics/analytics.input';
 import { toExperiment } from '../../types/analytics/analytics.mappers';
@@ -10,6 +11,7 @@ import { ListSize } from '../../types/list-size';
 @Resolver(() => Experiment)
 export class ExperimentResolver {
   @Authorized('ADMIN')
+  @Audited((args) => (args.input as { key: string }).key)
   @Mutation(() => Experiment, {
     description: 'Admin only. Creating the same experiment again returns it; other variants or weights under an existing key are refused.',
   })
@@ -18,6 +20,7 @@ export class ExperimentResolver {
   }
 
   @Authorized('ADMIN')
+  @Audited((args) => String(args.key))
   @Mutation(() => Experiment, {
     description:
       'Admin only. After this, assignVariant gives every visitor `winner` (the first variant when null) and records no exposure; the results stay as they were. The same stop again is a no-op.',

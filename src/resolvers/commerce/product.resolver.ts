@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { ResolverContext } from '../context';
+import { Audited } from '../audit/audited';
 import { toProduct } from '../../types/commerce/commerce.mappers';
 import { ProductInput, ProductsArgs, RecommendationsArgs } from '../../types/commerce/product.input';
 import { Product } from '../../types/commerce/product.type';
@@ -26,6 +27,7 @@ export class ProductResolver {
   }
 
   @Authorized('ADMIN')
+  @Audited((args) => (args.input as { id: string }).id)
   @Mutation(() => Product, { description: 'Admin only. Creates the product or replaces it, stock included.' })
   async upsertProduct(@Arg('input', () => ProductInput) input: ProductInput, @Ctx() { services }: ResolverContext): Promise<Product> {
     return toProduct(await services.catalog.upsert(input));

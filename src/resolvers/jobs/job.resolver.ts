@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
+import { Audited } from '../audit/audited';
 import type { RequestContext } from '../../services/context';
 import { isAdmin, signedInUser } from '../viewer';
 import type { JobRecord, JobSender, QueueCounts, QuotaUsage } from '../../services/jobs/job.service';
@@ -74,6 +75,7 @@ export class JobResolver {
   }
 
   @Authorized('ADMIN')
+  @Audited((args) => String(args.id))
   @Mutation(() => Job, { description: 'Admin only: moves a FAILED job back to WAITING with a fresh set of attempts.' })
   retryJob(@Arg('id', () => ID) id: string, @Ctx() { services }: ResolverContext): Promise<Job> {
     return services.jobs.retry(id);

@@ -1,0 +1,14 @@
+/**
+ * `@Audited((args) => target)` on an admin mutation: once the resolver has succeeded, the audit
+ * log gets who (the caller), what (the field name) and to what (`target` from the arguments).
+ */
+import { createMethodMiddlewareDecorator } from 'type-graphql';
+import type { ResolverContext } from '../context';
+
+export function Audited(target: (args: Record<string, unknown>) => string): MethodDecorator {
+  return createMethodMiddlewareDecorator<ResolverContext>(async ({ args, context, info }, next) => {
+    const result: unknown = await next();
+    await context.services.audit.record(context.ctx, info.fieldName, target(args));
+    return result;
+  });
+}
