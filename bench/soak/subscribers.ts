@@ -2,10 +2,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { ORDER_CONVERSION } from '../../src/services/analytics/analytics.service';
 import type { Recorder } from './recorder';
 import { UA } from './requests';
 
-const SUBSCRIPTION_EVENTS = 'subscription SoakEvents { analyticsEvents { type page at } }';
+const SUBSCRIPTION_EVENTS = 'subscription SoakEvents { analyticsEvents { type page conversionType at } }';
 const SUBSCRIPTION_LIVE =
   'subscription SoakLive { liveStats { at totalPageViews totalConversions uniqueVisitors topPages(limit: 5) { page views } viewsPerMinute { count } } }';
 
@@ -62,13 +63,14 @@ export class Subscribers {
           if (!this.closing) this.rec.fail('subscriber', 'SUBSCRIPTION_ENDED', `${what} ${i} completed`, false);
         },
       });
-      client.subscribe<{ analyticsEvents: { type: string; page: string | null; at: string } }>(
+      client.subscribe<{ analyticsEvents: { type: string; page: string | null; conversionType: string | null; at: string } }>(
         { query: SUBSCRIPTION_EVENTS },
         {
           next: (v) => {
             if (v.errors?.length) this.rec.fail('subscriber', 'SUBSCRIPTION_ERROR', JSON.stringify(v.errors).slice(0, 200), false);
             const e = v.data?.analyticsEvents;
-            if (!e) return;
+            // A completed order publishes a conversion of its own: the workload tracks only the others.
+            if (!e || e.conversionType === ORDER_CONVERSION) return;
             this.lastArrival = Date.now();
             if (this.counting || this.events[i] === 0) this.events[i]++;
             if (this.counting) this.latencies.push(this.lastArrival - Date.parse(e.at));
