@@ -11,7 +11,10 @@
 import { helpText, UsageError, usageMessage, type Bench } from './cli';
 import { copyLuaBesideBuild } from './lua';
 
-/** Name, what it measures (docs/performance.md has a section on each), and its module. */
+/**
+ * Name, what it measures (docs/performance.md has a section on each), and its module. The soak's is
+ * named in full: a build folder may still hold the soak.js of before the split, which `./soak` would find first.
+ */
 const BENCHES: Record<string, { about: string; file: string }> = {
   me: { about: 'authenticated { me { id } } over HTTP: the gateway against a bare node:http + ioredis server', file: 'me' },
   pipeline: { about: "the gateway's own CPU per request, without I/O", file: 'pipeline' },
@@ -21,7 +24,7 @@ const BENCHES: Record<string, { about: string; file: string }> = {
   analytics: { about: 'page views per second, liveStats and analyticsEvents fan-out to WebSocket subscribers', file: 'analytics' },
   refused: { about: 'what a refused document costs the gateway and its caller', file: 'refused' },
   tokens: { about: 'token counts of the documents real clients send (sizes QUERY_MAX_TOKENS)', file: 'tokens' },
-  soak: { about: 'a mixed workload at a fixed rate for a long time: errors, latency, memory growth', file: 'soak' },
+  soak: { about: 'a mixed workload at a fixed rate for a long time: errors, latency, memory growth', file: 'soak/index' },
 };
 
 function list(): string {
