@@ -11,16 +11,10 @@
  *    `at`), then analyticsEvents (tracked -> delivered, from the event's own
  *    `at`), p50/p99/max. Subscribers run in this process, the gateway in its own.
  *
- * Build and run (never touches dist/):
- *   npx tsc -p bench/tsconfig.json --outDir /tmp/analytics-bench --tsBuildInfoFile /tmp/analytics-bench/.tsbuildinfo
- *   ln -sfn $PWD/package.json $PWD/node_modules /tmp/analytics-bench/
- *   node /tmp/analytics-bench/bench/analytics.js
- * (the links let the build find its packages; the bench copies the Lua files next to its build)
- * Options: --duration <s> (10), --connections <n> (50), --subscribers <n> (1000),
- *   --rate <events/s> (100), --fanout-seconds <s> (10), --only throughput|live|events, --json.
- * BENCH_PROFILE=<dir> writes a CPU profile of the gateway process.
+ * Run: `npm run bench -- analytics [options]` (`--help` lists them).
  */
-import { benchMain, forkServer, type ChildServer } from './child';
+import { forkServer, type ChildServer } from './child';
+import { parseOptions, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -86,7 +80,7 @@ async function serve(redisUrl: string): Promise<void> {
 type Gateway = ChildServer;
 
 function spawnGateway(redisUrl: string): Promise<Gateway> {
-  return forkServer(__filename, ['--serve', redisUrl], 'gateway');
+  return forkServer('analytics', [redisUrl], 'gateway');
 }
 
 // ---- helpers
@@ -323,29 +317,32 @@ export async function runAnalyticsBench(opts: Options, log: (l: string) => void)
   }
 }
 
-function args(argv: string[]): Options {
-  const o: Options = { duration: 10, connections: 50, subscribers: 1000, rate: 100, fanoutSeconds: 10, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const num = (): number => Number(argv[++i]);
-    if (argv[i] === '--duration') o.duration = num();
-    else if (argv[i] === '--connections') o.connections = num();
-    else if (argv[i] === '--subscribers') o.subscribers = num();
-    else if (argv[i] === '--rate') o.rate = num();
-    else if (argv[i] === '--fanout-seconds') o.fanoutSeconds = num();
-    else if (argv[i] === '--only') o.only = argv[++i];
-    else if (argv[i] === '--json') o.json = true;
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  return o;
-}
+const OPTIONS = [
+  { flag: '--duration', value: '<s>', help: 'seconds per page-view throughput run', default: 10 },
+  { flag: '--connections', value: '<n>', help: 'concurrent connections of the throughput runs', default: 50 },
+  { flag: '--subscribers', value: '<n>', help: 'WebSocket subscribers of the fan-out runs', default: 1000 },
+  { flag: '--rate', value: '<events/s>', help: 'page views per second during the fan-out runs', default: 100 },
+  { flag: '--fanout-seconds', value: '<s>', help: 'seconds of page views per fan-out run', default: 10 },
+  { flag: '--only', choices: ['throughput', 'live', 'events'], help: 'one part only: page-view throughput, liveStats fan-out or analyticsEvents fan-out' },
+  { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
+] as const;
 
-if (require.main === module) {
-  benchMain(
-    ([redisUrl]) => serve(redisUrl),
-    async (argv) => {
-      const opts = args(argv);
-      const r = await runAnalyticsBench(opts, opts.json ? () => {} : console.log);
-      if (opts.json) console.log(JSON.stringify(r, null, 2));
-    },
-  );
-}
+export const bench: Bench = {
+  options: OPTIONS,
+  notes: ['BENCH_PROFILE=<dir>: a CPU profile of the gateway process.'],
+  async run(argv) {
+    const a = parseOptions(argv, OPTIONS);
+    const opts: Options = {
+      duration: a.number('--duration'),
+      connections: a.number('--connections'),
+      subscribers: a.number('--subscribers'),
+      rate: a.number('--rate', 'positive number'),
+      fanoutSeconds: a.number('--fanout-seconds'),
+      ...(a.has('--only') ? { only: a.string('--only') } : {}),
+      json: a.has('--json'),
+    };
+    const r = await runAnalyticsBench(opts, opts.json ? () => {} : console.log);
+    if (opts.json) console.log(JSON.stringify(r, null, 2));
+  },
+  serve: ([redisUrl]) => serve(redisUrl),
+};

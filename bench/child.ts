@@ -1,6 +1,17 @@
-/** Runs a benchmark's server side in a child process (the bench file itself with `--serve ...`) and talks to it over IPC. */
+/**
+ * A benchmark's child processes: the runner (bench/run.ts) again, as `<bench> --serve <args>`,
+ * which hands `<args>` to that bench's `serve`. The parent talks to the child over IPC.
+ */
 import { fork, type ChildProcess } from 'node:child_process';
-import { copyLuaBesideBuild } from './lua';
+import path from 'node:path';
+
+/** run.js beside this file in the build, run.ts beside it in the sources. */
+const RUNNER = path.join(__dirname, `run${path.extname(__filename)}`);
+
+/** Forks the runner as `bench`'s child role with `args` (stdout and stderr shared, IPC open). */
+export function forkBench(bench: string, args: string[], execArgv: string[] = []): ChildProcess {
+  return fork(RUNNER, [bench, '--serve', ...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
 
 export interface ChildServer {
   url: string;
@@ -10,10 +21,13 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-/** Forks `file` with `args`; resolves once the child sends `{ url }`. BENCH_PROFILE=<dir> writes a CPU profile of each child there. */
-export function forkServer(file: string, args: string[], label: string, execArgv: string[] = []): Promise<ChildServer> {
+/**
+ * Starts `bench`'s server side with `args`; resolves once the child sends `{ url }`.
+ * BENCH_PROFILE=<dir> writes a CPU profile of each child there.
+ */
+export function forkServer(bench: string, args: string[], label: string, execArgv: string[] = []): Promise<ChildServer> {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = fork(file, args, { execArgv: [...execArgv, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = forkBench(bench, args, [...execArgv, ...profile]);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${label} exited with code ${code}`)));
@@ -36,23 +50,4 @@ export function forkServer(file: string, args: string[], label: string, execArgv
       }),
     );
   });
-}
-
-/**
- * A bench file's entry point. `--serve <args>` runs its server side (the child that
- * {@link forkServer} starts); anything else copies the Lua scripts beside the build and runs
- * the bench, whose promise gives the exit code (default 0). A failure prints and exits 1.
- */
-export function benchMain(serve: (args: string[]) => Promise<unknown>, bench: (args: string[]) => Promise<number | void>): void {
-  const fail = (err: unknown): void => {
-    console.error(err instanceof Error ? err.stack : err);
-    process.exit(1);
-  };
-  const args = process.argv.slice(2);
-  if (args[0] === '--serve') {
-    serve(args.slice(1)).catch(fail);
-    return;
-  }
-  copyLuaBesideBuild(__dirname);
-  bench(args).then((code) => process.exit(code ?? 0), fail);
 }

@@ -5,16 +5,8 @@
  * client sends per operation; `INFO commandstats` deltas show what Redis ran,
  * scripts' inner calls included.
  *
- * Build and run (never touches dist/):
- *   npx tsc -p tsconfig.json --outDir /tmp/commerce-bench
- *   ln -sfn $PWD/package.json $PWD/node_modules /tmp/commerce-bench/
- *   node /tmp/commerce-bench/bench/commerce.js
- * (the links let the build find its packages and the project root; the Lua files are copied by the bench)
- * Options: --ops <n> (service ops per measurement, 20000), --users <n> (HTTP users, 400),
- *   --concurrency <n> (64), --seconds <s> (HTTP addToCart run, 10).
+ * Run: `npm run bench -- commerce [options]` (`--help` lists them).
  */
-import { copyLuaBesideBuild } from './lua';
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +16,8 @@ import { startApp, type App } from '../src/app/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
 import type { InternalQueue } from '../src/services/commerce/order.service';
+import { forkServer } from './child';
+import { parseOptions, type Bench } from './cli';
 import { commandDelta, commandStats, type CommandCounts } from './redis-stats';
 
 const PREFIX = 'bench-commerce';
@@ -143,11 +137,8 @@ async function gql(url: string, query: string, variables: Record<string, unknown
 }
 
 async function httpBench(redisUrl: string, redis: Redis, users: number, concurrency: number, seconds: number): Promise<void> {
-  const child = fork(__filename, ['--serve', redisUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('message', (m: { url: string }) => resolve(m.url));
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
+  const gateway = await forkServer('commerce', [redisUrl], 'gateway');
+  const url = gateway.url;
   try {
     const admin = (await gql(url, 'mutation L($i: LoginInput!) { login(input: $i) { token } }', { i: ADMIN })).login.token as string;
     for (let i = 0; i < 100; i++) {
@@ -218,8 +209,7 @@ async function httpBench(redisUrl: string, redis: Redis, users: number, concurre
     console.log(`  checkout: ${Math.round(done / (ms / 1000))} req/s over ${done} orders; Redis ran/req ${JSON.stringify(perOp(checkoutRan, done))}`);
     ranDuringFill = {};
   } finally {
-    child.send('stop');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await gateway.stop();
   }
 }
 
@@ -231,24 +221,23 @@ async function serve(redisUrl: string): Promise<void> {
   });
 }
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
+interface CommerceBenchOptions {
+  ops: number;
+  users: number;
+  concurrency: number;
+  seconds: number;
 }
 
-async function main(): Promise<void> {
-  copyLuaBesideBuild(__dirname);
-  if (process.argv[2] === '--serve') return serve(process.argv[3]);
-
+async function runCommerceBench(opts: CommerceBenchOptions): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-commerce-bench-'));
   const server = await startRedisServer(dir);
   const redis = new Redis(server.url);
   const app = await startApp(loadConfig(env(server.url)));
   try {
-    await serviceBench(app, redis, arg('ops', 20_000), arg('concurrency', 64));
+    await serviceBench(app, redis, opts.ops, opts.concurrency);
     await app.close();
     await redis.flushall();
-    await httpBench(server.url, redis, arg('users', 400), arg('concurrency', 64), arg('seconds', 10));
+    await httpBench(server.url, redis, opts.users, opts.concurrency, opts.seconds);
   } finally {
     await app.close();
     redis.disconnect();
@@ -257,7 +246,23 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.stack : err);
-  process.exit(1);
-});
+const OPTIONS = [
+  { flag: '--ops', value: '<n>', help: 'service operations per measurement', default: 20_000 },
+  { flag: '--users', value: '<n>', help: 'users signed in for the HTTP runs', default: 400 },
+  { flag: '--concurrency', value: '<n>', help: 'operations in flight (service calls) and connections (HTTP)', default: 64 },
+  { flag: '--seconds', value: '<s>', help: 'length of the HTTP addToCart run, and the checkout time to collect', default: 10 },
+] as const;
+
+export const bench: Bench = {
+  options: OPTIONS,
+  async run(argv) {
+    const a = parseOptions(argv, OPTIONS);
+    await runCommerceBench({
+      ops: a.number('--ops', 'positive integer'),
+      users: a.number('--users', 'positive integer'),
+      concurrency: a.number('--concurrency', 'positive integer'),
+      seconds: a.number('--seconds', 'positive number'),
+    });
+  },
+  serve: ([redisUrl]) => serve(redisUrl),
+};

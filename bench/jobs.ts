@@ -20,12 +20,8 @@
  * nothing one side turns on (JIT state, async hooks) leaks into another. Reported
  * per side: median jobs/s over the rounds, that process's and redis-server's CPU ms per 1000
  * jobs (steadier than jobs/s on a shared machine), Redis commands per job, and ratios to the
- * baselines taken round by round. Run (never touching dist/):
- * `npx tsc -p bench/tsconfig.json && node node_modules/.cache/gateway-bench/bench/jobs.js
- * [--jobs 20000] [--graphql-jobs 5000] [--rounds 3] [--concurrency 32] [--producers 32] [--batch 100] [--only service,bullmq] [--verbose] [--profile <dir>]`.
+ * baselines taken round by round. Run: `npm run bench -- jobs [options]` (`--help` lists them).
  */
-import { copyLuaBesideBuild } from './lua';
-import { fork } from 'node:child_process';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,9 +38,12 @@ import { startRedisServer } from '../src/redis/embedded';
 import type { JobHandler } from '../src/services/jobs/job-handler';
 import { JobRunner } from '../src/worker/job-runner';
 import { toBullPriority } from '../src/services/jobs/job-record';
+import { forkBench } from './child';
+import { parseOptions, UsageError, type Bench } from './cli';
 import { commandDelta, commandStats, serverCpuSeconds } from './redis-stats';
 
-type Side = 'service' | 'graphql' | 'graphql-batch' | 'bullmq' | 'bullmq-priority' | 'bullmq-ids' | 'bullmq-http' | 'list';
+const SIDES = ['service', 'bullmq', 'bullmq-priority', 'bullmq-ids', 'graphql-batch', 'graphql', 'bullmq-http', 'list'] as const;
+type Side = (typeof SIDES)[number];
 
 export interface JobsBenchOptions {
   jobs: number;
@@ -322,14 +321,11 @@ async function runSide(side: Side, opts: JobsBenchOptions, redisUrl: string, red
   }
 }
 
-/** Runs one side in a fresh `node` process (this file with --side) and returns its result. */
+/** Runs one side in a fresh `node` process (this bench's `serve`) and returns its result. */
 function runInChild(side: Side, opts: JobsBenchOptions, redisUrl: string, round: number): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
     const execArgv = opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [];
-    const child = fork(__filename, ['--side', side, '--redis', redisUrl, '--round', String(round), '--options', JSON.stringify(opts)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv,
-    });
+    const child = forkBench('jobs', ['--side', side, '--redis', redisUrl, '--round', String(round), '--options', JSON.stringify(opts)], execArgv);
     let result: RoundResult | undefined;
     child.on('message', (m) => (result = m as RoundResult));
     child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`bench side ${side} exited with ${code}`))));
@@ -398,35 +394,35 @@ export async function runJobsBench(opts: JobsBenchOptions, log: (line: string) =
   return summary;
 }
 
+const OPTIONS = [
+  { flag: '--jobs', value: '<n>', help: 'jobs per side and round', default: 20_000 },
+  { flag: '--graphql-jobs', value: '<n>', help: 'jobs per round on the one-job-per-request HTTP sides (graphql, bullmq-http)', default: 5000 },
+  { flag: '--rounds', value: '<n>', help: 'rounds; the order of the sides alternates', default: 3 },
+  { flag: '--concurrency', value: '<n>', help: 'worker concurrency (and list consumers)', default: 32 },
+  { flag: '--producers', value: '<n>', help: 'enqueue calls in flight', default: 32 },
+  { flag: '--batch', value: '<n>', help: 'jobs per enqueueJobs request on the graphql-batch side', default: 100 },
+  { flag: '--only', value: '<side,side>', help: `the sides to run, comma-separated, of ${SIDES.join(',')} (default: all)` },
+  { flag: '--verbose', help: 'also prints the most frequent Redis commands per job' },
+  { flag: '--profile', value: '<dir>', help: "writes a CPU profile of each side's process into <dir>" },
+] as const;
+
 function parseArgs(argv: string[]): JobsBenchOptions {
-  const opts: JobsBenchOptions = {
-    jobs: 20_000,
-    graphqlJobs: 5000,
-    rounds: 3,
-    concurrency: 32,
-    producers: 32,
-    batch: 100,
-    only: ['service', 'bullmq', 'bullmq-priority', 'bullmq-ids', 'graphql-batch', 'graphql', 'bullmq-http', 'list'],
+  const a = parseOptions(argv, OPTIONS);
+  const only = a.has('--only') ? a.string('--only')!.split(',') : [...SIDES];
+  const unknown = only.filter((s) => !(SIDES as readonly string[]).includes(s));
+  if (unknown.length) throw new UsageError(`--only: no side ${unknown.join(', ')}; sides: ${SIDES.join(',')}`);
+  const profile = a.string('--profile');
+  return {
+    jobs: a.number('--jobs', 'positive integer'),
+    graphqlJobs: a.number('--graphql-jobs', 'positive integer'),
+    rounds: a.number('--rounds', 'positive integer'),
+    concurrency: a.number('--concurrency', 'positive integer'),
+    producers: a.number('--producers', 'positive integer'),
+    batch: a.number('--batch', 'positive integer'),
+    only: only as Side[],
+    ...(a.has('--verbose') ? { verbose: true } : {}),
+    ...(profile === undefined ? {} : { profileDir: profile }),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const num = (): number => {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} needs a positive integer`);
-      return n;
-    };
-    if (a === '--jobs') opts.jobs = num();
-    else if (a === '--graphql-jobs') opts.graphqlJobs = num();
-    else if (a === '--rounds') opts.rounds = num();
-    else if (a === '--concurrency') opts.concurrency = num();
-    else if (a === '--producers') opts.producers = num();
-    else if (a === '--batch') opts.batch = num();
-    else if (a === '--only') opts.only = argv[++i].split(',') as Side[];
-    else if (a === '--verbose') opts.verbose = true;
-    else if (a === '--profile') opts.profileDir = argv[++i];
-    else throw new Error(`unknown argument ${a}`);
-  }
-  return opts;
 }
 
 /** Child mode: `--side <side> --redis <url> --round <n> --options <json>`; sends its RoundResult to the parent. */
@@ -441,21 +437,13 @@ async function childMain(argv: string[]): Promise<void> {
   }
 }
 
-if (require.main === module && process.argv.includes('--side')) {
-  childMain(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (err) => {
-      console.error(err instanceof Error ? err.stack : err);
-      process.exit(1);
-    },
-  );
-} else if (require.main === module) {
-  copyLuaBesideBuild(__dirname);
-  runJobsBench(parseArgs(process.argv.slice(2))).then(
-    () => process.exit(0),
-    (err) => {
-      console.error(err instanceof Error ? err.stack : err);
-      process.exit(1);
-    },
-  );
-}
+export const bench: Bench = {
+  options: OPTIONS,
+  async run(argv) {
+    await runJobsBench(parseArgs(argv));
+  },
+  async serve(argv) {
+    await childMain(argv);
+    process.exit(0);
+  },
+};

@@ -7,6 +7,7 @@
  * `INFO commandstats` deltas around each run.
  */
 import { forkServer, type ChildServer } from './child';
+import { parseOptions, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,14 +74,14 @@ const LUA_DIR = path.join(__dirname, '..', 'src', 'redis', 'lua');
 
 type ServerHandle = ChildServer;
 
-/** Starts one side in a child process (this file with `--serve`); resolves with its URL. */
+/** Starts one side in a child process (this bench's `serve`); resolves with its URL. */
 function spawnSide(side: 'gateway' | 'raw', redisUrl: string, profileDir?: string): Promise<ServerHandle> {
   // BENCH_NODE_FLAGS: extra node flags for both sides (e.g. to try heap settings).
   const execArgv = [
     ...(side === 'gateway' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
     ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
   ];
-  return forkServer(__filename, ['--serve', side, redisUrl], `${side} server`, execArgv);
+  return forkServer('me', [side, redisUrl], `${side} server`, execArgv);
 }
 
 async function registerUser(gatewayUrl: string): Promise<{ token: string; userId: string }> {
@@ -243,9 +244,33 @@ async function serve(side: string, redisUrl: string): Promise<void> {
   process.send!({ url });
 }
 
-if (require.main === module && process.argv[2] === '--serve') {
-  serve(process.argv[3], process.argv[4]).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+const OPTIONS = [
+  { flag: '--duration', value: '<s>', help: 'seconds per measured run', default: 10 },
+  { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },
+  { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
+  { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side', default: 3 },
+  { flag: '--profile', value: '<dir>', help: 'writes a CPU profile of the gateway process into <dir>' },
+  { flag: '--only', choices: ['gateway', 'raw'], help: 'measures one side only (no ratio then)' },
+  { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
+] as const;
+
+export const bench: Bench = {
+  options: OPTIONS,
+  notes: ['BENCH_NODE_FLAGS="<flags>": extra node flags for both server processes.'],
+  async run(argv) {
+    const a = parseOptions(argv, OPTIONS);
+    const profile = a.string('--profile');
+    const opts: MeBenchOptions = {
+      duration: a.number('--duration'),
+      connections: a.number('--connections'),
+      rounds: a.number('--rounds'),
+      warmup: a.number('--warmup'),
+      ...(profile === undefined ? {} : { profileDir: path.resolve(profile) }),
+      ...(a.has('--only') ? { only: a.string('--only') as 'gateway' | 'raw' } : {}),
+    };
+    const json = a.has('--json');
+    const result = await runMeBench(opts, json ? () => {} : console.log);
+    if (json) console.log(JSON.stringify(result, null, 2));
+  },
+  serve: ([side, redisUrl]) => serve(side, redisUrl),
+};

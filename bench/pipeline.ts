@@ -18,6 +18,7 @@ import { createLogger } from '../src/util/logger';
 import { Metrics } from '../src/util/metrics';
 import { buildGatewaySchema } from '../src/app/schema';
 import type { Services } from '../src/services/container';
+import { parseOptions, type Bench } from './cli';
 
 /** `{ me { id } }` by default; a list-heavy alternative shows how execution cost grows with the result. */
 export const QUERIES = {
@@ -116,4 +117,28 @@ export const PIPELINE_VARIANTS: Record<string, Variant> = {
         ]),
       )
     : {}),
+};
+
+const OPTIONS = [
+  { flag: '--requests', value: '<n>', help: 'requests per variant per round', default: 5000 },
+  { flag: '--rounds', value: '<n>', help: 'rounds; the best of each variant is kept', default: 5 },
+  {
+    flag: '--query',
+    choices: Object.keys(QUERIES),
+    help: "the document: me is { me { id } }; sessions adds the user's 20 sessions (list-heavy)",
+    default: 'me',
+  },
+  { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
+] as const;
+
+export const bench: Bench = {
+  options: OPTIONS,
+  notes: ["BENCH_PLUGIN_DROP=<i,j>: also measures the shipped set-up without the plugin at each of those positions in gatewayApolloOptions' list."],
+  async run(argv) {
+    const a = parseOptions(argv, OPTIONS);
+    const json = a.has('--json');
+    const opts = { requests: a.number('--requests'), rounds: a.number('--rounds'), query: QUERIES[a.string('--query') as keyof typeof QUERIES] };
+    const result = await runPipelineBench(PIPELINE_VARIANTS, opts, json ? () => {} : console.log);
+    if (json) console.log(JSON.stringify(result, null, 2));
+  },
 };

@@ -8,10 +8,10 @@
  * a GCRA key as the limiter writes it against a sorted-set sliding log holding
  * 100 requests per window.
  *
- * Run: `node <compiled>/bench/ratelimit.js [--duration s] [--connections n] [--rounds n] [--warmup s] [--workload 0|1|2] [--json]`;
- * BENCH_PROFILE=<dir> writes a CPU profile of each gateway process.
+ * Run: `npm run bench -- ratelimit [options]` (`--help` lists them).
  */
-import { benchMain, forkServer, type ChildServer } from './child';
+import { forkServer, type ChildServer } from './child';
+import { parseOptions, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,7 +41,7 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 type Server = ChildServer;
 
 function spawnSide(side: Side, redisUrl: string): Promise<Server> {
-  return forkServer(__filename, ['--serve', side, redisUrl], `${side} gateway`);
+  return forkServer('ratelimit', [side, redisUrl], `${side} gateway`);
 }
 
 interface Workload {
@@ -238,25 +238,30 @@ async function serve(side: Side, redisUrl: string): Promise<void> {
   process.send!({ url: app.url });
 }
 
-function args(argv: string[]): { opts: RateLimitBenchOptions; json: boolean } {
-  const opts: RateLimitBenchOptions = { duration: 10, connections: 50, rounds: 2, warmup: 3, workload: 0 };
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i].replace(/^--/, '');
-    if (key === 'json') json = true;
-    else if (key in opts) opts[key as keyof RateLimitBenchOptions] = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  return { opts, json };
-}
+const OPTIONS = [
+  { flag: '--duration', value: '<s>', help: 'seconds per measured run', default: 10 },
+  { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },
+  { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
+  { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side and workload', default: 3 },
+  { flag: '--workload', choices: ['0', '1', '2'], help: '1: signed-in { me { id } } only; 2: anonymous { __typename } only; 0: both', default: 0 },
+  { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
+] as const;
 
-if (require.main === module) {
-  benchMain(
-    ([side, redisUrl]) => serve(side as Side, redisUrl),
-    async (argv) => {
-      const { opts, json } = args(argv);
-      const r = await runRateLimitBench(opts, json ? () => {} : console.log);
-      if (json) console.log(JSON.stringify(r, null, 2));
-    },
-  );
-}
+export const bench: Bench = {
+  options: OPTIONS,
+  notes: ['BENCH_PROFILE=<dir>: a CPU profile of each gateway process.'],
+  async run(argv) {
+    const a = parseOptions(argv, OPTIONS);
+    const opts: RateLimitBenchOptions = {
+      duration: a.number('--duration'),
+      connections: a.number('--connections'),
+      rounds: a.number('--rounds'),
+      warmup: a.number('--warmup'),
+      workload: a.number('--workload'),
+    };
+    const json = a.has('--json');
+    const r = await runRateLimitBench(opts, json ? () => {} : console.log);
+    if (json) console.log(JSON.stringify(r, null, 2));
+  },
+  serve: ([side, redisUrl]) => serve(side as Side, redisUrl),
+};

@@ -13,7 +13,7 @@
  * - /healthz under attack: its latency, sampled every 50 ms, while 8 HTTP clients send
  *   the document in a loop, and while one WebSocket keeps 50 of them in flight.
  *
- * Run: `node -r ./test/helpers/ts-register.js bench/refused.ts [--document issue|nested|typo] [--count n] [--seconds s] [--json]`.
+ * Run: `npm run bench -- refused [options]` (`--help` lists them).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,8 @@ import WebSocket from 'ws';
 import { startApp } from '../src/app/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
-import { benchMain, forkServer, type ChildServer } from './child';
+import { forkServer, type ChildServer } from './child';
+import { parseOptions, type Bench } from './cli';
 
 const FIELDS = 4900;
 /** The issue's document. */
@@ -203,7 +204,7 @@ export async function runRefusedBench(opts: { count: number; seconds: number; do
   let server: ChildServer | undefined;
   try {
     // process.execArgv: run from the TypeScript sources (`node -r ./test/helpers/ts-register.js`) the child needs the same loader.
-    server = await forkServer(__filename, ['--serve', redis.url], 'gateway', process.execArgv);
+    server = await forkServer('refused', [redis.url], 'gateway', process.execArgv);
     const attack = DOCUMENTS[opts.document];
     log(`refused: document "${opts.document}" of ${Buffer.byteLength(attack)} bytes; ${opts.count} documents per CPU run, ${opts.seconds} s per attack`);
     const first = await post(server.url, attack, freshIp());
@@ -269,27 +270,21 @@ async function serve(redisUrl: string): Promise<void> {
   process.send!({ url: app.url });
 }
 
-function args(argv: string[]): { count: number; seconds: number; document: string; json: boolean } {
-  const out = { count: 200, seconds: 10, document: 'issue', json: false };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--json') out.json = true;
-    else if (argv[i] === '--document') {
-      out.document = argv[++i];
-      if (!DOCUMENTS[out.document]) throw new Error(`--document takes ${Object.keys(DOCUMENTS).join(' or ')}`);
-    } else if (argv[i] === '--count') out.count = Number(argv[++i]);
-    else if (argv[i] === '--seconds') out.seconds = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
-  }
-  return out;
-}
+const OPTIONS = [
+  { flag: '--document', choices: Object.keys(DOCUMENTS), help: "the issue's 4,900 unknown fields, 995 inside `me`, or a typo", default: 'issue' },
+  { flag: '--count', value: '<n>', help: 'documents per CPU measurement', default: 200 },
+  { flag: '--seconds', value: '<s>', help: 'seconds per /healthz-under-attack run', default: 10 },
+  { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
+] as const;
 
-if (require.main === module) {
-  benchMain(
-    ([redisUrl]) => serve(redisUrl),
-    async (argv) => {
-      const o = args(argv);
-      const r = await runRefusedBench(o, o.json ? () => {} : console.log);
-      if (o.json) console.log(JSON.stringify(r, null, 2));
-    },
-  );
-}
+export const bench: Bench = {
+  options: OPTIONS,
+  async run(argv) {
+    const a = parseOptions(argv, OPTIONS);
+    const opts = { document: a.string('--document')!, count: a.number('--count', 'positive integer'), seconds: a.number('--seconds') };
+    const json = a.has('--json');
+    const r = await runRefusedBench(opts, json ? () => {} : console.log);
+    if (json) console.log(JSON.stringify(r, null, 2));
+  },
+  serve: ([redisUrl]) => serve(redisUrl),
+};

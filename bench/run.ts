@@ -1,78 +1,76 @@
 /**
- * Benchmark entry: `npm run bench` (all), `npm run bench:me`, or
- * `npm run bench -- pipeline --requests 5000`.
+ * The one way to run a benchmark: `npm run bench -- <name> [options]`.
  *
- * me:       --duration <s> (10), --connections <n> (50), --rounds <n> (2), --warmup <s> (3),
- *           --profile <dir> (CPU profile of the gateway), --only gateway|raw
- * pipeline: --requests <n> (5000), --rounds <n> (5 when not given), --query me|sessions
- * both:     --json (results as JSON on stdout)
+ *   npm run bench                      lists the benchmarks
+ *   npm run bench -- <name> --help     a benchmark's options
+ *   npm run bench -- <name> [options]  runs it; the exit code is the benchmark's
+ *
+ * A benchmark's child processes run this file too, as `<name> --serve <args>` (child.ts).
+ * Each process loads only the benchmark it names.
  */
+import { helpText, UsageError, usageMessage, type Bench } from './cli';
 import { copyLuaBesideBuild } from './lua';
-import path from 'node:path';
-import { runMeBench, type MeBenchOptions } from './me';
-import { PIPELINE_VARIANTS, QUERIES, runPipelineBench } from './pipeline';
 
-interface Options extends MeBenchOptions {
-  requests: number;
-  query: keyof typeof QUERIES;
-  roundsGiven: boolean;
-}
-
-type Log = (line: string) => void;
-
-const BENCHMARKS: Record<string, (opts: Options, log: Log) => Promise<unknown>> = {
-  me: (opts, log) => runMeBench(opts, log),
-  pipeline: (opts, log) =>
-    runPipelineBench(PIPELINE_VARIANTS, { requests: opts.requests, rounds: opts.roundsGiven ? opts.rounds : 5, query: QUERIES[opts.query] }, log),
+/**
+ * Name, what it measures (docs/performance.md has a section on each), and its module. The soak's is
+ * named in full: a build folder may still hold the soak.js of before the split, which `./soak` would find first.
+ */
+const BENCHES: Record<string, { about: string; file: string }> = {
+  me: { about: 'authenticated { me { id } } over HTTP: the gateway against a bare node:http + ioredis server', file: 'me' },
+  pipeline: { about: "the gateway's own CPU per request, without I/O", file: 'pipeline' },
+  ratelimit: { about: "the rate limiter's price: throughput, CPU, round trips, memory per client", file: 'ratelimit' },
+  commerce: { about: 'addToCart, checkout and catalog reads: round trips, Redis time, throughput', file: 'commerce' },
+  jobs: { about: 'jobs enqueued and run to completion per second, against BullMQ alone and a list queue', file: 'jobs' },
+  analytics: { about: 'page views per second, liveStats and analyticsEvents fan-out to WebSocket subscribers', file: 'analytics' },
+  refused: { about: 'what a refused document costs the gateway and its caller', file: 'refused' },
+  tokens: { about: 'token counts of the documents real clients send (sizes QUERY_MAX_TOKENS)', file: 'tokens' },
+  soak: { about: 'a mixed workload at a fixed rate for a long time: errors, latency, memory growth', file: 'soak/index' },
 };
 
-function parseArgs(argv: string[]): { names: string[]; opts: Options; json: boolean } {
-  const opts: Options = { duration: 10, connections: 50, rounds: 2, warmup: 3, requests: 5000, query: 'me', roundsGiven: false };
-  const names: string[] = [];
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const num = (): number => {
-      const n = Number(argv[++i]);
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${a} needs a number`);
-      return n;
-    };
-    if (a === '--duration') opts.duration = num();
-    else if (a === '--connections') opts.connections = num();
-    else if (a === '--rounds') {
-      opts.rounds = num();
-      opts.roundsGiven = true;
-    } else if (a === '--warmup') opts.warmup = num();
-    else if (a === '--requests') opts.requests = num();
-    else if (a === '--profile') opts.profileDir = path.resolve(argv[++i]);
-    else if (a === '--only') {
-      const side = argv[++i];
-      if (side !== 'gateway' && side !== 'raw') throw new Error('--only takes gateway or raw');
-      opts.only = side;
-    } else if (a === '--query') {
-      const q = argv[++i];
-      if (!(q in QUERIES)) throw new Error(`--query takes ${Object.keys(QUERIES).join(' or ')}`);
-      opts.query = q as keyof typeof QUERIES;
-    } else if (a === '--json') json = true;
-    else if (BENCHMARKS[a]) names.push(a);
-    else throw new Error(`unknown argument ${a}; benchmarks: ${Object.keys(BENCHMARKS).join(', ')}`);
+function list(): string {
+  const width = Math.max(...Object.keys(BENCHES).map((n) => n.length));
+  return [
+    'npm run bench -- <name> [options]    (<name> --help: its options)',
+    '',
+    ...Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(width)}  ${b.about}`),
+  ].join('\n');
+}
+
+function load(file: string): Bench {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load (a child needs only its bench); import() would need the built file's extension
+  return (require(`./${file}`) as { bench: Bench }).bench;
+}
+
+/** Resolves with the exit code, or with nothing for a child process, which exits by itself. */
+async function main(argv: string[]): Promise<number | void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    console.log(list());
+    return 0;
   }
-  return { names: names.length ? names : Object.keys(BENCHMARKS), opts, json };
-}
-
-async function main(): Promise<void> {
-  const { names, opts, json } = parseArgs(process.argv.slice(2));
+  const entry = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
+  if (!entry) throw new UsageError(`unknown benchmark "${name}"\n\n${list()}`);
+  const bench = load(entry.file);
+  if (rest[0] === '--serve') {
+    if (!bench.serve) throw new UsageError(`${name} has no child process`);
+    return bench.serve(rest.slice(1));
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(helpText(name, entry.about, bench));
+    return 0;
+  }
   copyLuaBesideBuild(__dirname);
-  const results: Record<string, unknown> = {};
-  const log: Log = json ? () => {} : (l) => console.log(l);
-  for (const name of names) results[name] = await BENCHMARKS[name](opts, log);
-  if (json) console.log(JSON.stringify(results, null, 2));
+  return (await bench.run(rest)) ?? 0;
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err instanceof Error ? err.stack : err);
+const argv = process.argv.slice(2);
+main(argv).then(
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) console.error(argv[0] && Object.hasOwn(BENCHES, argv[0]) ? usageMessage(argv[0], err) : `bench: ${err.message}`);
+    else console.error(err instanceof Error ? err.stack : err);
     process.exit(1);
   },
 );

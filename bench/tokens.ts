@@ -2,14 +2,16 @@
  * Token counts of the documents real clients send, to size QUERY_MAX_TOKENS: GraphiQL's
  * introspection query (every option on), the dashboard's operations (read from
  * public/dashboard/dashboard.js), and every string literal in the tests, scripts,
- * benchmarks and README code blocks that parses as a GraphQL document (documents built
- * with `${...}` are left out: those are the limit tests' own oversized ones).
+ * benchmarks and the code blocks of README.md and docs/*.md that parses as a GraphQL document
+ * (documents built with `${...}` are left out: those are the limit tests' own oversized ones).
  *
- * Run: `node -r ./test/helpers/ts-register.js bench/tokens.ts [--top n]`.
+ * Run: `npm run bench -- tokens [--top n]`.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Lexer, Source, TokenKind, getIntrospectionQuery, parse } from 'graphql';
+import { parseOptions, type Bench } from './cli';
+import { sourceRoot } from './lua';
 
 /** Tokens as `parse(…, { maxTokens })` counts them: every lexical token but <EOF>; comments are not tokens. */
 export function countTokens(document: string): number {
@@ -46,7 +48,7 @@ const found = (where: string, doc: string): Found => ({
 function dashboardDocuments(root: string): Found[] {
   const js = readFileSync(path.join(root, 'public/dashboard/dashboard.js'), 'utf8');
   const literals = (code: string): string => [...code.matchAll(/'([^']*)'/g)].map((m) => m[1]).join('');
-  const stats = literals(/var STATS = ([\s\S]*?);\n/.exec(js)![1]);
+  const stats = literals(/var STATS =\s*([\s\S]*?);\n/.exec(js)![1]);
   const block = /var QUERIES = \{([\s\S]*?)\};/.exec(js)![1];
   return [...block.matchAll(/(\w+): ((?:'[^']*'(?: \+ STATS \+ )?)+),/g)].map((m) =>
     found(`dashboard ${m[1]}`, m[2].split(' + STATS + ').map(literals).join(stats)),
@@ -73,12 +75,14 @@ function literalDocuments(root: string): Found[] {
   };
   for (const d of ['test', 'scripts', 'bench', 'public']) walk(path.join(root, d));
   scan(path.join(root, 'README.md'));
+  const docs = path.join(root, 'docs');
+  for (const f of readdirSync(docs).sort()) if (f.endsWith('.md')) scan(path.join(docs, f));
   return out;
 }
 
-function main(): void {
-  const top = process.argv.includes('--top') ? Number(process.argv[process.argv.indexOf('--top') + 1]) : 10;
-  const root = path.join(__dirname, '..');
+function tokens(top: number): void {
+  // The sources, not the build folder: the documents are read from the project's files.
+  const root = sourceRoot(__dirname);
   const introspection = getIntrospectionQuery({
     descriptions: true,
     inputValueDeprecation: true,
@@ -93,4 +97,11 @@ function main(): void {
   for (const r of docs.slice(0, top)) console.log(`${String(r.tokens).padStart(5)} tokens ${String(r.bytes).padStart(6)} B  ${r.where}: ${r.start}`);
 }
 
-if (require.main === module) main();
+const OPTIONS = [{ flag: '--top', value: '<n>', help: 'how many of the largest literal documents to list', default: 10 }] as const;
+
+export const bench: Bench = {
+  options: OPTIONS,
+  async run(argv) {
+    tokens(parseOptions(argv, OPTIONS).number('--top'));
+  },
+};

@@ -1,0 +1,21 @@
+/** The documents the workload sends. */
+export const Q = {
+  products: 'query Products($o: Int) { products(limit: 20, offset: $o) { id name priceCents stock } }',
+  product: 'query Product($id: ID!) { product(id: $id) { id name priceCents stock } }',
+  recommendations: 'query Recommendations($id: ID!) { recommendations(productId: $id, limit: 5) { id stock } }',
+  cart: 'query Cart { cart { itemCount subtotalCents items { quantity product { id } } } }',
+  addToCart: 'mutation AddToCart($p: ID!, $q: Int!) { addToCart(input: { productId: $p, quantity: $q }) { itemCount subtotalCents } }',
+  setQuantity: 'mutation SetCartItemQuantity($p: ID!, $q: Int!) { setCartItemQuantity(productId: $p, quantity: $q) { itemCount subtotalCents } }',
+  remove: 'mutation RemoveFromCart($p: ID!) { removeFromCart(productId: $p) { itemCount subtotalCents } }',
+  clearCart: 'mutation ClearCart { clearCart { itemCount } }',
+  checkout: 'mutation Checkout($k: String) { checkout(idempotencyKey: $k) { id status totalCents items { productId quantity unitPriceCents } } }',
+  myOrders: 'query MyOrders { myOrders(limit: 5) { id status } }',
+  pageView: 'mutation TrackPageView($i: PageViewInput!) { trackPageView(input: $i) }',
+  conversion: 'mutation TrackConversion($i: ConversionInput!) { trackConversion(input: $i) }',
+  me: 'query Me { me { id } }',
+  login: 'mutation Login($i: LoginInput!) { login(input: $i) { token user { id } } }',
+  register: 'mutation Register($i: RegisterInput!) { register(input: $i) { token user { id } } }',
+  guest: 'mutation StartGuestSession { startGuestSession { token session { id } } }',
+  upsert: 'mutation UpsertProduct($i: ProductInput!) { upsertProduct(input: $i) { id stock } }',
+  queueStats: 'query QueueStats { queueStats { waiting delayed active completed failed } }',
+};
