@@ -25,8 +25,7 @@ function scripts(): ScriptDef[] {
     .map((file) => {
       const m = /^(.+)-(\d+|n)\.lua$/.exec(file);
       if (!m) throw new Error(`Lua file ${file} must be named <commandName>-<numberOfKeys>.lua`);
-      const name = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-      return { name, numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(path.join(LUA_DIR, file), 'utf8') };
+      return { name: m[1], numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(path.join(LUA_DIR, file), 'utf8') };
     });
   return cache;
 }

@@ -10,7 +10,7 @@
 -- ARGV[5] most lines per cart
 -- ARGV[6] idle lifetime (ms)
 -- ARGV[7] largest cart subtotal (cents; GraphQL's Int carries totals)
--- Returns {1, {productId, quantity, productJson, stock, ...}} (as cart-read) on success, or
+-- Returns {1, {productId, quantity, productJson, stock, ...}} (as cartRead) on success, or
 --   {-1} no such product, {-2, available, inCart} not enough stock,
 --   {-3, max} over the per-line limit, {-4, max} too many lines,
 --   {-5, cartCurrency} the product's currency differs from the cart's,

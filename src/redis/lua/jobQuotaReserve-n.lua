@@ -1,6 +1,6 @@
 -- Reserves room in one owner's job quota for new jobs, all or nothing, before they
 -- are added to BullMQ (whose own add scripts cannot check a quota). A reservation
--- lives while its job is WAITING or DELAYED; job-quota-settle drops it when the
+-- lives while its job is WAITING or DELAYED; jobQuotaSettle drops it when the
 -- job leaves those states. The check and the reservation are one step, so
 -- parallel enqueues on any number of instances never pass the limit together.
 -- KEYS[1]    the owner's reservations: hash jobId -> "<bytes>:<reservedAtMs>"
