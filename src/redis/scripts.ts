@@ -1,12 +1,14 @@
 /**
  * The Lua scripts: each is `lua/<commandName>-<numberOfKeys>.lua`, so the name a call site passes to
  * {@link runScript} greps to its file. {@link SCRIPTS} lists them; a name that is not there does
- * not compile. Loaded once; {@link runScript} runs one with EVALSHA and falls back to EVAL.
+ * not compile. Blocks shared by several scripts are in `lua/includes/`, expanded into each script
+ * when it is loaded (`--- @include "includes/<name>"`, see lua-includes.ts). Loaded once;
+ * {@link runScript} runs one with EVALSHA and falls back to EVAL.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RedisClient } from './connection';
+import { expandLua } from './lua-includes';
 
 /** Command name -> number of keys (`'n'`: any number, the file is `<commandName>-n.lua`). */
 export const SCRIPTS = {
@@ -46,6 +48,7 @@ export const LUA_DIR = path.join(__dirname, 'lua');
 export const scriptFile = (name: ScriptName): string => `${name}-${SCRIPTS[name]}.lua`;
 
 interface Script {
+  /** The file's text with its includes expanded: what Redis runs. */
   lua: string;
   /** SHA1 of `lua`, for EVALSHA. */
   sha: string;
@@ -57,14 +60,15 @@ function scripts(): Record<ScriptName, Script> {
   if (loaded) return loaded;
   const out = {} as Record<ScriptName, Script>;
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
-    const lua = readFileSync(path.join(LUA_DIR, scriptFile(name)), 'utf8');
+    const lua = expandLua(path.join(LUA_DIR, scriptFile(name)));
     out[name] = { lua, sha: createHash('sha1').update(lua).digest('hex') };
   }
   return (loaded = out);
 }
 
 /**
- * Reads every script file; called once at start, so a missing file stops start-up.
+ * Reads every script file and expands its includes; called once at start, so a missing file or
+ * include, or an include cycle, stops start-up.
  * Scripts are not registered with ioredis `defineCommand`: ioredis copies every defined command onto
  * each pipeline it creates, and auto-pipelining creates one per batch of commands, so with ~100
  * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (README.md).

@@ -5,23 +5,5 @@
 -- ARGV[1] idle lifetime (ms)
 -- Returns {productId, quantity, productJson, stock, ...} sorted by product id;
 --   a line whose product no longer exists is left out.
-local flat = redis.call('HGETALL', KEYS[1])
-if #flat == 0 then return {} end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-local ids = {}
-for i = 1, #flat, 2 do ids[#ids + 1] = flat[i] end
-table.sort(ids)
-local qty = {}
-for i = 1, #flat, 2 do qty[flat[i]] = flat[i + 1] end
-local products = redis.call('HMGET', KEYS[2], unpack(ids))
-local stock = redis.call('HMGET', KEYS[3], unpack(ids))
-local out = {}
-for i, id in ipairs(ids) do
-  if products[i] then
-    out[#out + 1] = id
-    out[#out + 1] = qty[id]
-    out[#out + 1] = products[i]
-    out[#out + 1] = stock[i] or '0'
-  end
-end
-return out
+--- @include "includes/cartReply"
+return cartReply(KEYS[1], KEYS[2], KEYS[3], ARGV[1])

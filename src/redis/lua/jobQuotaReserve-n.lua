@@ -17,6 +17,7 @@
 -- takes no room.
 -- Returns {1, id...}: the ids reserved now;
 --   or {0, quota, limit, used, requested}, quota 'pending' or 'pendingBytes': nothing reserved.
+--- @include "includes/redisTimeMs"
 local n = (#ARGV - 3) / 3
 local ids, sizes, seen = {}, {}, {}
 local addBytes = 0
@@ -39,8 +40,7 @@ if maxJobs >= 0 then
   if usedBytes + addBytes > maxBytes then return {0, 'pendingBytes', maxBytes, usedBytes, addBytes} end
 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = redisTimeMs()
 local fields = {}
 for i = 1, #ids do
   fields[#fields + 1] = ids[i]
