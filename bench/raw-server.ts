@@ -1,17 +1,17 @@
 /**
  * The baseline: node:http + ioredis doing exactly the session check the gateway
- * does for `{ me { id } }` (SHA-256 of the bearer token, the session-touch Lua
+ * does for `{ me { id } }` (SHA-256 of the bearer token, the sessionTouch Lua
  * script via defineCommand, HGETALL of the user) and a JSON reply, with none of
  * the GraphQL machinery. Its Redis client has the gateway's options (auto-pipelining),
  * so the two differ only in the request path.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { Keys } from '../src/redis/keys';
+import { expandLua } from '../src/redis/lua-includes';
 import { userAgentFamily } from '../src/util/user-agent';
 
 type Touch = (key: string, now: number, idleMs: number, uaFamily: string, uaCheck: string) => Promise<[number, string[]?]>;
@@ -24,7 +24,7 @@ export interface RawServer {
 export async function startRawServer(opts: { redisUrl: string; keyPrefix: string; idleTtlMs: number; luaDir: string }): Promise<RawServer> {
   const keys = new Keys(opts.keyPrefix);
   const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000, enableAutoPipelining: true });
-  redis.defineCommand('sessionTouch', { numberOfKeys: 1, lua: readFileSync(path.join(opts.luaDir, 'session-touch-1.lua'), 'utf8') });
+  redis.defineCommand('sessionTouch', { numberOfKeys: 1, lua: expandLua(path.join(opts.luaDir, 'sessionTouch-1.lua')) });
   const touch = (redis as unknown as { sessionTouch: Touch }).sessionTouch.bind(redis);
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', resolve);

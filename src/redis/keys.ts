@@ -175,7 +175,7 @@ export class Keys {
   }
 
   // --- domain events: one stream per domain (`users`, `orders`). The orders stream is in the
-  // `{catalog}` slot because the checkout and order-advance scripts append to it; others have their own.
+  // `{catalog}` slot because the checkout and orderAdvance scripts append to it; others have their own.
   eventStream(domain: string): string {
     return domain === 'orders' ? this.k('events', '{catalog}', 'orders') : this.k('events', `{${domain}}`);
   }

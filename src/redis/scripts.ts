@@ -1,51 +1,80 @@
 /**
- * Loads every `lua/<commandName>-<numberOfKeys>.lua` file once; {@link runScript}
- * runs it with EVALSHA and falls back to EVAL.
- * `<commandName>-n.lua` takes any number of keys.
+ * The Lua scripts: each is `lua/<commandName>-<numberOfKeys>.lua`, so the name a call site passes to
+ * {@link runScript} greps to its file. {@link SCRIPTS} lists them; a name that is not there does
+ * not compile. Blocks shared by several scripts are in `lua/includes/`, expanded into each script
+ * when it is loaded (`--- @include "includes/<name>"`, see lua-includes.ts). Loaded once;
+ * {@link runScript} runs one with EVALSHA and falls back to EVAL.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RedisClient } from './connection';
+import { expandLua } from './lua-includes';
 
-const LUA_DIR = path.join(__dirname, 'lua');
+/** Command name -> number of keys (`'n'`: any number, the file is `<commandName>-n.lua`). */
+export const SCRIPTS = {
+  assignVariant: 7,
+  cartMerge: 4,
+  cartRead: 3,
+  cartUpdate: 3,
+  catalogRead: 5,
+  checkout: 11,
+  createExperiment: 3,
+  jobCancel: 7,
+  jobQuotaReserve: 'n',
+  jobQuotaSettle: 'n',
+  jobSnapshot: 8,
+  liveStatsTick: 2,
+  orderAdvance: 6,
+  outboxDeliver: 2,
+  productUpsert: 5,
+  rateLimit: 'n',
+  recommend: 5,
+  registryHeartbeat: 2,
+  registryList: 2,
+  sessionIndexAdd: 2,
+  sessionIndexRemove: 2,
+  sessionTouch: 1,
+  signInSucceeded: 'n',
+  stopExperiment: 2,
+  trackConversion: 11,
+  trackPageView: 9,
+} as const satisfies Record<string, number | 'n'>;
 
-interface ScriptDef {
-  name: string;
-  /** undefined: variadic (`-n.lua`). */
-  numberOfKeys: number | undefined;
+export type ScriptName = keyof typeof SCRIPTS;
+
+export const LUA_DIR = path.join(__dirname, 'lua');
+
+/** The file a script is read from. */
+export const scriptFile = (name: ScriptName): string => `${name}-${SCRIPTS[name]}.lua`;
+
+interface Script {
+  /** The file's text with its includes expanded: what Redis runs. */
   lua: string;
+  /** SHA1 of `lua`, for EVALSHA. */
+  sha: string;
 }
 
-let cache: ScriptDef[] | undefined;
+let loaded: Record<ScriptName, Script> | undefined;
 
-function scripts(): ScriptDef[] {
-  cache ??= readdirSync(LUA_DIR)
-    .filter((f) => f.endsWith('.lua'))
-    .map((file) => {
-      const m = /^(.+)-(\d+|n)\.lua$/.exec(file);
-      if (!m) throw new Error(`Lua file ${file} must be named <commandName>-<numberOfKeys>.lua`);
-      const name = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-      return { name, numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(path.join(LUA_DIR, file), 'utf8') };
-    });
-  return cache;
+function scripts(): Record<ScriptName, Script> {
+  if (loaded) return loaded;
+  const out = {} as Record<ScriptName, Script>;
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+    const lua = expandLua(path.join(LUA_DIR, scriptFile(name)));
+    out[name] = { lua, sha: createHash('sha1').update(lua).digest('hex') };
+  }
+  return (loaded = out);
 }
-
-/** The script files by command name, with their SHA1 for EVALSHA. */
-function byName(): Map<string, ScriptDef & { sha: string }> {
-  byNameCache ??= new Map(scripts().map((d) => [d.name, { ...d, sha: createHash('sha1').update(d.lua).digest('hex') }]));
-  return byNameCache;
-}
-let byNameCache: Map<string, ScriptDef & { sha: string }> | undefined;
 
 /**
- * Reads and checks every script file; called once at start, so a bad file stops start-up.
+ * Reads every script file and expands its includes; called once at start, so a missing file or
+ * include, or an include cycle, stops start-up.
  * Scripts are not registered with ioredis `defineCommand`: ioredis copies every defined command onto
  * each pipeline it creates, and auto-pipelining creates one per batch of commands, so with ~100
  * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (README.md).
  */
 export function loadScripts(): void {
-  byName();
+  scripts();
 }
 
 const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');
@@ -53,11 +82,13 @@ const isNoScript = (err: unknown): boolean => err instanceof Error && err.messag
 /**
  * Runs a script with EVALSHA, falling back to EVAL (which caches it in Redis) when Redis does not know
  * it yet, as ioredis's own defined commands do. EVALSHA names its keys, so Cluster routing and
- * auto-pipelining go by the first key, for variadic scripts too.
+ * auto-pipelining go by the first key, for variadic scripts too. A script of a fixed number of keys
+ * refuses any other number: its KEYS[n] would be nil, or keys past them unseen by the routing check.
  */
-export function runScript<T>(client: RedisClient, name: string, keys: string[], args: Array<string | number>): Promise<T> {
-  const s = byName().get(name);
-  if (!s) return Promise.reject(new Error(`Lua script ${name} is not defined`));
+export function runScript<T>(client: RedisClient, name: ScriptName, keys: string[], args: Array<string | number>): Promise<T> {
+  const want = SCRIPTS[name];
+  if (want !== 'n' && keys.length !== want) return Promise.reject(new Error(`Lua script ${name} takes ${want} keys, got ${keys.length}`));
+  const s = scripts()[name];
   return client.evalsha(s.sha, keys.length, ...keys, ...args).catch((err: unknown) => {
     if (!isNoScript(err)) throw err;
     return client.eval(s.lua, keys.length, ...keys, ...args);

@@ -29,6 +29,9 @@
 -- Returns {1, orderHashFlat} created, {2, orderHashFlat} the order this idempotency key already made,
 --   {-1} empty cart, {-2, {productId, requested, available}, ...} short lines (nothing changed),
 --   {-5} the cart mixes currencies, {-6} the total would exceed ARGV[11] (prices rose since).
+--- @include "includes/cartLines"
+--- @include "includes/bumpCatalogVersion"
+--- @include "includes/orderEvent"
 local cart, products, stock = KEYS[1], KEYS[2], KEYS[3]
 local idem = ARGV[4]
 
@@ -42,12 +45,8 @@ end
 
 local flat = redis.call('HGETALL', cart)
 if #flat == 0 then return {-1} end
-local ids, qty = {}, {}
-for i = 1, #flat, 2 do
-  ids[#ids + 1] = flat[i]
-  qty[flat[i]] = tonumber(flat[i + 1])
-end
-table.sort(ids)
+local ids, qty = cartLines(flat)
+for _, id in ipairs(ids) do qty[id] = tonumber(qty[id]) end
 local p = redis.call('HMGET', products, unpack(ids))
 local s = redis.call('HMGET', stock, unpack(ids))
 
@@ -81,12 +80,7 @@ for _, id in ipairs(ids) do
 end
 redis.call('DEL', cart)
 
-local v = redis.call('INCR', KEYS[4])
-if v == 1 then
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[4], t[1] .. string.format('%06d', tonumber(t[2])))
-end
-redis.call('DEL', KEYS[5])
+bumpCatalogVersion(KEYS[4], KEYS[5])
 
 local order = {
   'id', ARGV[1], 'uid', ARGV[2], 'status', 'PENDING', 'items', cjson.encode(items),
@@ -96,14 +90,8 @@ redis.call('HSET', KEYS[9], unpack(order))
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[11], ARGV[3], ARGV[1])
 if idem ~= '' then redis.call('HSET', KEYS[7], idem, ARGV[1]) end
-redis.call('PUBLISH', ARGV[7], cjson.encode({orderId = ARGV[1], userId = ARGV[2], status = 'PENDING'}))
-local lines = {}
-for i, item in ipairs(items) do
-  lines[i] = {productId = item.productId, quantity = item.quantity, unitPriceCents = item.unitPriceCents}
-end
-local event = {
-  id = 'order.placed:' .. ARGV[1], type = 'order.placed', version = 1, occurredAt = ARGV[8], source = ARGV[9],
-  data = {orderId = ARGV[1], userId = ARGV[2], status = 'PENDING', items = lines, totalCents = total, currency = currency, reason = cjson.null},
-}
-redis.call('XADD', KEYS[10], 'MAXLEN', '~', ARGV[10], '*', 'type', 'order.placed', 'event', cjson.encode(event))
+publishOrderStatus(ARGV[7], ARGV[1], ARGV[2], 'PENDING')
+appendOrderEvent(KEYS[10], ARGV[10], 'order.placed', ARGV[8], ARGV[9], {
+  id = ARGV[1], userId = ARGV[2], status = 'PENDING', items = items, totalCents = total, currency = currency,
+})
 return {1, order}

@@ -166,7 +166,7 @@ export class CartService {
         throw badInput(`A cart may total at most ${reply[1]} cents`, { quantity: [`must keep the cart's subtotal at most ${reply[1]} cents`] });
       default: {
         const never: never = reply[0];
-        throw new Error(`unexpected cart-update reply ${String(never)}`);
+        throw new Error(`unexpected cartUpdate reply ${String(never)}`);
       }
     }
   }

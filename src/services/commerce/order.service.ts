@@ -43,7 +43,7 @@ export interface OrderRecord {
   reason: string | null;
 }
 
-/** Published on `order.updated` by the checkout and order-advance scripts themselves, at every change. */
+/** Published on `order.updated` by the checkout and orderAdvance scripts themselves, at every change. */
 export interface OrderUpdatedEvent {
   orderId: string;
   userId: string;

@@ -5,11 +5,11 @@
  * keeps in the job's `data` field).
  *
  * BullMQ's add scripts cannot check a quota, so room is reserved first, in one Lua
- * script that checks and reserves a whole batch at once (job-quota-reserve-n.lua),
+ * script that checks and reserves a whole batch at once (jobQuotaReserve-n.lua),
  * then the jobs are added. A reservation is keyed by job id, so an idempotent
  * re-enqueue takes no second place and a release happens at most once. Whenever a
  * job changes state in a way the gateway makes or sees (an attempt starts or
- * fails, a cancel, a retry), job-quota-settle-n.lua makes the reservation match
+ * fails, a cancel, a retry), jobQuotaSettle-n.lua makes the reservation match
  * the job's current state, and the workers' recovery sweep does the same for
  * every reservation, which repairs any drift (a crash between two steps, a job
  * removed behind the gateway's back).

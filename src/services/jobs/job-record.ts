@@ -115,7 +115,7 @@ function toRecord(f: JobFacts, state: JobState): JobRecord {
   };
 }
 
-/** From the raw hash that the job-snapshot script returns. */
+/** From the raw hash that the jobSnapshot script returns. */
 export function recordFromHash(id: string, state: JobState, h: Record<string, string>): JobRecord {
   const opts = parseJson(h.opts);
   return toRecord(

@@ -7,7 +7,7 @@
  * retention. Written here because BullMQ lacks them: owner-scoped idempotency
  * keys, per-owner quotas of pending jobs (job-quota.ts), an atomic read of a job
  * with its state, and a cancel that only removes jobs that have not started
- * (Lua in src/redis/lua/job-*.lua).
+ * (Lua in src/redis/lua/job*.lua).
  */
 import { Queue, type Job as BullJob, type JobsOptions } from 'bullmq';
 import type { Config } from '../../config';

@@ -1,5 +1,5 @@
 /**
- * The same GCRA as `rate-limit-n.lua`, in process memory: the stand-in for
+ * The same GCRA as `rateLimit-n.lua`, in process memory: the stand-in for
  * fail-open policies while Redis is unreachable. Each instance counts on its
  * own then, so N instances admit up to N times a limit. Bounded: expired
  * entries are swept, and past {@link MAX_ENTRIES} the oldest are dropped.

@@ -1,5 +1,5 @@
 /**
- * Runs `rate-limit-n.lua` for one request. On a single Redis (or Sentinel) every
+ * Runs `rateLimit-n.lua` for one request. On a single Redis (or Sentinel) every
  * key goes into one script call: one round trip. On a Cluster a script may only
  * touch one slot, so keys are grouped by hash tag and the groups run in
  * parallel; when one group refuses, the groups that charged are refunded (a
@@ -35,7 +35,7 @@ export interface StoreResult {
   states: Array<{ remaining: number; resetMs: number; retryMs: number }>;
 }
 
-/** KEYS and ARGV of `rate-limit-n.lua`: the charged keys, then the sets their waivers name. */
+/** KEYS and ARGV of `rateLimit-n.lua`: the charged keys, then the sets their waivers name. */
 function scriptInput(mode: 'charge' | 'refund', cs: readonly StoreCharge[]): { keys: string[]; args: Array<string | number> } {
   const keys = cs.map((c) => c.key);
   const args: Array<string | number> = [mode];
@@ -51,7 +51,7 @@ function scriptInput(mode: 'charge' | 'refund', cs: readonly StoreCharge[]): { k
   return { keys, args };
 }
 
-/** One key of a successful sign-in's booking (see `sign-in-succeeded-n.lua`). */
+/** One key of a successful sign-in's booking (see `signInSucceeded-n.lua`). */
 export interface SignInBooking {
   key: string;
   tag: string;

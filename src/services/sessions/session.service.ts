@@ -179,7 +179,7 @@ export class SessionService {
       }
       default: {
         const never: never = reply[0];
-        throw new Error(`unexpected session-touch reply ${String(never)}`);
+        throw new Error(`unexpected sessionTouch reply ${String(never)}`);
       }
     }
   }

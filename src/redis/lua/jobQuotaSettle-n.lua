@@ -15,6 +15,7 @@
 --   while younger than this, since its add may still be on its way (0: drop it now)
 -- ARGV[2+i] job id i
 -- Returns {reserved, released}: reservations this call added and dropped.
+--- @include "includes/redisTimeMs"
 local reservations, bytes, owners = KEYS[1], KEYS[2], KEYS[3]
 local grace = tonumber(ARGV[2])
 
@@ -25,11 +26,6 @@ local function pending(id)
   return (redis.call('LPOS', KEYS[6], id) or redis.call('LPOS', KEYS[7], id)) and true or false
 end
 
-local function now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
 local reserved, released = 0, 0
 for i = 1, #KEYS - 10 do
   local id, job = ARGV[2 + i], KEYS[10 + i]
@@ -38,14 +34,14 @@ for i = 1, #KEYS - 10 do
   if exists and pending(id) then
     if not held then
       local size = redis.call('HSTRLEN', job, 'data')
-      redis.call('HSET', reservations, id, string.format('%d:%d', size, now()))
+      redis.call('HSET', reservations, id, string.format('%d:%d', size, redisTimeMs()))
       redis.call('INCRBY', bytes, size)
       redis.call('SADD', owners, ARGV[1])
       reserved = reserved + 1
     end
   elseif held then
     local size, at = string.match(held, '^(%d+):(%d+)$')
-    if exists or now() - tonumber(at) >= grace then
+    if exists or redisTimeMs() - tonumber(at) >= grace then
       redis.call('HDEL', reservations, id)
       redis.call('DECRBY', bytes, tonumber(size))
       released = released + 1

@@ -22,6 +22,7 @@
 -- not recorded (budget spent), {3, ""} budget spent in 'ask' mode (nothing changed),
 -- {4, variant} the experiment is stopped: its winner (else the control), nothing recorded,
 -- {-1, ""} unknown experiment.
+--- @include "includes/visitorKeyAllowed"
 local def = redis.call('HMGET', KEYS[1], 'variants', 'weights', 'stopped', 'winner')
 if not def[1] then return {-1, ''} end
 local variants = cjson.decode(def[1])
@@ -59,13 +60,10 @@ else
 end
 local chosen = variants[index]
 
-if ARGV[5] ~= 'exempt' and redis.call('EXISTS', KEYS[4]) == 0 then
-  if tonumber(redis.call('GET', KEYS[7]) or '0') >= tonumber(ARGV[6]) then
-    if legacy then return {0, chosen} end
-    if ARGV[5] == 'ask' then return {3, ''} end
-    return {2, chosen}
-  end
-  if redis.call('INCR', KEYS[7]) == 1 then redis.call('EXPIRE', KEYS[7], ARGV[7]) end
+if not visitorKeyAllowed(ARGV[5], KEYS[4], KEYS[7], ARGV[6], ARGV[7]) then
+  if legacy then return {0, chosen} end
+  if ARGV[5] == 'ask' then return {3, ''} end
+  return {2, chosen}
 end
 local converted = ''
 if legacy and redis.call('SISMEMBER', KEYS[6], ARGV[3]) == 1 then converted = 'c' end

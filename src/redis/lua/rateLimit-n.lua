@@ -17,32 +17,24 @@
 --   resetMs    ms until the bucket is full again
 --   retryMs    ms until this charge would pass (0 when it passes)
 -- Nothing is written unless every key passes.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "includes/redisTimeMs"
+--- @include "includes/refundPoints"
+--- @include "includes/holdsUnexpired"
+local now = redisTimeMs()
 -- Stored TATs are rounded to 1 us; this tolerance keeps N * (window / N) == window.
 local eps = 0.01
 local n = (#ARGV - 1) / 6
 
 local function waived(b)
   local set = tonumber(ARGV[b + 4])
-  if set == 0 then return false end
-  local expiry = redis.call('ZSCORE', KEYS[set], ARGV[b + 5])
-  return expiry ~= false and expiry ~= nil and tonumber(expiry) > now
+  return set ~= 0 and holdsUnexpired(KEYS[set], ARGV[b + 5], now)
 end
 
 if ARGV[1] == 'refund' then
   for i = 1, n do
     local b = 2 + (i - 1) * 6
     -- A waived key was not charged: nothing to give back.
-    if not waived(b) then
-      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-      local back = tat - tonumber(ARGV[b]) * tonumber(ARGV[b + 1])
-      if back > now then
-        redis.call('SET', KEYS[i], string.format('%.3f', back), 'PX', math.ceil(back - now))
-      elseif tat > 0 then
-        redis.call('DEL', KEYS[i])
-      end
-    end
+    if not waived(b) then refundPoints(KEYS[i], tonumber(ARGV[b]) * tonumber(ARGV[b + 1]), now) end
   end
   return {1}
 end

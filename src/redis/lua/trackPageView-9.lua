@@ -23,15 +23,9 @@
 -- ARGV[11] TTL of the caller's counter (seconds)
 -- Returns 1 when the page was counted under its own name, 0 when under "(other)", or
 -- -1 when the budget is spent in 'ask' mode, in which case nothing is written.
-local journey = true
-if ARGV[9] ~= 'exempt' and redis.call('EXISTS', KEYS[7]) == 0 then
-  if tonumber(redis.call('GET', KEYS[9]) or '0') >= tonumber(ARGV[10]) then
-    if ARGV[9] == 'ask' then return -1 end
-    journey = false
-  elseif redis.call('INCR', KEYS[9]) == 1 then
-    redis.call('EXPIRE', KEYS[9], ARGV[11])
-  end
-end
+--- @include "includes/visitorKeyAllowed"
+local journey = visitorKeyAllowed(ARGV[9], KEYS[7], KEYS[9], ARGV[10], ARGV[11])
+if not journey and ARGV[9] == 'ask' then return -1 end
 local page = ARGV[1]
 local pageUniques = KEYS[4]
 local own = 1

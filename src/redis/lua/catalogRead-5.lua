@@ -13,10 +13,10 @@
 -- ARGV[5] version of the caller's in-process copy ('' for none)
 -- Returns {version} when the caller's copy is current, else {version, json}:
 --   a JSON array of products for 'list', a product or null for 'one'.
+--- @include "includes/newCatalogVersion"
 local v = redis.call('GET', KEYS[1])
 if not v then
-  local t = redis.call('TIME')
-  v = t[1] .. string.format('%06d', tonumber(t[2]))
+  v = newCatalogVersion()
   redis.call('SET', KEYS[1], v)
 end
 if v == ARGV[5] then return {v} end

@@ -4,18 +4,11 @@
 -- ARGV[1] "one" or "others"
 -- ARGV[2] the session id to remove ("one") or to keep ("others")
 -- Returns the flat list {id, tokenHash, ...} of removed sessions (empty when none).
+--- @include "includes/unindexSession"
 local removed = {}
 local ids
 if ARGV[1] == 'one' then ids = {ARGV[2]} else ids = redis.call('ZRANGE', KEYS[1], 0, -1) end
 for _, id in ipairs(ids) do
-  if ARGV[1] == 'one' or id ~= ARGV[2] then
-    local th = redis.call('HGET', KEYS[2], id)
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
-    if th then
-      table.insert(removed, id)
-      table.insert(removed, th)
-    end
-  end
+  if ARGV[1] == 'one' or id ~= ARGV[2] then unindexSession(KEYS[1], KEYS[2], id, removed) end
 end
 return removed

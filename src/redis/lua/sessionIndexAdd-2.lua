@@ -9,6 +9,7 @@
 -- ARGV[4] cap (sessions per user)
 -- ARGV[5] index lifetime (ms): the absolute session lifetime
 -- Returns the flat list {id, tokenHash, ...} of evicted sessions.
+--- @include "includes/unindexSession"
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 local evicted = {}
@@ -18,13 +19,7 @@ if over > 0 then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, over)
   for _, id in ipairs(oldest) do
     if over > 0 and id ~= ARGV[1] then
-      local th = redis.call('HGET', KEYS[2], id)
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('HDEL', KEYS[2], id)
-      if th then
-        table.insert(evicted, id)
-        table.insert(evicted, th)
-      end
+      unindexSession(KEYS[1], KEYS[2], id, evicted)
       over = over - 1
     end
   end

@@ -8,9 +8,9 @@
 -- Returns 0, or when the caller must compute and publish the aggregate, the Redis time
 -- (ms) of this decision: the aggregate's `at`, one clock for every instance, and at least
 -- a period after the previous one because the lock was still held until then.
+--- @include "includes/redisTimeMs"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[1]) then return 0 end
 -- Cleared before the aggregate is read, so a write during the read is published next time.
 redis.call('DEL', KEYS[1])
-local t = redis.call('TIME')
-return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redisTimeMs()

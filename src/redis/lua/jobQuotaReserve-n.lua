@@ -1,6 +1,6 @@
 -- Reserves room in one owner's job quota for new jobs, all or nothing, before they
 -- are added to BullMQ (whose own add scripts cannot check a quota). A reservation
--- lives while its job is WAITING or DELAYED; job-quota-settle drops it when the
+-- lives while its job is WAITING or DELAYED; jobQuotaSettle drops it when the
 -- job leaves those states. The check and the reservation are one step, so
 -- parallel enqueues on any number of instances never pass the limit together.
 -- KEYS[1]    the owner's reservations: hash jobId -> "<bytes>:<reservedAtMs>"
@@ -17,6 +17,7 @@
 -- takes no room.
 -- Returns {1, id...}: the ids reserved now;
 --   or {0, quota, limit, used, requested}, quota 'pending' or 'pendingBytes': nothing reserved.
+--- @include "includes/redisTimeMs"
 local n = (#ARGV - 3) / 3
 local ids, sizes, seen = {}, {}, {}
 local addBytes = 0
@@ -39,8 +40,7 @@ if maxJobs >= 0 then
   if usedBytes + addBytes > maxBytes then return {0, 'pendingBytes', maxBytes, usedBytes, addBytes} end
 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = redisTimeMs()
 local fields = {}
 for i = 1, #ids do
   fields[#fields + 1] = ids[i]

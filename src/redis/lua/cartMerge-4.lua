@@ -10,26 +10,16 @@
 -- ARGV[2] most lines per cart
 -- ARGV[3] idle lifetime (ms)
 -- Returns the number of guest lines merged.
+--- @include "includes/cartCurrency"
+--- @include "includes/cartLines"
 local guest, user, products, stock = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local maxQty, maxLines = tonumber(ARGV[1]), tonumber(ARGV[2])
 local flat = redis.call('HGETALL', guest)
 if #flat == 0 then return 0 end
 redis.call('DEL', guest)
 
-local currency = nil
-for _, id in ipairs(redis.call('HKEYS', user)) do
-  local pjson = redis.call('HGET', products, id)
-  if pjson then
-    currency = cjson.decode(pjson).currency
-    break
-  end
-end
-
-local ids = {}
-for i = 1, #flat, 2 do ids[#ids + 1] = flat[i] end
-table.sort(ids)
-local qty = {}
-for i = 1, #flat, 2 do qty[flat[i]] = tonumber(flat[i + 1]) end
+local _, currency = cartCurrency(user, products)
+local ids, qty = cartLines(flat)
 
 local merged = 0
 local lines = redis.call('HLEN', user)
@@ -40,7 +30,7 @@ for _, id in ipairs(ids) do
     currency = currency or c
     local have = tonumber(redis.call('HGET', user, id) or '0')
     local available = tonumber(redis.call('HGET', stock, id) or '0')
-    local target = math.min(have + qty[id], math.max(have, available), maxQty)
+    local target = math.min(have + tonumber(qty[id]), math.max(have, available), maxQty)
     if c == currency and target > have and (have > 0 or lines < maxLines) then
       if have == 0 then lines = lines + 1 end
       redis.call('HSET', user, id, target)

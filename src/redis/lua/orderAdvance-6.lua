@@ -19,6 +19,8 @@
 -- ARGV[8] the appending instance's registry id (the event's source)
 -- ARGV[9] the stream's approximate MAXLEN
 -- Returns {1, orderHashFlat} moved, {0, orderHashFlat} left as it was, {-1} no such order.
+--- @include "includes/bumpCatalogVersion"
+--- @include "includes/orderEvent"
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {-1} end
 local allowed = false
@@ -34,29 +36,18 @@ if ARGV[4] == '1' then
   for _, item in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'items'))) do
     redis.call('HINCRBY', KEYS[2], item.productId, item.quantity)
   end
-  local v = redis.call('INCR', KEYS[3])
-  if v == 1 then
-    local t = redis.call('TIME')
-    redis.call('SET', KEYS[3], t[1] .. string.format('%06d', tonumber(t[2])))
-  end
-  redis.call('DEL', KEYS[4])
+  bumpCatalogVersion(KEYS[3], KEYS[4])
 end
 local o = {}
 local flat = redis.call('HGETALL', KEYS[1])
 for i = 1, #flat, 2 do o[flat[i]] = flat[i + 1] end
-redis.call('PUBLISH', ARGV[6], cjson.encode({orderId = o.id, userId = o.uid, status = ARGV[2]}))
+publishOrderStatus(ARGV[6], o.id, o.uid, ARGV[2])
 if ARGV[2] == 'COMPLETED' or ARGV[2] == 'FAILED' then
   local kind = ARGV[2] == 'COMPLETED' and 'order.completed' or 'order.failed'
-  local lines = {}
-  for i, item in ipairs(cjson.decode(o.items)) do
-    lines[i] = {productId = item.productId, quantity = item.quantity, unitPriceCents = item.unitPriceCents}
-  end
-  local reason = cjson.null
+  local reason = nil
   if o.reason and o.reason ~= '' then reason = o.reason end
-  local event = {
-    id = kind .. ':' .. o.id, type = kind, version = 1, occurredAt = ARGV[7], source = ARGV[8],
-    data = {orderId = o.id, userId = o.uid, status = ARGV[2], items = lines, totalCents = tonumber(o.total), currency = o.cur, reason = reason},
-  }
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'type', kind, 'event', cjson.encode(event))
+  appendOrderEvent(KEYS[5], ARGV[9], kind, ARGV[7], ARGV[8], {
+    id = o.id, userId = o.uid, status = ARGV[2], items = cjson.decode(o.items), totalCents = tonumber(o.total), currency = o.cur, reason = reason,
+  })
 end
 return {1, flat}

@@ -10,11 +10,13 @@
 -- ARGV[5] most lines per cart
 -- ARGV[6] idle lifetime (ms)
 -- ARGV[7] largest cart subtotal (cents; GraphQL's Int carries totals)
--- Returns {1, {productId, quantity, productJson, stock, ...}} (as cart-read) on success, or
+-- Returns {1, {productId, quantity, productJson, stock, ...}} (as cartRead) on success, or
 --   {-1} no such product, {-2, available, inCart} not enough stock,
 --   {-3, max} over the per-line limit, {-4, max} too many lines,
 --   {-5, cartCurrency} the product's currency differs from the cart's,
 --   {-6, max} the cart's subtotal would exceed ARGV[7].
+--- @include "includes/cartCurrency"
+--- @include "includes/cartReply"
 local cart, products, stock = KEYS[1], KEYS[2], KEYS[3]
 local mode, id = ARGV[1], ARGV[2]
 local n, maxQty, maxLines = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -31,17 +33,8 @@ else
   if target > maxQty then return {-3, maxQty} end
   local available = tonumber(redis.call('HGET', stock, id) or '0')
   if target > available then return {-2, available, current} end
-  local currency = cjson.decode(pjson).currency
-  for _, other in ipairs(redis.call('HKEYS', cart)) do
-    if other ~= id then
-      local ojson = redis.call('HGET', products, other)
-      if ojson then
-        local oc = cjson.decode(ojson).currency
-        if oc ~= currency then return {-5, oc} end
-        break
-      end
-    end
-  end
+  local held, cartCur = cartCurrency(cart, products, id)
+  if held and cartCur ~= cjson.decode(pjson).currency then return {-5, cartCur} end
   local lines = redis.call('HGETALL', cart)
   local subtotal = cjson.decode(pjson).priceCents * target
   for i = 1, #lines, 2 do
@@ -54,24 +47,4 @@ else
   redis.call('HSET', cart, id, target)
 end
 
-local flat = redis.call('HGETALL', cart)
-if #flat == 0 then return {1, {}} end
-redis.call('PEXPIRE', cart, ARGV[6])
-local ids, qty = {}, {}
-for i = 1, #flat, 2 do
-  ids[#ids + 1] = flat[i]
-  qty[flat[i]] = flat[i + 1]
-end
-table.sort(ids)
-local p = redis.call('HMGET', products, unpack(ids))
-local s = redis.call('HMGET', stock, unpack(ids))
-local out = {}
-for i, pid in ipairs(ids) do
-  if p[i] then
-    out[#out + 1] = pid
-    out[#out + 1] = qty[pid]
-    out[#out + 1] = p[i]
-    out[#out + 1] = s[i] or '0'
-  end
-end
-return {1, out}
+return {1, cartReply(cart, products, stock, ARGV[6])}

@@ -9,13 +9,9 @@
 -- ARGV[2] product JSON
 -- ARGV[3] stock
 -- Returns 1 when the product is new, 0 when it was replaced.
+--- @include "includes/bumpCatalogVersion"
 local created = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
-local v = redis.call('INCR', KEYS[4])
-if v == 1 then
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[4], t[1] .. string.format('%06d', tonumber(t[2])))
-end
-redis.call('DEL', KEYS[5])
+bumpCatalogVersion(KEYS[4], KEYS[5])
 return created

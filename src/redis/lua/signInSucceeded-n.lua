@@ -14,36 +14,24 @@
 --   refund-if-unknown  the same, only when the set did not hold member before this success: the
 --                      per-email ceiling is waived for known addresses, so nothing was reserved
 -- Returns 1.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "includes/redisTimeMs"
+--- @include "includes/refundPoints"
+--- @include "includes/holdsUnexpired"
+local now = redisTimeMs()
 local member, ttl, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 local set = nil
 for i = 1, #KEYS do
   if ARGV[4 + (i - 1) * 2] == 'remember' then set = KEYS[i] end
 end
-local known = false
-if set then
-  local expiry = redis.call('ZSCORE', set, member)
-  known = expiry ~= false and expiry ~= nil and tonumber(expiry) > now
-end
-
-local function refund(key, interval)
-  local tat = tonumber(redis.call('GET', key) or '0')
-  local back = tat - interval
-  if back > now then
-    redis.call('SET', key, string.format('%.3f', back), 'PX', math.ceil(back - now))
-  elseif tat > 0 then
-    redis.call('DEL', key)
-  end
-end
+local known = set ~= nil and holdsUnexpired(set, member, now)
 
 for i = 1, #KEYS do
   local action, interval = ARGV[4 + (i - 1) * 2], tonumber(ARGV[5 + (i - 1) * 2])
   if action == 'reset' then
     redis.call('DEL', KEYS[i])
   elseif action == 'refund' or (action == 'refund-if-unknown' and not known) then
-    refund(KEYS[i], interval)
+    refundPoints(KEYS[i], interval, now)
   end
 end
 
