@@ -6,7 +6,7 @@
  */
 import type Redis from 'ioredis';
 import type { Client } from 'graphql-ws';
-import { ADMIN, registerUser, loginAs, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { ANALYTICS, ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 import { addToCart, checkout, upsert } from '../helpers/commerce';
 import { rawRedis } from '../helpers/redis';
@@ -20,10 +20,10 @@ let r: Redis;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_VISITOR_KEYS_PER_DAY: String(BUDGET), SESSION_UA_CHECK: '0' };
+  const env = { ...ADMIN_ENV, ANALYTICS_VISITOR_KEYS_PER_DAY: String(BUDGET), SESSION_UA_CHECK: '0' };
   t = await startTestApp(env);
   t2 = await startTestApp({ ...env, KEY_PREFIX: t.prefix });
-  admin = await loginAs(t, ADMIN.email, ADMIN.password);
+  admin = await adminToken(t);
   r = rawRedis();
 });
 afterAll(async () => {

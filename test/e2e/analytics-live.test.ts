@@ -4,7 +4,7 @@
  * arrives at most once a second however busy the traffic, identical on both.
  */
 import type { Client } from 'graphql-ws';
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { ok, sleep, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 import { uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
@@ -15,10 +15,10 @@ let admin: string;
 const clients: Client[] = [];
 beforeAll(async () => {
   // The test's WebSocket client sends no user agent; the HTTP client does.
-  const env = { KEY_PREFIX: uniquePrefix('live'), ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SESSION_UA_CHECK: '0' };
+  const env = { KEY_PREFIX: uniquePrefix('live'), ...ADMIN_ENV, SESSION_UA_CHECK: '0' };
   a = await startTestApp(env);
   b = await startTestApp(env);
-  admin = await loginAs(a, ADMIN.email, ADMIN.password);
+  admin = await adminToken(a);
 });
 afterAll(async () => {
   await Promise.all(clients.map(async (c) => c.dispose()));

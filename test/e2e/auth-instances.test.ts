@@ -7,7 +7,7 @@ import { execute, parse } from 'graphql';
 import { Authorized, buildSchema, Query, Resolver } from 'type-graphql';
 import { authChecker } from '../../src/resolvers/viewer';
 import { buildRequestContext } from '../../src/services/context';
-import { startTestApp, registerUser, loginAs, ADMIN, type TestApp } from '../helpers/app';
+import { startTestApp, registerUser, loginAs, ADMIN, adminToken, type TestApp } from '../helpers/app';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 
 const ME = '{ me { id email roles } }';
@@ -66,7 +66,7 @@ describe('configured admin', () => {
     } finally {
       r.disconnect();
     }
-    const token = await loginAs(a, ADMIN.email, ADMIN.password);
+    const token = await adminToken(a);
     expect((await b.gql(ME, {}, { token })).data?.me).toMatchObject({ email: ADMIN.email, roles: expect.arrayContaining(['ADMIN']) });
   });
 
@@ -109,7 +109,7 @@ describe('@Authorized roles', () => {
   };
 
   test('ADMIN passes, a customer is FORBIDDEN, guests and anonymous callers are UNAUTHENTICATED', async () => {
-    const admin = await loginAs(a, ADMIN.email, ADMIN.password);
+    const admin = await adminToken(a);
     const customer = (await registerUser(a)).token;
     const guest = (await a.gql('mutation { startGuestSession { token } }')).data!.startGuestSession.token;
 

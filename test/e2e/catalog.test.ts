@@ -1,6 +1,6 @@
 /** Catalog: admin upserts, public reads, field-by-field validation, and the read cache across two instances. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, PRODUCT_FIELDS, adminToken, code, product, upsert } from '../helpers/commerce';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { PRODUCT_FIELDS, code, product, upsert } from '../helpers/commerce';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 
 let a: TestApp;

@@ -1,6 +1,6 @@
 /** Checkout: never oversells across instances, idempotent, atomic against cart edits; orders stay private. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, ORDER_FIELDS, addToCart, adminToken, cart, checkout, code, guestToken, lines, product, upsert } from '../helpers/commerce';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { ORDER_FIELDS, addToCart, cart, checkout, code, guestToken, lines, product, upsert } from '../helpers/commerce';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 
 let a: TestApp;

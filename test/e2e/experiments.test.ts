@@ -1,5 +1,5 @@
 /** A/B experiments through the gateway: admin-only creation, deterministic assignment, split, attribution, significance and SRM. */
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, pool, TRACK_CONVERSION } from '../helpers/analytics';
 import { rawRedis } from '../helpers/redis';
 
@@ -8,10 +8,10 @@ let t2: TestApp;
 let admin: string;
 beforeAll(async () => {
   // Thousands of visitors from one address: the daily budget of new visitor keys is raised to fit them.
-  const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' };
+  const env = { ...ADMIN_ENV, ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' };
   t = await startTestApp(env);
   t2 = await startTestApp({ ...env, KEY_PREFIX: t.prefix });
-  admin = await loginAs(t, ADMIN.email, ADMIN.password);
+  admin = await adminToken(t);
 });
 afterAll(async () => {
   await t2.close();

@@ -5,8 +5,8 @@
  * admin-only and pushed at most once a second.
  */
 import type { Client } from 'graphql-ws';
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, CANCEL, JOB_FIELDS, adminToken, enqueue, record, sleep, type JobView } from '../helpers/jobs';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { CANCEL, JOB_FIELDS, enqueue, record, sleep, type JobView } from '../helpers/jobs';
 import { uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 import type { JobHandler } from '../../src/services/jobs/job-handler';

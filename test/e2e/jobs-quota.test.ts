@@ -6,15 +6,13 @@
  */
 import type Redis from 'ioredis';
 import { Worker } from 'bullmq';
-import { registerUser, startTestApp, testEnv, type GqlResult, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, testEnv, ADMIN_ENV, adminToken, type GqlResult, type TestApp } from '../helpers/app';
 import {
-  ADMIN_ENV,
   CANCEL,
   ENQUEUE,
   ENQUEUE_MANY,
   MY_QUOTA,
   RETRY,
-  adminToken,
   enqueue,
   quotaOf,
   waitFor,

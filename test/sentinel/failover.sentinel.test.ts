@@ -14,9 +14,9 @@
 import { JobState } from '../../src/services/jobs/job-limits';
 import type { Client } from 'graphql-ws';
 import Redis from 'ioredis';
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { TRACK_VIEW } from '../helpers/analytics';
-import { ADMIN_ENV, ENQUEUE, adminToken, record, type JobView } from '../helpers/jobs';
+import { ENQUEUE, record, type JobView } from '../helpers/jobs';
 import { startSentinel, type TestSentinel } from '../helpers/sentinel';
 import { uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
