@@ -8,7 +8,8 @@ import { Authorized, buildSchema, Query, Resolver } from 'type-graphql';
 import { authChecker } from '../../src/resolvers/viewer';
 import { buildRequestContext } from '../../src/services/context';
 import { startTestApp, registerUser, loginAs, ADMIN, adminToken, type TestApp } from '../helpers/app';
-import { rawRedis, uniquePrefix } from '../helpers/redis';
+import { twoInstances } from '../helpers/instances';
+import { rawRedis } from '../helpers/redis';
 
 const ME = '{ me { id email roles } }';
 const ADMIN_ENV = { ADMIN_EMAIL: `  ${ADMIN.email.toUpperCase()} `, ADMIN_PASSWORD: ADMIN.password };
@@ -16,15 +17,9 @@ const ADMIN_ENV = { ADMIN_EMAIL: `  ${ADMIN.email.toUpperCase()} `, ADMIN_PASSWO
 let a: TestApp;
 let b: TestApp;
 let prefix: string;
-beforeAll(async () => {
-  prefix = uniquePrefix('inst');
-  // Started at the same moment: both see no admin and both try to create it.
-  [a, b] = await Promise.all([startTestApp({ KEY_PREFIX: prefix, ...ADMIN_ENV }), startTestApp({ KEY_PREFIX: prefix, ...ADMIN_ENV })]);
-});
-afterAll(async () => {
-  await b.close();
-  await a.close();
-});
+// Started at the same moment: both see no admin and both try to create it.
+const two = twoInstances(ADMIN_ENV);
+beforeAll(() => ({ a, b, prefix } = two));
 
 describe('revocation across instances', () => {
   test('a token issued by one instance works on the other', async () => {

@@ -8,7 +8,8 @@ import { connect, waitReady } from '../../src/redis/connection';
 import { loadScripts } from '../../src/redis/scripts';
 import { Keys } from '../../src/redis/keys';
 import { InstancesService } from '../../src/services/instances/instances.service';
-import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { ADMIN_ENV, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
 import { captureLogger } from '../helpers/logs';
 import { spawnWorker } from '../helpers/jobs';
 import { testRedisUrl, uniquePrefix } from '../helpers/redis';
@@ -36,15 +37,8 @@ let b: TestApp;
 let admin: string;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-beforeAll(async () => {
-  a = await startTestApp(env);
-  b = await startTestApp(env);
-  admin = await adminToken(a);
-});
-afterAll(async () => {
-  await b.close();
-  await a.close();
-});
+const two = twoInstances(env, { admin: true });
+beforeAll(() => ({ a, b, admin } = two));
 
 async function instances(): Promise<Inst[]> {
   const res = await a.gql<{ instances: Inst[] }>(QUERY, {}, { token: admin });
