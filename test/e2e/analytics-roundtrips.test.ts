@@ -3,7 +3,7 @@ import { ADMIN_ENV, adminToken } from '../helpers/app';
 import { ASSIGN, CREATE_EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 import { countingSetup } from '../helpers/roundtrips';
 
-const s = countingSetup({ ...ADMIN_ENV });
+const s = countingSetup(ADMIN_ENV);
 const cost = s.cost;
 
 const N = 20;
