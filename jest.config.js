@@ -1,4 +1,7 @@
-/** Jest: ts-jest in transpile-only mode (type checking is `npm run typecheck`), real Redis started by globalSetup. */
+/**
+ * Jest: ts-jest in transpile-only mode (type checking is `npm run typecheck`), real Redis started by globalSetup.
+ * One project per test folder; what each folder holds is in docs/testing.md.
+ */
 const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
 const common = { testEnvironment: 'node', transform, setupFiles: ['reflect-metadata'] };
 module.exports = {

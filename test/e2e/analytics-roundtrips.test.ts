@@ -1,9 +1,9 @@
 /** One page view, one conversion, one assignment: one Redis round trip each, counted by the app's client and by Redis itself. */
-import { ADMIN, loginAs } from '../helpers/app';
+import { ADMIN_ENV, adminToken } from '../helpers/app';
 import { ASSIGN, CREATE_EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 import { countingSetup } from '../helpers/roundtrips';
 
-const s = countingSetup({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
+const s = countingSetup(ADMIN_ENV);
 const cost = s.cost;
 
 const N = 20;
@@ -27,7 +27,7 @@ test('an anonymous page view without visitorId is still one round trip once the 
 });
 
 test('a conversion naming an experiment and an assignment are one round trip each', async () => {
-  const admin = await loginAs(s.t, ADMIN.email, ADMIN.password);
+  const admin = await adminToken(s.t);
   ok(await s.t.gql(CREATE_EXPERIMENT, { input: { key: 'rt', variants: ['a', 'b'] } }, { token: admin }));
   ok(await s.t.gql(ASSIGN, { e: 'rt', v: 'warm' }));
   ok(await s.t.gql(TRACK_CONVERSION, { input: { type: 'warm', experiment: 'rt', visitorId: 'warm' } }));

@@ -7,8 +7,9 @@ import { execute, parse } from 'graphql';
 import { Authorized, buildSchema, Query, Resolver } from 'type-graphql';
 import { authChecker } from '../../src/resolvers/viewer';
 import { buildRequestContext } from '../../src/services/context';
-import { startTestApp, registerUser, loginAs, ADMIN, type TestApp } from '../helpers/app';
-import { rawRedis, uniquePrefix } from '../helpers/redis';
+import { startTestApp, registerUser, loginAs, ADMIN, adminToken, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
+import { rawRedis } from '../helpers/redis';
 
 const ME = '{ me { id email roles } }';
 const ADMIN_ENV = { ADMIN_EMAIL: `  ${ADMIN.email.toUpperCase()} `, ADMIN_PASSWORD: ADMIN.password };
@@ -16,15 +17,9 @@ const ADMIN_ENV = { ADMIN_EMAIL: `  ${ADMIN.email.toUpperCase()} `, ADMIN_PASSWO
 let a: TestApp;
 let b: TestApp;
 let prefix: string;
-beforeAll(async () => {
-  prefix = uniquePrefix('inst');
-  // Started at the same moment: both see no admin and both try to create it.
-  [a, b] = await Promise.all([startTestApp({ KEY_PREFIX: prefix, ...ADMIN_ENV }), startTestApp({ KEY_PREFIX: prefix, ...ADMIN_ENV })]);
-});
-afterAll(async () => {
-  await b.close();
-  await a.close();
-});
+// Started at the same moment: both see no admin and both try to create it.
+const two = twoInstances(ADMIN_ENV);
+beforeAll(() => ({ a, b, prefix } = two));
 
 describe('revocation across instances', () => {
   test('a token issued by one instance works on the other', async () => {
@@ -66,7 +61,7 @@ describe('configured admin', () => {
     } finally {
       r.disconnect();
     }
-    const token = await loginAs(a, ADMIN.email, ADMIN.password);
+    const token = await adminToken(a);
     expect((await b.gql(ME, {}, { token })).data?.me).toMatchObject({ email: ADMIN.email, roles: expect.arrayContaining(['ADMIN']) });
   });
 
@@ -109,7 +104,7 @@ describe('@Authorized roles', () => {
   };
 
   test('ADMIN passes, a customer is FORBIDDEN, guests and anonymous callers are UNAUTHENTICATED', async () => {
-    const admin = await loginAs(a, ADMIN.email, ADMIN.password);
+    const admin = await adminToken(a);
     const customer = (await registerUser(a)).token;
     const guest = (await a.gql('mutation { startGuestSession { token } }')).data!.startGuestSession.token;
 

@@ -1,6 +1,6 @@
 /** With workers running, the order.process job that checkout enqueues completes the order. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, addToCart, adminToken, checkout, upsert } from '../helpers/commerce';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { addToCart, checkout, upsert } from '../helpers/commerce';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 /** A shopper's journey over HTTP with cookies: browse, guest cart, sign up (cart kept), check out, order completes. */
-import { gqlRequest, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, CART_FIELDS, ORDER_FIELDS, adminToken, lines, upsert } from '../helpers/commerce';
+import { gqlRequest, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { CART_FIELDS, ORDER_FIELDS, lines, upsert } from '../helpers/commerce';
 
 let t: TestApp;
 

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildRequestContext } from '../../src/services/context';
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { ADMIN, registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { ok, pool, TRACK_VIEW } from '../helpers/analytics';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
@@ -28,7 +28,7 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   // Chromium's user agent differs from the API client's: the session UA check stays on.
-  t = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
+  t = await startTestApp(ADMIN_ENV);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
 });
 afterAll(async () => {
@@ -65,7 +65,7 @@ async function signIn(page: Page, email: string, password: string): Promise<void
 }
 
 async function seed(): Promise<void> {
-  const admin = await loginAs(t, ADMIN.email, ADMIN.password);
+  const admin = await adminToken(t);
   ok(await t.gql('mutation { createExperiment(input: { key: "checkout-button", variants: ["blue", "green"] }) { key } }', {}, { token: admin }));
   const ctx = buildRequestContext(t.app.services, t.app.log, { ip: '127.0.0.1', secure: false, token: null });
   const pages = ['/', '/products', '/products/espresso', '/products/grinder', '/cart', '/checkout', '/about'];
@@ -109,9 +109,8 @@ test('an admin signs in; a page view tracked through the API shows within two se
   const inFeed = Date.now() - sent;
   // liveStats carries it into the tables and totals at its next (at most once a second) push.
   await page.locator('#top-pages, #kpi-views').first().waitFor();
-  const totalViews = ok(
-    await t.gql<{ analytics: { totalPageViews: number } }>('{ analytics { totalPageViews } }', {}, { token: await loginAs(t, ADMIN.email, ADMIN.password) }),
-  ).analytics.totalPageViews;
+  const totalViews = ok(await t.gql<{ analytics: { totalPageViews: number } }>('{ analytics { totalPageViews } }', {}, { token: await adminToken(t) }))
+    .analytics.totalPageViews;
   await page.locator('#kpi-views', { hasText: new Intl.NumberFormat('en-US').format(totalViews) }).waitFor({ timeout: 2000 });
   const inTotals = Date.now() - sent;
   expect(inFeed).toBeLessThan(2000);

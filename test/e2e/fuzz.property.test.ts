@@ -16,8 +16,7 @@ import fc from 'fast-check';
 import { buildSchema } from 'graphql';
 import { ErrorCode, PUBLIC_CODES } from '../../src/util/errors';
 import { MAX_PRICE_CENTS } from '../../src/types/commerce/product.input';
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV } from '../helpers/commerce';
+import { ADMIN, loginAs, registerUser, startTestApp, ADMIN_ENV, type TestApp } from '../helpers/app';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 30);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);

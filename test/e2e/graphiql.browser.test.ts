@@ -9,7 +9,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { isObjectType } from 'graphql';
 import { buildGatewaySchema } from '../../src/app/schema';
-import { ADMIN, loginAs, startTestApp, type TestApp } from '../helpers/app';
+import { ADMIN, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 
 // page.evaluate callbacks run in the browser; the project compiles without the DOM library.
 declare const document: { querySelector(selector: string): unknown };
@@ -84,7 +84,7 @@ beforeAll(async () => {
   const subscription = (await buildGatewaySchema()).getSubscriptionType();
   subscriptionFields = subscription && isObjectType(subscription) ? Object.keys(subscription.getFields()) : [];
   plan = PLANS.find((p) => subscriptionFields.includes(p.field));
-  t = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...plan?.env });
+  t = await startTestApp({ ...ADMIN_ENV, ...plan?.env });
   const gateway = new URL(t.url).host;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
@@ -201,15 +201,15 @@ test('a subscription run in GraphiQL streams events over graphql-ws', async () =
         `knows: ${PLANS.map((p) => p.field).join(', ')})`,
     );
   }
-  const adminToken = await loginAs(t, ADMIN.email, ADMIN.password);
-  const query = plan.prepare ? await plan.prepare(t, adminToken) : plan.query;
+  const admin = await adminToken(t);
+  const query = plan.prepare ? await plan.prepare(t, admin) : plan.query;
   await typeQuery(page, query);
   await run(page);
   // The subscription starts asynchronously; keep making events until one shows up.
   const deadline = Date.now() + 15_000;
   let shown = '';
   while (Date.now() < deadline) {
-    await plan.trigger(t, adminToken);
+    await plan.trigger(t, admin);
     await page.waitForTimeout(250);
     shown = await resultText(page);
     if (shown.includes(plan.expect)) break;

@@ -6,8 +6,8 @@
  * share the test's global object, so replacing `Function` and `eval` on it sees any
  * `new Function(...)` or `eval(...)` they make.
  */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, adminToken, waitForState } from '../helpers/jobs';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { waitForState } from '../helpers/jobs';
 import { collect, wsClient } from '../helpers/ws';
 
 const calls: string[] = [];

@@ -5,12 +5,11 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { adminToken, registerUser, startTestApp, ADMIN_ENV, type TestApp } from '../helpers/app';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const from = (ip: string): { headers: Record<string, string> } => ({ headers: { 'x-forwarded-for': ip } });
 const PROXY = { TRUSTED_PROXIES: '127.0.0.1' };
-const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
 const LOGIN = 'mutation L($input: LoginInput!) { login(input: $input) { token } }';
 
 /** Same user-agent family as the HTTP requests, or the session would be revoked as replayed. */
@@ -94,7 +93,7 @@ describe('operators', () => {
   let admin: string;
   beforeAll(async () => {
     t = await startTestApp({ RATE_LIMIT_DEFAULT: '600/1m', RATE_LIMIT_BLOCK: 'ip:203.0.113.9', RATE_LIMIT_ALLOW: 'ip:203.0.113.7', ...PROXY, ...ADMIN_ENV });
-    admin = await loginAs({ gql: (q, v, o) => t.gql(q, v, { ...o, ...from('192.0.2.1') }) }, ADMIN.email, ADMIN.password);
+    admin = await adminToken({ gql: (q, v, o) => t.gql(q, v, { ...o, ...from('192.0.2.1') }) });
   });
   afterAll(() => t.close());
 
@@ -190,7 +189,7 @@ describe('WebSocket subscribe limits', () => {
   let admin: string;
   beforeAll(async () => {
     t = await startTestApp({ RATE_LIMIT_DEFAULT: '4/1m', RATE_LIMIT_WS_SUBSCRIPTIONS: '2', ...PROXY, ...ADMIN_ENV });
-    admin = await loginAs({ gql: (q, v, o) => t.gql(q, v, { ...o, ...from('192.0.2.2') }) }, ADMIN.email, ADMIN.password);
+    admin = await adminToken({ gql: (q, v, o) => t.gql(q, v, { ...o, ...from('192.0.2.2') }) });
   });
   afterAll(() => t.close());
 

@@ -5,18 +5,15 @@
  * their own address. Requests come through a trusted proxy so that each test can speak from
  * as many client addresses as it needs.
  */
-import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app/app';
-import { createLogger } from '../../src/util/logger';
-import { ADMIN, gqlRequest, loginAs, registerUser, startTestApp, testEnv, type GqlResult, type TestApp } from '../helpers/app';
-import { flushPrefix, rawRedis, uniquePrefix } from '../helpers/redis';
+import { adminToken, ADMIN, loginAs, registerUser, startTestApp, ADMIN_ENV, type GqlResult, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
+import { rawRedis, uniquePrefix } from '../helpers/redis';
 import { digest } from '../../src/services/ratelimit/charges';
 import { Keys } from '../../src/redis/keys';
 import { execute, wsClient } from '../helpers/ws';
 
 const LOGIN = 'mutation L($input: LoginInput!) { login(input: $input) { token } }';
 const PROXY = { TRUSTED_PROXIES: '127.0.0.1' };
-const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
 /** Small budgets, so that a test reaches them in a few requests. */
 const BUDGETS = { LOGIN_FAILURES_PER_PAIR: '5/1h', LOGIN_FAILURES_PER_IP: '12/1h', LOGIN_FAILURES_PER_EMAIL: '15/1h' };
 
@@ -54,7 +51,7 @@ describe('failures are counted per (email, address) and per address', () => {
     const aliceHome = freshIp();
     const adminHome = freshIp();
     const alice = await registerUser(via(t, aliceHome));
-    await loginAs(via(t, adminHome), ADMIN.email, ADMIN.password);
+    await adminToken(via(t, adminHome));
 
     const forAlice = await attempts(t, 8, alice.email, 'wrong-password-1', A);
     expect(forAlice.map(code)).toEqual([...fill(5, 'UNAUTHENTICATED'), ...fill(3, 'RATE_LIMITED')]);
@@ -80,7 +77,7 @@ describe('failures are counted per (email, address) and per address', () => {
     const aliceIn = await t.gql(LOGIN, { input: { email: alice.email, password: alice.password } }, from(aliceHome));
     expect(aliceIn.status).toBe(200);
     expect(aliceIn.data?.login.token).toBeTruthy();
-    await expect(loginAs(via(t, adminHome), ADMIN.email, ADMIN.password)).resolves.toBeTruthy();
+    await expect(adminToken(via(t, adminHome))).resolves.toBeTruthy();
     // The attacker's address stays refused, even with the right password: the refusal comes before the password is looked at.
     const withRightPassword = await t.gql(LOGIN, { input: { email: alice.email, password: alice.password } }, from(A));
     expect(withRightPassword.status).toBe(429);
@@ -219,33 +216,20 @@ describe('failures are counted per (email, address) and per address', () => {
 });
 
 describe('concurrency, across two instances', () => {
-  const apps: App[] = [];
-  const prefix = uniquePrefix('signin');
-  beforeAll(async () => {
-    for (let i = 0; i < 2; i++) {
-      const config = loadConfig(
-        testEnv({
-          RATE_LIMIT_DEFAULT: '100000/1m',
-          KEY_PREFIX: prefix,
-          ...PROXY,
-          LOGIN_FAILURES_PER_PAIR: '10/1h',
-          LOGIN_FAILURES_PER_IP: '1000/1h',
-          LOGIN_FAILURES_PER_EMAIL: '1000/1h',
-        }),
-      );
-      apps.push(await startApp(config, { log: createLogger(config) }));
-    }
-  });
-  afterAll(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await flushPrefix(prefix);
+  const two = twoInstances({
+    RATE_LIMIT_DEFAULT: '100000/1m',
+    KEY_PREFIX: uniquePrefix('signin'),
+    ...PROXY,
+    LOGIN_FAILURES_PER_PAIR: '10/1h',
+    LOGIN_FAILURES_PER_IP: '1000/1h',
+    LOGIN_FAILURES_PER_EMAIL: '1000/1h',
   });
 
   /** Password checks (scrypt runs) counted by every instance. */
   async function checks(outcome: string): Promise<number> {
     let n = 0;
-    for (const a of apps) {
-      const text = await a.metrics.registry.metrics();
+    for (const t of [two.a, two.b]) {
+      const text = await t.app.metrics.registry.metrics();
       const m = new RegExp(`^login_password_checks_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text);
       n += m ? Number(m[1]) : 0;
     }
@@ -257,14 +241,10 @@ describe('concurrency, across two instances', () => {
     ['an unknown email', false],
   ])('100 parallel attempts with %s from one pair: exactly the 10 budgeted are checked, the rest refused before any hash', async (_label, existing) => {
     const ip = freshIp();
-    const email = existing
-      ? (await registerUser({ gql: (q, v, o) => gqlRequest(`http://127.0.0.1:${apps[0].port}`, q, v, { ...o, ...from(freshIp()) }) })).email
-      : `nobody-${ip}@example.com`;
+    const email = existing ? (await registerUser(via(two.a, freshIp()))).email : `nobody-${ip}@example.com`;
     const before = await checks('mismatch');
     const rs = await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
-        gqlRequest(`http://127.0.0.1:${apps[i % 2].port}`, LOGIN, { input: { email, password: `wrong-${i}-pass` } }, from(ip)),
-      ),
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? two.b : two.a).gql(LOGIN, { input: { email, password: `wrong-${i}-pass` } }, from(ip))),
     );
     const byStatus = rs.reduce<Record<string, number>>((m, r) => ((m[`${r.status} ${code(r)}`] = (m[`${r.status} ${code(r)}`] ?? 0) + 1), m), {});
     expect(byStatus).toEqual({ '200 UNAUTHENTICATED': 10, '429 RATE_LIMITED': 90 });

@@ -6,6 +6,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startTestApp, registerUser, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 import { sha256 } from '../../src/util/crypto';
 
@@ -72,14 +73,8 @@ afterEach(async () => {
 
 let a: TestApp;
 let b: TestApp;
-beforeAll(async () => {
-  const prefix = uniquePrefix('ws');
-  [a, b] = await Promise.all([startTestApp({ KEY_PREFIX: prefix }), startTestApp({ KEY_PREFIX: prefix })]);
-});
-afterAll(async () => {
-  await b.close();
-  await a.close();
-});
+const two = twoInstances({ KEY_PREFIX: uniquePrefix('ws') });
+beforeAll(() => ({ a, b } = two));
 
 describe('connection_init', () => {
   test('a good token in connectionParams.authorization authenticates the connection', async () => {

@@ -22,6 +22,9 @@ export interface TestApp {
   url: string;
   prefix: string;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: RequestOptions): Promise<GqlResult<T>>;
+  /** Deletes the prefix's keys when the app runs on the run's shared Redis (a private one is the test's to destroy). */
+  flush(): Promise<void>;
+  /** Closes the app, then flushes. */
   close(): Promise<void>;
 }
 
@@ -69,17 +72,21 @@ export async function startTestApp(overrides: Record<string, string | undefined>
   const config = loadConfig(env);
   const app = await startApp(config, { log: createLogger(config) });
   const url = `http://127.0.0.1:${app.port}`;
+  const shared =
+    (config.redis.target.kind === 'standalone' && config.redis.target.url === testRedisUrl()) ||
+    (config.redis.target.kind === 'cluster' && testRedisMode() === 'cluster' && env.REDIS_CLUSTER_NODES === testClusterSeeds());
+  const flush = async (): Promise<void> => {
+    if (shared) await flushPrefix(config.redis.keyPrefix);
+  };
   return {
     app,
     url,
     prefix: config.redis.keyPrefix,
     gql: (query, variables, opts) => gqlRequest(url, query, variables, opts),
+    flush,
     async close() {
       await app.close();
-      const shared =
-        (config.redis.target.kind === 'standalone' && config.redis.target.url === testRedisUrl()) ||
-        (config.redis.target.kind === 'cluster' && testRedisMode() === 'cluster' && env.REDIS_CLUSTER_NODES === testClusterSeeds());
-      if (shared) await flushPrefix(config.redis.keyPrefix);
+      await flush();
     },
   };
 }
@@ -109,3 +116,7 @@ export async function loginAs(t: { gql: TestApp['gql'] }, email: string, passwor
 }
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-1' };
+/** The variables that make an app create ADMIN at start-up. */
+export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
+/** Signs in as ADMIN (the app must have been started with ADMIN_ENV). */
+export const adminToken = (t: { gql: TestApp['gql'] }): Promise<string> => loginAs(t, ADMIN.email, ADMIN.password);

@@ -1,9 +1,7 @@
 /** Small GraphQL helpers for the commerce tests. */
-import { ADMIN, loginAs, type GqlResult, type TestApp } from './app';
+import type { GqlResult, TestApp } from './app';
 
 type Gql = { gql: TestApp['gql'] };
-
-export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
 
 export const PRODUCT_FIELDS = 'id name priceCents currency stock';
 export const CART_FIELDS = `items { product { ${PRODUCT_FIELDS} } quantity lineTotalCents } itemCount subtotalCents currency`;
@@ -16,8 +14,6 @@ export interface ProductIn {
   stock?: number;
   currency?: string;
 }
-
-export const adminToken = (t: Gql): Promise<string> => loginAs(t, ADMIN.email, ADMIN.password);
 
 /** Upserts a product as admin; throws on any error. */
 export async function upsert(t: Gql, token: string, p: ProductIn): Promise<Record<string, any>> {

@@ -4,9 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ADMIN, loginAs, type TestApp } from './app';
+import type { TestApp } from './app';
 
-export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
 export const JOB_FIELDS = 'id type state priority progress attempts maxAttempts data result error createdAt finishedAt';
 
 export const ENQUEUE = `mutation E($input: EnqueueJobInput!) { enqueueJob(input: $input) { ${JOB_FIELDS} } }`;
@@ -29,8 +28,6 @@ export async function quotaOf(t: TestApp, token: string): Promise<JobQuotaView> 
   if (!res.data?.myJobQuota) throw new Error(`myJobQuota failed: ${JSON.stringify(res.errors)}`);
   return res.data.myJobQuota;
 }
-
-export const adminToken = (t: TestApp): Promise<string> => loginAs(t, ADMIN.email, ADMIN.password);
 
 export interface JobView {
   id: string;

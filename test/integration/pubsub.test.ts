@@ -1,15 +1,15 @@
 /** GatewayPubSub across instances: two gateways sharing a key prefix see each other's events; other prefixes do not. */
 import { Cluster, type Redis } from 'ioredis';
-import { startTestApp, type TestApp } from '../helpers/app';
 import { uniquePrefix } from '../helpers/redis';
+import { startServices, type ServicesHandle } from '../helpers/services';
 
-let a: TestApp;
-let b: TestApp;
-let other: TestApp;
+let a: ServicesHandle;
+let b: ServicesHandle;
+let other: ServicesHandle;
 
 beforeAll(async () => {
   const prefix = uniquePrefix('pubsub');
-  [a, b, other] = await Promise.all([startTestApp({ KEY_PREFIX: prefix }), startTestApp({ KEY_PREFIX: prefix }), startTestApp()]);
+  [a, b, other] = await Promise.all([startServices({ KEY_PREFIX: prefix }), startServices({ KEY_PREFIX: prefix }), startServices()]);
 });
 afterAll(async () => {
   await Promise.all([a?.close(), b?.close(), other?.close()]);
@@ -37,7 +37,7 @@ async function take<T>(iterable: AsyncIterable<unknown>, n: number, ms = 1500): 
 }
 
 /** Subscribers on `channel`, summed over every node (in a cluster each node counts only its own). */
-async function numsub(app: TestApp, channel: string): Promise<number> {
+async function numsub(app: ServicesHandle, channel: string): Promise<number> {
   const r = app.app.redis;
   const nodes: Array<Redis | Cluster> = r instanceof Cluster ? r.nodes('all') : [r];
   let n = 0;
@@ -46,7 +46,7 @@ async function numsub(app: TestApp, channel: string): Promise<number> {
 }
 
 /** Subscribing is asynchronous (SUBSCRIBE round trip): wait until Redis reports the subscribers on the channel. */
-async function subscribed(app: TestApp, channel: string, count: number): Promise<void> {
+async function subscribed(app: ServicesHandle, channel: string, count: number): Promise<void> {
   for (let i = 0; i < 50; i++) {
     if ((await numsub(app, channel)) >= count) return;
     await new Promise((r) => setTimeout(r, 20));

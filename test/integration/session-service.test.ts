@@ -3,8 +3,8 @@
  * TTLs it enforces, the per-user index and cap, and races.
  */
 import type Redis from 'ioredis';
-import { startTestApp, type TestApp } from '../helpers/app';
 import { rawRedis } from '../helpers/redis';
+import { startServices, type ServicesHandle } from '../helpers/services';
 import { runScript } from '../../src/redis/scripts';
 import { sha256 } from '../../src/util/crypto';
 import type { ClientInfo } from '../../src/services/sessions/session.service';
@@ -12,10 +12,10 @@ import type { ClientInfo } from '../../src/services/sessions/session.service';
 const client: ClientInfo = { userAgent: 'node-test', uaFamily: 'node', ip: '127.0.0.1' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let t: TestApp;
+let t: ServicesHandle;
 let r: Redis;
 beforeAll(async () => {
-  t = await startTestApp({ SESSION_IDLE_TTL: '800ms', SESSION_MAX_AGE: '2s', SESSIONS_PER_USER: '3' });
+  t = await startServices({ SESSION_IDLE_TTL: '800ms', SESSION_MAX_AGE: '2s', SESSIONS_PER_USER: '3' });
   r = rawRedis();
 });
 afterAll(async () => {

@@ -14,9 +14,10 @@
 import { JobState } from '../../src/services/jobs/job-limits';
 import type { Client } from 'graphql-ws';
 import Redis from 'ioredis';
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { startInstances, type Instances } from '../helpers/instances';
 import { TRACK_VIEW } from '../helpers/analytics';
-import { ADMIN_ENV, ENQUEUE, adminToken, record, type JobView } from '../helpers/jobs';
+import { ENQUEUE, record, type JobView } from '../helpers/jobs';
 import { startSentinel, type TestSentinel } from '../helpers/sentinel';
 import { uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
@@ -70,19 +71,17 @@ describe('session and login writes, raw pub/sub', () => {
   let s: TestSentinel;
   let a: TestApp;
   let b: TestApp;
+  let pair: Instances | undefined;
   let running = false;
 
   beforeAll(async () => {
     s = await startSentinel();
-    const env = sentinelEnv(s, 'sentinel');
-    a = await startTestApp(env);
-    b = await startTestApp(env);
+    ({ a, b } = pair = await startInstances(sentinelEnv(s, 'sentinel')));
   }, 60_000);
 
   afterAll(async () => {
     running = false;
-    await a?.close();
-    await b?.close();
+    await pair?.close();
     await s?.stop();
   });
 
@@ -173,6 +172,7 @@ describe('job workers and GraphQL subscriptions', () => {
   let s: TestSentinel;
   let a: TestApp;
   let b: TestApp;
+  let pair: Instances | undefined;
   let running = false;
   const clients: Client[] = [];
 
@@ -190,15 +190,13 @@ describe('job workers and GraphQL subscriptions', () => {
       JOB_LOCK_DURATION: '2s',
       JOB_MAX_PENDING_PER_USER: '5000',
     };
-    a = await startTestApp(env);
-    b = await startTestApp(env);
+    ({ a, b } = pair = await startInstances(env));
   }, 60_000);
 
   afterAll(async () => {
     running = false;
     await Promise.all(clients.map(async (c) => c.dispose()));
-    await a?.close();
-    await b?.close();
+    await pair?.close();
     await s?.stop();
   });
 

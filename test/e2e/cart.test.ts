@@ -1,6 +1,6 @@
 /** Carts: ownership, line operations, stock and size limits, idle expiry, guest merge at sign-in. */
-import { loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, addToCart, adminToken, cart, code, guestToken, lines, setQuantity, upsert } from '../helpers/commerce';
+import { loginAs, registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { addToCart, cart, code, guestToken, lines, setQuantity, upsert } from '../helpers/commerce';
 import { rawRedis } from '../helpers/redis';
 
 let t: TestApp;

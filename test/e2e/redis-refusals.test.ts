@@ -7,8 +7,8 @@
  */
 import Redis from 'ioredis';
 import { freePort } from '../../src/redis/embedded';
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, addToCart, adminToken, checkout, upsert } from '../helpers/commerce';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { addToCart, checkout, upsert } from '../helpers/commerce';
 import { ownRedis, type OwnRedis } from '../helpers/redis';
 
 let redis: OwnRedis;

@@ -1,19 +1,6 @@
 /** Jobs run by real in-process workers on real Redis: effects, priority order, delay, backoff, dead letters, retry, cancel. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import {
-  ADMIN_ENV,
-  CANCEL,
-  RETRY,
-  adminToken,
-  enqueue,
-  jobOf,
-  sleep,
-  waitFor,
-  waitForState,
-  webhookReceiver,
-  type JobView,
-  type Receiver,
-} from '../helpers/jobs';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { CANCEL, RETRY, enqueue, jobOf, sleep, waitFor, waitForState, webhookReceiver, type JobView, type Receiver } from '../helpers/jobs';
 import { addToCart, checkout, upsert } from '../helpers/commerce';
 import { connect, closeQuietly } from '../../src/redis/connection';
 import { JobRunner } from '../../src/worker/job-runner';

@@ -1,22 +1,15 @@
 /** Checkout: never oversells across instances, idempotent, atomic against cart edits; orders stay private. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, ORDER_FIELDS, addToCart, adminToken, cart, checkout, code, guestToken, lines, product, upsert } from '../helpers/commerce';
+import { registerUser, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
+import { ORDER_FIELDS, addToCart, cart, checkout, code, guestToken, lines, product, upsert } from '../helpers/commerce';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 
 let a: TestApp;
 let b: TestApp;
 let admin: string;
 const prefix = uniquePrefix('checkout');
-
-beforeAll(async () => {
-  a = await startTestApp({ ...ADMIN_ENV, KEY_PREFIX: prefix });
-  b = await startTestApp({ ...ADMIN_ENV, KEY_PREFIX: prefix });
-  admin = await adminToken(a);
-});
-afterAll(async () => {
-  await b.close();
-  await a.close();
-});
+const two = twoInstances({ KEY_PREFIX: prefix }, { admin: true });
+beforeAll(() => ({ a, b, admin } = two));
 
 const stockOf = async (id: string): Promise<number> => (await product(a, id)).data?.product.stock;
 

@@ -4,7 +4,8 @@
  * arrives at most once a second however busy the traffic, identical on both.
  */
 import type { Client } from 'graphql-ws';
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
 import { ok, sleep, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 import { uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
@@ -13,17 +14,11 @@ let a: TestApp;
 let b: TestApp;
 let admin: string;
 const clients: Client[] = [];
-beforeAll(async () => {
-  // The test's WebSocket client sends no user agent; the HTTP client does.
-  const env = { KEY_PREFIX: uniquePrefix('live'), ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SESSION_UA_CHECK: '0' };
-  a = await startTestApp(env);
-  b = await startTestApp(env);
-  admin = await loginAs(a, ADMIN.email, ADMIN.password);
-});
+// The test's WebSocket client sends no user agent; the HTTP client does.
+const two = twoInstances({ KEY_PREFIX: uniquePrefix('live'), SESSION_UA_CHECK: '0' }, { admin: true });
+beforeAll(() => ({ a, b, admin } = two));
 afterAll(async () => {
   await Promise.all(clients.map(async (c) => c.dispose()));
-  await a.close();
-  await b.close();
 });
 
 const ws = (t: TestApp, token?: string): Client => {

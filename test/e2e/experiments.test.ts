@@ -1,22 +1,15 @@
 /** A/B experiments through the gateway: admin-only creation, deterministic assignment, split, attribution, significance and SRM. */
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
 import { ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, pool, TRACK_CONVERSION } from '../helpers/analytics';
 import { rawRedis } from '../helpers/redis';
 
 let t: TestApp;
 let t2: TestApp;
 let admin: string;
-beforeAll(async () => {
-  // Thousands of visitors from one address: the daily budget of new visitor keys is raised to fit them.
-  const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' };
-  t = await startTestApp(env);
-  t2 = await startTestApp({ ...env, KEY_PREFIX: t.prefix });
-  admin = await loginAs(t, ADMIN.email, ADMIN.password);
-});
-afterAll(async () => {
-  await t2.close();
-  await t.close();
-});
+// Thousands of visitors from one address: the daily budget of new visitor keys is raised to fit them.
+const two = twoInstances({ ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' }, { admin: true });
+beforeAll(() => ({ a: t, b: t2, admin } = two));
 
 type Report = {
   key: string;

@@ -3,11 +3,9 @@
  * on one and two instances, window roll-over, burst then steady rate, cost and
  * alias charging, and the per-operation login/register policies.
  */
-import { loadConfig } from '../../src/config';
-import { startApp, type App } from '../../src/app/app';
-import { createLogger } from '../../src/util/logger';
-import { gqlRequest, registerUser, startTestApp, testEnv, type GqlResult, type TestApp } from '../helpers/app';
-import { uniquePrefix, flushPrefix, testRedisMode } from '../helpers/redis';
+import { registerUser, startTestApp, type GqlResult, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
+import { uniquePrefix, testRedisMode } from '../helpers/redis';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Requests arrive through a trusted proxy so each test can speak from its own client address. */
@@ -76,22 +74,11 @@ describe('default policy, one instance', () => {
 });
 
 describe('default policy, two instances sharing Redis', () => {
-  const apps: App[] = [];
-  const prefix = uniquePrefix('rl2');
-  beforeAll(async () => {
-    for (let i = 0; i < 2; i++) {
-      const config = loadConfig(testEnv({ RATE_LIMIT_DEFAULT: '20/1m', KEY_PREFIX: prefix, ...PROXY }));
-      apps.push(await startApp(config, { log: createLogger(config) }));
-    }
-  });
-  afterAll(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await flushPrefix(prefix);
-  });
+  const two = twoInstances({ RATE_LIMIT_DEFAULT: '20/1m', KEY_PREFIX: uniquePrefix('rl2'), ...PROXY });
 
   test('50 concurrent requests split across two instances let exactly 20 through', async () => {
     const ip = freshIp();
-    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => gqlRequest(`http://127.0.0.1:${apps[i % 2].port}`, '{ __typename }', {}, from(ip))));
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? two.b : two.a).gql('{ __typename }', {}, from(ip))));
     expect(statuses(rs)).toEqual({ 200: 20, 429: 30 });
   });
 });

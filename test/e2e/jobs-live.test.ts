@@ -5,8 +5,9 @@
  * admin-only and pushed at most once a second.
  */
 import type { Client } from 'graphql-ws';
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, CANCEL, JOB_FIELDS, adminToken, enqueue, record, sleep, type JobView } from '../helpers/jobs';
+import { registerUser, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
+import { CANCEL, JOB_FIELDS, enqueue, record, sleep, type JobView } from '../helpers/jobs';
 import { uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 import type { JobHandler } from '../../src/services/jobs/job-handler';
@@ -31,18 +32,14 @@ const progressJob: JobHandler<{ steps: number[] }> = {
   },
 };
 
+const two = twoInstances({ KEY_PREFIX: uniquePrefix('jobs-live'), SESSION_UA_CHECK: '0' }, { admin: true, a: { WORKER: '1' }, b: { WORKER: '0' } });
 beforeAll(async () => {
-  const env = { ...ADMIN_ENV, KEY_PREFIX: uniquePrefix('jobs-live'), SESSION_UA_CHECK: '0' };
-  worker = await startTestApp({ ...env, WORKER: '1' });
-  other = await startTestApp({ ...env, WORKER: '0' });
+  ({ a: worker, b: other, admin } = two);
   worker.app.services.jobs.types.register(progressJob);
-  admin = await adminToken(worker);
   owner = await registerUser(worker);
 });
 afterAll(async () => {
   await Promise.all(clients.map(async (c) => c.dispose()));
-  await other.close();
-  await worker.close();
 });
 
 const ws = (token?: string): Client => {

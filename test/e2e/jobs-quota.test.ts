@@ -6,15 +6,14 @@
  */
 import type Redis from 'ioredis';
 import { Worker } from 'bullmq';
-import { registerUser, startTestApp, testEnv, type GqlResult, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type GqlResult, type TestApp } from '../helpers/app';
+import { startInstances } from '../helpers/instances';
 import {
-  ADMIN_ENV,
   CANCEL,
   ENQUEUE,
   ENQUEUE_MANY,
   MY_QUOTA,
   RETRY,
-  adminToken,
   enqueue,
   quotaOf,
   waitFor,
@@ -132,23 +131,30 @@ describe('the attack: one fresh account enqueueing in a loop', () => {
 });
 
 test('exact across two instances: 320 parallel requests with a quota of 50 store exactly 50', async () => {
-  const env = testEnv({ ...ADMIN_ENV, KEY_PREFIX: uniquePrefix('quota2'), JOB_MAX_PENDING_PER_USER: '50' });
-  const a = await app(env as Record<string, string>);
-  const b = await app(env as Record<string, string>);
-  const u = await registerUser(a);
-  const results = await Promise.all(
-    Array.from({ length: 320 }, (_, i) =>
-      (i % 2 ? a : b).gql<{ enqueueJob: JobView }>(ENQUEUE, { input: mail(u.email, { delayMs: i % 3 ? 3_600_000 : 0 }, 'y'.repeat(i)) }, { token: u.token }),
-    ),
-  );
-  const stored = results.filter((r) => r.data?.enqueueJob).map((r) => r.data!.enqueueJob.id);
-  const codes = results.filter((r) => !r.data?.enqueueJob).map((r) => firstError(r)?.extensions?.code);
-  expect(stored).toHaveLength(50);
-  expect(codes).toEqual(Array(270).fill('QUOTA_EXCEEDED'));
-  const counts = await a.app.services.jobs.counts();
-  expect(counts.waiting + counts.delayed).toBe(50);
-  const bytes = sum(await Promise.all(stored.map((id) => storedBytes(a, id))));
-  for (const t of [a, b]) expect(await quotaOf(t, u.token)).toEqual({ pending: 50, pendingBytes: bytes, maxPending: 50, maxPendingBytes: 4 * MiB });
+  const { a, b, close } = await startInstances({
+    ...ADMIN_ENV,
+    WEBHOOK_ALLOWED_HOSTS: receiver.host,
+    KEY_PREFIX: uniquePrefix('quota2'),
+    JOB_MAX_PENDING_PER_USER: '50',
+  });
+  try {
+    const u = await registerUser(a);
+    const results = await Promise.all(
+      Array.from({ length: 320 }, (_, i) =>
+        (i % 2 ? a : b).gql<{ enqueueJob: JobView }>(ENQUEUE, { input: mail(u.email, { delayMs: i % 3 ? 3_600_000 : 0 }, 'y'.repeat(i)) }, { token: u.token }),
+      ),
+    );
+    const stored = results.filter((r) => r.data?.enqueueJob).map((r) => r.data!.enqueueJob.id);
+    const codes = results.filter((r) => !r.data?.enqueueJob).map((r) => firstError(r)?.extensions?.code);
+    expect(stored).toHaveLength(50);
+    expect(codes).toEqual(Array(270).fill('QUOTA_EXCEEDED'));
+    const counts = await a.app.services.jobs.counts();
+    expect(counts.waiting + counts.delayed).toBe(50);
+    const bytes = sum(await Promise.all(stored.map((id) => storedBytes(a, id))));
+    for (const t of [a, b]) expect(await quotaOf(t, u.token)).toEqual({ pending: 50, pendingBytes: bytes, maxPending: 50, maxPendingBytes: 4 * MiB });
+  } finally {
+    await close();
+  }
 });
 
 describe('quota rules (no worker)', () => {

@@ -8,14 +8,15 @@ import { connect, waitReady } from '../../src/redis/connection';
 import { loadScripts } from '../../src/redis/scripts';
 import { Keys } from '../../src/redis/keys';
 import { InstancesService } from '../../src/services/instances/instances.service';
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { ADMIN_ENV, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
 import { captureLogger } from '../helpers/logs';
 import { spawnWorker } from '../helpers/jobs';
 import { testRedisUrl, uniquePrefix } from '../helpers/redis';
 
 const TTL = 600;
 const prefix = uniquePrefix('registry');
-const env = { KEY_PREFIX: prefix, REGISTRY_HEARTBEAT: '150ms', REGISTRY_TTL: `${TTL}ms`, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
+const env = { KEY_PREFIX: prefix, REGISTRY_HEARTBEAT: '150ms', REGISTRY_TTL: `${TTL}ms`, ...ADMIN_ENV };
 const version = (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 const QUERY = '{ instances { id role roles version address hostname pid startedAt lastHeartbeatAt expiresAt } }';
 
@@ -33,21 +34,14 @@ interface Inst {
 
 let a: TestApp;
 let b: TestApp;
-let adminToken: string;
+let admin: string;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-beforeAll(async () => {
-  a = await startTestApp(env);
-  b = await startTestApp(env);
-  adminToken = await loginAs(a, ADMIN.email, ADMIN.password);
-});
-afterAll(async () => {
-  await b.close();
-  await a.close();
-});
+const two = twoInstances(env, { admin: true });
+beforeAll(() => ({ a, b, admin } = two));
 
 async function instances(): Promise<Inst[]> {
-  const res = await a.gql<{ instances: Inst[] }>(QUERY, {}, { token: adminToken });
+  const res = await a.gql<{ instances: Inst[] }>(QUERY, {}, { token: admin });
   expect(res.errors).toBeUndefined();
   return res.data!.instances;
 }

@@ -1,6 +1,6 @@
 /** Order processing: PENDING -> PROCESSING -> COMPLETED, or FAILED with stock released; idempotent; the job handler. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, addToCart, adminToken, checkout, code, product, upsert } from '../helpers/commerce';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { addToCart, checkout, code, product, upsert } from '../helpers/commerce';
 import { FulfilmentRefused, ORDER_UPDATED_TOPIC, type InternalQueue, type OrderUpdatedEvent } from '../../src/services/commerce/order.service';
 import orderProcess from '../../src/services/jobs/handlers/order-process';
 

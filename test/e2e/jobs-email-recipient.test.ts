@@ -3,8 +3,8 @@
  * address (compared normalised: case, Unicode compatibility forms); admins may mail
  * anyone; internal callers are not held to it. Refused with FORBIDDEN, nothing stored.
  */
-import { ADMIN, registerUser, startTestApp, type GqlResult, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, ENQUEUE, ENQUEUE_MANY, adminToken, enqueue, type JobView } from '../helpers/jobs';
+import { ADMIN, registerUser, startTestApp, ADMIN_ENV, adminToken, type GqlResult, type TestApp } from '../helpers/app';
+import { ENQUEUE, ENQUEUE_MANY, enqueue, type JobView } from '../helpers/jobs';
 import { wsClient } from '../helpers/ws';
 
 let t: TestApp;
@@ -12,7 +12,7 @@ let admin: string;
 let ann: { token: string; email: string };
 
 beforeAll(async () => {
-  t = await startTestApp({ ...ADMIN_ENV });
+  t = await startTestApp(ADMIN_ENV);
   admin = await adminToken(t);
   ann = await registerUser(t, { email: `Ann.Quinn-${process.pid}@Example.com` });
 });

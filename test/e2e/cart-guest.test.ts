@@ -4,9 +4,9 @@
  * absolute), at once at logout, and still merges into the user's cart at sign-in.
  */
 import type Redis from 'ioredis';
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { sleep } from '../helpers/analytics';
-import { ADMIN_ENV, addToCart, adminToken, cart, code, lines, upsert } from '../helpers/commerce';
+import { addToCart, cart, code, lines, upsert } from '../helpers/commerce';
 import { rawRedis } from '../helpers/redis';
 
 // Idle 2 s, absolute 6 s, grace 1 s: a guest cart may outlive its session by at most a second.

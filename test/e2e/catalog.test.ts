@@ -1,22 +1,15 @@
 /** Catalog: admin upserts, public reads, field-by-field validation, and the read cache across two instances. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, PRODUCT_FIELDS, adminToken, code, product, upsert } from '../helpers/commerce';
+import { registerUser, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
+import { PRODUCT_FIELDS, code, product, upsert } from '../helpers/commerce';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 
 let a: TestApp;
 let b: TestApp;
 let admin: string;
 const prefix = uniquePrefix('catalog');
-
-beforeAll(async () => {
-  a = await startTestApp({ ...ADMIN_ENV, KEY_PREFIX: prefix });
-  b = await startTestApp({ ...ADMIN_ENV, KEY_PREFIX: prefix });
-  admin = await adminToken(a);
-});
-afterAll(async () => {
-  await b.close();
-  await a.close();
-});
+const two = twoInstances({ KEY_PREFIX: prefix }, { admin: true });
+beforeAll(() => ({ a, b, admin } = two));
 
 const UPSERT = `mutation U($input: ProductInput!) { upsertProduct(input: $input) { ${PRODUCT_FIELDS} } }`;
 

@@ -6,7 +6,8 @@
  */
 import type Redis from 'ioredis';
 import type { Client } from 'graphql-ws';
-import { ADMIN, registerUser, loginAs, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
 import { ANALYTICS, ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 import { addToCart, checkout, upsert } from '../helpers/commerce';
 import { rawRedis } from '../helpers/redis';
@@ -19,18 +20,14 @@ let admin: string;
 let r: Redis;
 const clients: Client[] = [];
 
-beforeAll(async () => {
-  const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_VISITOR_KEYS_PER_DAY: String(BUDGET), SESSION_UA_CHECK: '0' };
-  t = await startTestApp(env);
-  t2 = await startTestApp({ ...env, KEY_PREFIX: t.prefix });
-  admin = await loginAs(t, ADMIN.email, ADMIN.password);
+const two = twoInstances({ ANALYTICS_VISITOR_KEYS_PER_DAY: String(BUDGET), SESSION_UA_CHECK: '0' }, { admin: true });
+beforeAll(() => {
+  ({ a: t, b: t2, admin } = two);
   r = rawRedis();
 });
 afterAll(async () => {
   await Promise.all(clients.map(async (c) => c.dispose()));
   r.disconnect();
-  await t2.close();
-  await t.close();
 });
 
 /** Every key under the prefix. */

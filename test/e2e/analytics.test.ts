@@ -1,14 +1,14 @@
 /** Tracking and admin reads through the real gateway: exact counts under concurrency, uniques, series, journeys, bounds. */
 import { buildRequestContext } from '../../src/services/context';
-import { ADMIN, loginAs, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { ANALYTICS, ok, pool, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
 
 let t: TestApp;
 let admin: string;
 beforeAll(async () => {
   // Every visitor here comes from one address: the daily budget of new visitor keys is raised to fit them all.
-  t = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ANALYTICS_MAX_PAGES: '50', ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' });
-  admin = await loginAs(t, ADMIN.email, ADMIN.password);
+  t = await startTestApp({ ...ADMIN_ENV, ANALYTICS_MAX_PAGES: '50', ANALYTICS_VISITOR_KEYS_PER_DAY: '100000' });
+  admin = await adminToken(t);
 });
 afterAll(() => t.close());
 
@@ -160,9 +160,9 @@ test('pageViewSeries bounds its window by the retention', async () => {
 });
 
 test('revenue sums past what GraphQL Int carries saturate at 2147483647 instead of failing the read', async () => {
-  const sep = await startTestApp({ ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
+  const sep = await startTestApp(ADMIN_ENV);
   try {
-    const a = await loginAs(sep, ADMIN.email, ADMIN.password);
+    const a = await adminToken(sep);
     for (let i = 0; i < 22; i++) ok(await sep.gql(TRACK_CONVERSION, { input: { type: 'whale', valueCents: 100_000_000, visitorId: `w-${i}` } }, { token: a }));
     const res = await sep.gql('{ analytics { totalConversions totalRevenueCents conversionsByType { type conversions revenueCents } } }', {}, { token: a });
     expect(res.errors).toBeUndefined();

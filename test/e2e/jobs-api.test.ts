@@ -1,6 +1,6 @@
 /** enqueueJob / job / cancelJob / jobs / queueStats: validation, who sees what, idempotency, cancel. No workers run here. */
-import { registerUser, startTestApp, type TestApp } from '../helpers/app';
-import { ADMIN_ENV, CANCEL, ENQUEUE, JOB, JOB_FIELDS, adminToken, enqueue, jobOf, webhookReceiver, type JobView, type Receiver } from '../helpers/jobs';
+import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { CANCEL, ENQUEUE, JOB, JOB_FIELDS, enqueue, jobOf, webhookReceiver, type JobView, type Receiver } from '../helpers/jobs';
 
 let t: TestApp;
 let receiver: Receiver;
