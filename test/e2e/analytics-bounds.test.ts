@@ -74,6 +74,8 @@ const GLOBAL_WITHOUT_TTL = [
   /:user-email:/,
   /:events:/,
   /:registry:\{registry\}:/,
+  // The admin audit log: one stream for the deployment, trimmed to AUDIT_LOG_MAXLEN.
+  /:audit:\{audit\}$/,
   // The job queue's own bookkeeping (BullMQ).
   /:\{jobs\}:meta$/,
 ];

@@ -12,7 +12,7 @@ import { ADMIN_ENV, registerUser, startTestApp, type TestApp } from '../helpers/
 import { twoInstances } from '../helpers/instances';
 import { captureLogger } from '../helpers/logs';
 import { spawnWorker } from '../helpers/jobs';
-import { testRedisUrl, uniquePrefix } from '../helpers/redis';
+import { testClusterSeeds, testRedisMode, testRedisUrl, uniquePrefix } from '../helpers/redis';
 
 const TTL = 600;
 const prefix = uniquePrefix('registry');
@@ -126,7 +126,9 @@ test('instances is for admins only', async () => {
 });
 
 test('a standalone worker process (npm run worker) is in the list as a WORKER, and leaves it at SIGTERM', async () => {
-  const w = await spawnWorker({ REDIS_URL: testRedisUrl(), KEY_PREFIX: prefix, REGISTRY_HEARTBEAT: '150ms', REGISTRY_TTL: `${TTL}ms`, SCRYPT_N: '1024' });
+  // The Redis the gateways use: the run's Cluster under test:cluster, else the single one.
+  const target = testRedisMode() === 'cluster' ? { REDIS_CLUSTER_NODES: testClusterSeeds() } : { REDIS_URL: testRedisUrl() };
+  const w = await spawnWorker({ ...target, KEY_PREFIX: prefix, REGISTRY_HEARTBEAT: '150ms', REGISTRY_TTL: `${TTL}ms`, SCRYPT_N: '1024' });
   try {
     const listed = await (async () => {
       for (let i = 0; i < 40; i++) {
