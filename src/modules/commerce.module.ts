@@ -9,19 +9,26 @@ import { ProductResolver } from '../resolvers/commerce/product.resolver';
 import { CartService } from '../services/commerce/cart.service';
 import { CatalogService } from '../services/commerce/catalog.service';
 import { OrderService } from '../services/commerce/order.service';
+import { OrderUpdates } from '../services/commerce/order-updates';
+import { ProductUpdates } from '../services/commerce/product-updates';
 import { RecommendationService } from '../services/commerce/recommendation.service';
 import type { Module } from './module';
 
 export const commerceModule: Module = {
   name: 'commerce',
-  services: ({ config, redis, keys, pubsub, log }, { domainEvents }) => ({
-    catalog: new CatalogService(redis, keys, pubsub),
-    carts: new CartService(redis, keys, config),
-    orders: new OrderService(redis, keys, log, domainEvents),
-    recommendations: new RecommendationService(redis, keys),
-  }),
+  services: ({ config, redis, keys, pubsub, log }, { domainEvents }) => {
+    const orders = new OrderService(redis, keys, log, domainEvents);
+    return {
+      catalog: new CatalogService(redis, keys, pubsub),
+      carts: new CartService(redis, keys, config),
+      orders,
+      recommendations: new RecommendationService(redis, keys),
+      orderUpdates: new OrderUpdates(orders, pubsub, log.child({ component: 'order-updates' })),
+      productUpdates: new ProductUpdates(pubsub, log.child({ component: 'product-updates' })),
+    };
+  },
   resolvers: [ProductResolver, CartResolver, OrderResolver],
-  install({ services }) {
+  install({ services, hooks }) {
     services.auth.onGuestHandoff(async (guestSessionId, userId) => {
       await services.carts.mergeGuest(guestSessionId, userId);
     });
@@ -30,5 +37,9 @@ export const commerceModule: Module = {
       await services.carts.clear(`g:${guestSessionId}`);
     });
     services.orders.useQueue(() => services.jobs);
+    hooks.onStop.push(async () => {
+      await services.orderUpdates.close();
+      await services.productUpdates.close();
+    });
   },
 };

@@ -52,6 +52,15 @@ export class Keys {
   userOrderKeys(userId: string): string {
     return this.k('order-keys', '{catalog}', userId);
   }
+  /**
+   * Every order by creation time (zset orderId -> created ms), or with a status, the orders in
+   * that status now: the order scripts move an order between the status sets as it changes,
+   * so admins' `orders(status)` reads one set. An empty status gives the prefix scripts append
+   * a status to.
+   */
+  orderIndex(status?: string): string {
+    return status === undefined ? this.k('orders-all', '{catalog}') : this.k('orders-all', '{catalog}', status);
+  }
   /** Products bought together with productId, scored by orders; empty id gives the prefix. */
   boughtWith(productId: string): string {
     return this.k('rec', '{catalog}', productId);
@@ -135,6 +144,14 @@ export class Keys {
    */
   jobQuota(owner: string, part: 'jobs' | 'bytes'): string {
     return this.k(this.jobQueue, 'quota', owner, part);
+  }
+  /**
+   * An owner's jobs (`u:<userId>`), newest first (`myJobs`): zset job id -> enqueue time (µs),
+   * written with the quota reservation, trimmed to the newest few hundred and expiring a while
+   * after the owner's last enqueue (see job-quota.ts). (`owned` cannot be a job's key: job ids hold no `:`.)
+   */
+  jobsOwned(owner: string): string {
+    return this.k(this.jobQueue, 'owned', owner);
   }
   /** Set of owners holding quota reservations, walked by the workers' recovery sweep. */
   jobQuotaOwners(): string {

@@ -14,6 +14,8 @@ import type { VisitorService } from './analytics/visitor.service';
 import type { CartService } from './commerce/cart.service';
 import type { CatalogService } from './commerce/catalog.service';
 import type { OrderService } from './commerce/order.service';
+import type { OrderUpdates } from './commerce/order-updates';
+import type { ProductUpdates } from './commerce/product-updates';
 import type { RecommendationService } from './commerce/recommendation.service';
 import type { DomainEventsService } from './events/domain-events.service';
 import type { InstancesService } from './instances/instances.service';
@@ -56,6 +58,10 @@ export interface CommerceServices {
   carts: CartService;
   orders: OrderService;
   recommendations: RecommendationService;
+  /** orderUpdated: one order's status changes, from any instance. */
+  orderUpdates: OrderUpdates;
+  /** productUpdated: stock and price changes fanned out to this instance's watchers. */
+  productUpdates: ProductUpdates;
 }
 
 export interface AnalyticsServices {

@@ -8,6 +8,7 @@ export class PushIterator<T> implements AsyncIterableIterator<T> {
   private readonly buffer: T[] = [];
   private readonly waiting: Array<(r: IteratorResult<T>) => void> = [];
   private done = false;
+  private sink: ((value: T) => void) | null = null;
 
   constructor(
     private readonly onClose: () => void,
@@ -18,8 +19,19 @@ export class PushIterator<T> implements AsyncIterableIterator<T> {
     return this.done;
   }
 
+  /**
+   * Hands every later value to `sink`, synchronously in push(), instead of queueing it for
+   * next() (values already queued go first); next() then only reports the end. For consumers
+   * that deliver at once (a socket write), without a promise per value.
+   */
+  divert(sink: (value: T) => void): void {
+    this.sink = sink;
+    for (const value of this.buffer.splice(0)) sink(value);
+  }
+
   push(value: T): void {
     if (this.done) return;
+    if (this.sink) return this.sink(value);
     const waiter = this.waiting.shift();
     if (waiter) return waiter({ value, done: false });
     this.buffer.push(value);

@@ -9,11 +9,21 @@
  * (the `refused` hooks), and 20 that fail parsing or validation within a minute
  * close the socket (1008, invalid-documents.ts). One client address holds at most
  * WS_MAX_CONNECTIONS_PER_IP sockets (1008 past it, connection-cap.ts); identical
- * subscriptions of one viewer share each event's execution (see shared-execution.ts).
+ * subscriptions of one viewer share each event's execution, and subscriptions whose result
+ * is the same for everyone (productUpdated) share it across viewers and are written straight
+ * to their sockets (see shared-execution.ts).
  * A session's sockets close (4401) when it ends: see {@link SessionSockets}.
  */
 import type { Server } from 'node:http';
-import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { buildRequestContext, type RequestContext } from '../services/context';
@@ -33,7 +43,7 @@ import { CAP_CLOSE_CODE, CAP_CLOSE_REASON, ConnectionsPerAddress } from './conne
 import { documentChecker } from './documents';
 import { INVALID_CLOSE_CODE, INVALID_CLOSE_REASON, InvalidDocuments } from './invalid-documents';
 import { Turns } from './turns';
-import { shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
+import { everyoneShareKey, shareKeyOf, shareResultsBy, sharedSubscribe } from './shared-execution';
 
 /** Per-connection state kept in graphql-ws's `extra`. */
 export interface ConnectionState {
@@ -105,6 +115,9 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
   const checkDocument = documentChecker(schema, config);
   const formatError = makeFormatError(config.production);
   const perAddress = new ConnectionsPerAddress(config.http.wsMaxConnectionsPerIp);
+  /** A result as the client gets it: errors formatted (masked in production). */
+  const formatResult = (result: ExecutionResult): ExecutionResult | FormattedExecutionResult =>
+    result.errors?.length ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : result;
 
   // Before graphql-ws's own listener: a socket past the cap is closed before it can say anything.
   wss.on('connection', (socket, req) => {
@@ -191,7 +204,9 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         }
         state.open.add(id);
         const contextValue: ResolverContext = { ctx: request, services };
-        shareResultsBy(contextValue, shareKeyOf(state.token, payload.query, payload.operationName, variables));
+        const everyone = everyoneShareKey(schema, document, operation, variables);
+        if (everyone) shareResultsBy(contextValue, everyone, { socket: extra.socket, id, format: formatResult });
+        else shareResultsBy(contextValue, shareKeyOf(state.token, payload.query, payload.operationName, variables));
         const args: ExecutionArgs = { schema, document, variableValues: variables, operationName: payload.operationName, contextValue };
         return args;
       },
@@ -199,10 +214,7 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         ctx.extra.state?.open.delete(id);
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors?.length) return undefined;
-        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
-      },
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors?.length ? formatResult(result) : undefined),
     },
     wss,
     10_000,

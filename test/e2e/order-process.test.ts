@@ -115,13 +115,14 @@ describe('the order.process job handler', () => {
   });
 });
 
-test('checkout hands each new order to the queue once per order id', async () => {
-  const calls: Array<{ type: string; data: Record<string, unknown>; jobId?: string }> = [];
+test('checkout hands each new order to the queue once per order id, owned by the buyer', async () => {
+  const calls: Array<{ type: string; data: Record<string, unknown>; jobId?: string; owner?: string | null }> = [];
   const queue: InternalQueue = {
     async enqueueInternal(type, data, opts) {
-      calls.push({ type, data, jobId: opts?.jobId });
+      calls.push({ type, data, jobId: opts?.jobId, owner: opts?.owner });
       return { id: opts?.jobId ?? 'x' };
     },
+    removePending: async () => false,
   };
   t.app.services.orders.useQueue(() => queue);
   try {
@@ -133,8 +134,8 @@ test('checkout hands each new order to the queue once per order id', async () =>
     const orderId = first.data?.checkout.id;
     expect(retry.data?.checkout.id).toBe(orderId);
     expect(calls).toEqual([
-      { type: 'order.process', data: { orderId }, jobId: `order-${orderId}` },
-      { type: 'order.process', data: { orderId }, jobId: `order-${orderId}` },
+      { type: 'order.process', data: { orderId }, jobId: `order-${orderId}`, owner: `u:${u.userId}` },
+      { type: 'order.process', data: { orderId }, jobId: `order-${orderId}`, owner: `u:${u.userId}` },
     ]);
     expect(code(await checkout(t, u.token))).toBe('BAD_USER_INPUT');
     expect(calls).toHaveLength(2);
@@ -151,6 +152,7 @@ describe('orders whose hand-off to the queue was lost', () => {
         calls.push(`${String(data.orderId)}:${opts?.jobId}`);
         return { id: opts?.jobId ?? 'x' };
       },
+      removePending: async () => false,
     };
     // Checkout with no queue: the hand-off is lost and the order stays PENDING.
     t.app.services.orders.useQueue(() => undefined);

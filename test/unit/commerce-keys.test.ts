@@ -7,7 +7,7 @@ const calculateSlot = require('cluster-key-slot') as (key: string) => number;
 
 const keys = new Keys('gw');
 
-test('stock, carts, orders, idempotency keys and recommendation scores share the catalog slot', () => {
+test('stock, carts, orders, their indexes, idempotency keys and recommendation scores share the catalog slot', () => {
   const all = [
     ...(['products', 'stock', 'ids', 'version', 'cache', 'bestsellers'] as const).map((p) => keys.catalog(p)),
     keys.cart('u:1f2e'),
@@ -18,6 +18,10 @@ test('stock, carts, orders, idempotency keys and recommendation scores share the
     keys.userOrderKeys('1f2e'),
     keys.boughtWith('mug'),
     keys.boughtWith('') + 'tea',
+    keys.orderIndex(),
+    keys.orderIndex('PENDING'),
+    keys.orderIndex('') + 'CANCELLED',
+    keys.eventStream('orders'),
   ];
   const slots = new Set(all.map((k) => calculateSlot(k)));
   expect(slots).toEqual(new Set([calculateSlot('{catalog}')]));

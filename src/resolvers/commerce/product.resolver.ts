@@ -1,10 +1,14 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
 import { toProduct } from '../../types/commerce/commerce.mappers';
-import { ProductInput, ProductsArgs, RecommendationsArgs } from '../../types/commerce/product.input';
+import { AdjustStockArgs, ProductInput, ProductsArgs, RecommendationsArgs } from '../../types/commerce/product.input';
 import { Product } from '../../types/commerce/product.type';
 import { ListSize } from '../../types/list-size';
+import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
+import { SameForEveryone } from '../../types/same-for-everyone';
+import type { ProductRecord } from '../../services/commerce/catalog.service';
+import { MAX_WATCHED_PRODUCTS } from '../../services/commerce/product-updates';
 
 @Resolver(() => Product)
 export class ProductResolver {
@@ -31,5 +35,26 @@ export class ProductResolver {
   @Mutation(() => Product, { description: 'Admin only. Creates the product or replaces it, stock included.' })
   async upsertProduct(@Arg('input', () => ProductInput) input: ProductInput, @Ctx() { services }: ResolverContext): Promise<Product> {
     return toProduct(await services.catalog.upsert(input));
+  }
+
+  @Authorized('ADMIN')
+  @Audited((args) => `${String(args.productId)} ${Number(args.delta) > 0 ? '+' : ''}${String(args.delta)}`)
+  @Mutation(() => Product, {
+    description:
+      'Admin only. Adds `delta` (negative removes) to the stock in one step with sales: a restock during a rush loses no sale. BAD_USER_INPUT (extensions: productId, stock, delta) when the stock would go below 0 (units in open orders are not in it) or past 1,000,000,000; NOT_FOUND for an unknown product.',
+  })
+  async adjustStock(@Args(() => AdjustStockArgs) { productId, delta }: AdjustStockArgs, @Ctx() { services }: ResolverContext): Promise<Product> {
+    return toProduct(await services.catalog.adjustStock(productId, delta));
+  }
+
+  // Subscribing costs no Redis read, but each one holds up to 100 index entries: a loop of subscribes is slowed down.
+  @RateLimit({ name: 'product-watch', points: 120, window: '1m', burst: 60 })
+  @SameForEveryone()
+  @Subscription(() => Product, {
+    description: `Anyone. The product as it is after each change of its stock or price (upsertProduct, adjustStock, a checkout, an order failed or cancelled), from any instance. 1 to ${MAX_WATCHED_PRODUCTS} product ids (BAD_USER_INPUT otherwise); an id without a product is accepted and sends nothing until a product with it exists. No message at subscribe time.`,
+    subscribe: ({ args, context }) => (context as ResolverContext).services.productUpdates.watch((args as { ids: string[] }).ids),
+  })
+  productUpdated(@Root() product: ProductRecord, @Arg('ids', () => [ID]) _ids: string[]): Product {
+    return product;
   }
 }

@@ -6,7 +6,7 @@ import { isAdmin, signedInUser } from '../viewer';
 import type { JobRecord, JobSender, QueueCounts, QuotaUsage } from '../../services/jobs/job.service';
 import { badInput } from '../../util/errors';
 import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
-import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../../types/jobs/job.input';
+import { EnqueueJobInput, JOB_LIMITS, JobsArgs, MY_JOBS_PAGE, MyJobsArgs } from '../../types/jobs/job.input';
 import { Job, JobQuota, QueueStats } from '../../types/jobs/job.type';
 import { ListSize } from '../../types/list-size';
 
@@ -29,6 +29,15 @@ export class JobResolver {
   @Query(() => [Job], { description: 'Admin only. Jobs in one state: pending ones in run order, finished ones newest first.' })
   jobs(@Args(() => JobsArgs) { state, limit }: JobsArgs, @Ctx() { services }: ResolverContext): Promise<Job[]> {
     return services.jobs.list(state, limit ?? 50);
+  }
+
+  @Authorized()
+  @ListSize({ arg: 'limit', default: MY_JOBS_PAGE.default, max: MY_JOBS_PAGE.max })
+  @Query(() => [Job], {
+    description: `The caller's own jobs, newest first: those it enqueued and those the service runs for it (its orders' order.process), in one state now or any. limit 1 to ${MY_JOBS_PAGE.max}, default ${MY_JOBS_PAGE.default}.`,
+  })
+  async myJobs(@Args(() => MyJobsArgs) { state, limit }: MyJobsArgs, @Ctx() { ctx, services }: ResolverContext): Promise<Job[]> {
+    return services.jobs.listOwn(await viewer(ctx), state ?? null, limit ?? MY_JOBS_PAGE.default);
   }
 
   @Authorized()

@@ -9,8 +9,21 @@ import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import type { GatewayPubSub } from '../../redis/pubsub';
 import { runScript } from '../../redis/scripts';
+import { AppError, ErrorCode, badInput, notFound } from '../../util/errors';
 
 export const CATALOG_UPDATED_TOPIC = 'catalog.updated';
+/**
+ * Every change of a product's stock or price, published by the script that makes it (upsert,
+ * adjustStock, checkout, an order failed or cancelled): `{ products: ProductRecord[] }`, the
+ * products as they are after the change (see lua/includes/publishProducts.lua).
+ */
+export const PRODUCT_UPDATED_TOPIC = 'product.updated';
+/** The message on {@link PRODUCT_UPDATED_TOPIC}. */
+export interface ProductUpdatedMessage {
+  products: ProductRecord[];
+}
+/** Stock is a whole number from 0 to this. */
+export const MAX_STOCK = 1_000_000_000;
 
 /** Product ids: what admins may name a product, and what may appear in a key. */
 export const PRODUCT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -77,9 +90,61 @@ export class CatalogService {
       stock: input.stock,
     };
     const stored: StoredProduct = { name: product.name, priceCents: product.priceCents, currency: product.currency };
-    await runScript<number>(this.redis, 'productUpsert', this.catalogKeys, [product.id, JSON.stringify(stored), product.stock]);
+    await runScript<number>(this.redis, 'productUpsert', this.catalogKeys, [
+      product.id,
+      JSON.stringify(stored),
+      product.stock,
+      this.keys.channel(PRODUCT_UPDATED_TOPIC),
+    ]);
     this.pubsub.publish(CATALOG_UPDATED_TOPIC, { productId: product.id });
     return product;
+  }
+
+  /**
+   * Admin: adds `delta` (negative removes) to the product's stock in one script, atomic with
+   * checkouts: a restock during a rush loses no sale and a removal takes only units still in stock.
+   * NOT_FOUND for an unknown product; BAD_USER_INPUT (extensions: productId, stock, delta) when the
+   * stock would go below 0 (units in open orders are not in it: those are never taken back) or
+   * past {@link MAX_STOCK}, and nothing changes.
+   */
+  async adjustStock(productId: string, delta: number): Promise<ProductRecord> {
+    if (!PRODUCT_ID.test(productId)) throw notFound('Product');
+    if (!Number.isInteger(delta) || delta === 0 || Math.abs(delta) > MAX_STOCK)
+      throw badInput(`delta must be a whole number from -${MAX_STOCK} to ${MAX_STOCK}, not 0`, {
+        delta: [`must be a whole number from -${MAX_STOCK} to ${MAX_STOCK}, not 0`],
+      });
+    const k = this.keys;
+    const reply = await runScript<[1, string, number] | [-1] | [-2 | -3, number]>(
+      this.redis,
+      'stockAdjust',
+      [k.catalog('products'), k.catalog('stock'), k.catalog('version'), k.catalog('cache')],
+      [productId, delta, MAX_STOCK, k.channel(PRODUCT_UPDATED_TOPIC)],
+    );
+    switch (reply[0]) {
+      case 1:
+        this.pubsub.publish(CATALOG_UPDATED_TOPIC, { productId });
+        return productFrom(productId, reply[1], reply[2]);
+      case -1:
+        throw notFound('Product');
+      case -2:
+      case -3: {
+        const stock = Number(reply[1]);
+        const message =
+          reply[0] === -2
+            ? `${productId} has ${stock} units in stock: removing ${-delta} would take it below 0 (units in open orders are not in the stock)`
+            : `${productId} has ${stock} units in stock: adding ${delta} would take it past ${MAX_STOCK}`;
+        throw new AppError(ErrorCode.BAD_USER_INPUT, message, {
+          productId,
+          stock,
+          delta,
+          fields: { delta: [reply[0] === -2 ? `must be at least -${stock}` : `must be at most ${MAX_STOCK - stock}`] },
+        });
+      }
+      default: {
+        const never: never = reply[0];
+        throw new Error(`unexpected stockAdjust reply ${String(never)}`);
+      }
+    }
   }
 
   /** Products in id order. */

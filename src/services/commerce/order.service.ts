@@ -7,7 +7,7 @@
  * scripts append the order domain events (placed, completed, failed), so an
  * order change and its event happen together or not at all.
  */
-import { AppError, ErrorCode, badInput } from '../../util/errors';
+import { AppError, ErrorCode, badInput, notFound } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
@@ -17,9 +17,18 @@ import type { OrderStatus } from './order-status';
 import { newId, sha256 } from '../../util/crypto';
 import type { DomainEventsService } from '../events/domain-events.service';
 import type { UserRecord } from '../sessions/user.service';
+import { PRODUCT_UPDATED_TOPIC } from './catalog.service';
 
 export const ORDER_UPDATED_TOPIC = 'order.updated';
 export const ORDER_PROCESS_JOB = 'order.process';
+/** The job id of an order's `order.process` job: one job per order, however often it is enqueued. */
+export const orderJobId = (orderId: string): string => `order-${orderId}`;
+/** `orders` (admins): default and largest page, largest offset. */
+export const ORDERS_PAGE = { default: 50, max: 100, maxOffset: 100_000 } as const;
+/** Statuses an order can still be cancelled in. */
+export const CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'PROCESSING'];
+/** Statuses an order never leaves. */
+export const FINAL_STATUSES: readonly OrderStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
 export type { OrderStatus };
 
@@ -41,18 +50,27 @@ export interface OrderRecord {
   updatedAt: number;
   /** Why the order failed, when it did. */
   reason: string | null;
+  /** Its status version: 1 at checkout, one more at each status change (0 for orders older than the field). */
+  version: number;
 }
 
-/** Published on `order.updated` by the checkout and orderAdvance scripts themselves, at every change. */
+/** Published on `order.updated` by the order scripts themselves (checkout, orderAdvance, orderCancel), at every change. */
 export interface OrderUpdatedEvent {
   orderId: string;
   userId: string;
   status: OrderStatus;
+  /** The order's status version after this change. */
+  v: number;
+  /** When it changed (ms): the order's new `updatedAt`. */
+  at: number;
 }
 
-/** The part of the job queue checkout needs; absent until a queue is installed. */
+/** The part of the job queue the orders need; absent until a queue is installed. */
 export interface InternalQueue {
-  enqueueInternal(type: string, data: Record<string, unknown>, opts?: { jobId?: string }): Promise<{ id: string }>;
+  /** `owner` (`u:<userId>`) lets that user read the job (`job`, `jobUpdated`, `myJobs`). */
+  enqueueInternal(type: string, data: Record<string, unknown>, opts?: { jobId?: string; owner?: string | null }): Promise<{ id: string }>;
+  /** Removes the job while it is WAITING or DELAYED (freeing its owner's quota); false once it has started or is gone. */
+  removePending(jobId: string, owner: string | null): Promise<boolean>;
 }
 
 /** Thrown by a fulfiller to fail an order for good (its stock is released); any other error is retried. */
@@ -82,11 +100,19 @@ export function orderFromFlat(flat: string[]): OrderRecord {
     createdAt: Number(h.created),
     updatedAt: Number(h.updated),
     reason: h.reason || null,
+    version: Number(h.v ?? 0),
   };
 }
 
 type CheckoutReply = [1 | 2, string[]] | [-1] | [-5] | [-6] | [-2, ...Array<[string, number, number]>];
 type AdvanceReply = [0 | 1, string[]] | [-1];
+type CancelReply = [0 | 1, string[]] | [-1] | [-3, OrderStatus];
+
+/** Who acts on an order: its owner, or an admin by its roles. */
+export type OrderViewer = Pick<UserRecord, 'id' | 'roles'>;
+const isAdmin = (viewer: OrderViewer): boolean => viewer.roles.includes('ADMIN');
+/** The job owner of a user's jobs, as the job service spells it. */
+const jobOwner = (userId: string): string => `u:${userId}`;
 
 /** Owns the order keys and the checkout script. */
 export class OrderService {
@@ -146,6 +172,8 @@ export class OrderService {
         k.order(orderId),
         this.events.stream('orders'),
         k.catalog('pending'),
+        k.orderIndex(),
+        k.orderIndex('PENDING'),
       ],
       [
         orderId,
@@ -159,13 +187,14 @@ export class OrderService {
         this.events.source,
         this.events.maxLen,
         MAX_ORDER_CENTS,
+        k.channel(PRODUCT_UPDATED_TOPIC),
       ],
     );
     switch (reply[0]) {
       case 1:
       case 2: {
         const order = orderFromFlat(reply[1]);
-        if (order.status === 'PENDING') await this.enqueue(order.id, log);
+        if (order.status === 'PENDING') await this.enqueue(order, log);
         return order;
       }
       case -1:
@@ -187,10 +216,84 @@ export class OrderService {
   }
 
   /** An order as the viewer may see it: the owner's or any for an admin; null otherwise and for unknown ids. */
-  async findVisible(viewer: Pick<UserRecord, 'id' | 'roles'>, orderId: string): Promise<OrderRecord | null> {
+  async findVisible(viewer: OrderViewer, orderId: string): Promise<OrderRecord | null> {
     const order = await this.find(orderId);
-    if (!order || (order.userId !== viewer.id && !viewer.roles.includes('ADMIN'))) return null;
+    return order && this.visible(viewer, order) ? order : null;
+  }
+
+  /** True when the viewer may see and cancel the order: its owner, or an admin. */
+  visible(viewer: OrderViewer | null, order: OrderRecord): boolean {
+    return viewer !== null && (order.userId === viewer.id || isAdmin(viewer));
+  }
+
+  /**
+   * Cancels the order for its owner or an admin while it is PENDING or PROCESSING: one script
+   * makes it CANCELLED and puts its units back to stock, once (a retry, or a cancel racing on
+   * another instance, finds it CANCELLED and changes nothing; both answer the cancelled order).
+   * Then its job is removed if it has not started; a job already running meets a CANCELLED order,
+   * which it does not move on (see {@link process}). NOT_FOUND for anyone else and for unknown ids
+   * (the same answer); BAD_USER_INPUT once the order is COMPLETED or FAILED.
+   */
+  async cancel(viewer: OrderViewer, orderId: string, log: Logger = this.log): Promise<OrderRecord> {
+    if (!ORDER_ID.test(orderId)) throw notFound('Order');
+    const k = this.keys;
+    const now = Date.now();
+    const reply = await runScript<CancelReply>(
+      this.redis,
+      'orderCancel',
+      [
+        k.order(orderId),
+        k.catalog('stock'),
+        k.catalog('version'),
+        k.catalog('cache'),
+        this.events.stream('orders'),
+        k.catalog('pending'),
+        k.catalog('products'),
+      ],
+      [
+        viewer.id,
+        isAdmin(viewer) ? '1' : '0',
+        now,
+        k.channel(ORDER_UPDATED_TOPIC),
+        new Date(now).toISOString(),
+        this.events.source,
+        this.events.maxLen,
+        k.orderIndex(''),
+        k.channel(PRODUCT_UPDATED_TOPIC),
+      ],
+    );
+    if (reply[0] === -1) throw notFound('Order');
+    if (reply[0] === -3) {
+      const status = reply[1];
+      throw badInput(`Order ${orderId} is ${status}: only a PENDING or PROCESSING order can be cancelled`, {
+        id: [`is ${status}; only a PENDING or PROCESSING order can be cancelled`],
+      });
+    }
+    const order = orderFromFlat(reply[1]);
+    // Also on a repeated cancel: the first one's removal may have failed.
+    await this.stopJob(order, log);
     return order;
+  }
+
+  /** Removes a cancelled order's job if it has not started; a failure only leaves the job to find the order CANCELLED. */
+  private async stopJob(order: OrderRecord, log: Logger): Promise<void> {
+    const queue = this.queue();
+    if (!queue) return;
+    try {
+      await queue.removePending(orderJobId(order.id), jobOwner(order.userId));
+    } catch (err) {
+      log.warn({ err, orderId: order.id }, "could not remove a cancelled order's job; it will find the order CANCELLED");
+    }
+  }
+
+  /**
+   * Admins: orders newest first, every order or those with one status now. The status indexes
+   * are kept by the order scripts; orders placed before they existed are not listed.
+   */
+  async list(status: OrderStatus | null, limit: number = ORDERS_PAGE.default, offset = 0): Promise<OrderRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.orderIndex(status ?? undefined), offset, offset + limit - 1);
+    const orders = await Promise.all(ids.map((id) => this.find(id)));
+    return orders.filter((o): o is OrderRecord => o !== null);
   }
 
   async find(orderId: string): Promise<OrderRecord | null> {
@@ -210,7 +313,9 @@ export class OrderService {
    * Runs the order to the end: PENDING -> PROCESSING, the fulfiller, then
    * COMPLETED; a {@link FulfilmentRefused} makes it FAILED with its stock
    * released. Safe to call again at any point: finished orders are returned as
-   * they are and no step is applied twice. Reports progress 50 then 100. The
+   * they are and no step is applied twice. Each step moves the order only from the
+   * status it expects, in one script, so an order cancelled meanwhile (before the
+   * job started, or while the fulfiller ran) stays CANCELLED and is returned as it is. Reports progress 50 then 100. The
    * {@link onCompleted} steps run whenever it finds or leaves the order COMPLETED.
    */
   async process(orderId: string, onProgress?: (percent: number) => Promise<void> | void): Promise<OrderRecord> {
@@ -247,7 +352,11 @@ export class OrderService {
     const queue = this.queue();
     if (!queue) return 0;
     const ids = await this.redis.zrangebyscore(this.keys.catalog('pending'), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
-    for (const id of ids) await queue.enqueueInternal(ORDER_PROCESS_JOB, { orderId: id }, { jobId: `order-${id}` });
+    for (const id of ids) {
+      const order = await this.find(id);
+      if (order?.status === 'PENDING')
+        await queue.enqueueInternal(ORDER_PROCESS_JOB, { orderId: id }, { jobId: orderJobId(id), owner: jobOwner(order.userId) });
+    }
     if (ids.length) this.log.warn({ orders: ids.length }, 'orders left PENDING were handed to the queue again');
     return ids.length;
   }
@@ -263,7 +372,15 @@ export class OrderService {
     const reply = await runScript<AdvanceReply>(
       this.redis,
       'orderAdvance',
-      [k.order(orderId), k.catalog('stock'), k.catalog('version'), k.catalog('cache'), this.events.stream('orders'), k.catalog('pending')],
+      [
+        k.order(orderId),
+        k.catalog('stock'),
+        k.catalog('version'),
+        k.catalog('cache'),
+        this.events.stream('orders'),
+        k.catalog('pending'),
+        k.catalog('products'),
+      ],
       [
         from.join(','),
         to,
@@ -274,18 +391,21 @@ export class OrderService {
         new Date(now).toISOString(),
         this.events.source,
         this.events.maxLen,
+        k.orderIndex(''),
+        k.channel(PRODUCT_UPDATED_TOPIC),
       ],
     );
     if (reply[0] === -1) throw new Error(`order ${orderId} does not exist`);
     return orderFromFlat(reply[1]);
   }
 
-  private async enqueue(orderId: string, log: Logger): Promise<void> {
+  private async enqueue(order: OrderRecord, log: Logger): Promise<void> {
     const queue = this.queue();
     if (!queue) return;
+    const orderId = order.id;
     try {
-      // One job per order however often checkout is retried.
-      await queue.enqueueInternal(ORDER_PROCESS_JOB, { orderId }, { jobId: `order-${orderId}` });
+      // One job per order however often checkout is retried; its buyer may watch it (jobUpdated, myJobs).
+      await queue.enqueueInternal(ORDER_PROCESS_JOB, { orderId }, { jobId: orderJobId(orderId), owner: jobOwner(order.userId) });
     } catch (err) {
       // The sale stands and the buyer must learn of it; a retry of the checkout with the
       // same idempotency key enqueues the order again, and the job id keeps it to one job.

@@ -33,6 +33,7 @@ export interface DomainEventData {
   'order.placed': OrderEventData;
   'order.completed': OrderEventData;
   'order.failed': OrderEventData;
+  'order.cancelled': OrderEventData;
 }
 
 export type DomainEventType = keyof DomainEventData;
@@ -56,6 +57,7 @@ export const EVENT_DOMAINS: Record<DomainEventType, string> = {
   'order.placed': 'orders',
   'order.completed': 'orders',
   'order.failed': 'orders',
+  'order.cancelled': 'orders',
 };
 
 export class DomainEventsService {

@@ -53,6 +53,13 @@ const SWEEP_CHUNK = 100;
  * started jobs still count, so a quota is never undercounted, only overcounted this long.
  */
 export const STARTED_SETTLE_MS = 25;
+/** The newest jobs each owner's list (`myJobs`) keeps: older entries are dropped as new ones come. */
+export const OWNED_JOBS_KEPT = 500;
+/**
+ * How long an owner's list lives after its last enqueue: longer than any job can stay
+ * (a 24-day delay, attempts, then 7 days dead-lettered by default).
+ */
+export const OWNED_JOBS_TTL_MS = 40 * 24 * 3600 * 1000;
 
 export class JobQuota {
   /** Owner -> ids of jobs whose attempts started since the last settle. */
@@ -76,11 +83,12 @@ export class JobQuota {
    * Reserves room for `items` all or nothing and returns the ids reserved now (an id whose job
    * exists or is already reserved takes none). QUOTA_EXCEEDED, with nothing reserved, when they
    * do not fit. `checked: false` reserves without the limit check (the service's own jobs).
+   * The ids reserved are added to the owner's list of jobs ({@link owned}) in the same step.
    */
   async reserve(owner: string, items: readonly QuotaItem[], checked = true): Promise<string[]> {
-    const keys = this.ownerKeys(owner);
+    const keys = [...this.ownerKeys(owner), this.keys.jobsOwned(owner)];
     const limits = checked ? [this.limits.maxPending, this.limits.maxPendingBytes] : [-1, -1];
-    const args: Array<string | number> = [...limits, owner];
+    const args: Array<string | number> = [...limits, owner, OWNED_JOBS_KEPT, OWNED_JOBS_TTL_MS];
     for (const i of items) {
       // Only a given id is looked up, so only its job key is sent (a batch of random ids sends none);
       // ARGV names its index in KEYS (1-based, as Lua counts), 0 for none.
@@ -147,6 +155,25 @@ export class JobQuota {
         ),
       ),
     );
+  }
+
+  /**
+   * Ids of the owner's jobs, newest first, from `start` (at most `count`). The list keeps the
+   * newest {@link OWNED_JOBS_KEPT}; it may name jobs that are gone (retention, a cancel, an add
+   * that failed): the caller skips those and may {@link forget} them.
+   */
+  async owned(owner: string, start: number, count: number): Promise<Array<{ id: string; atMs: number }>> {
+    if (!OWNER.test(owner)) throw new Error(`not a job owner: ${JSON.stringify(owner)}`);
+    const flat = await this.redis.zrevrange(this.keys.jobsOwned(owner), start, start + count - 1, 'WITHSCORES');
+    const out: Array<{ id: string; atMs: number }> = [];
+    // Scores are enqueue times in µs (see jobQuotaReserve-n.lua).
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i], atMs: Number(flat[i + 1]) / 1000 });
+    return out;
+  }
+
+  /** Drops ids of jobs that are gone from the owner's list. */
+  async forget(owner: string, ids: readonly string[]): Promise<void> {
+    if (ids.length && OWNER.test(owner)) await this.redis.zrem(this.keys.jobsOwned(owner), ...ids);
   }
 
   /** The owner's use now; both numbers read in one transaction. */

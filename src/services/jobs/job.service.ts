@@ -23,7 +23,7 @@ import type { PushIterator } from '../../util/push-iterator';
 import type { JobRequester } from './job-handler';
 import { JobTypes, type AnyJobHandler } from './job-types';
 import type { JobUpdates } from './job-updates';
-import { JobQuota, type QuotaUsage } from './job-quota';
+import { JobQuota, OWNED_JOBS_KEPT, type QuotaUsage } from './job-quota';
 import type { QueueCounts } from './job-record';
 import { BULL_TYPES, jobStateOf, recordFromHash, recordFromJob, toBullPriority, type JobRecord, type StoredJobData } from './job-record';
 
@@ -278,11 +278,46 @@ export class JobService {
   async cancel(viewer: JobViewer, id: string): Promise<boolean> {
     const job = await this.get(viewer, id);
     if (!job) throw notFound('Job');
+    return this.removePending(id, job.owner);
+  }
+
+  /**
+   * For other services (a cancelled order's job): removes the job while it is WAITING or DELAYED,
+   * in one script, and settles its owner's quota; false when it has started, finished or is gone.
+   */
+  async removePending(id: string, owner: string | null): Promise<boolean> {
+    if (!JOB_ID.test(id)) return false;
     const k = this.queue.keys;
     const keys = [this.queue.toKey(id), k.delayed, k.prioritized, k.wait, k.paused, k.meta, k.events];
     const removed = (await runScript<number>(this.redis, 'jobCancel', keys, [id])) === 1;
-    if (removed) await this.settleQuota(job.owner, id);
+    if (removed) await this.settleQuota(owner, id);
     return removed;
+  }
+
+  /**
+   * The viewer's own jobs (those it enqueued, and the service's jobs for it such as its orders'
+   * order.process), newest first, in one state or any; at most `limit`. Read from the owner's
+   * list, which keeps the newest {@link OWNED_JOBS_KEPT}: jobs gone by retention or a cancel are
+   * skipped (and dropped from the list once a minute old, so an add on its way is not).
+   */
+  async listOwn(viewer: JobViewer & { userId: string }, state: JobState | null, limit: number): Promise<JobRecord[]> {
+    const owner = ownerOf(viewer.userId);
+    const out: JobRecord[] = [];
+    const gone: string[] = [];
+    const page = state ? 100 : Math.min(100, limit + 10);
+    for (let start = 0; out.length < limit && start < OWNED_JOBS_KEPT; start += page) {
+      const entries = await this.quota.owned(owner, start, page);
+      const jobs = await Promise.all(entries.map((e) => this.snapshot(e.id)));
+      entries.forEach((e, i) => {
+        const job = jobs[i];
+        if (!job || job.owner !== owner) {
+          if (e.atMs < Date.now() - 60_000) gone.push(e.id);
+        } else if (!state || job.state === state) out.push(job);
+      });
+      if (entries.length < page) break;
+    }
+    if (gone.length) await this.quota.forget(owner, gone).catch(() => undefined);
+    return out.slice(0, limit);
   }
 
   /** Admin: sends a FAILED job back to WAITING with a fresh set of attempts. */

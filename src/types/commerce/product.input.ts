@@ -1,10 +1,10 @@
-import { IsISO4217CurrencyCode, IsInt, IsOptional, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsISO4217CurrencyCode, IsInt, IsOptional, Matches, Max, MaxLength, Min, NotEquals } from 'class-validator';
 import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
-import { PRODUCT_ID, PRODUCT_ID_MESSAGE } from '../../services/commerce/catalog.service';
+import { MAX_STOCK, PRODUCT_ID, PRODUCT_ID_MESSAGE } from '../../services/commerce/catalog.service';
 
-/** Prices up to 1 million in major units (cents within GraphQL's Int, with room for quantities); stock up to a billion units. */
+export { MAX_STOCK };
+/** Prices up to 1 million in major units (cents within GraphQL's Int, with room for quantities); stock up to a billion units (MAX_STOCK). */
 export const MAX_PRICE_CENTS = 100_000_000;
-export const MAX_STOCK = 1_000_000_000;
 
 @InputType({ description: 'Creates the product or replaces every field of it.' })
 export class ProductInput {
@@ -61,4 +61,18 @@ export class RecommendationsArgs {
   @Min(1, { message: 'must be at least 1' })
   @Max(20, { message: 'must be at most 20' })
   limit?: number | null;
+}
+
+@ArgsType()
+export class AdjustStockArgs {
+  @Field(() => ID)
+  @MaxLength(64, { message: 'must be at most 64 characters long' })
+  productId!: string;
+
+  @Field(() => Int, { description: `Units to add (negative: to remove), -${MAX_STOCK} to ${MAX_STOCK}, not 0. The stock never goes below 0.` })
+  @IsInt({ message: 'must be a whole number' })
+  @Min(-MAX_STOCK, { message: `must be at least -${MAX_STOCK}` })
+  @Max(MAX_STOCK, { message: `must be at most ${MAX_STOCK}` })
+  @NotEquals(0, { message: 'must not be 0' })
+  delta!: number;
 }

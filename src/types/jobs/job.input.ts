@@ -43,3 +43,20 @@ export class JobsArgs {
   @Max(500)
   limit?: number;
 }
+
+/** `myJobs`: default and largest page. */
+export const MY_JOBS_PAGE = { default: 20, max: 100 } as const;
+
+@ArgsType()
+export class MyJobsArgs {
+  @Field(() => JobState, { nullable: true, description: 'Only jobs in this state now; any state when omitted.' })
+  @IsOptional()
+  state?: JobState | null;
+
+  @Field(() => Int, { nullable: true, description: `1 to ${MY_JOBS_PAGE.max}. Default ${MY_JOBS_PAGE.default}.` })
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(MY_JOBS_PAGE.max, { message: `must be at most ${MY_JOBS_PAGE.max}` })
+  limit?: number | null;
+}

@@ -1,12 +1,14 @@
 -- How an order change is told, from the script that makes it (so no change goes untold).
--- publishOrderStatus(channel, orderId, userId, status): the pub/sub announcement
---   ({orderId, userId, status} as JSON) that order subscriptions receive.
+-- publishOrderStatus(channel, orderId, userId, status, version, at): the pub/sub announcement
+--   ({orderId, userId, status, v, at} as JSON) that order subscriptions receive; `v` is the order's
+--   status version (1 at checkout, one more at each change: a subscriber drops what its snapshot
+--   already shows), `at` the change's time (ms), the order's `updated`.
 -- appendOrderEvent(stream, maxLen, kind, occurredAt, source, order): the domain event `kind`
---   (order.placed, order.completed, order.failed) appended to the orders stream, trimmed to about
+--   (order.placed, order.completed, order.failed, order.cancelled) appended to the orders stream, trimmed to about
 --   maxLen; order = {id, userId, status, items (the order's lines), totalCents, currency, reason
 --   (nil for none)}.
-local function publishOrderStatus(channel, orderId, userId, status)
-  redis.call('PUBLISH', channel, cjson.encode({orderId = orderId, userId = userId, status = status}))
+local function publishOrderStatus(channel, orderId, userId, status, version, at)
+  redis.call('PUBLISH', channel, cjson.encode({orderId = orderId, userId = userId, status = status, v = tonumber(version), at = tonumber(at)}))
 end
 
 local function appendOrderEvent(stream, maxLen, kind, occurredAt, source, order)

@@ -1,8 +1,10 @@
 -- Turns a cart into an order in one atomic step: every line is checked against
 -- stock, then either all stock is decremented, the order written (names and
 -- prices as of now), the cart emptied, the order announced, the catalog version bumped (its cache
--- dropped), the recommendation scores counted and an order.placed domain event appended to the
--- orders stream (in this script, so no sale can happen without its event), or nothing changes.
+-- dropped), the recommendation scores counted, the order filed in the admins' order indexes, the
+-- products' new stock published to productUpdated subscribers and an order.placed domain event
+-- appended to the orders stream (in this script, so no sale can happen without its event), or
+-- nothing changes.
 -- KEYS[1] cart hash (productId -> quantity)
 -- KEYS[2] catalog products hash (productId -> JSON {name, priceCents, currency})
 -- KEYS[3] catalog stock hash (productId -> units)
@@ -14,6 +16,8 @@
 -- KEYS[9] the new order's hash
 -- KEYS[10] the orders domain-event stream
 -- KEYS[11] pending orders zset (orderId by created ms), for the recovery sweep
+-- KEYS[12] every order zset (orderId by created ms), for admins' `orders`
+-- KEYS[13] PENDING orders index zset (orderId by created ms; the order scripts move it by status)
 -- ARGV[1] new order id
 -- ARGV[2] user id
 -- ARGV[3] now (ms since epoch)
@@ -26,12 +30,14 @@
 -- ARGV[9] the appending instance's registry id (the event's source)
 -- ARGV[10] the stream's approximate MAXLEN
 -- ARGV[11] largest order total (cents; GraphQL's Int carries it)
+-- ARGV[12] pub/sub channel of product changes (see includes/publishProducts)
 -- Returns {1, orderHashFlat} created, {2, orderHashFlat} the order this idempotency key already made,
 --   {-1} empty cart, {-2, {productId, requested, available}, ...} short lines (nothing changed),
 --   {-5} the cart mixes currencies, {-6} the total would exceed ARGV[11] (prices rose since).
 --- @include "includes/cartLines"
 --- @include "includes/bumpCatalogVersion"
 --- @include "includes/orderEvent"
+--- @include "includes/publishProducts"
 local cart, products, stock = KEYS[1], KEYS[2], KEYS[3]
 local idem = ARGV[4]
 
@@ -84,13 +90,16 @@ bumpCatalogVersion(KEYS[4], KEYS[5])
 
 local order = {
   'id', ARGV[1], 'uid', ARGV[2], 'status', 'PENDING', 'items', cjson.encode(items),
-  'total', string.format('%d', total), 'cur', currency, 'created', ARGV[3], 'updated', ARGV[3],
+  'total', string.format('%d', total), 'cur', currency, 'created', ARGV[3], 'updated', ARGV[3], 'v', '1',
 }
 redis.call('HSET', KEYS[9], unpack(order))
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[11], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[12], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[13], ARGV[3], ARGV[1])
 if idem ~= '' then redis.call('HSET', KEYS[7], idem, ARGV[1]) end
-publishOrderStatus(ARGV[7], ARGV[1], ARGV[2], 'PENDING')
+publishOrderStatus(ARGV[7], ARGV[1], ARGV[2], 'PENDING', 1, ARGV[3])
+publishProducts(ARGV[12], products, stock, ids)
 appendOrderEvent(KEYS[10], ARGV[10], 'order.placed', ARGV[8], ARGV[9], {
   id = ARGV[1], userId = ARGV[2], status = 'PENDING', items = items, totalCents = total, currency = currency,
 })
