@@ -2,7 +2,7 @@
  * Domain events for other services: appended to Redis Streams, one stream per
  * domain (`<prefix>:events:{users}`, `<prefix>:events:{catalog}:orders`), trimmed to about
  * EVENT_STREAM_MAXLEN entries. Order events are appended by the order scripts
- * themselves (checkout-11.lua, orderAdvance-6.lua), hence the orders stream in the
+ * themselves (checkout-13.lua, orderAdvance-7.lua, orderCancel-7.lua), hence the orders stream in the
  * commerce slot. Consumers read them with consumer groups
  * (XREADGROUP + XACK): delivery is at-least-once, so they dedupe by `id`.
  * Transient notifications (subscriptions) stay on pub/sub; see README.md.
