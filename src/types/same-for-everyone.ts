@@ -16,6 +16,7 @@
  * @Subscription(() => Product, { subscribe: ... })
  * productUpdated(@Root() product: ProductRecord): Product { return product; }
  */
+import type { GraphQLSchema } from 'graphql';
 import { Extensions, getMetadataStorage } from 'type-graphql';
 
 const EXT = 'sameForEveryone';
@@ -29,25 +30,25 @@ export function isSameForEveryone(field: { extensions?: Readonly<Record<string, 
   return field?.extensions?.[EXT] === true;
 }
 
-let plain: Set<string> | undefined;
+const plainBySchema = new WeakMap<GraphQLSchema, Set<string>>();
 
 /**
- * True when `Type.field` is a plain value of its parent object: a `@Field` with no resolver
- * arguments (so no context, no viewer), no roles and no middleware. What a shared execution may
- * select under a {@link SameForEveryone} root field. Read from TypeGraphQL's metadata once the
- * schema is built.
+ * `Type.field` of every plain value of its parent object in this schema: a `@Field` with no
+ * resolver arguments (so no context, no viewer), no roles and no middleware. What a shared
+ * execution may select under a {@link SameForEveryone} root field. Read from TypeGraphQL's
+ * metadata the first time it is asked for a built schema.
  */
-export function isPlainField(typeName: string, fieldName: string): boolean {
-  plain ??= plainFields();
-  return plain.has(`${typeName}.${fieldName}`);
-}
-
-function plainFields(): Set<string> {
-  const out = new Set<string>();
-  for (const type of getMetadataStorage().objectTypes) {
-    for (const f of type.fields ?? []) {
-      if (!f.params?.length && !f.roles?.length && !f.middlewares?.length) out.add(`${type.name}.${f.schemaName}`);
+export function plainFieldsOf(schema: GraphQLSchema): ReadonlySet<string> {
+  let plain = plainBySchema.get(schema);
+  if (!plain) {
+    plain = new Set<string>();
+    for (const type of getMetadataStorage().objectTypes) {
+      if (!schema.getType(type.name)) continue;
+      for (const f of type.fields ?? []) {
+        if (!f.params?.length && !f.roles?.length && !f.middlewares?.length) plain.add(`${type.name}.${f.schemaName}`);
+      }
     }
+    plainBySchema.set(schema, plain);
   }
-  return out;
+  return plain;
 }

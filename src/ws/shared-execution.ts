@@ -47,7 +47,7 @@ import {
 } from 'graphql';
 import type { WebSocket } from 'ws';
 import { PushIterator } from '../util/push-iterator';
-import { isPlainField, isSameForEveryone } from '../types/same-for-everyone';
+import { isSameForEveryone, plainFieldsOf } from '../types/same-for-everyone';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -108,6 +108,7 @@ export function everyoneShareKey(
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const used = new Set<string>();
+  const plainFields = plainFieldsOf(schema);
 
   const plain = (set: SelectionSetNode | undefined, type: GraphQLNamedType | undefined | null): boolean => {
     if (!set) return true;
@@ -116,7 +117,7 @@ export function everyoneShareKey(
       if (s.kind === Kind.FIELD) {
         if (s.name.value === '__typename') continue;
         const field = type.getFields()[s.name.value];
-        if (!field || !isPlainField(type.name, field.name)) return false;
+        if (!field || !plainFields.has(`${type.name}.${field.name}`)) return false;
         if (!plain(s.selectionSet, getNamedType(field.type))) return false;
       } else if (s.kind === Kind.INLINE_FRAGMENT) {
         const on = s.typeCondition ? schema.getType(s.typeCondition.name.value) : type;

@@ -1,6 +1,11 @@
-/** Shared subscription execution: identical subscribers share one execution per event; nothing crosses share keys. */
-import { GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type ExecutionResult } from 'graphql';
-import { shareKeyOf, shareResultsBy, sharedSubscribe } from '../../src/ws/shared-execution';
+/** Shared subscription execution: identical subscribers share one execution per event; nothing crosses share keys; results the same for everyone are shared across viewers and written directly. */
+import 'reflect-metadata';
+import { GraphQLObjectType, GraphQLSchema, GraphQLString, getOperationAST, parse, type ExecutionResult } from 'graphql';
+import { Ctx, Field, FieldResolver, ObjectType, Query, Resolver, Root, Subscription, buildSchema } from 'type-graphql';
+import { buildGatewaySchema } from '../../src/app/schema';
+import { SameForEveryone } from '../../src/types/same-for-everyone';
+import { PushIterator } from '../../src/util/push-iterator';
+import { MAX_BUFFERED_BYTES, everyoneShareKey, shareKeyOf, shareResultsBy, sharedSubscribe } from '../../src/ws/shared-execution';
 
 /** A source every subscriber listens to, handing each the same payload object (as the pub/sub layer does). */
 function broadcaster() {
@@ -105,4 +110,125 @@ test('a subscribe that fails is a result with errors, as with graphql-js', async
   const res = await sharedSubscribe({ schema, document: parse('subscription { nope }'), contextValue: {} });
   expect(Symbol.asyncIterator in res).toBe(false);
   expect((res as ExecutionResult).errors?.[0]?.message).toMatch(/nope/);
+});
+
+describe('sharing for everyone (@SameForEveryone root fields)', () => {
+  let gateway: GraphQLSchema;
+  beforeAll(async () => {
+    gateway = await buildGatewaySchema();
+  });
+  const keyOf = (schema: GraphQLSchema, query: string, variables: Record<string, unknown> = {}): string | null => {
+    const document = parse(query);
+    return everyoneShareKey(schema, document, getOperationAST(document)!, variables);
+  };
+
+  test('one key for one selection, whoever subscribes and whatever ids (or variable names) choose the events', () => {
+    const one = keyOf(gateway, 'subscription A($ids: [ID!]!) { productUpdated(ids: $ids) { id stock } }', { ids: ['a'] });
+    expect(one).not.toBeNull();
+    expect(keyOf(gateway, 'subscription B($list: [ID!]!) { productUpdated(ids: $list) { id stock } }', { list: ['b', 'c'] })).toBe(one);
+    expect(keyOf(gateway, 'subscription { productUpdated(ids: ["z"]) { id stock } }')).toBe(one);
+    // Another selection, an alias, a variable read inside the selection: other keys.
+    expect(keyOf(gateway, 'subscription { productUpdated(ids: ["z"]) { id stock priceCents } }')).not.toBe(one);
+    expect(keyOf(gateway, 'subscription { p: productUpdated(ids: ["z"]) { id stock } }')).not.toBe(one);
+    const withPrice = (price: boolean): string | null =>
+      keyOf(gateway, 'subscription S($p: Boolean!) { productUpdated(ids: ["z"]) { id stock priceCents @include(if: $p) } }', { p: price });
+    expect(withPrice(true)).not.toBe(withPrice(false));
+    expect(withPrice(true)).toBe(withPrice(true));
+  });
+
+  test('none for other fields, a directive on the root field, or a query', () => {
+    expect(keyOf(gateway, 'subscription { jobUpdated(id: "j1") { id } }')).toBeNull();
+    expect(keyOf(gateway, 'subscription S($x: Boolean!) { productUpdated(ids: ["a"]) @include(if: $x) { id } }', { x: true })).toBeNull();
+    expect(keyOf(gateway, '{ products { id } }')).toBeNull();
+  });
+
+  test('none when the selection reads a field with a resolver of its own (it could depend on the viewer)', async () => {
+    @ObjectType()
+    class Thing {
+      @Field()
+      name!: string;
+    }
+    @Resolver(() => Thing)
+    class ThingResolver {
+      @FieldResolver(() => String)
+      seenBy(@Root() _t: Thing, @Ctx() ctx: { viewer: string }): string {
+        return ctx.viewer;
+      }
+      @Query(() => String)
+      ok(): string {
+        return 'ok';
+      }
+      @SameForEveryone()
+      @Subscription(() => Thing, { subscribe: () => new PushIterator<Thing>(() => {}) })
+      things(@Root() t: Thing): Thing {
+        return t;
+      }
+    }
+    const schema = await buildSchema({
+      resolvers: [ThingResolver],
+      authChecker: () => true,
+      pubSub: { publish() {}, subscribe: () => new PushIterator(() => {}) },
+    });
+    expect(keyOf(schema, 'subscription { things { name } }')).not.toBeNull();
+    expect(keyOf(schema, 'subscription { things { name seenBy } }')).toBeNull();
+    expect(keyOf(schema, 'subscription { things { ...F } } fragment F on Thing { seenBy }')).toBeNull();
+  });
+
+  test('subscribers of one key get one execution and one serialised message, written to their sockets', async () => {
+    const feeds: Array<PushIterator<unknown>> = [];
+    let runs = 0;
+    const Item = new GraphQLObjectType({ name: 'Item', fields: { n: { type: GraphQLString } } });
+    const sub = new GraphQLSchema({
+      query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }),
+      subscription: new GraphQLObjectType({
+        name: 'Subscription',
+        fields: {
+          items: {
+            type: Item,
+            subscribe: () => {
+              const it = new PushIterator<unknown>(() => {});
+              feeds.push(it);
+              return it;
+            },
+            resolve: (p: unknown) => {
+              runs++;
+              return p;
+            },
+          },
+        },
+      }),
+    });
+    const socket = () => ({
+      OPEN: 1,
+      readyState: 1,
+      bufferedAmount: 0,
+      sent: [] as string[],
+      send(t: string) {
+        this.sent.push(t);
+      },
+      close: jest.fn(),
+    });
+    const sockets = [socket(), socket(), socket()];
+    const its = [];
+    for (const [i, s] of sockets.entries()) {
+      const contextValue = {};
+      shareResultsBy(contextValue, 'k', { socket: s as never, id: `s${i}`, format: (r) => r });
+      its.push(
+        (await sharedSubscribe({ schema: sub, document: parse('subscription { items { n } }'), contextValue })) as AsyncIterableIterator<ExecutionResult>,
+      );
+    }
+    const payload = { n: 'x' };
+    for (const f of feeds) f.push(payload);
+    expect(runs).toBe(1);
+    expect(sockets.map((s) => s.sent)).toEqual([0, 1, 2].map((i) => [`{"id":"s${i}","type":"next","payload":{"data":{"items":{"n":"x"}}}}`]));
+    // A socket whose unsent data piles up is closed, and its subscription ends.
+    sockets[1].bufferedAmount = MAX_BUFFERED_BYTES + 1;
+    const ended = its[1].next();
+    for (const f of feeds) f.push({ n: 'y' });
+    expect(sockets[1].close).toHaveBeenCalledWith(1013, expect.any(String));
+    expect(sockets[1].sent).toHaveLength(1);
+    expect(sockets[0].sent).toHaveLength(2);
+    await expect(ended).resolves.toEqual({ done: true, value: undefined });
+    for (const it of its) await it.return!();
+  });
 });

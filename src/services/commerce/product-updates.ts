@@ -51,6 +51,11 @@ export class ProductUpdates {
     return this.watchers;
   }
 
+  /** Watchers of one product on this instance now. */
+  watching(productId: string): number {
+    return this.byProduct.get(productId)?.size ?? 0;
+  }
+
   /** Every later change of these products (ids checked with {@link watchedIds}), once the channel is subscribed. */
   async watch(ids: readonly string[]): Promise<PushIterator<ProductRecord>> {
     const wanted = watchedIds(ids);
