@@ -17,9 +17,9 @@
  *
  * Everyone-shared subscriptions are also delivered directly: their source (a PushIterator)
  * hands each event to a sink that writes `{"id":…,"type":"next","payload":<shared>}` to the
- * socket, where the payload text is serialised once per event and share key. graphql-ws sees
- * an iterator that only ends; per subscriber an event costs a string concatenation and the
- * socket write, not a promise chain and a JSON.stringify. A socket whose unsent data passes
+ * socket, where the payload is serialised and encoded once per event and share key. graphql-ws
+ * sees an iterator that only ends; per subscriber an event costs copying ~100 bytes into a frame
+ * and the socket write, not a promise chain, a JSON.stringify and a UTF-8 encoding. A socket whose unsent data passes
  * {@link MAX_BUFFERED_BYTES} (a client that does not read) is closed (1013) rather than
  * buffered without end.
  *
@@ -71,8 +71,6 @@ export const SLOW_CLOSE_REASON = 'Messages are piling up unread; reconnect';
 
 /** Payload -> share key -> result. Entries go with the payload object once every subscriber has moved on. */
 const results = new WeakMap<object, Map<string, Result>>();
-/** Payload -> share key -> serialised `payload` of the next message (everyone-shared keys only). */
-const texts = new WeakMap<object, Map<string, string | Promise<string>>>();
 
 /** The sharing of each subscription's context (set in onSubscribe). */
 const sharings = new WeakMap<object, Sharing>();
@@ -160,45 +158,126 @@ function resultFor(args: ExecutionArgs, key: string | undefined, payload: unknow
   return result;
 }
 
-/** The serialised `payload` of the message for this event and key: once per event and key. */
-function textFor(args: ExecutionArgs, key: string, payload: object, format: DirectDelivery['format']): string | Promise<string> {
-  let byKey = texts.get(payload);
-  if (!byKey) texts.set(payload, (byKey = new Map<string, string | Promise<string>>()));
-  let text = byKey.get(key);
-  if (text === undefined) {
-    const result = execute({ ...args, rootValue: payload });
-    text = result instanceof Promise ? result.then((r) => JSON.stringify(format(r))) : JSON.stringify(format(result));
-    byKey.set(key, text);
+/**
+ * The serialised `payload` of one event's message for one key, computed once for every subscriber
+ * of the key, as UTF-8 with the message's closing brace. `body` is null while the execution is
+ * pending (an async resolver); the subscribers that wait for it are listed in `waiting` and
+ * flushed together when it settles.
+ */
+interface SharedBody {
+  body: Buffer | null;
+  waiting: DirectSubscriber[] | null;
+}
+
+/** Payload -> share key -> its shared body (everyone-shared keys only). */
+const bodies = new WeakMap<object, Map<string, SharedBody>>();
+const EMPTY = Buffer.alloc(0);
+
+function sharedBody(args: ExecutionArgs, key: string, payload: object, format: DirectDelivery['format']): SharedBody {
+  let byKey = bodies.get(payload);
+  if (!byKey) bodies.set(payload, (byKey = new Map<string, SharedBody>()));
+  let shared = byKey.get(key);
+  if (shared) return shared;
+  const encode = (r: ExecutionResult): Buffer => Buffer.from(`${JSON.stringify(format(r))}}`);
+  const result = execute({ ...args, rootValue: payload });
+  if (!(result instanceof Promise)) {
+    shared = { body: encode(result), waiting: null };
+  } else {
+    const pending: SharedBody = (shared = { body: null, waiting: [] });
+    const settle = (body: Buffer): void => {
+      pending.body = body;
+      const waiting = pending.waiting ?? [];
+      pending.waiting = null;
+      for (const sub of waiting) sub.flush();
+    };
+    // execute reports resolver errors in its result; a rejection would be a bug: nothing is sent then.
+    result.then(
+      (r) => settle(encode(r)),
+      () => settle(EMPTY),
+    );
   }
-  return text;
+  byKey.set(key, shared);
+  return shared;
+}
+
+/** The parts of a `ws` socket a direct write needs (ws 8 keeps them as these fields). */
+interface WsInternals {
+  _socket?: { writable: boolean; write(chunk: Buffer): boolean };
+  _sender?: { _queue?: unknown[] };
+}
+
+/**
+ * One everyone-shared subscription written straight to its socket, its messages in event order.
+ * A message is one unmasked text frame built here (a server's frames are never masked): the
+ * frame header, this subscription's `{"id":…,"type":"next","payload":` and the shared body,
+ * copied into one buffer and written to the TCP socket in one call. That is what ws's own send
+ * does, minus re-encoding the text per socket; it is used only while ws has nothing queued (no
+ * compression on this server), so frames never interleave. Otherwise, ws's send.
+ */
+class DirectSubscriber {
+  /** Events whose body was pending when they came, in order (null when none). */
+  private backlog: SharedBody[] | null = null;
+  private readonly prefix: Buffer;
+
+  constructor(
+    private readonly to: DirectDelivery,
+    private readonly source: PushIterator<unknown>,
+  ) {
+    this.prefix = Buffer.from(`{"id":${JSON.stringify(to.id)},"type":"next","payload":`);
+  }
+
+  offer(shared: SharedBody): void {
+    if (!this.backlog && shared.body !== null) return this.write(shared.body);
+    (this.backlog ??= []).push(shared);
+    if (shared.body === null) shared.waiting!.push(this);
+  }
+
+  flush(): void {
+    const backlog = this.backlog;
+    if (!backlog) return;
+    while (backlog.length && backlog[0].body !== null) this.write(backlog.shift()!.body!);
+    if (!backlog.length) this.backlog = null;
+  }
+
+  private write(body: Buffer): void {
+    const { socket } = this.to;
+    if (!body.length || socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      socket.close(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON);
+      void this.source.return();
+      return;
+    }
+    const { _socket: raw, _sender: sender } = socket as unknown as WsInternals;
+    const prefix = this.prefix;
+    if (!raw?.writable || sender?._queue?.length !== 0) {
+      socket.send(Buffer.concat([prefix, body]), { binary: false });
+      return;
+    }
+    const length = prefix.length + body.length;
+    const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+    const frame = Buffer.allocUnsafe(header + length);
+    frame[0] = 0x81; // FIN, text
+    if (header === 2) frame[1] = length;
+    else if (header === 4) {
+      frame[1] = 126;
+      frame.writeUInt16BE(length, 2);
+    } else {
+      frame[1] = 127;
+      frame.writeUInt32BE(0, 2);
+      frame.writeUInt32BE(length, 6);
+    }
+    prefix.copy(frame, header);
+    body.copy(frame, header + prefix.length);
+    raw.write(frame);
+  }
 }
 
 /** Writes the events of `source` straight to the subscriber's socket (see the header). */
 function deliverDirectly(source: PushIterator<unknown>, args: ExecutionArgs, key: string, to: DirectDelivery): AsyncIterableIterator<ExecutionResult> {
-  const { socket } = to;
-  const head = `{"id":${JSON.stringify(to.id)},"type":"next","payload":`;
-  const write = (text: string): void => {
-    if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.close(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON);
-      void source.return();
-      return;
-    }
-    socket.send(`${head}${text}}`);
-  };
-  // Results that need a promise (an async resolver) are written in event order behind one chain.
-  let chain: Promise<void> | null = null;
+  const sub = new DirectSubscriber(to, source);
+  const format = (r: ExecutionResult): ExecutionResult | FormattedExecutionResult => to.format(r);
   source.divert((payload) => {
-    if (typeof payload !== 'object' || payload === null) return;
-    const text = textFor(args, key, payload, (r) => to.format(r));
-    if (typeof text === 'string' && !chain) return write(text);
-    const next: Promise<void> = (chain ?? Promise.resolve())
-      .then(() => text)
-      .then(write, () => undefined)
-      .finally(() => {
-        if (chain === next) chain = null;
-      });
-    chain = next;
+    if (typeof payload === 'object' && payload !== null) sub.offer(sharedBody(args, key, payload, format));
   });
   const self: AsyncIterableIterator<ExecutionResult> = {
     // Nothing is queued any more: next() settles when the source ends.

@@ -198,17 +198,24 @@ describe('sharing for everyone (@SameForEveryone root fields)', () => {
         },
       }),
     });
+    // ws's send (what a socket without ws's internals gets), and the frames written to the TCP socket under a ws socket.
     const socket = () => ({
       OPEN: 1,
       readyState: 1,
       bufferedAmount: 0,
       sent: [] as string[],
-      send(t: string) {
-        this.sent.push(t);
+      send(t: Buffer) {
+        this.sent.push(t.toString());
       },
       close: jest.fn(),
     });
-    const sockets = [socket(), socket(), socket()];
+    const wsSocket = () => {
+      const s = socket();
+      const frames: Buffer[] = [];
+      return Object.assign(s, { frames, _sender: { _queue: [] }, _socket: { writable: true, write: (b: Buffer) => void frames.push(Buffer.from(b)) } });
+    };
+    const raw = wsSocket();
+    const sockets = [raw, socket(), socket()];
     const its = [];
     for (const [i, s] of sockets.entries()) {
       const contextValue = {};
@@ -220,14 +227,32 @@ describe('sharing for everyone (@SameForEveryone root fields)', () => {
     const payload = { n: 'x' };
     for (const f of feeds) f.push(payload);
     expect(runs).toBe(1);
-    expect(sockets.map((s) => s.sent)).toEqual([0, 1, 2].map((i) => [`{"id":"s${i}","type":"next","payload":{"data":{"items":{"n":"x"}}}}`]));
+    const message = (i: number): string => `{"id":"s${i}","type":"next","payload":{"data":{"items":{"n":"x"}}}}`;
+    expect(sockets.slice(1).map((s) => s.sent)).toEqual([1, 2].map((i) => [message(i)]));
+    // One unmasked text frame with FIN set, its length, then the message.
+    expect(raw.sent).toEqual([]);
+    expect(raw.frames).toHaveLength(1);
+    expect([raw.frames[0][0], raw.frames[0][1]]).toEqual([0x81, Buffer.byteLength(message(0))]);
+    expect(raw.frames[0].subarray(2).toString()).toBe(message(0));
+    // Longer messages: a 16-bit, then a 64-bit length after the marker byte.
+    for (const [n, marker, at] of [
+      [300, 126, 4],
+      [70_000, 127, 10],
+    ] as const) {
+      for (const f of feeds) f.push({ n: 'x'.repeat(n) });
+      const frame = raw.frames.at(-1)!;
+      const length = frame.length - at;
+      expect([frame[0], frame[1], marker === 126 ? frame.readUInt16BE(2) : frame.readUInt32BE(6)]).toEqual([0x81, marker, length]);
+      expect(JSON.parse(frame.subarray(at).toString())).toEqual({ id: 's0', type: 'next', payload: { data: { items: { n: 'x'.repeat(n) } } } });
+    }
     // A socket whose unsent data piles up is closed, and its subscription ends.
     sockets[1].bufferedAmount = MAX_BUFFERED_BYTES + 1;
     const ended = its[1].next();
     for (const f of feeds) f.push({ n: 'y' });
     expect(sockets[1].close).toHaveBeenCalledWith(1013, expect.any(String));
-    expect(sockets[1].sent).toHaveLength(1);
-    expect(sockets[0].sent).toHaveLength(2);
+    expect(sockets[1].sent).toHaveLength(3);
+    expect(raw.frames).toHaveLength(4);
+    expect(sockets[2].sent).toHaveLength(4);
     await expect(ended).resolves.toEqual({ done: true, value: undefined });
     for (const it of its) await it.return!();
   });
