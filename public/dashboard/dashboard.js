@@ -228,9 +228,47 @@
     renderRejectionChart();
     // Local only: slides the rejection chart's minutes along; nothing is fetched.
     state.clock = setInterval(renderRejectionChart, 30000);
+    panels('start');
+  }
+
+  // ---- Panels in their own files (orders.js, ...) register in window.DashboardPanels and get this.
+  var panelApi = {
+    post: post,
+    /** One operation with variables over the dashboard's socket; returns its stop function. */
+    subscribe: function (query, variables, onData, onEnd) {
+      return state.client.subscribe(
+        { query: query, variables: variables },
+        {
+          next: function (result) {
+            if (result.data) onData(result.data);
+          },
+          error: function () {
+            if (onEnd) onEnd();
+          },
+          complete: function () {
+            if (onEnd) onEnd();
+          },
+        },
+      );
+    },
+    el: el,
+    replace: replace,
+    money: money,
+    time: hhmmss,
+  };
+  function panels(what) {
+    (window.DashboardPanels || []).forEach(function (p) {
+      try {
+        if (what === 'start') p.start(panelApi);
+        else p.stop();
+      } catch (err) {
+        console.warn('dashboard panel ' + p.name + ': ' + err.message);
+      }
+    });
   }
 
   function stop() {
+    panels('stop');
     clearInterval(state.clock);
     state.stops.forEach(function (s) {
       s();

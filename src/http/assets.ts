@@ -35,6 +35,8 @@ const FILES: Record<string, () => string> = {
   'graphiql.css': () => fromPackage('graphiql/graphiql.min.css'),
   'graphql-ws.js': () => fromPackage('graphql-ws/umd/graphql-ws.min.js'),
   'graphiql-init.js': () => path.join(PUBLIC_DIR, 'graphiql-init.js'),
+  // The dashboard's Orders panel (commerce); the page and its other assets come with the analytics module.
+  'dashboard-orders.js': () => path.join(PUBLIC_DIR, 'dashboard', 'orders.js'),
 };
 
 const TYPES: Record<string, string> = {
