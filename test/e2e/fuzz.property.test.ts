@@ -326,6 +326,8 @@ const shared = { guest: '', user: '', userId: '', userSessionId: '', admin: '' }
 /** Signs in anew for mutations that end or replace the caller's session; never the user the health check uses. */
 const sessionUser = { email: `fuzz-sessions-${process.pid}@example.com`, password: 'fuzz-sessions-42' };
 const seededJobIds: string[] = [];
+/** Orders of the shared user, for cancelOrder (the first cancel takes, the rest answer as for a cancelled order). */
+const seededOrderIds: string[] = [];
 
 type Who = 'anonymous' | 'guest' | 'user' | 'admin';
 const CALLERS: Who[] = ['anonymous', 'guest', 'user', 'admin'];
@@ -565,7 +567,21 @@ function specs(): MutationSpec[] {
       ],
       select: '',
     },
+    {
+      field: 'adjustStock',
+      args: [
+        // Its own product: the cart properties rely on the seeded stock.
+        { name: 'productId', type: 'ID!', ...idOf(fc.constantFrom('fz-adjust', 'fzu-nope')) },
+        { name: 'delta', type: 'Int!', ...int(fc.integer({ min: -1_000_000_000, max: 1_000_000_000 })) },
+      ],
+      select: PRODUCT,
+    },
     { field: 'cancelJob', args: [{ name: 'id', type: 'ID!', ...jobId }], select: '' },
+    {
+      field: 'cancelOrder',
+      args: [{ name: 'id', type: 'ID!', ...idOf(fc.oneof(fc.constantFrom(...seededOrderIds), fc.stringMatching(/^[0-9a-f]{32}$/))) }],
+      select: ORDER,
+    },
     {
       field: 'checkout',
       args: [{ name: 'idempotencyKey', type: 'String', ...str(optional(fc.string({ minLength: 1, maxLength: 200 }))) }],
@@ -802,6 +818,7 @@ beforeAll(async () => {
     { id: 'fz-free', name: 'Free', priceCents: 0, stock: 1_000_000_000 },
     { id: 'fz-none', name: 'Sold out', priceCents: 500, stock: 0 },
     { id: 'fz-eur', name: 'In euros', priceCents: 700, stock: 1_000_000, currency: 'EUR' },
+    { id: 'fz-adjust', name: 'Adjusted', priceCents: 100, stock: 1000 },
   ];
   for (const input of products) {
     const res = await gql('mutation U($input: ProductInput!) { upsertProduct(input: $input) { id } }', { input }, { token: shared.admin });
@@ -821,13 +838,21 @@ beforeAll(async () => {
     if (!res.data?.enqueueJob) throw new Error(`enqueueJob failed: ${JSON.stringify(res.errors)}`);
     seededJobIds.push(res.data.enqueueJob.id);
   }
+  for (let i = 0; i < 3; i++) {
+    await gql('mutation { addToCart(input: { productId: "fz-adjust", quantity: 1 }) { itemCount } }', {}, { token: shared.user });
+    const res = await gql<{ checkout: { id: string } }>('mutation { checkout { id } }', {}, { token: shared.user });
+    if (!res.data?.checkout) throw new Error(`checkout failed: ${JSON.stringify(res.errors)}`);
+    seededOrderIds.push(res.data.checkout.id);
+  }
 });
 afterAll(() => t?.close());
 
 const MUTATIONS = [
   'addToCart',
+  'adjustStock',
   'assignVariant',
   'cancelJob',
+  'cancelOrder',
   'checkout',
   'clearCart',
   'createExperiment',
