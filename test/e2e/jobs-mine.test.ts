@@ -3,10 +3,10 @@
  * a bounded limit with a clear error. Over HTTP and WebSocket alike, on two instances.
  */
 import type { Client } from 'graphql-ws';
-import { registerUser, type TestApp } from '../helpers/app';
-import { code } from '../helpers/commerce';
+import { ADMIN_ENV, adminToken, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { addToCart, checkout, code, upsert } from '../helpers/commerce';
 import { twoInstances } from '../helpers/instances';
-import { CANCEL, ENQUEUE_MANY, enqueue } from '../helpers/jobs';
+import { CANCEL, ENQUEUE, ENQUEUE_MANY, enqueue, quotaOf } from '../helpers/jobs';
 import { uniquePrefix } from '../helpers/redis';
 import { execute, wsClient } from '../helpers/ws';
 
@@ -64,5 +64,26 @@ test('limit is 1 to 100 (BAD_USER_INPUT naming it otherwise); signed-in callers 
     expect((await execute(anon, MINE, {})).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   } finally {
     await Promise.all([c, anon].map(async (x) => x.dispose()));
+  }
+});
+
+test("an order's job counts in its buyer's quota but is never refused by it; a cancel frees its place", async () => {
+  const t = await startTestApp({ ...ADMIN_ENV, JOB_MAX_PENDING_PER_USER: '2' });
+  try {
+    const admin = await adminToken(t);
+    await upsert(t, admin, { id: 'quota-mug', stock: 5 });
+    const u = await registerUser(t);
+    await enqueue(t, u.token, mail(u.email, 'q1', 600_000));
+    await enqueue(t, u.token, mail(u.email, 'q2', 600_000));
+    expect(code(await t.gql(ENQUEUE, { input: mail(u.email, 'q3') }, { token: u.token }))).toBe('QUOTA_EXCEEDED');
+    await addToCart(t, u.token, 'quota-mug', 1);
+    const order = await checkout(t, u.token);
+    expect(order.data?.checkout.status).toBe('PENDING');
+    expect((await quotaOf(t, u.token)).pending).toBe(3);
+    expect(((await t.gql(MINE, { s: 'WAITING' }, { token: u.token })).data?.myJobs as Mine).map((j) => j.id)).toEqual([`order-${order.data?.checkout.id}`]);
+    await t.gql('mutation C($id: ID!) { cancelOrder(id: $id) { status } }', { id: order.data?.checkout.id }, { token: u.token });
+    expect((await quotaOf(t, u.token)).pending).toBe(2);
+  } finally {
+    await t.close();
   }
 });

@@ -181,7 +181,7 @@ test('completed jobs are kept up to JOB_KEEP_COMPLETED', async () => {
   }
 });
 
-test('checkout enqueues order.process internally; the worker completes the order; only admins see that job', async () => {
+test('checkout enqueues order.process internally; the worker completes the order; the buyer and admins see that job, nobody else', async () => {
   await upsert(t, admin, { id: 'jobs-p1', stock: 5 });
   const buyer = await registerUser(t);
   await addToCart(t, buyer.token, 'jobs-p1', 2);
@@ -192,6 +192,8 @@ test('checkout enqueues order.process internally; the worker completes the order
   );
   const job = await jobOf(t, admin, `order-${order.id}`);
   expect(job).toMatchObject({ type: 'order.process', state: 'COMPLETED', data: { orderId: order.id } });
-  // Internal jobs have no owner: only admins see them.
-  expect(await jobOf(t, buyer.token, `order-${order.id}`)).toBeNull();
+  // The job belongs to the buyer; anyone else gets null, as for a job that does not exist.
+  expect(await jobOf(t, buyer.token, `order-${order.id}`)).toMatchObject({ type: 'order.process', state: 'COMPLETED' });
+  const stranger = await registerUser(t);
+  expect(await jobOf(t, stranger.token, `order-${order.id}`)).toBeNull();
 });
