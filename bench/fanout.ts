@@ -482,9 +482,7 @@ export const bench: Bench = {
       const ratio = round(fanUs / baseUs, 3);
       results.baseline = base.fanoutEvents;
       results.gatewayCpuPerDeliveryRatio = ratio;
-      log(
-        `ratio: productUpdated ${fanUs} µs / analyticsEvents ${baseUs} µs per delivery = ${ratio} (target <= 0.333: ${ratio <= 1 / 3 ? 'met' : 'missed'})`,
-      );
+      log(`ratio: productUpdated ${fanUs} µs / analyticsEvents ${baseUs} µs per delivery = ${ratio} (target <= 0.333: ${ratio <= 1 / 3 ? 'met' : 'missed'})`);
     }
     if (opts.json) console.log(JSON.stringify(results, null, 2));
   },
