@@ -84,7 +84,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     redis: readRedis(env),
     sessions: readSessions(env),
     rateLimits: readRateLimits(env),
-    commerce: readCommerce(env),
+    commerce: readCommerce(env, prod),
     jobs: readJobs(env),
     analytics: readAnalytics(env),
     instances: readInstances(env),

@@ -9,6 +9,7 @@ import { ProductResolver } from '../resolvers/commerce/product.resolver';
 import { CartService } from '../services/commerce/cart.service';
 import { CatalogService } from '../services/commerce/catalog.service';
 import { OrderService } from '../services/commerce/order.service';
+import { SAMPLE_CATALOG } from '../services/commerce/sample-catalog';
 import { RecommendationService } from '../services/commerce/recommendation.service';
 import type { Module } from './module';
 
@@ -21,7 +22,13 @@ export const commerceModule: Module = {
     recommendations: new RecommendationService(redis, keys),
   }),
   resolvers: [ProductResolver, CartResolver, OrderResolver],
-  install({ services }) {
+  install({ services, config, role, log, hooks }) {
+    if (role === 'gateway' && config.commerce.sampleCatalog) {
+      hooks.onStart.push(async () => {
+        const added = await services.catalog.seedIfEmpty(SAMPLE_CATALOG);
+        if (added > 0) log.info({ products: added }, 'sample catalog added to the empty catalog (SAMPLE_CATALOG=0 turns this off)');
+      });
+    }
     services.auth.onGuestHandoff(async (guestSessionId, userId) => {
       await services.carts.mergeGuest(guestSessionId, userId);
     });

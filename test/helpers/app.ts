@@ -41,6 +41,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     RATE_LIMIT_DEFAULT: 'off',
     SCRYPT_N: '1024',
     WORKER: '0',
+    // Tests make their own products; test/e2e/sample-catalog.test.ts turns it on.
+    SAMPLE_CATALOG: '0',
     ...cluster,
     ...overrides,
   };

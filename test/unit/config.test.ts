@@ -112,6 +112,7 @@ const BAD: Record<string, Array<Record<string, string>>> = {
     { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' },
   ],
   EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
+  SAMPLE_CATALOG: [{ SAMPLE_CATALOG: 'yes' }, { SAMPLE_CATALOG: 'off' }],
   GUEST_CART_GRACE: [{ GUEST_CART_GRACE: '10 minutes' }, { GUEST_CART_GRACE: '0s' }, { GUEST_CART_GRACE: '2d' }],
   RATE_LIMIT_PER_ADDRESS: [
     { RATE_LIMIT_PER_ADDRESS: '2400' },
@@ -315,6 +316,16 @@ describe('good values are taken', () => {
       maxPendingPerUser: 1_000_000,
       maxPendingBytesPerUser: 2_147_483_647,
     });
+  });
+
+  test('the sample catalog: on in development, off under NODE_ENV=test, never in production', () => {
+    expect(loadConfig({}).commerce.sampleCatalog).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' }).commerce.sampleCatalog).toBe(true);
+    expect(loadConfig({ SAMPLE_CATALOG: '0' }).commerce.sampleCatalog).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test' }).commerce.sampleCatalog).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).commerce.sampleCatalog).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(false);
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {
