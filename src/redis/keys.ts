@@ -33,7 +33,7 @@ export class Keys {
 
   // --- commerce: products, stock, carts, orders, idempotency keys and recommendation
   // scores share the one `{catalog}` slot, because a checkout changes stock, the cart,
-  // the order and the scores of any products in one atomic script (README.md).
+  // the order and the scores of any products in one atomic script (docs/commerce.md, "Redis keys and Cluster slots").
   catalog(part: 'products' | 'stock' | 'ids' | 'version' | 'cache' | 'bestsellers' | 'pending'): string {
     return this.k('cat', '{catalog}', part);
   }
@@ -59,7 +59,7 @@ export class Keys {
 
   // --- analytics and experiments: every key shares the one `{an}` slot, because one
   // page view updates counters, uniques, ranking, series, journey and the live flag in
-  // one script, and a conversion updates its experiment's variant too (README.md).
+  // one script, and a conversion updates its experiment's variant too (docs/analytics.md, "A/B experiments").
   /** Hash: views, conversions, revenue. */
   anTotals(): string {
     return this.k('an', '{an}', 'totals');
@@ -114,7 +114,7 @@ export class Keys {
   }
   /**
    * def: hash of the definition; stats: `<variant>:<counter>` -> n. assign (visitor -> variant) and
-   * converted (set of visitors) are what earlier releases wrote: read, never grown (README.md).
+   * converted (set of visitors) are what earlier releases wrote: read, never grown (docs/analytics.md, "What one caller can store").
    */
   experiment(key: string, part: 'def' | 'assign' | 'converted' | 'stats'): string {
     return this.k('an', '{an}', 'exp', key, part);
@@ -125,7 +125,7 @@ export class Keys {
   }
 
   // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces
-  // in the queue name keep them in one Cluster slot, which its scripts need (README.md).
+  // in the queue name keep them in one Cluster slot, which its scripts need (docs/jobs.md, "Redis keys").
   /** The BullMQ queue name; BullMQ's key prefix is {@link prefix}. */
   readonly jobQueue = '{jobs}';
   /**

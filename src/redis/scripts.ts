@@ -71,7 +71,7 @@ function scripts(): Record<ScriptName, Script> {
  * include, or an include cycle, stops start-up.
  * Scripts are not registered with ioredis `defineCommand`: ioredis copies every defined command onto
  * each pipeline it creates, and auto-pipelining creates one per batch of commands, so with ~100
- * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (README.md).
+ * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (docs/performance.md, "What changed, and what each was worth").
  */
 export function loadScripts(): void {
   scripts();

@@ -5,7 +5,7 @@
  * themselves (checkout-11.lua, orderAdvance-6.lua), hence the orders stream in the
  * commerce slot. Consumers read them with consumer groups
  * (XREADGROUP + XACK): delivery is at-least-once, so they dedupe by `id`.
- * Transient notifications (subscriptions) stay on pub/sub; see README.md.
+ * Transient notifications (subscriptions) stay on pub/sub; see docs/operations.md, "Domain events (Redis Streams)".
  *
  * Each entry has two fields: `type` (for filtering without parsing) and `event`,
  * the JSON {@link DomainEvent} envelope.

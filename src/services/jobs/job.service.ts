@@ -104,7 +104,7 @@ export class JobService {
   /**
    * Not the app's shared connection: BullMQ defines ~60 Lua commands on the client it is given, and
    * ioredis copies every defined command onto each auto-pipeline it creates, which put ~25 µs on
-   * every batch of the app's own commands (README.md).
+   * every batch of the app's own commands (docs/performance.md, "What changed, and what each was worth").
    */
   private readonly queueConnection: RedisClient;
   private updates: JobUpdates | null = null;

@@ -50,7 +50,7 @@ const BLOCKED_RETRY_SEC = 3600;
 /** Rejection events published per second per instance, at most: a flood must not flood the dashboards too. */
 const EVENTS_PER_SECOND = 200;
 
-/** Bytes of a refused document that cost one default point: one point per started KiB (README.md, "Refused documents"). */
+/** Bytes of a refused document that cost one default point: one point per started KiB (docs/rate-limits.md, "Refused documents"). */
 export const REFUSED_BYTES_PER_POINT = 1024;
 export const refusedDocumentPoints = (bytes: number): number => Math.max(1, Math.ceil(bytes / REFUSED_BYTES_PER_POINT));
 

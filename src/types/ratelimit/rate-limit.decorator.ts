@@ -71,7 +71,7 @@ export type { SignInAttemptOptions };
 
 /**
  * Marks a root field as a password sign-in: each occurrence is charged the sign-in failure
- * budgets (README "Sign-in throttling") before it runs, and the resolver must report a success
+ * budgets (docs/sessions.md, "Sign-in throttling") before it runs, and the resolver must report a success
  * through `AuthService` so that the point is given back. The budgets come from the
  * configuration (LOGIN_FAILURES_PER_*), which is why this marker carries none.
  */
