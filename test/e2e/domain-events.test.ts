@@ -24,7 +24,7 @@ beforeAll(() => {
 afterAll(() => r.disconnect());
 
 /** A graphql-ws client whose socket the test can kill (a TCP reset, no close handshake). */
-function killable(url: string, token: string): { client: Client; kill(): void } {
+function killable(url: string, token: string): { client: Client; kill(): void; pause(): void; resume(): void } {
   let socket: WebSocket | null = null;
   class Captured extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
@@ -40,7 +40,9 @@ function killable(url: string, token: string): { client: Client; kill(): void } 
     retryAttempts: 0,
     lazy: true,
   });
-  return { client, kill: () => socket?.terminate() };
+  // ws keeps its TCP socket in `_socket`: pausing it stops reading, as a client that does not keep up.
+  const tcp = (): { pause(): void; resume(): void } => (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  return { client, kill: () => socket?.terminate(), pause: () => tcp().pause(), resume: () => tcp().resume() };
 }
 
 interface Session {
@@ -169,18 +171,23 @@ test('live events of any instance reach subscribers of another, filtered by type
 
 test('a client whose socket is killed mid-stream under load resumes with its last cursor: equal to XRANGE, in order, no duplicates', async () => {
   const { a, b, admin, prefix } = two;
-  // Load from instance a: direct appends from 8 concurrent producers into two streams, and HTTP checkouts.
-  await upsert(a, admin, { id: 'de-load', priceCents: 100, stock: 10_000, currency: 'EUR' });
+  // Load from instance a: direct appends from 8 producers (10 at a time each) into two streams, and HTTP checkouts.
+  await upsert(a, admin, { id: 'de-load', priceCents: 100, stock: 100_000, currency: 'EUR' });
   const buyers = await Promise.all(Array.from({ length: 10 }, () => registerUser(a)));
   let producing = true;
   let produced = 0;
   const startedAt = Date.now();
   const producers = [
     ...Array.from({ length: 8 }, async (_, p) => {
-      for (let n = 0; Date.now() - startedAt < 3000; n++) {
-        if (n % 2) await a.app.services.domainEvents.append('order.completed', orderData(p * 100_000 + n, 'COMPLETED'));
-        else await a.app.services.domainEvents.append('user.registered', { userId: `u${p}-${n}`, email: `u${p}-${n}@example.com`, name: 'Load' });
-        produced++;
+      for (let n = 0; Date.now() - startedAt < 3000; n += 10) {
+        await Promise.all(
+          Array.from({ length: 10 }, (_, k) =>
+            (n + k) % 2
+              ? a.app.services.domainEvents.append('order.completed', orderData(p * 1_000_000 + n + k, 'COMPLETED'))
+              : a.app.services.domainEvents.append('user.registered', { userId: `u${p}-${n + k}`, email: `u${p}-${n + k}@example.com`, name: 'Load' }),
+          ),
+        );
+        produced += 10;
       }
     }),
     ...buyers.map(async (u) => {
@@ -202,15 +209,18 @@ test('a client whose socket is killed mid-stream under load resumes with its las
   let resumedBehind = 0;
   let after = '0-0';
   const firstSubscribeAt = Date.now();
-  // Kill the socket after each 60 events while production goes on, at most 5 times; then a last session to the end.
+  // Kill the socket 300 ms into each session (once it got some events) while production goes on, at most
+  // 5 times; then a last session to the end.
   for (let session = 0; ; session++) {
     const conn = killable(b.url, admin);
-    const lastOfSession = producing && kills < 5 ? received.length + 60 : Infinity;
+    const killing = producing && kills < 5;
+    const sessionStart = Date.now();
+    const firstOfSession = received.length;
     const s = subscribe(conn.client, { after }, (e) => {
       received.push(e);
-      if (received.length >= lastOfSession) conn.kill();
+      if (killing && received.length - firstOfSession >= 20 && Date.now() - sessionStart >= 300) conn.kill();
     });
-    if (lastOfSession === Infinity) {
+    if (!killing) {
       const duration = await production;
       const total = (await mergedStreams(r, prefix)).length;
       await until(`all ${total} events arrive (got ${received.length})`, () => received.length >= total || s.errors.length > 0, 60_000);
@@ -249,6 +259,37 @@ test('a client whose socket is killed mid-stream under load resumes with its las
   expect({ gaps, dupes }).toEqual({ gaps: 0, dupes: 0 });
   expect(got).toEqual(fromXrange(xr));
 }, 120_000);
+
+test('a client that stops reading its socket makes the gateway hold no more: its subscription leaves the feed, and it still gets everything in order once it reads again', async () => {
+  const { b, admin, prefix } = two;
+  const events = b.app.services.domainEvents;
+  const conn = killable(b.url, admin);
+  const s = subscribe(conn.client, { types: ['order.placed'] });
+  await until('the subscription is live', () => events.feed.size === 1);
+  const start = (await mergedStreams(r, prefix)).at(-1)!;
+  conn.pause();
+  // 4 KB events until the socket's buffers are full, graphql-ws stops taking events, and the feed's queue
+  // for the subscription fills and is dropped (the gateway then holds nothing for it).
+  const big = 'x'.repeat(4000);
+  const appendedAt = Date.now();
+  let n = 0;
+  while (events.feed.size > 0 && n < 30_000) {
+    await Promise.all(Array.from({ length: 200 }, (_, j) => events.append('order.placed', { ...orderData(n + j), reason: big })));
+    n += 200;
+  }
+  await until('the subscription leaves the feed', () => events.feed.size === 0, 5000);
+  const pausedFor = Date.now() - appendedAt;
+  conn.resume();
+  await until(`all ${n} events arrive (got ${s.events.length})`, () => s.events.length >= n, 60_000);
+  await sleep(200);
+  s.stop();
+  await conn.client.dispose();
+  console.log(`domainEvents slow client: off the feed after ${n} events of 4 KB (${pausedFor} ms after pausing), all delivered once it read again`);
+  const want = (await mergedStreams(r, prefix)).filter((e) => e.type === 'order.placed' && compareMerged(e, start) > 0);
+  expect(want).toHaveLength(n);
+  expect(s.errors).toEqual([]);
+  expect(asEntries(s.events)).toEqual(fromXrange(want));
+}, 90_000);
 
 test('a cursor the streams were trimmed past is NOT_FOUND (CURSOR_EXPIRED) with the oldest complete cursor, which resumes from there', async () => {
   const t: TestApp = await startTestApp({ EVENT_STREAM_MAXLEN: '100', ...ADMIN_ENV });

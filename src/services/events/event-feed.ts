@@ -33,6 +33,8 @@ export const FEED_LIMITS = {
 export interface FeedListener {
   /** A batch in order, complete: every entry of an id in it is in it. */
   offer(batch: readonly StreamEntry[]): void;
+  /** The feed lost its place (the streams were trimmed past it): read the streams again from your own. */
+  dropped(): void;
   /** The feed stops (shutdown). */
   end(): void;
 }
@@ -97,7 +99,7 @@ export class EventFeed {
       while (this.listeners.size && !this.closed && this.reader) {
         let wait: number = FEED_LIMITS.pollMs;
         try {
-          await this.reader.read(false);
+          await this.reader.read();
           // Taken and offered in one go: a listener attaching in between gets the position after this batch.
           const batch = this.reader.take();
           if (batch.length) for (const l of [...this.listeners]) l.offer(batch);
@@ -107,6 +109,15 @@ export class EventFeed {
           if (this.failing) this.log.info('domain event feed reading again');
           this.failing = false;
         } catch (err) {
+          if (err instanceof CursorExpiredError) {
+            // Trimmed past the feed itself (far more appends than EVENT_STREAM_MAXLEN between two reads):
+            // every listener reads from its own place again, and the feed starts afresh.
+            this.log.warn({ domain: err.domain }, 'domain event feed fell behind the stream trimming; listeners read the streams again');
+            const listeners = [...this.listeners];
+            this.listeners.clear();
+            for (const l of listeners) l.dropped();
+            break;
+          }
           if (!this.failing) this.log.warn({ err: (err as Error).message }, 'domain event feed cannot read the streams; retrying');
           this.failing = true;
           wait = FEED_LIMITS.retryMs;
@@ -201,17 +212,21 @@ export class EventSubscription implements AsyncIterableIterator<SubscriptionMess
     const mine = batch.filter(this.wanted);
     if (!mine.length) return;
     if (this.queued + mine.length > FEED_LIMITS.queue) {
-      // Too slow for the feed: back to reading the streams from the last event handed out.
-      this.feed.detach(this);
-      this.joinedAt = null;
-      this.queue = [];
-      this.queued = 0;
-      this.history ??= new MergedReader(this.redis, this.specs, this.delivered, FEED_LIMITS.page);
       this.log.debug('domainEvents subscriber fell behind the feed; reading the streams at its own pace');
-    } else {
-      this.queue.push(mine);
-      this.queued += mine.length;
+      this.feed.detach(this);
+      return this.dropped();
     }
+    this.queue.push(mine);
+    this.queued += mine.length;
+    this.wake();
+  }
+
+  /** Off the feed: back to reading the streams from the last event handed out. */
+  dropped(): void {
+    this.joinedAt = null;
+    this.queue = [];
+    this.queued = 0;
+    this.history ??= new MergedReader(this.redis, this.specs, this.delivered, FEED_LIMITS.page);
     this.wake();
   }
 
