@@ -232,7 +232,7 @@ test('a client whose socket is killed mid-stream under load resumes with its las
       console.log(
         `domainEvents resume under load: ${total} events (${produced} from the producers in ${duration} ms: ${Math.round((produced * 1000) / duration)}/s), ` +
           `delivered in ${elapsed} ms (${Math.round((received.length * 1000) / elapsed)}/s) over ${session + 1} sessions, ${kills} socket kills, ` +
-          `${resumedBehind} events appended while the client was away`,
+          `${resumedBehind} events behind at the reconnects (summed)`,
       );
       break;
     }
