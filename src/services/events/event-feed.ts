@@ -24,7 +24,7 @@ export const FEED_LIMITS = {
   page: 100,
   /** How often the feed looks for new entries while none come. */
   pollMs: 100,
-  /** Events one subscription may have waiting from the feed before it goes back to reading the streams itself. */
+  /** Events one subscription may hold from the feed (queued or about to be sent) before it goes back to reading the streams itself. */
   queue: 1000,
   /** Wait before trying again while Redis does not answer. */
   retryMs: 1000,
@@ -211,7 +211,8 @@ export class EventSubscription implements AsyncIterableIterator<SubscriptionMess
     if (this.closed || this.finished) return;
     const mine = batch.filter(this.wanted);
     if (!mine.length) return;
-    if (this.queued + mine.length > FEED_LIMITS.queue) {
+    // Events handed to `ready` but not yet sent count too: the bound is on what the gateway holds for this client.
+    if (this.queued + this.ready.length + mine.length > FEED_LIMITS.queue) {
       this.log.debug('domainEvents subscriber fell behind the feed; reading the streams at its own pace');
       this.feed.detach(this);
       return this.dropped();
