@@ -1,16 +1,19 @@
 /**
  * Domain events for other services: appended to Redis Streams, one stream per
- * domain (`<prefix>:events:{users}`, `<prefix>:events:{catalog}:orders`,
- * `<prefix>:events:{registry}:instances`), trimmed to about EVENT_STREAM_MAXLEN entries.
- * Order events are appended by the order scripts themselves (checkout-11.lua,
- * orderAdvance-6.lua), hence the orders stream in the commerce slot; instance events by
- * the registry scripts, hence the instances stream in the registry slot. Consumers read
- * them with consumer groups (XREADGROUP + XACK): delivery is at-least-once, so they dedupe
- * by `id`. Admins follow them live with the domainEvents subscription ({@link DomainEventsService.subscribe},
- * event-feed.ts). Transient notifications (subscriptions) stay on pub/sub; see docs/events.md.
+ * domain (`<prefix>:events:{users}`, `<prefix>:events:{catalog}:orders`), trimmed to about
+ * EVENT_STREAM_MAXLEN entries. Order events are appended by the order scripts
+ * themselves (checkout-11.lua, orderAdvance-6.lua), hence the orders stream in the
+ * commerce slot. Consumers read them with consumer groups
+ * (XREADGROUP + XACK): delivery is at-least-once, so they dedupe by `id`.
+ * Transient notifications (subscriptions) stay on pub/sub; see docs/operations.md, "Domain events (Redis Streams)".
  *
  * Each entry has two fields: `type` (for filtering without parsing) and `event`,
  * the JSON {@link DomainEvent} envelope.
+ *
+ * Instance events (`instance.joined`, `instance.left`) are appended by the registry scripts to
+ * `<prefix>:events:{registry}:instances`, hence that stream in the registry slot. Admins follow
+ * every stream live with the domainEvents subscription ({@link DomainEventsService.subscribe},
+ * event-feed.ts). All of it, for other services too: docs/events.md.
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../redis/connection';
