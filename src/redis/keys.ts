@@ -174,10 +174,13 @@ export class Keys {
     return this.k('registry', '{registry}', part);
   }
 
-  // --- domain events: one stream per domain (`users`, `orders`). The orders stream is in the
-  // `{catalog}` slot because the checkout and orderAdvance scripts append to it; others have their own.
+  // --- domain events: one stream per domain (`users`, `orders`, `instances`). The orders stream is
+  // in the `{catalog}` slot because the checkout and orderAdvance scripts append to it, the
+  // instances stream in `{registry}` because the registry scripts do; others have their own.
   eventStream(domain: string): string {
-    return domain === 'orders' ? this.k('events', '{catalog}', 'orders') : this.k('events', `{${domain}}`);
+    if (domain === 'orders') return this.k('events', '{catalog}', 'orders');
+    if (domain === 'instances') return this.k('events', '{registry}', 'instances');
+    return this.k('events', `{${domain}}`);
   }
 
   /** The audit log: a stream of admin actions, trimmed to about AUDIT_LOG_MAXLEN entries. */

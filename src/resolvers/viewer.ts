@@ -9,11 +9,20 @@ import type { UserRecord } from '../services/sessions/user.service';
 /** UNAUTHENTICATED, saying why when this very request ended the session it presented. */
 const notSignedIn = (ctx: RequestContext, message?: string) => (ctx.sessionEnded() ? sessionEnded() : unauthenticated(message));
 
-/** `@Authorized()` needs a signed-in user; `@Authorized('ADMIN')` one of the roles. */
-export const authChecker: AuthChecker<ResolverContext> = async ({ context: { ctx } }, roles) => {
+/**
+ * The one role check: UNAUTHENTICATED for a caller who is nobody, FORBIDDEN unless it holds one of
+ * `roles` (any caller will do when empty). It reads the caller's roles from the context, so
+ * `@Authorized` and the subscribe functions that check by hand agree for every kind of caller.
+ */
+export async function requireRoles(ctx: RequestContext, roles: readonly string[]): Promise<void> {
   const user = await ctx.user();
   if (!user) throw notSignedIn(ctx);
   if (roles.length && !roles.some((r) => user.roles.includes(r as UserRecord['roles'][number]))) throw forbidden();
+}
+
+/** `@Authorized()` needs a signed-in user; `@Authorized('ADMIN')` one of the roles. */
+export const authChecker: AuthChecker<ResolverContext> = async ({ context: { ctx } }, roles) => {
+  await requireRoles(ctx, roles);
   return true;
 };
 
