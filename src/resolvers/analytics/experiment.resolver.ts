@@ -34,11 +34,16 @@ export class ExperimentResolver {
   }
 
   @Mutation(() => String, {
-    description: 'Anyone. Deterministic per viewer (visitorId, else user, else session, else IP and user agent); records an exposure once.',
+    description:
+      'Anyone. Deterministic per viewer: the signed-in user, else the session; visitorId only without a session (or from an admin); else IP and user agent. Records an exposure once.',
   })
   assignVariant(
     @Arg('experiment') experiment: string,
-    @Arg('visitorId', () => String, { nullable: true, description: 'As in PageViewInput.' }) visitorId: string | null,
+    @Arg('visitorId', () => String, {
+      nullable: true,
+      description: 'Counts only for callers without a session, and for admins; a caller with a session is its session whatever it sends.',
+    })
+    visitorId: string | null,
     @Ctx() { ctx, services }: ResolverContext,
   ): Promise<string> {
     if (visitorId && !VISITOR_ID.test(visitorId)) throw badInput('visitorId must be 1 to 128 letters, digits or _ . : @ -', { visitorId: ['invalid'] });

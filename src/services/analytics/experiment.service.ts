@@ -78,7 +78,7 @@ export class ExperimentService {
    * past it the variant is answered and nothing recorded). NOT_FOUND for an unknown experiment.
    */
   async assign(ctx: RequestContext, key: string, visitorId?: string | null): Promise<string> {
-    const visitor = await this.visitors.visitorFor(ctx, visitorId);
+    const visitor = await this.visitors.viewerFor(ctx, visitorId);
     const [visitorKey, point] = await Promise.all([this.visitors.visitorKey(visitor), this.visitors.variantPoint(key, visitor)]);
     const k = this.keys;
     const [code, variant] = await this.budget.run(

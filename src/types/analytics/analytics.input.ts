@@ -48,7 +48,7 @@ export class ConversionInput {
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be an experiment key' })
   experiment?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'As in PageViewInput: the same viewer must be named the same way in assignVariant.' })
+  @Field(() => String, { nullable: true, description: 'Decided as in assignVariant: counts only for callers without a session, and for admins.' })
   @IsOptional()
   @Matches(VISITOR_ID, { message: 'must be 1 to 128 letters, digits or _ . : @ -' })
   visitorId?: string | null;
