@@ -80,7 +80,10 @@ export class Keys {
   anJourney(visitorKey: string): string {
     return this.k('an', '{an}', 'journey', visitorKey);
   }
-  /** Hash experiment key -> variant number (`c` appended once converted): a visitor's exposures; `visitorKey` as in {@link anJourney}. */
+  /**
+   * Hash experiment key -> variant number (`c` appended once converted, then the visitor's revenue in it so far, in cents):
+   * a visitor's exposures; `visitorKey` as in {@link anJourney}.
+   */
   anVisitorExps(visitorKey: string): string {
     return this.k('an', '{an}', 'vx', visitorKey);
   }

@@ -5,6 +5,7 @@ import { ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, pool, TRACK_CONVERSION } fro
 import { guestToken } from '../helpers/commerce';
 import { rawRedis } from '../helpers/redis';
 import { execute, wsClient } from '../helpers/ws';
+import { welchTTest } from '../../src/services/analytics/experiment.stats';
 
 let t: TestApp;
 let t2: TestApp;
@@ -181,6 +182,53 @@ test("conversions count for the viewer's variant: once per viewer in the rate, e
   expect(b.chanceToBeatControl).toBeGreaterThan(0.999);
   expect(b.significant).toBe(true);
   expect(b.upliftVsControl).toBeCloseTo(b.conversionRate / a.conversionRate - 1, 10);
+});
+
+test('revenue per visitor: exact sums of revenue and of its squares per viewer, repeats and concurrency included; its own test', async () => {
+  ok(await create({ key: 'rpv', variants: ['a', 'b'] }));
+  const variantOf: Record<string, string> = {};
+  await pool(240, 32, async (i) => {
+    variantOf[`rpv-${i}`] = await assign('rpv', `rpv-${i}`, i % 2 ? t : t2);
+  });
+  // Two viewers in three pay, 1 to 4 times each, b's payments larger: the per-viewer total is what is squared.
+  const payments: Array<{ visitorId: string; valueCents: number }> = [];
+  for (let i = 0; i < 240; i++) {
+    if (i % 3 === 0) continue;
+    const id = `rpv-${i}`;
+    for (let k = 0; k <= i % 4; k++) payments.push({ visitorId: id, valueCents: 100 * (1 + ((i + k) % 5)) + (variantOf[id] === 'b' ? 500 : 0) });
+  }
+  // A viewer's payments run side by side, on both instances.
+  await pool(payments.length, 32, (j) =>
+    (j % 2 ? t : t2).gql(TRACK_CONVERSION, { input: { type: 'purchase', experiment: 'rpv', ...payments[j] } }, { token: admin }).then(ok),
+  );
+  const perViewer: Record<string, number> = Object.fromEntries(Object.keys(variantOf).map((id) => [id, 0]));
+  for (const p of payments) perViewer[p.visitorId] += p.valueCents;
+  const expected = (name: string) => {
+    const totals = Object.keys(variantOf)
+      .filter((id) => variantOf[id] === name)
+      .map((id) => perViewer[id]);
+    return { n: totals.length, sum: totals.reduce((s, x) => s + x, 0), sumSquares: totals.reduce((s, x) => s + x * x, 0) };
+  };
+  const REVENUE = `query E($key: String!) { experiment(key: $key) { warnings variants { name exposures revenueCents revenuePerVisitor
+    revenuePerVisitorStdDev revenueUpliftVsControl revenuePValue revenueSignificant pValue } } }`;
+  const r = ok(await t.gql(REVENUE, { key: 'rpv' }, { token: admin })).experiment;
+  const [ea, eb] = [expected('a'), expected('b')];
+  for (const [v, e] of [
+    [r.variants[0], ea],
+    [r.variants[1], eb],
+  ] as const) {
+    expect(v.exposures).toBe(e.n);
+    expect(v.revenueCents).toBe(e.sum);
+    expect(v.revenuePerVisitor).toBeCloseTo(e.sum / e.n, 9);
+    expect(v.revenuePerVisitorStdDev).toBeCloseTo(Math.sqrt((e.sumSquares - (e.sum * e.sum) / e.n) / (e.n - 1)), 6);
+  }
+  expect(r.variants[0].revenuePValue).toBeNull();
+  expect(r.variants[1].revenueUpliftVsControl).toBeCloseTo(eb.sum / eb.n / (ea.sum / ea.n) - 1, 9);
+  expect(r.variants[1].revenuePValue).toBeCloseTo(welchTTest(ea, eb)!.pValue, 9);
+  expect(r.variants[1].revenueSignificant).toBe(r.variants[1].revenuePValue < 0.05);
+  // Who pays does not depend on the variant, how much does: b's revenue per visitor is about twice a's (t ≈ 6).
+  expect(r.variants[1].revenuePValue).toBeLessThan(0.01);
+  expect(r.warnings.join(' ')).not.toMatch(/revenue per visitor/);
 });
 
 test('a sample-ratio mismatch is reported as a warning', async () => {
