@@ -127,6 +127,17 @@ export class Keys {
     return `${this.k('an', '{an}', 'exp')}:`;
   }
 
+  // --- feature flags: the definitions and the version counter share `{flags}`, because setFlag
+  // and deleteFlag change both in one script.
+  /** Hash flag key -> JSON definition (key, enabled, rolloutPercent, version, updatedAt). */
+  flags(): string {
+    return this.k('flags', '{flags}', 'defs');
+  }
+  /** Counter: the version of the latest flag change, stamped on that change's definition and message. */
+  flagsVersion(): string {
+    return this.k('flags', '{flags}', 'version');
+  }
+
   // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces
   // in the queue name keep them in one Cluster slot, which its scripts need (README.md).
   /** The BullMQ queue name; BullMQ's key prefix is {@link prefix}. */

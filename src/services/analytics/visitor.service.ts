@@ -85,6 +85,19 @@ export class VisitorService {
     return (await this.mac(`variant\n${experiment}\n${visitorId}`)).readUInt32BE(0);
   }
 
+  /**
+   * A uniform 32-bit point for (feature flag, viewer): the viewer gets the flag when it falls in the
+   * first `rolloutPercent` of the range, so raising the rollout only ever adds viewers.
+   */
+  async flagPoint(flag: string, viewer: string): Promise<number> {
+    return (await this.mac(`flag\n${flag}\n${viewer}`)).readUInt32BE(0);
+  }
+
+  /** Loads the salt now, so that later hashing never waits for Redis (feature flags are answered from memory). */
+  async warm(): Promise<void> {
+    await this.loadSalt();
+  }
+
   /** Domain-separated inputs (each starts with its own word and a newline; an IP has neither). */
   private async mac(data: string): Promise<Buffer> {
     return createHmac('sha256', await this.loadSalt())
