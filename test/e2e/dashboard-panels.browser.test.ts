@@ -10,8 +10,9 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { buildRequestContext } from '../../src/services/context';
 import { ADMIN, ADMIN_ENV, adminToken, startTestApp, type TestApp } from '../helpers/app';
-import { ok, sleep } from '../helpers/analytics';
+import { ok } from '../helpers/analytics';
 import { launchChromium, openDashboard, signIn } from '../helpers/browser';
+import { waitFor } from '../helpers/jobs';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 
@@ -41,13 +42,7 @@ type FlagT = { key: string; enabled: boolean; rolloutPercent: number };
 const settings = async (): Promise<FlagT[]> => ok(await t.gql('{ flagSettings { key enabled rolloutPercent } }', {}, { token: admin })).flagSettings;
 const setting = async (key: string) => (await settings()).find((f) => f.key === key);
 /** Polls the API until `check` holds (3 s at most). */
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached: ${problems.join('; ')}`);
-    await sleep(50);
-  }
-}
+const eventually = (check: () => Promise<boolean>): Promise<boolean> => waitFor('the API to show the change', check, 3000);
 
 test('stopped experiments show apart, with their winner; one stopped while the page is open moves there', async () => {
   const ctx = buildRequestContext(t.app.services, t.app.log, { ip: '127.0.0.1', secure: false, token: null });

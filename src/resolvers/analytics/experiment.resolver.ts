@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graph
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
 import { badInput } from '../../util/errors';
-import { VISITOR_ID } from '../../types/analytics/analytics.input';
+import { checkVisitorId } from '../../types/analytics/analytics.input';
 import { toExperiment } from '../../types/analytics/analytics.mappers';
 import { ExperimentInput } from '../../types/analytics/experiment.input';
 import { Experiment } from '../../types/analytics/experiment.type';
@@ -46,7 +46,7 @@ export class ExperimentResolver {
     visitorId: string | null,
     @Ctx() { ctx, services }: ResolverContext,
   ): Promise<string> {
-    if (visitorId && !VISITOR_ID.test(visitorId)) throw badInput('visitorId must be 1 to 128 letters, digits or _ . : @ -', { visitorId: ['invalid'] });
+    checkVisitorId(visitorId);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(experiment)) throw badInput('experiment must be an experiment key', { experiment: ['invalid'] });
     return services.experiments.assign(ctx, experiment, visitorId);
   }

@@ -1,9 +1,8 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
-import { badInput } from '../../util/errors';
 import type { FlagView } from '../../services/flags/flag.service';
-import { VISITOR_ID } from '../../types/analytics/analytics.input';
+import { checkVisitorId } from '../../types/analytics/analytics.input';
 import { FlagInput } from '../../types/flags/flag.input';
 import { toFlag } from '../../types/flags/flag.mappers';
 import { Flag } from '../../types/flags/flag.type';
@@ -16,10 +15,6 @@ const VISITOR_ARG = {
   nullable: true,
   description: 'Counts only for callers without a session, and for admins, as in assignVariant: a caller with a session is its session.',
 } as const;
-
-function checkVisitorId(visitorId: string | null | undefined): void {
-  if (visitorId && !VISITOR_ID.test(visitorId)) throw badInput('visitorId must be 1 to 128 letters, digits or _ . : @ -', { visitorId: ['invalid'] });
-}
 
 @Resolver(() => Flag)
 export class FlagResolver {
