@@ -1,15 +1,17 @@
 // The live dashboard: signs in with the login mutation, then listens over one
 // graphql-ws connection. Everything after the first paint arrives through
 // subscriptions (liveStats, analyticsEvents, queueStatsUpdated, rateLimitRejected);
-// nothing polls. Panels whose subscription the server refuses say so.
+// nothing polls. Panels whose subscription the server refuses say so. Panels in files of
+// their own push { start(api), stats(snapshot), stop() } onto window.DashboardPanels.
 (function () {
   'use strict';
 
   var STATS =
     'at totalPageViews totalConversions totalRevenueCents uniqueVisitors trackedPages ' +
     'topPages(limit: 10) { page views uniqueVisitors } conversionsByType { type conversions revenueCents } viewsPerMinute { at count } ' +
-    'experiments { key control totalExposures unattributedConversions sampleRatioMismatch sampleRatioPValue warnings ' +
-    'variants { name weight exposures conversions conversionRate upliftVsControl pValue chanceToBeatControl significant revenueCents } }';
+    'experiments { key control status winner stoppedAt totalExposures unattributedConversions sampleRatioMismatch sampleRatioPValue warnings ' +
+    'variants { name weight exposures conversions conversionRate upliftVsControl pValue chanceToBeatControl significant revenueCents ' +
+    'revenuePerVisitor revenuePValue revenueSignificant } }';
   var QUERIES = {
     initial: 'query DashboardInitial { analytics { ' + STATS + ' } }',
     live: 'subscription DashboardLive { liveStats { ' + STATS + ' } }',
@@ -21,6 +23,7 @@
   var MAX_REJECTIONS = 6;
 
   var state = { token: null, client: null, stops: [], charts: {}, rejections: [], rejectionMinutes: {}, rejectionTotal: 0, eventTimes: [] };
+  var panels = (window.DashboardPanels = window.DashboardPanels || []);
 
   function $(id) {
     return document.getElementById(id);
@@ -228,10 +231,17 @@
     renderRejectionChart();
     // Local only: slides the rejection chart's minutes along; nothing is fetched.
     state.clock = setInterval(renderRejectionChart, 30000);
+    var api = { listen: listen, post: post, el: el, replace: replace, num: num, money: money, pct: pct, pValue: pValue, unavailable: unavailable };
+    panels.forEach(function (p) {
+      if (p.start) p.start(api);
+    });
   }
 
   function stop() {
     clearInterval(state.clock);
+    panels.forEach(function (p) {
+      if (p.stop) p.stop();
+    });
     state.stops.forEach(function (s) {
       s();
     });
@@ -277,6 +287,9 @@
     renderTopPages(s.topPages, s.trackedPages);
     renderConversions(s.conversionsByType, s.totalConversions, s.totalRevenueCents);
     renderExperiments(s.experiments);
+    panels.forEach(function (p) {
+      if (p.stats) p.stats(s);
+    });
   }
 
   function renderTopPages(pages, tracked) {
@@ -319,9 +332,13 @@
     return p < 0.001 ? '<0.001' : p.toFixed(3);
   }
 
-  function renderExperiments(list) {
-    if (!list || !list.length)
-      return replace($('experiments'), [el('p', { class: 'muted', text: 'No experiments yet. Create one with the createExperiment mutation.' })]);
+  function renderExperiments(all) {
+    // Stopped ones have a panel of their own (stopped-experiments.js).
+    var list = (all || []).filter(function (x) {
+      return x.status !== 'STOPPED';
+    });
+    if (!list.length)
+      return replace($('experiments'), [el('p', { class: 'muted', text: 'No running experiments. Create one with the createExperiment mutation.' })]);
     replace(
       $('experiments'),
       list.slice(0, 4).map(function (x) {
@@ -331,9 +348,11 @@
             el(
               'tr',
               {},
-              ['Variant', 'Split', 'Exposed', 'Converted', 'Rate', 'Uplift', 'p-value', 'P(beats control)'].map(function (h, i) {
-                return el('th', { class: i ? 'num' : '', text: h });
-              }),
+              ['Variant', 'Split', 'Exposed', 'Converted', 'Rate', 'Uplift', 'p-value', 'P(beats control)', 'Revenue / visitor', 'p (revenue)'].map(
+                function (h, i) {
+                  return el('th', { class: i ? 'num' : '', text: h });
+                },
+              ),
             ),
           ]),
           el(
@@ -350,6 +369,8 @@
                 el('td', { class: 'num' + (v.upliftVsControl < 0 ? ' neg' : ''), text: uplift }),
                 el('td', { class: 'num' + (v.significant ? ' sig' : ''), text: pValue(v.pValue) + (v.significant ? ' ✓' : '') }),
                 el('td', { class: 'num', text: v.chanceToBeatControl === null ? '–' : pct(v.chanceToBeatControl) }),
+                el('td', { class: 'num', text: money(v.revenuePerVisitor) }),
+                el('td', { class: 'num' + (v.revenueSignificant ? ' sig' : ''), text: pValue(v.revenuePValue) + (v.revenueSignificant ? ' ✓' : '') }),
               ]);
             }),
           ),

@@ -10,6 +10,7 @@ import { readAnalytics, type AnalyticsConfig } from './analytics';
 import { readCommerce, type CommerceConfig } from './commerce';
 import { readGraphQL, readHttp, readMetricsAccess, type GraphQLConfig, type HttpConfig, type MetricsAccess } from './http';
 import { readAudit, type AuditConfig } from './audit';
+import { readFlags, type FlagsConfig } from './flags';
 import { readEvents, readInstances, type EventsConfig, type InstancesConfig } from './instances';
 import { readJobs, type JobsConfig } from './jobs';
 import { ConfigError, str, type Env } from './parse';
@@ -22,6 +23,7 @@ export type {
   AnalyticsConfig,
   CommerceConfig,
   EventsConfig,
+  FlagsConfig,
   GraphQLConfig,
   HttpConfig,
   InstancesConfig,
@@ -49,6 +51,7 @@ export interface Config {
   readonly commerce: CommerceConfig;
   readonly jobs: JobsConfig;
   readonly analytics: AnalyticsConfig;
+  readonly flags: FlagsConfig;
   readonly instances: InstancesConfig;
   readonly events: EventsConfig;
   readonly audit: AuditConfig;
@@ -87,6 +90,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     commerce: readCommerce(env, prod),
     jobs: readJobs(env),
     analytics: readAnalytics(env),
+    flags: readFlags(env),
     instances: readInstances(env),
     events: readEvents(env),
     audit: readAudit(env),

@@ -35,6 +35,9 @@ const FILES: Record<string, () => string> = {
   'graphiql.css': () => fromPackage('graphiql/graphiql.min.css'),
   'graphql-ws.js': () => fromPackage('graphql-ws/umd/graphql-ws.min.js'),
   'graphiql-init.js': () => path.join(PUBLIC_DIR, 'graphiql-init.js'),
+  // Dashboard panels in files of their own (the page's core assets are registered by the analytics module).
+  'dashboard-stopped-experiments.js': () => path.join(PUBLIC_DIR, 'dashboard', 'stopped-experiments.js'),
+  'dashboard-flags.js': () => path.join(PUBLIC_DIR, 'dashboard', 'flags.js'),
 };
 
 const TYPES: Record<string, string> = {

@@ -80,7 +80,10 @@ export class Keys {
   anJourney(visitorKey: string): string {
     return this.k('an', '{an}', 'journey', visitorKey);
   }
-  /** Hash experiment key -> variant number (`c` appended once converted): a visitor's exposures; `visitorKey` as in {@link anJourney}. */
+  /**
+   * Hash experiment key -> variant number (`c` appended once converted, then the visitor's revenue in it so far, in cents):
+   * a visitor's exposures; `visitorKey` as in {@link anJourney}.
+   */
   anVisitorExps(visitorKey: string): string {
     return this.k('an', '{an}', 'vx', visitorKey);
   }
@@ -122,6 +125,17 @@ export class Keys {
   /** What a script appends `<experiment key>:def` or `:stats` to, for experiments it finds in a visitor's exposures. */
   experimentPrefix(): string {
     return `${this.k('an', '{an}', 'exp')}:`;
+  }
+
+  // --- feature flags: the definitions and the version counter share `{flags}`, because setFlag
+  // and deleteFlag change both in one script.
+  /** Hash flag key -> JSON definition (key, enabled, rolloutPercent, version, updatedAt). */
+  flags(): string {
+    return this.k('flags', '{flags}', 'defs');
+  }
+  /** Counter: the version of the latest flag change, stamped on that change's definition and message. */
+  flagsVersion(): string {
+    return this.k('flags', '{flags}', 'version');
   }
 
   // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces

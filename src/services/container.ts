@@ -16,6 +16,7 @@ import type { CatalogService } from './commerce/catalog.service';
 import type { OrderService } from './commerce/order.service';
 import type { RecommendationService } from './commerce/recommendation.service';
 import type { DomainEventsService } from './events/domain-events.service';
+import type { FlagService } from './flags/flag.service';
 import type { InstancesService } from './instances/instances.service';
 import type { JobService } from './jobs/job.service';
 import type { MailService } from './jobs/mail.service';
@@ -66,6 +67,11 @@ export interface AnalyticsServices {
   liveStats: LiveStatsService;
 }
 
+export interface FlagServices {
+  /** Feature flags, held in memory on every gateway. */
+  flags: FlagService;
+}
+
 export interface JobServices {
   jobs: JobService;
   mail: MailService;
@@ -77,4 +83,14 @@ export interface InstanceServices {
 }
 
 export interface Services
-  extends BaseServices, AuditServices, SessionServices, RateLimitServices, EventServices, CommerceServices, AnalyticsServices, JobServices, InstanceServices {}
+  extends
+    BaseServices,
+    AuditServices,
+    SessionServices,
+    RateLimitServices,
+    EventServices,
+    CommerceServices,
+    AnalyticsServices,
+    FlagServices,
+    JobServices,
+    InstanceServices {}

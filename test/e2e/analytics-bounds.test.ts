@@ -119,13 +119,17 @@ test('an anonymous address creates at most the daily budget of visitor keys, eac
   expect((await report('bounded')).totalExposures).toBe(rep.totalExposures + 5);
 });
 
-test('a signed-in caller has a budget of its own', async () => {
+test('a signed-in caller has a budget of its own; its assignments are its own whatever ids it sends', async () => {
   ok(await t.gql(CREATE_EXPERIMENT, { input: { key: 'own-budget', variants: ['a', 'b'] } }, { token: admin }));
   const u = await registerUser(t);
   const before = new Set(await allKeys());
-  for (let i = 0; i < BUDGET + 10; i++) ok(await t.gql(ASSIGN, { e: 'own-budget', v: `u-fresh-${i}` }, { token: u.token }));
-  expect((await report('own-budget')).totalExposures).toBe(BUDGET);
-  const created = (await allKeys()).filter((k) => !before.has(k));
+  // The session decides the viewer of an assignment: fresh ids from a signed-in caller are one viewer, one record.
+  for (let i = 0; i < 10; i++) ok(await t.gql(ASSIGN, { e: 'own-budget', v: `u-fresh-${i}` }, { token: u.token }));
+  expect((await report('own-budget')).totalExposures).toBe(1);
+  // Page views name their visitor as sent: new journeys are charged to the user, up to the budget.
+  for (let i = 0; i < BUDGET + 10; i++) ok(await t.gql(TRACK_VIEW, { input: { page: '/own-budget', visitorId: `u-fresh-${i}` } }, { token: u.token }));
+  const created = (await allKeys()).filter((k) => !before.has(k) && !GLOBAL_WITHOUT_TTL.some((re) => re.test(k)));
+  expect(created.filter((k) => k.includes(':an:{an}:journey:')).length).toBe(BUDGET - 1);
   expect(created.length).toBeLessThanOrEqual(BUDGET + 2);
 });
 

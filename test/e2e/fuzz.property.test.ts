@@ -237,6 +237,17 @@ const int = (valid: fc.Arbitrary<number | undefined>): FieldGen => ({
   bad: fc.oneof({ weight: 5, arbitrary: hostileNumber }, { weight: 1, arbitrary: wrongType }, { weight: 1, arbitrary: MISSING }),
 });
 
+/** A Boolean field: text, numbers, the wrong type, or left out. */
+const bool = (valid: fc.Arbitrary<boolean>): FieldGen => ({
+  valid,
+  bad: fc.oneof(
+    { weight: 2, arbitrary: hostileString },
+    { weight: 2, arbitrary: hostileNumber },
+    { weight: 1, arbitrary: wrongType },
+    { weight: 1, arbitrary: MISSING },
+  ),
+});
+
 const mapFields = (fields: Record<string, FieldGen>, side: keyof FieldGen): Record<string, fc.Arbitrary<unknown>> =>
   Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f[side]]));
 
@@ -314,6 +325,7 @@ const productId = fc.oneof(
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) },
 );
 const experimentKey = fc.oneof(fc.constantFrom('fz-exp', 'fz-exp-w'), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));
+const flagKey = fc.oneof(fc.constant('fz-flag'), fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/));
 const visitorId = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.:@-]{1,128}$/), fc.uuid());
 const optional = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined, freq: 3 });
 
@@ -574,6 +586,7 @@ function specs(): MutationSpec[] {
     },
     { field: 'clearCart', args: [], select: CART, usesCart: true },
     { field: 'createExperiment', args: [{ name: 'input', type: 'ExperimentInput!', ...experimentInput }], select: EXPERIMENT },
+    { field: 'deleteFlag', args: [{ name: 'key', type: 'String!', ...str(flagKey) }], select: '' },
     { field: 'enqueueJob', args: [{ name: 'input', type: 'EnqueueJobInput!', ...enqueueInput }], select: JOB },
     { field: 'enqueueJobs', args: [{ name: 'inputs', type: '[EnqueueJobInput!]!', ...enqueueBatch }], select: JOB },
     {
@@ -617,6 +630,17 @@ function specs(): MutationSpec[] {
       ],
       select: CART,
       usesCart: true,
+    },
+    {
+      field: 'setFlag',
+      args: [
+        {
+          name: 'input',
+          type: 'FlagInput!',
+          ...obj({ key: str(flagKey), enabled: bool(fc.boolean()), rolloutPercent: int(optional(fc.integer({ min: 0, max: 100 }))) }),
+        },
+      ],
+      select: 'key enabled rolloutPercent updatedAt',
     },
     { field: 'startGuestSession', args: [], select: AUTH },
     {
@@ -831,6 +855,7 @@ const MUTATIONS = [
   'checkout',
   'clearCart',
   'createExperiment',
+  'deleteFlag',
   'enqueueJob',
   'enqueueJobs',
   'login',
@@ -841,6 +866,7 @@ const MUTATIONS = [
   'revokeOtherSessions',
   'revokeSession',
   'setCartItemQuantity',
+  'setFlag',
   'startGuestSession',
   'stopExperiment',
   'trackConversion',

@@ -113,6 +113,8 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   ],
   EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
   SAMPLE_CATALOG: [{ SAMPLE_CATALOG: 'yes' }, { SAMPLE_CATALOG: 'off' }],
+  FLAGS_MAX: [{ FLAGS_MAX: '0' }, { FLAGS_MAX: '10001' }, { FLAGS_MAX: '1e3' }, { FLAGS_MAX: 'many' }],
+  FLAGS_RESYNC: [{ FLAGS_RESYNC: '30' }, { FLAGS_RESYNC: '500ms' }, { FLAGS_RESYNC: '2h' }, { FLAGS_RESYNC: '0s' }],
   GUEST_CART_GRACE: [{ GUEST_CART_GRACE: '10 minutes' }, { GUEST_CART_GRACE: '0s' }, { GUEST_CART_GRACE: '2d' }],
   RATE_LIMIT_PER_ADDRESS: [
     { RATE_LIMIT_PER_ADDRESS: '2400' },
@@ -171,6 +173,7 @@ describe('defaults (nothing set)', () => {
     ['audit.maxLen', 10_000],
     ['analytics.visitorKeysPerDay', 1000],
     ['analytics.experimentVisitorTtlMs', 30 * 86_400_000],
+    ['flags', { max: 200, resyncMs: 30_000 }],
     ['commerce.guestCartGraceMs', 10 * 60_000],
     ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
     [
@@ -326,6 +329,11 @@ describe('good values are taken', () => {
     expect(loadConfig({ NODE_ENV: 'test', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(true);
     expect(loadConfig({ NODE_ENV: 'production' }).commerce.sampleCatalog).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(false);
+  });
+
+  test('feature flags: bound and re-read period', () => {
+    expect(loadConfig({ FLAGS_MAX: '1', FLAGS_RESYNC: '1s' }).flags).toEqual({ max: 1, resyncMs: 1000 });
+    expect(loadConfig({ FLAGS_MAX: '10000', FLAGS_RESYNC: '1h' }).flags).toEqual({ max: 10_000, resyncMs: 3_600_000 });
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {

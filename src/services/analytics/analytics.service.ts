@@ -184,7 +184,8 @@ export class AnalyticsService {
    * experiment. `valueCents` counts as revenue only when an admin sends it.
    */
   async trackConversion(ctx: RequestContext, spec: ConversionSpec): Promise<void> {
-    const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
+    // The viewer as assignVariant decides it, so a conversion counts for the variant that viewer was given.
+    const visitorId = await this.visitors.viewerFor(ctx, spec.visitorId);
     const valueCents = spec.valueCents && (await this.reportsRevenue(ctx)) ? spec.valueCents : 0;
     const code = await this.convert({ type: spec.type, valueCents, visitorId, experiment: spec.experiment ?? '' });
     if (code === -1) throw notFound(`Experiment ${spec.experiment}`);
