@@ -20,6 +20,8 @@ export class ApiKeyResolver {
   }
 
   @Authorized('ADMIN')
+  // Who looked at the list of service credentials is worth knowing too.
+  @Audited(() => '*')
   // API_KEYS_MAX keys at most; 10000 is the most that variable accepts.
   @ListSize({ max: 10_000 })
   @Query(() => [ApiKey], { description: 'Admin only. Every API key, newest first (never the key itself).' })

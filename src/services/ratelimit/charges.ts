@@ -30,6 +30,8 @@ export interface Charge extends StoreCharge {
 export interface ExtraPolicies {
   address: RatePolicy | null;
   signIn: SignInPolicies | null;
+  /** Charged instead of the default and per-address policies for a request signed with an API key (not by buildCharges). */
+  apiKey?: RatePolicy | null;
 }
 
 export const digest = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);

@@ -88,7 +88,7 @@ export class RateLimitService {
   readonly policy: RatePolicy | null;
   /** What a request signed with an API key is charged instead of the default and per-address policies (null when off). */
   readonly keyPolicy: RatePolicy | null;
-  /** The per-address ceiling and the sign-in failure budgets (null when off). */
+  /** The per-address ceiling, the sign-in failure budgets and the API key policy (null when off). */
   readonly extra: ExtraPolicies;
   readonly stats: RateLimitStats;
   private readonly store: RedisLimiterStore;
@@ -111,7 +111,7 @@ export class RateLimitService {
   ) {
     this.policy = defaultPolicy(config);
     this.keyPolicy = apiKeyPolicy(config);
-    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config) };
+    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config), apiKey: this.keyPolicy };
     this.store = new RedisLimiterStore(redis);
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimits.allow);
