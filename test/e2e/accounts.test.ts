@@ -25,7 +25,6 @@ const ME = '{ me { id } }';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const within = <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> => Promise.race([p, sleep(ms).then(() => 'timeout' as const)]);
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const code = (r: { errors?: GqlResult['errors'] }) => r.errors?.[0]?.extensions?.code;
 /** The token a reset email carries, in PASSWORD_RESET_URL's link or alone. */
 const tokenIn = (mail: ReceivedMail): string => {
@@ -228,8 +227,23 @@ describe('password reset through a real SMTP server', () => {
     const u = await registerUser(a);
     await resetToken(a, u.email);
     expect(smtp.received.filter((m) => m.to.includes(nobody))).toEqual([]);
-    // Invalid addresses are refused alike, whoever asks.
+    // Invalid addresses are refused alike, whoever asks; hostile shapes are an address or refused, nothing else.
     expect(code(await a.gql(REQUEST, { e: 'not an address' }))).toBe('BAD_USER_INPUT');
+    const hostile = [
+      'a{b}c@example.com',
+      'x:y@example.com',
+      '*@example.com',
+      `${'a'.repeat(300)}@example.com`,
+      '"q"@example.com',
+      'a@b}{.com',
+      '\u0000@example.com',
+    ];
+    for (const e of hostile) {
+      const r = await b.gql(REQUEST, { e });
+      expect(r.data?.requestPasswordReset === true || code(r) === 'BAD_USER_INPUT').toBe(true);
+    }
+    const keys = (await readPrefix(pair.prefix)).map((k) => k.key);
+    for (const e of hostile) expect(keys.filter((k) => k.includes(e.trim().toLowerCase()))).toEqual([]);
 
     const enqueue = await a.gql(
       'mutation E($i: EnqueueJobInput!) { enqueueJob(input: $i) { id data } }',
@@ -275,32 +289,6 @@ describe('password reset through a real SMTP server', () => {
     expect((await execute(ws.client, RESET, { t: token, n: 'socket-reset-pass-2' })).errors?.[0].message).toBe(RESET_TOKEN_REFUSED);
     expect((await a.gql(LOGIN, { i: { email: u.email, password: 'socket-reset-pass-1' } })).data?.login.token).toHaveLength(43);
   });
-
-  test('the answer takes about as long for a known and an unknown address (measured, not asserted)', async () => {
-    const u = await registerUser(a);
-    const known: number[] = [];
-    const unknown: number[] = [];
-    const timed = async (email: string): Promise<number> => {
-      const started = performance.now();
-      const res = await b.gql(REQUEST, { e: email });
-      const ms = performance.now() - started;
-      expect(res.data?.requestPasswordReset).toBe(true);
-      return ms;
-    };
-    for (let i = 0; i < 25; i++) {
-      // Apart, so that what a known address sets off after its answer is not in the next one's time.
-      known.push(await timed(u.email));
-      await sleep(30);
-      unknown.push(await timed(`unknown-${i}-${u.email}`));
-      await sleep(30);
-    }
-    console.log(
-      `requestPasswordReset over HTTP, medians of 25: known ${median(known).toFixed(2)} ms, unknown ${median(unknown).toFixed(2)} ms, difference ${(median(known) - median(unknown)).toFixed(2)} ms`,
-    );
-    // Each known request sent an email (25 tokens, the last 3 still live).
-    await smtp.next(u.email, 25, 30_000);
-    for (let n = 1; n <= 25; n++) secrets.add(tokenIn(await smtp.next(u.email, n)));
-  }, 60_000);
 });
 
 describe('an expired token', () => {

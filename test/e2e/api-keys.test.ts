@@ -86,6 +86,16 @@ describe('managing keys', () => {
       expect(code(await a.gql(REVOKE, { id: target.apiKey.id }, { token }))).toBe(want);
     }
     expect((await a.gql(AUDIT, {}, { token: target.key })).data?.auditLog).toHaveLength(1);
+    // The same over WebSocket.
+    const adminWs = track(wsConnect(pair.b.url, { params: { authorization: `Bearer ${admin}` } }));
+    const userWs = track(wsConnect(pair.b.url, { params: { authorization: `Bearer ${u.token}` } }));
+    await Promise.all([adminWs.connected, userWs.connected]);
+    const overWs = await execute<{ createApiKey: Made }>(adminWs.client, CREATE, { n: 'made-over-ws', r: ['CUSTOMER'] });
+    made.add(overWs.data!.createApiKey.key);
+    expect(overWs.data?.createApiKey.key).toMatch(/^gwk_/);
+    expect((await execute(adminWs.client, REVOKE, { id: overWs.data!.createApiKey.apiKey.id })).data?.revokeApiKey).toBe(true);
+    expect(code(await execute(userWs.client, CREATE, { n: 'x', r: ['ADMIN'] }))).toBe('FORBIDDEN');
+    expect(code(await execute(userWs.client, LIST))).toBe('FORBIDDEN');
   });
 
   test('names and roles are validated; nothing is stored for a refused one', async () => {
@@ -149,6 +159,12 @@ describe('signing with a key', () => {
     const customerKey = await createKey(a, admin, 'shop', ['CUSTOMER']);
     expect((await b.gql(AUDIT, {}, { token: adminKey.key })).data?.auditLog).toHaveLength(1);
     expect(code(await b.gql(AUDIT, {}, { token: customerKey.key }))).toBe('FORBIDDEN');
+    // An admin action taken with an ADMIN key is recorded as the key.
+    const made2 = await createKey(b, adminKey.key, 'made-by-a-key', ['CUSTOMER']);
+    expect((await a.gql(REVOKE, { id: made2.apiKey.id }, { token: adminKey.key })).data?.revokeApiKey).toBe(true);
+    const log = (await a.gql('{ auditLog(limit: 5) { actor action target } }', {}, { token: admin })).data?.auditLog;
+    expect(log).toContainEqual({ actor: `key:${adminKey.apiKey.id}`, action: 'createApiKey', target: `${made2.apiKey.id} (made-by-a-key)` });
+    expect(log).toContainEqual({ actor: `key:${adminKey.apiKey.id}`, action: 'revokeApiKey', target: made2.apiKey.id });
     for (const k of [adminKey, customerKey]) {
       expect((await b.gql('{ me { id } }', {}, { token: k.key })).data?.me).toBeNull();
       expect(code(await b.gql('{ mySessions { id } }', {}, { token: k.key }))).toBe('UNAUTHENTICATED');
