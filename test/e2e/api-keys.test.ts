@@ -328,6 +328,29 @@ describe('rate limits', () => {
   });
 });
 
+describe('analytics: a key is budgeted as itself, an ADMIN key is exempt like an admin', () => {
+  let t: TestApp;
+  let admin: string;
+  beforeAll(async () => {
+    t = await startTestApp({ ...ADMIN_ENV, ANALYTICS_VISITOR_KEYS_PER_DAY: '2' });
+    admin = await adminToken(t);
+  });
+  afterAll(() => t.close());
+  const journeys = async () => (await readPrefix(t.prefix)).filter((k) => k.key.startsWith(`${t.prefix}:an:{an}:journey:`)).length;
+  const track = (token: string, visitorId: string) =>
+    t.gql('mutation T($i: PageViewInput!) { trackPageView(input: $i) }', { i: { page: '/from-a-service', visitorId } }, { token });
+
+  test('four new visitors from each: a CUSTOMER key stores 2 journeys, an ADMIN key all 4', async () => {
+    const customerKey = await createKey(t, admin, 'tracker', ['CUSTOMER']);
+    const adminKey = await createKey(t, admin, 'reporter', ['ADMIN']);
+    const before = await journeys();
+    for (let i = 0; i < 4; i++) expect((await track(customerKey.key, `c-visitor-${i}`)).data?.trackPageView).toBe(true);
+    expect(await journeys()).toBe(before + 2);
+    for (let i = 0; i < 4; i++) expect((await track(adminKey.key, `a-visitor-${i}`)).data?.trackPageView).toBe(true);
+    expect(await journeys()).toBe(before + 6);
+  });
+});
+
 describe('round trips', () => {
   const s = countingSetup({ ...ADMIN_ENV });
   const N = 20;
