@@ -16,9 +16,10 @@ import { readJobs, type JobsConfig } from './jobs';
 import { ConfigError, str, type Env } from './parse';
 import { readRateLimits, type RateLimitConfig } from './ratelimits';
 import { readRedis, type RedisConfig } from './redis';
-import { readSessions, type SessionsConfig } from './sessions';
+import { readSessions, type PasswordResetSettings, type SessionsConfig } from './sessions';
 
 export { ConfigError, parseDuration, parseRatePolicy, type Env, type RatePolicySpec } from './parse';
+export { RESET_URL_TOKEN } from './sessions';
 export type {
   AnalyticsConfig,
   CommerceConfig,
@@ -31,6 +32,7 @@ export type {
   MetricsAccess,
   RateLimitConfig,
   RedisConfig,
+  PasswordResetSettings,
   SessionsConfig,
 };
 export type { QueryLimits } from './http';

@@ -31,6 +31,25 @@ export class Keys {
     return this.k('user', `{u:${userId}}`, 'session-ids');
   }
 
+  // --- password resets: one key per token hash (consumed with GETDEL, single use), plus the
+  // user's index of live ones (zset token hash -> expiry ms) under the user's tag, which caps them.
+  /** String: the user id the token resets; expires with the token. */
+  passwordReset(tokenHash: string): string {
+    return this.k('pwreset', `{r:${tokenHash}}`);
+  }
+  userPasswordResets(userId: string): string {
+    return this.k('user', `{u:${userId}}`, 'pwresets');
+  }
+
+  // --- API keys: one hash per key hash (checked in one round trip, in its own slot), and the
+  // list of keys (hash id -> key hash) in `{apikeys}`, whose script caps their number.
+  apiKey(keyHash: string): string {
+    return this.k('apikey', `{k:${keyHash}}`);
+  }
+  apiKeyIndex(): string {
+    return this.k('apikeys', '{apikeys}', 'ids');
+  }
+
   // --- commerce: products, stock, carts, orders, idempotency keys and recommendation
   // scores share the one `{catalog}` slot, because a checkout changes stock, the cart,
   // the order and the scores of any products in one atomic script (docs/commerce.md, "Redis keys and Cluster slots").
@@ -161,6 +180,13 @@ export class Keys {
   /** Set once a job's message is in the outbox, so a re-run never adds a second copy. */
   outboxSent(jobId: string): string {
     return this.k('outbox', '{outbox}', 'sent', jobId);
+  }
+  /**
+   * A secret an email.send job carries by reference (a password reset token), encrypted with a key that only
+   * the job's data holds; deleted once the message is delivered, else it expires. `ref` is random hex.
+   */
+  mailSecret(ref: string): string {
+    return this.k('outbox', '{outbox}', 'secret', ref);
   }
 
   // --- rate limits: one GCRA key per (policy, partition), tagged by the partition

@@ -12,6 +12,8 @@ import { expandLua } from './lua-includes';
 
 /** Command name -> number of keys (`'n'`: any number, the file is `<commandName>-n.lua`). */
 export const SCRIPTS = {
+  apiKeyAdd: 1,
+  apiKeyTouch: 1,
   assignVariant: 7,
   cartMerge: 4,
   cartRead: 3,
@@ -28,6 +30,7 @@ export const SCRIPTS = {
   liveStatsTick: 2,
   orderAdvance: 6,
   outboxDeliver: 2,
+  passwordResetIssue: 1,
   productUpsert: 5,
   rateLimit: 'n',
   recommend: 5,

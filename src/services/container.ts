@@ -21,6 +21,7 @@ import type { InstancesService } from './instances/instances.service';
 import type { JobService } from './jobs/job.service';
 import type { MailService } from './jobs/mail.service';
 import type { RateLimitService } from './ratelimit/ratelimit.service';
+import type { ApiKeyService } from './sessions/api-key.service';
 import type { AuthService } from './sessions/auth.service';
 import type { SessionService } from './sessions/session.service';
 import type { UserService } from './sessions/user.service';
@@ -40,7 +41,10 @@ export interface AuditServices {
 export interface SessionServices {
   users: UserService;
   sessions: SessionService;
+  /** Sign-up, sign-in, guests, password change and reset. */
   auth: AuthService;
+  /** Credentials of other services: `Authorization: Bearer gwk_...`. */
+  apiKeys: ApiKeyService;
 }
 
 export interface RateLimitServices {

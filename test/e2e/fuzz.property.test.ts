@@ -584,7 +584,29 @@ function specs(): MutationSpec[] {
       select: ORDER,
       usesCart: true,
     },
+    // Never the right current password: a changed password would lock the fuzz out of its own accounts.
+    {
+      field: 'changePassword',
+      args: [
+        { name: 'currentPassword', type: 'String!', ...str(password) },
+        { name: 'newPassword', type: 'String!', ...str(password) },
+      ],
+      select: '',
+      ownsSession: true,
+    },
     { field: 'clearCart', args: [], select: CART, usesCart: true },
+    {
+      field: 'createApiKey',
+      args: [
+        {
+          name: 'name',
+          type: 'String!',
+          ...str(fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/), fc.string({ minLength: 1, maxLength: 80 }))),
+        },
+        { name: 'roles', type: '[Role!]!', ...list(str(fc.constantFrom('ADMIN', 'CUSTOMER')), fc.subarray(['ADMIN', 'CUSTOMER'], { minLength: 1 })) },
+      ],
+      select: 'key apiKey { id name roles createdAt lastUsedAt }',
+    },
     { field: 'createExperiment', args: [{ name: 'input', type: 'ExperimentInput!', ...experimentInput }], select: EXPERIMENT },
     { field: 'deleteFlag', args: [{ name: 'key', type: 'String!', ...str(flagKey) }], select: '' },
     { field: 'enqueueJob', args: [{ name: 'input', type: 'EnqueueJobInput!', ...enqueueInput }], select: JOB },
@@ -606,6 +628,11 @@ function specs(): MutationSpec[] {
     },
     { field: 'logout', args: [], select: '', ownsSession: true },
     {
+      field: 'requestPasswordReset',
+      args: [{ name: 'email', type: 'String!', ...str(fc.oneof(email, fc.constantFrom(sessionUser.email, ADMIN.email))) }],
+      select: '',
+    },
+    {
       field: 'register',
       args: [
         {
@@ -618,10 +645,21 @@ function specs(): MutationSpec[] {
       ownsSession: true,
     },
     { field: 'removeFromCart', args: [{ name: 'productId', type: 'ID!', ...idOf(productId) }], select: CART, usesCart: true },
+    {
+      field: 'resetPassword',
+      args: [
+        { name: 'token', type: 'String!', ...str(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{43}$/), fc.string({ maxLength: 200 }))) },
+        { name: 'newPassword', type: 'String!', ...str(password) },
+      ],
+      select: '',
+    },
     { field: 'retryJob', args: [{ name: 'id', type: 'ID!', ...jobId }], select: JOB },
+    { field: 'revokeApiKey', args: [{ name: 'id', type: 'ID!', ...idOf(fc.stringMatching(/^[0-9a-f]{32}$/)) }], select: '' },
     { field: 'revokeOtherSessions', args: [], select: '', ownsSession: true },
     // Another user's session id among them: revoking it must not touch that user (the health check signs in as them).
     { field: 'revokeSession', args: [{ name: 'id', type: 'ID!', ...idOf(fc.constant(shared.userSessionId)) }], select: '', ownsSession: true },
+    // Never the health check's user: ids of no user, or well-formed random ones.
+    { field: 'revokeUserSessions', args: [{ name: 'userId', type: 'ID!', ...idOf(fc.stringMatching(/^[0-9a-f]{32}$/)) }], select: '' },
     {
       field: 'setCartItemQuantity',
       args: [
@@ -852,8 +890,10 @@ const MUTATIONS = [
   'addToCart',
   'assignVariant',
   'cancelJob',
+  'changePassword',
   'checkout',
   'clearCart',
+  'createApiKey',
   'createExperiment',
   'deleteFlag',
   'enqueueJob',
@@ -862,9 +902,13 @@ const MUTATIONS = [
   'logout',
   'register',
   'removeFromCart',
+  'requestPasswordReset',
+  'resetPassword',
   'retryJob',
+  'revokeApiKey',
   'revokeOtherSessions',
   'revokeSession',
+  'revokeUserSessions',
   'setCartItemQuantity',
   'setFlag',
   'startGuestSession',

@@ -128,6 +128,25 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   LOGIN_FAILURES_PER_EMAIL: [{ LOGIN_FAILURES_PER_EMAIL: '100/forever' }, { LOGIN_FAILURES_PER_EMAIL: 'OFF' }, { LOGIN_FAILURES_PER_EMAIL: '-1/1d' }],
   LOGIN_KNOWN_ADDRESSES: [{ LOGIN_KNOWN_ADDRESSES: '0' }, { LOGIN_KNOWN_ADDRESSES: '1001' }, { LOGIN_KNOWN_ADDRESSES: 'ten' }],
   LOGIN_KNOWN_ADDRESS_TTL: [{ LOGIN_KNOWN_ADDRESS_TTL: '30' }, { LOGIN_KNOWN_ADDRESS_TTL: '0d' }],
+  PASSWORD_RESET_TTL: [{ PASSWORD_RESET_TTL: '30' }, { PASSWORD_RESET_TTL: '0m' }, { PASSWORD_RESET_TTL: '25h' }],
+  PASSWORD_RESET_PER_USER: [{ PASSWORD_RESET_PER_USER: '0' }, { PASSWORD_RESET_PER_USER: '21' }, { PASSWORD_RESET_PER_USER: 'a few' }],
+  PASSWORD_RESET_URL: [
+    { PASSWORD_RESET_URL: 'https://shop.example.com/reset' },
+    { PASSWORD_RESET_URL: 'ftp://shop.example.com/reset?token={token}' },
+    { PASSWORD_RESET_URL: 'javascript:alert(1)//{token}' },
+    { PASSWORD_RESET_URL: 'https://shop.example.com/{token}?again={token}' },
+    { PASSWORD_RESET_URL: 'shop.example.com/reset?token={token}' },
+    { PASSWORD_RESET_URL: 'https://shop.example.com/re set?token={token}' },
+  ],
+  API_KEYS_MAX: [{ API_KEYS_MAX: '0' }, { API_KEYS_MAX: '10001' }, { API_KEYS_MAX: 'lots' }],
+  // A key's budget cannot be turned off on its own (RATE_LIMIT_DEFAULT=off turns every limit off).
+  RATE_LIMIT_API_KEY: [
+    { RATE_LIMIT_API_KEY: '6000' },
+    { RATE_LIMIT_API_KEY: 'off' },
+    { RATE_LIMIT_API_KEY: '0/1m' },
+    { RATE_LIMIT_API_KEY: '5/ever', RATE_LIMIT_DEFAULT: 'off' },
+  ],
+  RATE_LIMIT_ALLOW: [{ RATE_LIMIT_ALLOW: 'key:a{b}' }, { RATE_LIMIT_ALLOW: 'token:abc' }, { RATE_LIMIT_ALLOW: 'ip:not-an-address' }],
 };
 
 describe('every contract variable', () => {
@@ -176,6 +195,9 @@ describe('defaults (nothing set)', () => {
     ['flags', { max: 200, resyncMs: 30_000 }],
     ['commerce.guestCartGraceMs', 10 * 60_000],
     ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
+    ['sessions.passwordReset', { ttlMs: 30 * 60_000, perUser: 3, url: null }],
+    ['sessions.apiKeysMax', 100],
+    ['rateLimits.apiKey', { points: 6000, windowMs: 60_000 }],
     [
       'rateLimits',
       expect.objectContaining({
@@ -266,6 +288,22 @@ describe('good values are taken', () => {
     expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimits.perAddress).toEqual({ points: 5000, windowMs: 120_000 });
     expect(loadConfig({ RATE_LIMIT_PER_ADDRESS: 'off' }).rateLimits.perAddress).toBeNull();
     expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimits.perAddress).toBeNull();
+  });
+
+  test('password resets, API keys and their budget', () => {
+    const c = loadConfig({
+      PASSWORD_RESET_TTL: '15m',
+      PASSWORD_RESET_PER_USER: '1',
+      PASSWORD_RESET_URL: 'https://shop.example.com/account/reset#token={token}',
+      API_KEYS_MAX: '10000',
+      RATE_LIMIT_API_KEY: '100/10s',
+      RATE_LIMIT_ALLOW: 'key:0123abcd, user:u1, ip:10.0.0.1',
+    });
+    expect(c.sessions.passwordReset).toEqual({ ttlMs: 15 * 60_000, perUser: 1, url: 'https://shop.example.com/account/reset#token={token}' });
+    expect(c.sessions.apiKeysMax).toBe(10_000);
+    expect(c.rateLimits.apiKey).toEqual({ points: 100, windowMs: 10_000 });
+    expect(c.rateLimits.allow).toEqual(['key:0123abcd', 'user:u1', 'ip:10.0.0.1']);
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_API_KEY: '100/10s' }).rateLimits.apiKey).toBeNull();
   });
 
   test('sign-in failure budgets', () => {

@@ -14,18 +14,11 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
   return {
     async requestDidStart({ contextValue: { ctx } }) {
       if (!service.enabled) return;
-      // The identity needs the session: start its check now so it overlaps parsing and validation.
-      // Once the session names a user, read the user at once too: that read leaves in the same
-      // auto-pipelined batch as the limiter's script, so for the many signed-in operations that
-      // need the user (every @Authorized one) the limiter adds a command but no round trip.
-      if (ctx.token) {
-        ctx.session().then(
-          (s) => {
-            if (s?.userId) ctx.user().catch(() => undefined);
-          },
-          () => undefined,
-        );
-      }
+      // The identity needs the session (or the API key): start its check now so it overlaps parsing
+      // and validation. Once the session names a user, the actor reads the user at once too: that read
+      // leaves in the same auto-pipelined batch as the limiter's script, so for the many signed-in
+      // operations that need the user (every @Authorized one) the limiter adds a command but no round trip.
+      if (ctx.token) ctx.actor().catch(() => undefined);
       let charged = false;
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue: { ctx } }) {

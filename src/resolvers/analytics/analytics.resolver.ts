@@ -1,8 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
-import type { RequestContext } from '../../services/context';
-import { isAdmin } from '../viewer';
-import { badInput, forbidden, unauthenticated } from '../../util/errors';
+import { requireAdmin } from '../viewer';
+import { badInput } from '../../util/errors';
 import { filtered } from '../../util/iterators';
 import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
 import { ANALYTICS_EVENTS_TOPIC, JOURNEY_CAP, type AnalyticsEventPayload, type AnalyticsSnapshot } from '../../services/analytics/analytics.service';
@@ -11,13 +10,6 @@ import { ConversionInput, PageViewInput } from '../../types/analytics/analytics.
 import { toAnalyticsEvent, toAnalyticsStats, toTimePoint } from '../../types/analytics/analytics.mappers';
 import { AnalyticsEvent, AnalyticsEventType, AnalyticsStats, PageStats, TimePoint } from '../../types/analytics/analytics.type';
 import { ListSize } from '../../types/list-size';
-
-/** The role check of @Authorized('ADMIN'), for subscribe functions. */
-async function requireAdmin(ctx: RequestContext): Promise<void> {
-  const user = await ctx.user();
-  if (!user) throw unauthenticated();
-  if (!isAdmin(user)) throw forbidden();
-}
 
 // Every subscriber on this instance receives the same parsed payload object: map it once for all of them.
 const events = new WeakMap<AnalyticsEventPayload, AnalyticsEvent>();

@@ -2,7 +2,7 @@ import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscr
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
 import type { RequestContext } from '../../services/context';
-import { isAdmin, signedInUser } from '../viewer';
+import { isAdmin, signedInActor } from '../viewer';
 import type { JobRecord, JobSender, QueueCounts, QuotaUsage } from '../../services/jobs/job.service';
 import { badInput } from '../../util/errors';
 import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
@@ -10,10 +10,14 @@ import { EnqueueJobInput, JOB_LIMITS, JobsArgs } from '../../types/jobs/job.inpu
 import { Job, JobQuota, QueueStats } from '../../types/jobs/job.type';
 import { ListSize } from '../../types/list-size';
 
-/** The signed-in caller: admin by its roles, and its account's address (where its email.send may go). */
+/**
+ * The caller: admin by its roles, and its account's address (where its email.send may go). An API key owns
+ * its jobs as `key:<id>` (its own quota) and has no address: with ADMIN it may mail anyone, else no one.
+ */
 async function viewer(ctx: RequestContext): Promise<JobSender> {
-  const { user } = await signedInUser(ctx);
-  return { userId: user.id, admin: isAdmin(user), email: user.email };
+  const actor = await signedInActor(ctx);
+  if (actor.kind === 'key') return { userId: `key:${actor.id}`, admin: isAdmin(actor), email: '' };
+  return { userId: actor.user.id, admin: isAdmin(actor), email: actor.user.email };
 }
 
 @Resolver(() => Job)

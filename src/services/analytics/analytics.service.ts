@@ -200,10 +200,10 @@ export class AnalyticsService {
     await this.convert({ type: ORDER_CONVERSION, valueCents: order.totalCents, visitorId: `user:${order.userId}`, experiment: '*', orderId: order.id });
   }
 
-  /** Whether a value sent with a conversion is revenue: only from an admin (a server-side reporter). */
+  /** Whether a value sent with a conversion is revenue: only from an admin (a server-side reporter, e.g. an ADMIN API key). */
   private async reportsRevenue(ctx: RequestContext): Promise<boolean> {
     if (!ctx.token) return false;
-    return Boolean((await ctx.user())?.roles.includes('ADMIN'));
+    return Boolean((await ctx.actor())?.roles.includes('ADMIN'));
   }
 
   /** The conversion script; `experiment` '' for none, '*' for every one the visitor was exposed to. Returns its code. */

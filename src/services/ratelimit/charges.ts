@@ -13,10 +13,12 @@ import { argAt, type RootField } from './root-field';
 import { capacityOf, intervalOf, type RatePolicy, type SignInPolicies } from './policy';
 import type { StoreCharge } from './store';
 
-/** Who is asking: `user:<id>` when signed in, else `ip:<addr>`. */
+/** Who is asking: `user:<id>` when signed in, `key:<id>` with an API key, else `ip:<addr>`. */
 export interface Subject {
   identity: string;
   ip: string;
+  /** The signed-in caller's own address, when a root field is a sign-in of it (`@SignInAttempt({ viewer: true })`). */
+  ownEmail?: string | null;
 }
 
 export interface Charge extends StoreCharge {
@@ -28,6 +30,8 @@ export interface Charge extends StoreCharge {
 export interface ExtraPolicies {
   address: RatePolicy | null;
   signIn: SignInPolicies | null;
+  /** Charged instead of the default and per-address policies for a request signed with an API key (not by buildCharges). */
+  apiKey?: RatePolicy | null;
 }
 
 export const digest = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);
@@ -60,9 +64,12 @@ function partitionOf(policy: RatePolicy, subject: Subject, field: RootField | nu
 /**
  * The email a sign-in field names, normalised as accounts are looked up; '' when absent or not a
  * string, which is charged like any other email, so that no shape of input is an unthrottled guess.
+ * For a field of the caller's own address, `ownEmail`; null (not charged) without a signed-in caller.
  */
-export function signInEmail(field: RootField): string {
-  const raw = field.signIn ? argAt(field.args, field.signIn.email) : undefined;
+export function signInEmail(field: RootField, ownEmail?: string | null): string | null {
+  const s = field.signIn;
+  if (s && 'viewer' in s) return ownEmail ? normalizeEmail(ownEmail) : null;
+  const raw = s ? argAt(field.args, s.email) : undefined;
   return normalizeEmail(typeof raw === 'string' ? raw : '');
 }
 
@@ -116,7 +123,8 @@ export function buildCharges(
       const p = partitionOf(policy, subject, field);
       if (p) add(policy, p, 1);
     }
-    if (field.signIn && extra.signIn) addSignIn(keys, add, extra.signIn, signInEmail(field), subject.ip);
+    const email = field.signIn && extra.signIn ? signInEmail(field, subject.ownEmail) : null;
+    if (email !== null) addSignIn(keys, add, extra.signIn!, email, subject.ip);
   }
   return [...byKey.values()];
 }

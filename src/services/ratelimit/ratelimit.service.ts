@@ -6,7 +6,9 @@
  * its points, failing open); `off` turns every policy of the instance off.
  * Identity is the signed-in user, else the client IP; every request is also
  * charged to its client IP under the per-address ceiling (RATE_LIMIT_PER_ADDRESS,
- * default 4 x the default policy), and each `login` reserves a point of the
+ * default 4 x the default policy). A request signed with an API key is charged
+ * as `key:<id>` under the key policy (RATE_LIMIT_API_KEY, default 6000/1m)
+ * instead of both. Each `login` (and changePassword) reserves a point of the
  * sign-in failure budgets, given back by {@link RateLimitService.signedIn} on
  * success (LOGIN_FAILURES_PER_PAIR / _IP / _EMAIL). Allow-listed
  * identities are never limited, block-listed ones always refused (429 with a
@@ -28,6 +30,7 @@ import { RateLimitMetrics } from './metrics';
 import type { RootField } from './root-field';
 import {
   addressPolicy,
+  apiKeyPolicy,
   defaultPolicy,
   intervalOf,
   policyHeader,
@@ -40,6 +43,7 @@ import {
 import { RateLimitStats, type OverviewData } from './stats';
 import { RedisLimiterStore, type SignInBooking } from './store';
 import { normalizeEmail } from '../sessions/user.service';
+import { isApiKey } from '../../util/crypto';
 
 export const RATE_LIMIT_REJECTED_TOPIC = 'RATE_LIMIT_REJECTED';
 /** Refused for being on RATE_LIMIT_BLOCK. */
@@ -82,7 +86,9 @@ export interface RequestInfo {
 
 export class RateLimitService {
   readonly policy: RatePolicy | null;
-  /** The per-address ceiling and the sign-in failure budgets (null when off). */
+  /** What a request signed with an API key is charged instead of the default and per-address policies (null when off). */
+  readonly keyPolicy: RatePolicy | null;
+  /** The per-address ceiling, the sign-in failure budgets and the API key policy (null when off). */
   readonly extra: ExtraPolicies;
   readonly stats: RateLimitStats;
   private readonly store: RedisLimiterStore;
@@ -104,7 +110,8 @@ export class RateLimitService {
     private readonly log: Logger,
   ) {
     this.policy = defaultPolicy(config);
-    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config) };
+    this.keyPolicy = apiKeyPolicy(config);
+    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config), apiKey: this.keyPolicy };
     this.store = new RedisLimiterStore(redis);
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimits.allow);
@@ -144,16 +151,42 @@ export class RateLimitService {
     }
   }
 
-  /** The caller's identity. A session that cannot be checked (Redis down) counts as anonymous. */
+  /**
+   * The caller's identity: `key:<id>` for a live API key, `user:<id>` for a signed-in user, else `ip:<addr>`.
+   * A session or key that cannot be checked (Redis down) counts as anonymous.
+   */
   async subjectOf(ctx: RequestContext): Promise<Subject> {
     const ip = ctx.client.ip || 'unknown';
-    let userId: string | null = null;
+    let identity = `ip:${ip}`;
     try {
-      userId = (await ctx.session())?.userId ?? null;
+      if (ctx.token && isApiKey(ctx.token)) {
+        const key = await ctx.apiKey();
+        if (key) identity = `key:${key.id}`;
+      } else {
+        const userId = (await ctx.session())?.userId;
+        if (userId) identity = `user:${userId}`;
+      }
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
     }
-    return { identity: userId ? `user:${userId}` : `ip:${ip}`, ip };
+    return { identity, ip };
+  }
+
+  /** The budget a subject spends by cost, and the extra policies charged beside it (a key has no per-address ceiling). */
+  private budgetOf(subject: Subject): { policy: RatePolicy; extra: ExtraPolicies } | null {
+    if (subject.identity.startsWith('key:') && this.keyPolicy) return { policy: this.keyPolicy, extra: { ...this.extra, address: null } };
+    return this.policy && { policy: this.policy, extra: this.extra };
+  }
+
+  /** The signed-in caller's address when a root field is a sign-in of it (changePassword); null otherwise. */
+  private async ownEmail(ctx: RequestContext, roots: readonly RootField[]): Promise<string | null> {
+    if (!this.extra.signIn || !roots.some((r) => r.signIn && 'viewer' in r.signIn)) return null;
+    try {
+      return (await ctx.user())?.email ?? null;
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      return null;
+    }
   }
 
   /**
@@ -161,20 +194,21 @@ export class RateLimitService {
    * RateLimit-Policy / RateLimit (and Retry-After) headers on `ctx.headers` either way.
    */
   async enforce(ctx: RequestContext, req: RequestInfo): Promise<void> {
-    const policy = this.policy;
-    if (!policy) return;
+    if (!this.policy) return;
     const subject = await this.subjectOf(ctx);
     if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
     if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
       return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
-    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, this.extra);
+    const { policy, extra } = this.budgetOf(subject)!;
+    subject.ownEmail = await this.ownEmail(ctx, req.roots);
+    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, extra);
     const { allowed, states } = await this.decide(charges);
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
     ctx.headers.set('RateLimit', stateHeader(states));
     const def = states.find((s) => s.policy === policy);
     if (def) this.defaults.set(ctx, def);
     if (allowed) {
-      this.reserve(ctx, req.roots);
+      this.reserve(ctx, req.roots, subject);
       for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
       this.stats.spent(subject.identity, def?.cost ?? 0);
       return;
@@ -213,13 +247,13 @@ export class RateLimitService {
    * is thrown, and a refusal here only shows in the headers and metrics.
    */
   async chargeRejected(ctx: RequestContext, bytes: number): Promise<void> {
-    const policy = this.policy;
-    if (!policy) return;
+    if (!this.policy) return;
     const points = refusedDocumentPoints(bytes);
     try {
       const subject = await this.subjectOf(ctx);
       if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
-      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, points, [], this.extra));
+      const { policy, extra } = this.budgetOf(subject)!;
+      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, points, [], extra));
       ctx.headers.set('RateLimit-Policy', policyHeader(states));
       ctx.headers.set('RateLimit', stateHeader(states));
       const def = states.find((s) => s.policy === policy);
@@ -258,13 +292,13 @@ export class RateLimitService {
   }
 
   /** Notes the sign-in attempts of an allowed request, so that their successes can give their points back. */
-  private reserve(ctx: RequestContext, roots: readonly RootField[]): void {
+  private reserve(ctx: RequestContext, roots: readonly RootField[], subject: Subject): void {
     if (!this.extra.signIn) return;
     for (const r of roots) {
-      if (!r.signIn) continue;
+      const email = r.signIn ? signInEmail(r, subject.ownEmail) : null;
+      if (email === null) continue;
       let m = this.reserved.get(ctx);
       if (!m) this.reserved.set(ctx, (m = new Map<string, number>()));
-      const email = signInEmail(r);
       m.set(email, (m.get(email) ?? 0) + 1);
     }
   }

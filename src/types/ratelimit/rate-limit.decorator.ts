@@ -76,7 +76,7 @@ export type { SignInAttemptOptions };
  * configuration (LOGIN_FAILURES_PER_*), which is why this marker carries none.
  */
 export function SignInAttempt(options: SignInAttemptOptions): MethodDecorator {
-  return Extensions({ [SIGN_IN_EXT]: { email: options.email } });
+  return Extensions({ [SIGN_IN_EXT]: { ...options } });
 }
 
 /** The sign-in marker of a root field, or null. */

@@ -21,7 +21,7 @@ const info = (p: RatePolicy, fields: string[]): RateLimitPolicyInfo => ({
   fields: fields.join(','),
 });
 
-/** The default and per-address policies, the sign-in budgets, and every @RateLimit policy found on the schema's root fields. */
+/** The default, per-address and API key policies, the sign-in budgets, and every @RateLimit policy found on the schema's root fields. */
 export function policiesInSchema(schema: GraphQLSchema, def: RatePolicy | null, extra?: ExtraPolicies): RateLimitPolicyInfo[] {
   if (!def) return [];
   const s = extra?.signIn;
@@ -36,7 +36,12 @@ export function policiesInSchema(schema: GraphQLSchema, def: RatePolicy | null, 
       }
     }
   }
-  return [info(def, []), ...(extra?.address ? [info(extra.address, [])] : []), ...[...found.values()].map((e) => info(e.policy, e.fields))];
+  return [
+    info(def, []),
+    ...(extra?.address ? [info(extra.address, [])] : []),
+    ...(extra?.apiKey ? [info(extra.apiKey, [])] : []),
+    ...[...found.values()].map((e) => info(e.policy, e.fields)),
+  ];
 }
 
 export function toOverview(data: OverviewData & { listed: string[] }, def: RatePolicy | null, schema: GraphQLSchema, extra?: ExtraPolicies): RateLimitOverview {
