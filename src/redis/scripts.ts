@@ -28,6 +28,7 @@ export const SCRIPTS = {
   outboxDeliver: 2,
   productUpsert: 5,
   rateLimit: 'n',
+  rateLimitBlockList: 1,
   recommend: 5,
   registryHeartbeat: 2,
   registryList: 2,

@@ -125,6 +125,7 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   LOGIN_FAILURES_PER_EMAIL: [{ LOGIN_FAILURES_PER_EMAIL: '100/forever' }, { LOGIN_FAILURES_PER_EMAIL: 'OFF' }, { LOGIN_FAILURES_PER_EMAIL: '-1/1d' }],
   LOGIN_KNOWN_ADDRESSES: [{ LOGIN_KNOWN_ADDRESSES: '0' }, { LOGIN_KNOWN_ADDRESSES: '1001' }, { LOGIN_KNOWN_ADDRESSES: 'ten' }],
   LOGIN_KNOWN_ADDRESS_TTL: [{ LOGIN_KNOWN_ADDRESS_TTL: '30' }, { LOGIN_KNOWN_ADDRESS_TTL: '0d' }],
+  RATE_LIMIT_POLICY_RESYNC: [{ RATE_LIMIT_POLICY_RESYNC: '5' }, { RATE_LIMIT_POLICY_RESYNC: '50ms' }, { RATE_LIMIT_POLICY_RESYNC: '2h' }],
 };
 
 describe('every contract variable', () => {
@@ -160,6 +161,7 @@ describe('defaults (nothing set)', () => {
     ['sessions.idleTtlMs', 30 * 60_000],
     ['sessions.maxAgeMs', 7 * 86_400_000],
     ['rateLimits.default', { points: 600, windowMs: 60_000 }],
+    ['rateLimits.policyResyncMs', 5000],
     ['jobs.webhookAllowedHosts', []],
     ['jobs.runInProcess', true],
     ['production', false],
