@@ -35,6 +35,12 @@ const FILES: Record<string, () => string> = {
   'graphiql.css': () => fromPackage('graphiql/graphiql.min.css'),
   'graphql-ws.js': () => fromPackage('graphql-ws/umd/graphql-ws.min.js'),
   'graphiql-init.js': () => path.join(PUBLIC_DIR, 'graphiql-init.js'),
+  // The dashboard's operator console: navigation and one file per panel.
+  'dashboard-console.js': () => path.join(PUBLIC_DIR, 'dashboard/console.js'),
+  'dashboard-console.css': () => path.join(PUBLIC_DIR, 'dashboard/console.css'),
+  'dashboard-ratelimits.js': () => path.join(PUBLIC_DIR, 'dashboard/ratelimits.js'),
+  'dashboard-jobs.js': () => path.join(PUBLIC_DIR, 'dashboard/jobs.js'),
+  'dashboard-audit.js': () => path.join(PUBLIC_DIR, 'dashboard/audit.js'),
 };
 
 const TYPES: Record<string, string> = {
