@@ -1,6 +1,6 @@
 /** Rate limits: the default policy, its extras, the per-address ceiling and sign-in throttling. */
 import { isIP } from 'node:net';
-import { ConfigError, duration, int, parseRatePolicy, str, type Env, type RatePolicySpec } from './parse';
+import { boundedDuration, ConfigError, duration, int, parseRatePolicy, str, type Env, type RatePolicySpec } from './parse';
 
 /** Failed sign-ins counted before the password is checked (docs/sessions.md "Sign-in throttling"). Off with RATE_LIMIT_DEFAULT=off. */
 export interface SignInThrottleSettings {
@@ -44,6 +44,11 @@ export interface RateLimitConfig {
    * null when RATE_LIMIT_DEFAULT is off.
    */
   readonly apiKey: RatePolicySpec | null;
+  /**
+   * RATE_LIMIT_POLICY_RESYNC: how often each instance reloads the admins' policy overrides besides
+   * following their changes over pub/sub, which heals a missed message. Default 5s (100ms to 1h).
+   */
+  readonly policyResyncMs: number;
 }
 
 function identities(env: Env, name: string): string[] {
@@ -92,6 +97,13 @@ function apiKeyBudget(env: Env, def: RatePolicySpec | null): RatePolicySpec | nu
   return def ? spec : null;
 }
 
+/** 100ms to 1h: faster reloads cost a command each, slower ones leave a missed change out longer. */
+function policyResync(env: Env): number {
+  const ms = boundedDuration(env, 'RATE_LIMIT_POLICY_RESYNC', '5s', '1h');
+  if (ms < 100) throw new ConfigError('RATE_LIMIT_POLICY_RESYNC', 'a duration from 100ms to 1h, such as 5s', str(env, 'RATE_LIMIT_POLICY_RESYNC') ?? '');
+  return ms;
+}
+
 export function readRateLimits(env: Env): RateLimitConfig {
   const def = parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m');
   const down = str(env, 'RATE_LIMIT_REDIS_DOWN') ?? 'open';
@@ -106,5 +118,6 @@ export function readRateLimits(env: Env): RateLimitConfig {
     perAddress: perAddress(env, def),
     signIn: signIn(env),
     apiKey: apiKeyBudget(env, def),
+    policyResyncMs: policyResync(env),
   };
 }

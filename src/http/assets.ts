@@ -38,6 +38,12 @@ const FILES: Record<string, () => string> = {
   // Dashboard panels in files of their own (the page's core assets are registered by the analytics module).
   'dashboard-stopped-experiments.js': () => path.join(PUBLIC_DIR, 'dashboard', 'stopped-experiments.js'),
   'dashboard-flags.js': () => path.join(PUBLIC_DIR, 'dashboard', 'flags.js'),
+  // The dashboard's operator console: navigation and one file per panel.
+  'dashboard-console.js': () => path.join(PUBLIC_DIR, 'dashboard/console.js'),
+  'dashboard-console.css': () => path.join(PUBLIC_DIR, 'dashboard/console.css'),
+  'dashboard-ratelimits.js': () => path.join(PUBLIC_DIR, 'dashboard/ratelimits.js'),
+  'dashboard-jobs.js': () => path.join(PUBLIC_DIR, 'dashboard/jobs.js'),
+  'dashboard-audit.js': () => path.join(PUBLIC_DIR, 'dashboard/audit.js'),
 };
 
 const TYPES: Record<string, string> = {

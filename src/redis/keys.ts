@@ -202,6 +202,23 @@ export class Keys {
   signInKnownAddresses(emailTag: string): string {
     return this.k('rl', `{${emailTag}}`, 'known:addresses');
   }
+  /**
+   * An identity's block by an admin (`blockClient`): a string holding the end (ms) that expires with
+   * the block, under the identity's own tag (`user:<id>`, `ip:<addr>`, `key:<id>`) so that the
+   * limiter script reads it beside that identity's budgets. `:` cannot be in a policy name, so no
+   * policy key can collide with it.
+   */
+  rateLimitBlock(identity: string): string {
+    return this.k('rl', `{${identity}}`, 'block:until');
+  }
+  /**
+   * Operator settings of the rate limits, in one low-traffic slot: `overrides` (hash: policy name ->
+   * JSON of the values in force instead of the configured ones) and `blocks` (zset: identity ->
+   * end of its block, ms), the list of the per-identity block keys for the operator views.
+   */
+  rateLimitSettings(part: 'overrides' | 'blocks'): string {
+    return this.k('rlconf', '{rl}', part);
+  }
   /** Operator statistics: low-traffic (one flush a second per instance), all under one tag so MULTI can union them. */
   rateLimitStats(...parts: string[]): string {
     return this.k('rlstats', '{rl}', ...parts);

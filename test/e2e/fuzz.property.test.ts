@@ -545,6 +545,19 @@ const enqueueFields = (data: FieldGen): Record<string, FieldGen> => ({
 });
 
 const enqueueInput = obj(enqueueFields(jobData));
+
+const jobType = fc.oneof(fc.constantFrom('email.send', 'webhook.deliver', 'order.process'), fc.stringMatching(/^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/));
+const policyName = fc.oneof(
+  fc.constantFrom('default', 'address', 'login-ip', 'checkout', 'rate-limit-status', 'blocklist'),
+  fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+);
+// Rate limits are off on the fuzzed gateway: a block is stored but refuses nothing, so the health checks still pass.
+const identity = fc.oneof(
+  fc.constantFrom('ip:192.0.2.1', 'ip:::ffff:192.0.2.1', 'ip:2001:db8::1', 'user:fz-user', 'key:fz-key'),
+  fc.stringMatching(/^(user|key):[A-Za-z0-9_-]{1,64}$/),
+  fc.ipV4().map((ip) => `ip:${ip}`),
+  fc.ipV6().map((ip) => `ip:${ip}`),
+);
 const smallEnqueueInput = obj(enqueueFields({ valid: smallJobData, bad: jobData.bad }));
 
 /** 1 to 100 small jobs, sometimes with one large one among them. */
@@ -655,6 +668,34 @@ function specs(): MutationSpec[] {
     },
     { field: 'retryJob', args: [{ name: 'id', type: 'ID!', ...jobId }], select: JOB },
     { field: 'revokeApiKey', args: [{ name: 'id', type: 'ID!', ...idOf(fc.stringMatching(/^[0-9a-f]{32}$/)) }], select: '' },
+    { field: 'retryFailedJobs', args: [{ name: 'type', type: 'String', ...str(optional(jobType)) }], select: '' },
+    { field: 'purgeFailedJobs', args: [{ name: 'type', type: 'String', ...str(optional(jobType)) }], select: '' },
+    {
+      field: 'setRateLimitPolicy',
+      args: [
+        {
+          name: 'input',
+          type: 'RateLimitPolicyInput!',
+          ...obj({
+            name: str(policyName),
+            points: int(fc.integer({ min: 1, max: 1_000_000 })),
+            windowSeconds: int(fc.integer({ min: 1, max: 604_800 })),
+            burst: int(optional(fc.integer({ min: 1, max: 1_000_000 }))),
+          }),
+        },
+      ],
+      select: 'name points windowSeconds burst overridden configured { points windowSeconds burst }',
+    },
+    { field: 'resetRateLimitPolicy', args: [{ name: 'name', type: 'String!', ...str(policyName) }], select: 'name points overridden' },
+    {
+      field: 'blockClient',
+      args: [
+        { name: 'identity', type: 'String!', ...str(identity) },
+        { name: 'seconds', type: 'Int!', ...int(fc.integer({ min: 1, max: 2_592_000 })) },
+      ],
+      select: '',
+    },
+    { field: 'unblockClient', args: [{ name: 'identity', type: 'String!', ...str(identity) }], select: '' },
     { field: 'revokeOtherSessions', args: [], select: '', ownsSession: true },
     // Another user's session id among them: revoking it must not touch that user (the health check signs in as them).
     { field: 'revokeSession', args: [{ name: 'id', type: 'ID!', ...idOf(fc.constant(shared.userSessionId)) }], select: '', ownsSession: true },
@@ -901,9 +942,13 @@ const MUTATIONS = [
   'login',
   'logout',
   'register',
+  'blockClient',
+  'purgeFailedJobs',
   'removeFromCart',
   'requestPasswordReset',
   'resetPassword',
+  'resetRateLimitPolicy',
+  'retryFailedJobs',
   'retryJob',
   'revokeApiKey',
   'revokeOtherSessions',
@@ -911,10 +956,12 @@ const MUTATIONS = [
   'revokeUserSessions',
   'setCartItemQuantity',
   'setFlag',
+  'setRateLimitPolicy',
   'startGuestSession',
   'stopExperiment',
   'trackConversion',
   'trackPageView',
+  'unblockClient',
   'upsertProduct',
 ];
 

@@ -147,6 +147,7 @@ const BAD: Record<string, Array<Record<string, string>>> = {
     { RATE_LIMIT_API_KEY: '5/ever', RATE_LIMIT_DEFAULT: 'off' },
   ],
   RATE_LIMIT_ALLOW: [{ RATE_LIMIT_ALLOW: 'key:a{b}' }, { RATE_LIMIT_ALLOW: 'token:abc' }, { RATE_LIMIT_ALLOW: 'ip:not-an-address' }],
+  RATE_LIMIT_POLICY_RESYNC: [{ RATE_LIMIT_POLICY_RESYNC: '5' }, { RATE_LIMIT_POLICY_RESYNC: '50ms' }, { RATE_LIMIT_POLICY_RESYNC: '2h' }],
 };
 
 describe('every contract variable', () => {
@@ -182,6 +183,7 @@ describe('defaults (nothing set)', () => {
     ['sessions.idleTtlMs', 30 * 60_000],
     ['sessions.maxAgeMs', 7 * 86_400_000],
     ['rateLimits.default', { points: 600, windowMs: 60_000 }],
+    ['rateLimits.policyResyncMs', 5000],
     ['jobs.webhookAllowedHosts', []],
     ['jobs.runInProcess', true],
     ['production', false],

@@ -1,5 +1,7 @@
 /** GCRA semantics on a controlled clock (the memory limiter mirrors the Lua script), and the header syntax. */
 import { MemoryLimiter } from '../../src/services/ratelimit/memory';
+import { parseIdentity } from '../../src/services/ratelimit/blocks';
+import { overrideProblems } from '../../src/services/ratelimit/overrides';
 import { policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type RatePolicy } from '../../src/services/ratelimit/policy';
 import type { StoreCharge } from '../../src/services/ratelimit/store';
 
@@ -79,4 +81,41 @@ test('headers follow the IETF draft syntax', () => {
   expect(policyHeader(states)).toBe('"default";q=600;w=60, "login-ip";q=60;w=900;burst=20');
   expect(stateHeader(states)).toBe('"default";r=599;t=1, "login-ip";r=0;t=45');
   expect(retryAfterSeconds([states[1]])).toBe(45);
+});
+
+describe('identities an admin may block', () => {
+  test('are user:, ip: or key: with a strict id, written the way the gateway writes them', () => {
+    expect(parseIdentity('user:abc_DEF-123')).toBe('user:abc_DEF-123');
+    expect(parseIdentity('key:k1')).toBe('key:k1');
+    expect(parseIdentity('ip:203.0.113.9')).toBe('ip:203.0.113.9');
+    expect(parseIdentity('ip:::ffff:203.0.113.9')).toBe('ip:203.0.113.9');
+    expect(parseIdentity('ip:2001:DB8:0:0:0:0:0:1')).toBe('ip:2001:db8::1');
+    expect(parseIdentity('ip:::1')).toBe('ip:::1');
+    for (const bad of [
+      '',
+      'user:',
+      'user:a:b',
+      'user:{x}',
+      'user:a b',
+      'user:' + 'a'.repeat(65),
+      'ip:1.2.3',
+      'ip:fe80::1%eth0',
+      'ip:{1.2.3.4}',
+      'email:a@b.c',
+      'USER:abc',
+    ])
+      expect({ bad, parsed: parseIdentity(bad) }).toEqual({ bad, parsed: null });
+  });
+});
+
+describe('override values', () => {
+  test('are bounded integers', () => {
+    expect(overrideProblems({ points: 1, windowSeconds: 1, burst: 1 })).toBeNull();
+    expect(overrideProblems({ points: 1_000_000, windowSeconds: 604_800, burst: 1_000_000 })).toBeNull();
+    expect(overrideProblems({ points: 0, windowSeconds: 604_801, burst: 1.5 })).toEqual({
+      points: ['must be an integer from 1 to 1000000'],
+      windowSeconds: ['must be an integer from 1 to 604800'],
+      burst: ['must be an integer from 1 to 1000000'],
+    });
+  });
 });

@@ -7,11 +7,16 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { ResolverContext } from '../../resolvers/context';
 import { rootFields } from './operation';
+import { schemaPolicies } from '../../types/ratelimit/rate-limit.decorator';
 import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../../services/ratelimit/ratelimit.service';
 import type { SubscribeGuard } from '../../ws/server';
 
 export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<ResolverContext> {
   return {
+    // The @RateLimit policies are known from the schema: operators may list and override them.
+    async serverWillStart({ schema }) {
+      service.registerPolicies(schemaPolicies(schema));
+    },
     async requestDidStart({ contextValue: { ctx } }) {
       if (!service.enabled) return;
       // The identity needs the session (or the API key): start its check now so it overlaps parsing

@@ -1,7 +1,7 @@
 /**
- * `@Audited((args) => target)` on an admin mutation: once the resolver has succeeded, the audit
- * log gets who (the caller), what (the field name) and to what (`target` from the arguments, or
- * from the result for what the mutation creates).
+ * `@Audited((args, result) => target)` on an admin mutation: once the resolver has succeeded, the
+ * audit log gets who (the caller), what (the field name) and to what (`target` from the arguments,
+ * and the answer where it says what was done, e.g. how many jobs a bulk retry moved).
  */
 import { createMethodMiddlewareDecorator } from 'type-graphql';
 import type { ResolverContext } from '../context';

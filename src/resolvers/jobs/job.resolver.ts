@@ -1,4 +1,4 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
 import type { RequestContext } from '../../services/context';
@@ -83,6 +83,25 @@ export class JobResolver {
   @Mutation(() => Job, { description: 'Admin only: moves a FAILED job back to WAITING with a fresh set of attempts.' })
   retryJob(@Arg('id', () => ID) id: string, @Ctx() { services }: ResolverContext): Promise<Job> {
     return services.jobs.retry(id);
+  }
+
+  @Authorized('ADMIN')
+  @Audited((args, moved) => `${typeof args.type === 'string' ? args.type : 'every type'}: ${String(moved)} moved`)
+  @Mutation(() => Int, {
+    description:
+      'Admin only. Moves FAILED jobs (of one type, or all) back to WAITING with fresh attempts; returns exactly how many moved. At most 10000 per call: call again while it answers 10000.',
+  })
+  retryFailedJobs(@Arg('type', () => String, { nullable: true }) type: string | null, @Ctx() { services }: ResolverContext): Promise<number> {
+    return services.jobs.retryFailed(type);
+  }
+
+  @Authorized('ADMIN')
+  @Audited((args, deleted) => `${typeof args.type === 'string' ? args.type : 'every type'}: ${String(deleted)} deleted`)
+  @Mutation(() => Int, {
+    description: 'Admin only. Deletes FAILED jobs (of one type, or all); returns exactly how many. At most 10000 per call: call again while it answers 10000.',
+  })
+  purgeFailedJobs(@Arg('type', () => String, { nullable: true }) type: string | null, @Ctx() { services }: ResolverContext): Promise<number> {
+    return services.jobs.purgeFailed(type);
   }
 
   @Authorized()

@@ -88,6 +88,13 @@ export function signInParts(email: string, ip: string): { pair: Part; ip: Part; 
 /** The key of a policy's partition. */
 export const keyOf = (keys: Keys, policy: RatePolicy, p: Part): string => keys.rateLimit(p.tag, p.suffix ? `${policy.name}:${p.suffix}` : policy.name);
 
+/** Puts admins' overrides in force (see overrides.ts); the configured policy when there is none. */
+export interface PolicyResolver {
+  apply(policy: RatePolicy): RatePolicy;
+}
+
+const AS_CONFIGURED: PolicyResolver = { apply: (p) => p };
+
 export function buildCharges(
   keys: Keys,
   subject: Subject,
@@ -95,9 +102,12 @@ export function buildCharges(
   cost: number,
   roots: readonly RootField[],
   extra: ExtraPolicies,
+  overrides: PolicyResolver = AS_CONFIGURED,
 ): Charge[] {
   const byKey = new Map<string, Charge>();
-  const add = (policy: RatePolicy, p: Part, points: number, waiver?: StoreCharge['waiver']): void => {
+  const add = (configured: RatePolicy, p: Part, points: number, waiver?: StoreCharge['waiver']): void => {
+    // Keys are named by the policy's name, which an override keeps: a budget carries over a change of values.
+    const policy = overrides.apply(configured);
     const key = keyOf(keys, policy, p);
     const prev = byKey.get(key);
     if (prev) prev.cost += points;

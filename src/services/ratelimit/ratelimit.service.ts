@@ -15,22 +15,30 @@
  * one-hour Retry-After). While Redis is unreachable, a request with any
  * fail-closed policy (login, register) gets SERVICE_UNAVAILABLE and the rest
  * are limited by a per-instance memory limiter.
+ *
+ * Operators change the limits at run time: an admin's override of a policy's values
+ * (overrides.ts: kept in Redis, mirrored in memory on every instance, so reading it costs no
+ * round trip) and an admin's block of a client (blocks.ts: checked inside the limiter script).
  */
 import type { Config } from '../../config';
 import type { RequestContext } from '../context';
-import { AppError, ErrorCode, serviceUnavailable } from '../../util/errors';
+import { AppError, ErrorCode, badInput, invalidInput, serviceUnavailable } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { Metrics } from '../../util/metrics';
 import { isRedisUnavailable, type RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import type { GatewayPubSub } from '../../redis/pubsub';
 import { buildCharges, keyOf, signInEmail, signInParts, type Charge, type ExtraPolicies, type Subject } from './charges';
+import { BLOCK_SECONDS, MAX_BLOCKS, parseIdentity, RateLimitBlocks, type BlockEntry } from './blocks';
+import { overrideProblems, PolicyOverrides, type PolicyValues } from './overrides';
+import type { BlockCheck } from './store';
 import { MemoryLimiter } from './memory';
 import { RateLimitMetrics } from './metrics';
 import type { RootField } from './root-field';
 import {
   addressPolicy,
   apiKeyPolicy,
+  DEFAULT_POLICY,
   defaultPolicy,
   intervalOf,
   policyHeader,
@@ -40,7 +48,7 @@ import {
   type PolicyState,
   type RatePolicy,
 } from './policy';
-import { RateLimitStats, type OverviewData } from './stats';
+import { MAX_BLOCKED_SHOWN as MAX_BLOCKS_SHOWN, RateLimitStats, type OverviewData } from './stats';
 import { RedisLimiterStore, type SignInBooking } from './store';
 import { normalizeEmail } from '../sessions/user.service';
 import { isApiKey } from '../../util/crypto';
@@ -77,6 +85,13 @@ export interface RateLimitStatusView {
   unlimited: boolean;
 }
 
+/** A policy as operators see it: the values in force, and the configured ones they replace. */
+export interface PolicyView extends PolicyValues {
+  name: string;
+  overridden: boolean;
+  configured: PolicyValues;
+}
+
 export interface RequestInfo {
   cost: number;
   roots: readonly RootField[];
@@ -91,7 +106,13 @@ export class RateLimitService {
   /** The per-address ceiling, the sign-in failure budgets and the API key policy (null when off). */
   readonly extra: ExtraPolicies;
   readonly stats: RateLimitStats;
+  /** Admins' overrides of policy values, in force on every instance. */
+  readonly overrides: PolicyOverrides;
+  /** Admins' blocks of clients. */
+  readonly blocks: RateLimitBlocks;
   private readonly store: RedisLimiterStore;
+  /** Every policy of the instance by name, as configured: default, address, sign-in budgets, then the schema's ({@link registerPolicies}). */
+  private readonly known = new Map<string, RatePolicy>();
   private readonly memory = new MemoryLimiter();
   private readonly allow: ReadonlySet<string>;
   private readonly block: ReadonlySet<string>;
@@ -116,6 +137,21 @@ export class RateLimitService {
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimits.allow);
     this.block = new Set(config.rateLimits.block);
+    this.overrides = new PolicyOverrides(redis, keys, pubsub, log, config.rateLimits.policyResyncMs);
+    this.blocks = new RateLimitBlocks(redis, keys);
+    const s = this.extra.signIn;
+    this.registerPolicies([this.policy, this.extra.address, s?.pair ?? null, s?.ip ?? null, s?.email ?? null].filter((p): p is RatePolicy => p !== null));
+  }
+
+  /** Adds policies that requests may charge (the schema's @RateLimit ones, at server start); the first of a name wins. */
+  registerPolicies(policies: readonly RatePolicy[]): void {
+    if (!this.policy) return;
+    for (const p of policies) if (!this.known.has(p.name)) this.known.set(p.name, p);
+  }
+
+  /** The policy with an admin's override applied (no I/O). */
+  effective(p: RatePolicy): RatePolicy {
+    return this.overrides.apply(p);
   }
 
   get enabled(): boolean {
@@ -137,9 +173,15 @@ export class RateLimitService {
     this.timer.unref();
   }
 
+  /** Loads the admins' overrides and follows their changes (gateways only: a worker charges nothing). */
+  async followOverrides(): Promise<void> {
+    if (this.policy) await this.overrides.start();
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.overrides.stop();
     await this.flush();
   }
 
@@ -201,11 +243,12 @@ export class RateLimitService {
       return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
     const { policy, extra } = this.budgetOf(subject)!;
     subject.ownEmail = await this.ownEmail(ctx, req.roots);
-    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, extra);
-    const { allowed, states } = await this.decide(charges);
+    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, extra, this.overrides);
+    const { allowed, blockedMs, states } = await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
+    if (blockedMs > 0) return this.refuse(ctx, BLOCKLIST_POLICY, Math.ceil(blockedMs / 1000), 'This client is blocked', req, subject);
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
     ctx.headers.set('RateLimit', stateHeader(states));
-    const def = states.find((s) => s.policy === policy);
+    const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
     if (def) this.defaults.set(ctx, def);
     if (allowed) {
       this.reserve(ctx, req.roots, subject);
@@ -253,10 +296,13 @@ export class RateLimitService {
       const subject = await this.subjectOf(ctx);
       if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
       const { policy, extra } = this.budgetOf(subject)!;
-      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, points, [], extra));
+      const charges = buildCharges(this.keys, subject, policy, points, [], extra, this.overrides);
+      const { allowed, blockedMs, states } = await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
+      // Blocked: nothing charged; the document's answer is an error already.
+      if (blockedMs > 0) return;
       ctx.headers.set('RateLimit-Policy', policyHeader(states));
       ctx.headers.set('RateLimit', stateHeader(states));
-      const def = states.find((s) => s.policy === policy);
+      const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
       if (def) this.defaults.set(ctx, def);
       if (allowed) {
         this.metrics?.allowed(policy.name, points);
@@ -285,8 +331,14 @@ export class RateLimitService {
       { key: keyOf(this.keys, s.pair, parts.pair), tag: parts.pair.tag, action: 'reset', interval: 0 },
     ];
     if (this.takeReservation(ctx, normalized)) {
-      ops.push({ key: keyOf(this.keys, s.ip, parts.ip), tag: parts.ip.tag, action: 'refund', interval: intervalOf(s.ip) });
-      if (s.email) ops.push({ key: keyOf(this.keys, s.email, parts.email), tag: parts.email.tag, action: 'refund-if-unknown', interval: intervalOf(s.email) });
+      ops.push({ key: keyOf(this.keys, s.ip, parts.ip), tag: parts.ip.tag, action: 'refund', interval: intervalOf(this.effective(s.ip)) });
+      if (s.email)
+        ops.push({
+          key: keyOf(this.keys, s.email, parts.email),
+          tag: parts.email.tag,
+          action: 'refund-if-unknown',
+          interval: intervalOf(this.effective(s.email)),
+        });
     }
     await this.store.bookSignIn(ops, parts.member, s.knownAddressTtlMs, s.knownAddresses);
   }
@@ -325,17 +377,78 @@ export class RateLimitService {
     };
   }
 
-  /** Flushes this instance's counts, then reads every instance's. */
-  async overview(minutes: number, limit: number): Promise<OverviewData & { listed: string[] }> {
+  /** Flushes this instance's counts, then reads every instance's, and the admins' blocks in force. */
+  async overview(minutes: number, limit: number): Promise<OverviewData & { listed: string[]; blocks: BlockEntry[] }> {
     await this.flush();
-    const data = await this.stats.read(minutes, limit);
-    return { ...data, listed: [...this.block] };
+    const [data, blocks] = await Promise.all([this.stats.read(minutes, limit), this.blocks.list(MAX_BLOCKS_SHOWN)]);
+    return { ...data, listed: [...this.block], blocks };
   }
 
-  private async decide(charges: Charge[]): Promise<{ allowed: boolean; states: PolicyState[] }> {
+  /** Every policy of the instance with the values in force now (empty when rate limits are off). */
+  policies(): PolicyView[] {
+    return [...this.known.values()].map((p) => this.view(p));
+  }
+
+  /** Admin: puts `values` in force instead of the configured values of policy `name`, on every instance within a second. */
+  async setPolicy(name: string, values: { points: number; windowSeconds: number; burst?: number | null }): Promise<PolicyView> {
+    const base = this.knownPolicy(name);
+    const v: PolicyValues = { points: values.points, windowSeconds: values.windowSeconds, burst: values.burst ?? values.points };
+    const problems = overrideProblems(v);
+    if (problems) throw invalidInput(problems);
+    await this.overrides.set(name, v);
+    return this.view(base);
+  }
+
+  /** Admin: the configured values of policy `name` are in force again, on every instance within a second. */
+  async resetPolicy(name: string): Promise<PolicyView> {
+    const base = this.knownPolicy(name);
+    await this.overrides.reset(name);
+    return this.view(base);
+  }
+
+  /**
+   * Admin: refuses every request of `identity` (`user:<id>`, `ip:<address>`, `key:<id>`) for
+   * `seconds` (1 s to 30 days), on every instance at once. Blocking again replaces the end.
+   */
+  async blockClient(identity: string, seconds: number): Promise<BlockEntry> {
+    const id = this.identityOf(identity);
+    if (!Number.isInteger(seconds) || seconds < BLOCK_SECONDS.min || seconds > BLOCK_SECONDS.max)
+      throw invalidInput({ seconds: [`must be an integer from ${BLOCK_SECONDS.min} to ${BLOCK_SECONDS.max} (30 days)`] });
+    if (this.allow.has(id)) throw badInput(`${id} is on RATE_LIMIT_ALLOW, which no block overrides`, { identity: ['is allow-listed'] });
+    const entry = await this.blocks.block(id, seconds * 1000);
+    if (!entry) throw badInput(`${MAX_BLOCKS} clients are blocked already; unblock some first`, { identity: [`more than ${MAX_BLOCKS} blocks`] });
+    return entry;
+  }
+
+  /** Admin: lifts a block; false when `identity` was not blocked (RATE_LIMIT_BLOCK entries are configuration, not blocks). */
+  async unblockClient(identity: string): Promise<boolean> {
+    return this.blocks.unblock(this.identityOf(identity));
+  }
+
+  private identityOf(raw: string): string {
+    const id = parseIdentity(raw);
+    if (!id) throw badInput('identity must be user:<id>, ip:<address> or key:<id>', { identity: ['must be user:<id>, ip:<address> or key:<id>'] });
+    return id;
+  }
+
+  private knownPolicy(name: string): RatePolicy {
+    const p = this.known.get(name);
+    if (p) return p;
+    const names = [...this.known.keys()];
+    const why = names.length ? `must be one of ${names.join(', ')}` : 'names no policy: rate limits are off on this instance (RATE_LIMIT_DEFAULT=off)';
+    throw badInput(`Unknown rate-limit policy: name ${why}`, { name: [why] });
+  }
+
+  private view(p: RatePolicy): PolicyView {
+    const configured = { points: p.points, windowSeconds: Math.max(1, Math.ceil(p.windowMs / 1000)), burst: p.burst };
+    const o = this.overrides.get(p.name);
+    return { name: p.name, ...(o ?? configured), overridden: o !== undefined, configured };
+  }
+
+  private async decide(charges: Charge[], blocks: BlockCheck[]): Promise<{ allowed: boolean; blockedMs: number; states: PolicyState[] }> {
     let result;
     try {
-      result = await this.store.charge(charges);
+      result = await this.store.charge(charges, blocks);
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
       if (charges.some((c) => c.policy.onRedisDown === 'closed')) {
@@ -345,7 +458,11 @@ export class RateLimitService {
       this.metrics?.storeDown('memory');
       result = this.memory.charge(charges);
     }
-    return { allowed: result.allowed, states: charges.map((c, i) => ({ policy: c.policy, partition: c.partition, cost: c.cost, ...result.states[i] })) };
+    return {
+      allowed: result.allowed,
+      blockedMs: result.blockedMs,
+      states: charges.map((c, i) => ({ policy: c.policy, partition: c.partition, cost: c.cost, ...result.states[i] })),
+    };
   }
 
   /** Refuses outright (block list, subscription cap): counted, published and thrown like any refusal. */

@@ -8,7 +8,7 @@
  * @example
  * @RateLimit({ name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' })
  */
-import type { GraphQLField } from 'graphql';
+import type { GraphQLField, GraphQLSchema } from 'graphql';
 import { Extensions } from 'type-graphql';
 import { parseDuration } from '../../config';
 import type { SignInAttemptOptions } from '../../services/ratelimit/root-field';
@@ -61,6 +61,14 @@ export function RateLimit(...options: RateLimitOptions[]): MethodDecorator {
 export function policiesOf(field: GraphQLField<unknown, unknown>): RatePolicy[] {
   const out: RatePolicy[] = [];
   for (const [k, v] of Object.entries(field.extensions ?? {})) if (k.startsWith(EXT_PREFIX)) out.push(v as RatePolicy);
+  return out;
+}
+
+/** Every @RateLimit policy on the schema's root fields, in field order (a name twice: each occurrence). */
+export function schemaPolicies(schema: GraphQLSchema): RatePolicy[] {
+  const out: RatePolicy[] = [];
+  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()])
+    for (const field of Object.values(type?.getFields() ?? {})) out.push(...policiesOf(field));
   return out;
 }
 
