@@ -70,7 +70,8 @@ export class AnalyticsHistory {
   }
 
   /**
-   * The `limit` values of `dim` with the most views over the window, most first (ties by value),
+   * The `limit` values of `dim` with the most views over the window, most first (ties in reverse
+   * byte order of the value, as Redis ranks them),
    * with their unique visitors. Two round trips: one MULTI sums the days' sorted sets into a
    * scratch key, reads the top and deletes it; one pipeline counts each value's visitors.
    */
@@ -104,9 +105,7 @@ export class AnalyticsHistory {
       pipe.pfcount(...window.map((d) => k.anDayUniques(d, dim, digest)));
     }
     const counts = results(await pipe.exec());
-    return rows
-      .map((r, i) => ({ ...r, uniqueVisitors: Number(counts[i]) }))
-      .sort((a, b) => b.views - a.views || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    return rows.map((r, i) => ({ ...r, uniqueVisitors: Number(counts[i]) }));
   }
 
   /**
