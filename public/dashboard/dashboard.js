@@ -183,6 +183,44 @@
     state.stops.push(stopFn);
   }
 
+  // ---- Panels in files of their own (history.js, sources.js, devices.js, funnel.js) register
+  // here. Each one's start(api) runs once signed in and stop() at sign-out; api.query runs one
+  // query over the page's socket and resolves with its data (rejects with the first error).
+  var panels = [];
+  var panelApi = {
+    query: function (query, variables) {
+      return new Promise(function (resolve, reject) {
+        if (!state.client) return reject(new Error('Not connected'));
+        var result = null;
+        state.client.subscribe(
+          { query: query, variables: variables || {} },
+          {
+            next: function (r) {
+              result = r;
+            },
+            error: function (err) {
+              var first = Array.isArray(err) ? err[0] : err;
+              reject(new Error((first && first.message) || 'The request failed'));
+            },
+            complete: function () {
+              if (result && result.errors && result.errors.length) reject(new Error(result.errors[0].message));
+              else resolve(result ? result.data : null);
+            },
+          },
+        );
+      });
+    },
+  };
+  window.DashboardPanels = {
+    add: function (panel) {
+      panels.push(panel);
+      if (state.client) panel.start(panelApi);
+    },
+    el: el,
+    replace: replace,
+    num: num,
+  };
+
   function start(email) {
     $('login').hidden = true;
     $('dash').hidden = false;
@@ -228,10 +266,16 @@
     renderRejectionChart();
     // Local only: slides the rejection chart's minutes along; nothing is fetched.
     state.clock = setInterval(renderRejectionChart, 30000);
+    panels.forEach(function (p) {
+      p.start(panelApi);
+    });
   }
 
   function stop() {
     clearInterval(state.clock);
+    panels.forEach(function (p) {
+      if (p.stop) p.stop();
+    });
     state.stops.forEach(function (s) {
       s();
     });

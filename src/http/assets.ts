@@ -35,6 +35,11 @@ const FILES: Record<string, () => string> = {
   'graphiql.css': () => fromPackage('graphiql/graphiql.min.css'),
   'graphql-ws.js': () => fromPackage('graphql-ws/umd/graphql-ws.min.js'),
   'graphiql-init.js': () => path.join(PUBLIC_DIR, 'graphiql-init.js'),
+  // Dashboard panels, one file each: the history range and chart, sources, devices and browsers, the funnel builder.
+  'dashboard-history.js': () => path.join(PUBLIC_DIR, 'dashboard/history.js'),
+  'dashboard-sources.js': () => path.join(PUBLIC_DIR, 'dashboard/sources.js'),
+  'dashboard-devices.js': () => path.join(PUBLIC_DIR, 'dashboard/devices.js'),
+  'dashboard-funnel.js': () => path.join(PUBLIC_DIR, 'dashboard/funnel.js'),
 };
 
 const TYPES: Record<string, string> = {

@@ -104,5 +104,15 @@ export function utmValue(page: string, name: 'utm_source' | 'utm_campaign'): str
   return value || NO_VALUE;
 }
 
-/** What a value is called in a key name: 96 bits of SHA-256, base64url. */
-export const valueDigest = (value: string): string => createHash('sha256').update(value).digest('base64url').slice(0, 16);
+const digests = new Map<string, string>();
+
+/** What a value is called in a key name: 96 bits of SHA-256, base64url (remembered: the same values come back all day). */
+export function valueDigest(value: string): string {
+  let d = digests.get(value);
+  if (d === undefined) {
+    d = createHash('sha256').update(value).digest('base64url').slice(0, 16);
+    if (digests.size >= 20_000) digests.clear();
+    digests.set(value, d);
+  }
+  return d;
+}
