@@ -162,6 +162,17 @@ describe('funnel', () => {
     expect(await funnel(['/h/1', '/h/2', '/h/3'], 2)).toEqual([3, 3, 2]);
   });
 
+  test("a visitor's sequence keeps its first 200 views of the day", async () => {
+    await visit('busy', Array.from({ length: 100 }, () => '/cap/a'));
+    await visit('busy', [...Array.from({ length: 99 }, () => '/cap/a'), '/cap/b']);
+    await visit('busy', ['/cap/c', '/cap/d']);
+    await visit('calm', ['/cap/a', '/cap/b', '/cap/c', '/cap/d']);
+    // busy's 200th view was /cap/b; /cap/c and /cap/d came later and are not in its sequence.
+    expect(await funnel(['/cap/a', '/cap/b', '/cap/c', '/cap/d'], 1)).toEqual([2, 2, 1, 1]);
+    // Every view still counts everywhere else.
+    expect(ok(await t.gql('{ pageStats(page: "/cap/d") { views } }', {}, { token: admin })).pageStats.views).toBe(2);
+  });
+
   test('steps and days are bounded', async () => {
     const bad = async (steps: unknown, days?: number) => {
       const res = await t.gql(FUNNEL, { steps, days }, { token: admin });

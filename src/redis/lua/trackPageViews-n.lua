@@ -46,6 +46,7 @@ local maxValues = tonumber(ARGV[2])
 local n = tonumber(ARGV[13])
 local WIDTH = 18
 local mode = ARGV[9]
+local historyTtl = ARGV[4]
 
 -- 'ask': change nothing unless every new journey of the batch fits in the budget.
 if mode == 'ask' then
@@ -61,29 +62,72 @@ if mode == 'ask' then
   if needed > 0 and tonumber(redis.call('GET', KEYS[7]) or '0') + needed > tonumber(ARGV[10]) then return -1 end
 end
 
-local expired = {}
--- A key's lifetime is set once per call, and only when this write may have created it.
-local function lifetime(key, ttl, created)
-  if created and not expired[key] then
-    expired[key] = true
-    redis.call('EXPIRE', key, ttl)
+-- The views are first counted here, per key and member, then written once per key and member
+-- at the end: a batch touches each counter, sorted set and HyperLogLog once, however many of its
+-- views share it. Only the journeys (LPUSH) and events (PUBLISH) are written view by view.
+local hashes, hashOrder = {}, {} -- key -> { ttl, fields = { field -> count }, order }
+local zsets, zsetOrder = {}, {}
+local hlls, hllOrder = {}, {} -- key -> { ttl, ids = { id -> true }, list }
+local function add(key, ttl, member, by)
+  local h = hashes[key]
+  if not h then
+    h = { ttl = ttl, counts = {}, order = {} }
+    hashes[key] = h
+    hashOrder[#hashOrder + 1] = key
+  end
+  if not h.counts[member] then
+    h.counts[member] = 0
+    h.order[#h.order + 1] = member
+  end
+  h.counts[member] = h.counts[member] + (by or 1)
+end
+local function rank(key, ttl, member)
+  local z = zsets[key]
+  if not z then
+    z = { ttl = ttl, counts = {}, order = {} }
+    zsets[key] = z
+    zsetOrder[#zsetOrder + 1] = key
+  end
+  if not z.counts[member] then
+    z.counts[member] = 0
+    z.order[#z.order + 1] = member
+  end
+  z.counts[member] = z.counts[member] + 1
+end
+local function visitor(key, ttl, id)
+  local h = hlls[key]
+  if not h then
+    h = { ttl = ttl, ids = {}, list = {} }
+    hlls[key] = h
+    hllOrder[#hllOrder + 1] = key
+  end
+  if not h.ids[id] then
+    h.ids[id] = true
+    h.list[#h.list + 1] = id
   end
 end
-local function count(hash, field, ttl)
-  lifetime(hash, ttl, redis.call('HINCRBY', hash, field, 1) == 1)
-end
-local function visitor(hll, id, ttl)
-  lifetime(hll, ttl, redis.call('PFADD', hll, id) == 1)
-end
--- One view of `value` in a day's dimension `d` (1 page ... 6 device), capped unless placeholder or `capped` false.
-local function dimension(d, value, hll, id, capped)
-  local zset = KEYS[12 + d]
-  if capped and string.sub(value, 1, 1) ~= '(' and not redis.call('ZSCORE', zset, value) and redis.call('ZCARD', zset) >= maxValues then
-    value = '(other)'
-    hll = KEYS[18 + d]
+
+-- Whether `value` is (or, within this call, became) a member of `zset`; new members past `cap`
+-- are refused. Members of this call not yet written count against the cap.
+local known, pending = {}, {}
+local function admit(zset, value, cap)
+  local k = known[zset]
+  if not k then
+    k = {}
+    known[zset] = k
   end
-  lifetime(zset, ARGV[4], tonumber(redis.call('ZINCRBY', zset, 1, value)) == 1)
-  if id then visitor(hll, id, ARGV[4]) end
+  if k[value] then return true end
+  if redis.call('ZSCORE', zset, value) then
+    k[value] = true
+    return true
+  end
+  if cap then
+    pending[zset] = pending[zset] or redis.call('ZCARD', zset)
+    if pending[zset] >= cap then return false end
+    pending[zset] = pending[zset] + 1
+  end
+  k[value] = true
+  return true
 end
 
 local ids = {}
@@ -97,56 +141,116 @@ local function pageId(page)
   return id
 end
 
-local seqCap = tonumber(ARGV[12])
+local journeys, journeyOrder = {}, {}
+local kept = {} -- journey key -> whether this call may write it (decided once per journey)
+local sequences, sequenceOrder = {}, {} -- short visitor hash -> { page ids }
 for i = 0, n - 1 do
   local b = 14 + i * WIDTH
   if ARGV[b + 3] == '1' then
-    redis.call('HINCRBY', KEYS[1], 'bots', 1)
-    count(KEYS[8], 'bots', ARGV[4])
-    count(KEYS[9], 'bots', ARGV[4])
-    dimension(6, 'bot', nil, nil, false)
+    add(KEYS[1], nil, 'bots')
+    add(KEYS[8], historyTtl, 'bots')
+    add(KEYS[9], historyTtl, 'bots')
+    rank(KEYS[18], historyTtl, 'bot')
   else
     local id = ARGV[b + 1]
     local journey = KEYS[tonumber(ARGV[b + 5])]
-    local keep = visitorKeyAllowed(mode, journey, KEYS[7], ARGV[10], ARGV[11])
+    local keep = kept[journey]
+    if keep == nil then
+      keep = visitorKeyAllowed(mode, journey, KEYS[7], ARGV[10], ARGV[11])
+      kept[journey] = keep
+    end
     local page = ARGV[b]
     local pageUniques = KEYS[tonumber(ARGV[b + 4])]
     local dayPageUniques = KEYS[tonumber(ARGV[b + 6])]
-    if not redis.call('ZSCORE', KEYS[2], page) and redis.call('ZCARD', KEYS[2]) >= maxPages then
+    if not admit(KEYS[2], page, maxPages) then
       page = '(other)'
       pageUniques = KEYS[4]
       dayPageUniques = KEYS[19]
+      admit(KEYS[2], page, nil)
     end
-    redis.call('HINCRBY', KEYS[1], 'views', 1)
-    redis.call('ZINCRBY', KEYS[2], 1, page)
-    redis.call('PFADD', KEYS[3], id)
-    redis.call('PFADD', pageUniques, id)
-    count(KEYS[5], '*', ARGV[3])
-    redis.call('HINCRBY', KEYS[5], page, 1)
-    count(KEYS[8], '*', ARGV[4])
-    count(KEYS[9], 'views', ARGV[4])
-    visitor(KEYS[10], id, ARGV[4])
+    add(KEYS[1], nil, 'views')
+    rank(KEYS[2], nil, page)
+    visitor(KEYS[3], nil, id)
+    visitor(pageUniques, nil, id)
+    add(KEYS[5], ARGV[3], '*')
+    add(KEYS[5], ARGV[3], page)
+    add(KEYS[8], historyTtl, '*')
+    add(KEYS[9], historyTtl, 'views')
+    visitor(KEYS[10], historyTtl, id)
     -- The page is already bounded by the ranking above: no cap of its own per day.
-    dimension(1, page, dayPageUniques, id, false)
-    for d = 2, 5 do
-      dimension(d, ARGV[b + 5 + (d - 1) * 2], KEYS[tonumber(ARGV[b + 6 + (d - 1) * 2])], id, true)
+    rank(KEYS[13], historyTtl, page)
+    visitor(dayPageUniques, historyTtl, id)
+    for d = 2, 6 do
+      local value = ARGV[b + 5 + (d - 1) * 2]
+      local hll = KEYS[tonumber(ARGV[b + 6 + (d - 1) * 2])]
+      -- Placeholders ("(direct)", "(none)", ...) and devices are never capped.
+      if d < 6 and string.sub(value, 1, 1) ~= '(' and not admit(KEYS[12 + d], value, maxValues) then
+        value = '(other)'
+        hll = KEYS[18 + d]
+      end
+      rank(KEYS[12 + d], historyTtl, value)
+      visitor(hll, historyTtl, id)
     end
-    dimension(6, ARGV[b + 15], KEYS[tonumber(ARGV[b + 16])], id, false)
     if keep then
       redis.call('LPUSH', journey, ARGV[b])
-      redis.call('LTRIM', journey, 0, tonumber(ARGV[6]) - 1)
-      redis.call('EXPIRE', journey, ARGV[7])
-      local field = ARGV[b + 2]
-      local seq = redis.call('HGET', KEYS[11], field)
-      if not seq then
-        redis.call('HSET', KEYS[11], field, pageId(page))
-        lifetime(KEYS[11], ARGV[5], true)
-      elseif select(2, string.gsub(seq, ',', '')) + 1 < seqCap then
-        redis.call('HSET', KEYS[11], field, seq .. ',' .. pageId(page))
+      if not journeys[journey] then
+        journeys[journey] = true
+        journeyOrder[#journeyOrder + 1] = journey
       end
+      local field = ARGV[b + 2]
+      local seq = sequences[field]
+      if not seq then
+        seq = {}
+        sequences[field] = seq
+        sequenceOrder[#sequenceOrder + 1] = field
+      end
+      seq[#seq + 1] = pageId(page)
     end
   end
   redis.call('PUBLISH', ARGV[8], ARGV[b + 17])
 end
+
+-- Written once per key and member. A key's lifetime is set when this call may have created it
+-- (a counter or member that now equals what this call added).
+for _, key in ipairs(hashOrder) do
+  local h = hashes[key]
+  local created = false
+  for _, field in ipairs(h.order) do
+    local by = h.counts[field]
+    if redis.call('HINCRBY', key, field, by) == by then created = true end
+  end
+  if created and h.ttl then redis.call('EXPIRE', key, h.ttl) end
+end
+for _, key in ipairs(zsetOrder) do
+  local z = zsets[key]
+  local created = false
+  for _, member in ipairs(z.order) do
+    local by = z.counts[member]
+    if tonumber(redis.call('ZINCRBY', key, by, member)) == by then created = true end
+  end
+  if created and z.ttl then redis.call('EXPIRE', key, z.ttl) end
+end
+for _, key in ipairs(hllOrder) do
+  local h = hlls[key]
+  if redis.call('PFADD', key, unpack(h.list)) == 1 and h.ttl then redis.call('EXPIRE', key, h.ttl) end
+end
+for _, journey in ipairs(journeyOrder) do
+  redis.call('LTRIM', journey, 0, tonumber(ARGV[6]) - 1)
+  redis.call('EXPIRE', journey, ARGV[7])
+end
+local seqCap = tonumber(ARGV[12])
+local newSequence = false
+for _, field in ipairs(sequenceOrder) do
+  local old = redis.call('HGET', KEYS[11], field)
+  local have = old and select(2, string.gsub(old, ',', '')) + 1 or 0
+  local extra = sequences[field]
+  if have < seqCap then
+    local room = math.min(#extra, seqCap - have)
+    local more = table.concat(extra, ',', 1, room)
+    redis.call('HSET', KEYS[11], field, old and (old .. ',' .. more) or more)
+    if not old then newSequence = true end
+  end
+end
+if newSequence then redis.call('EXPIRE', KEYS[11], ARGV[5]) end
 redis.call('SET', KEYS[6], '1')
 return n
