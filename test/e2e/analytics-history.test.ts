@@ -163,7 +163,10 @@ describe('funnel', () => {
   });
 
   test("a visitor's sequence keeps its first 200 views of the day", async () => {
-    await visit('busy', Array.from({ length: 100 }, () => '/cap/a'));
+    await visit(
+      'busy',
+      Array.from({ length: 100 }, () => '/cap/a'),
+    );
     await visit('busy', [...Array.from({ length: 99 }, () => '/cap/a'), '/cap/b']);
     await visit('busy', ['/cap/c', '/cap/d']);
     await visit('calm', ['/cap/a', '/cap/b', '/cap/c', '/cap/d']);
