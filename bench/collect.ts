@@ -7,8 +7,10 @@
  *
  * against a gateway in its own process on a private redis-server (AOF on, as `npm start` runs
  * it), rate limits off, a browser's User-Agent, random pages, referrers, UTM values and visitors.
- * Prints each rate, the batch/single ratio, and Redis round trips per request seen from both
- * ends: commands the gateway's client sent, and EVALSHA calls in Redis's INFO commandstats.
+ * Prints each rate, the batch/single ratios (page views per second, and gateway CPU per view,
+ * steadier on a shared machine), and Redis round trips per request seen from both ends:
+ * commands the gateway's client sent, and EVALSHA calls in Redis's INFO commandstats (counted
+ * on requests sent one at a time, with the commands the script ran and Redis's time per view).
  *
  * Run: `npm run bench -- collect [options]` (`--help` lists them).
  */
@@ -58,6 +60,7 @@ async function serve(redisUrl: string): Promise<void> {
   };
   process.on('message', (msg: string) => {
     if (msg === 'sent') process.send!({ sent: { ...sent } });
+    if (msg === 'cpu') process.send!({ cpu: process.cpuUsage() });
     if (msg === 'stop') void app.close().then(() => process.exit(0));
   });
   process.send!({ url: app.url });
@@ -96,6 +99,7 @@ type Way = 'single' | 'batch' | 'collect';
 
 interface Measured extends Record<string, unknown> {
   pageViewsPerSec: number;
+  gatewayCpuMicrosPerView: number;
   evalshaPerRequest: number;
 }
 
@@ -119,7 +123,11 @@ async function measure(gw: ChildServer, redis: Redis, opts: Options, way: Way, l
       requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
     });
   await run(2);
+  const cpu0 = await gw.ask<NodeJS.CpuUsage>('cpu');
   const r = await run(opts.duration);
+  const cpu1 = await gw.ask<NodeJS.CpuUsage>('cpu');
+  // Gateway CPU per page view: steadier than rates on a shared machine.
+  const cpuMicros = cpu1.user - cpu0.user + (cpu1.system - cpu0.system);
   if (r.non2xx || r.errors) throw new Error(`${way}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
   // Round trips are counted on requests sent one at a time, after the timed run has drained: a timed
   // run's counters would also hold requests still in flight at its start and end.
@@ -153,12 +161,14 @@ async function measure(gw: ChildServer, redis: Redis, opts: Options, way: Way, l
     commandsSentPerRequest: round(sentTotal / N, 3),
     sent: Object.fromEntries(Object.entries(sent).map(([k, v]) => [k, round(v / N, 3)])),
     evalshaPerRequest: round((ran.evalsha ?? 0) / N, 3),
+    gatewayCpuMicrosPerView: Math.round(cpuMicros / (r.requests.total * perRequest)),
     commandsInsideScriptsPerView: round(inner / (N * perRequest), 1),
     redisMicrosPerView: round(usec / (N * perRequest), 1),
   };
   const what = way === 'single' ? 'trackPageView' : way === 'batch' ? `trackPageViews (${perRequest} a request)` : `POST /collect (${perRequest} a request)`;
   log(
-    `${what}: ${out.pageViewsPerSec} views/s (${out.requestsPerSec} requests/s), p50 ${out.latencyP50Ms} ms, p99 ${out.latencyP99Ms} ms; ` +
+    `${what}: ${out.pageViewsPerSec} views/s (${out.requestsPerSec} requests/s), p50 ${out.latencyP50Ms} ms, p99 ${out.latencyP99Ms} ms, ` +
+      `gateway CPU ${out.gatewayCpuMicrosPerView} µs per view; ` +
       `round trips per request: ${out.commandsSentPerRequest} sent ${JSON.stringify(out.sent)}, ${out.evalshaPerRequest} EVALSHA in Redis; ` +
       `per view ${out.commandsInsideScriptsPerView} commands inside the script, ${out.redisMicrosPerView} µs of Redis time`,
   );
@@ -178,10 +188,12 @@ export async function runCollectBench(opts: Options, log: (l: string) => void): 
     const collect = await measure(gw, redis, opts, 'collect', log);
     const ratio = round(batch.pageViewsPerSec / single.pageViewsPerSec, 1);
     const ratioCollect = round(collect.pageViewsPerSec / single.pageViewsPerSec, 1);
+    const cpuRatio = round(single.gatewayCpuMicrosPerView / batch.gatewayCpuMicrosPerView, 1);
     log(
-      `ratio: trackPageViews ${ratio}x, POST /collect ${ratioCollect}x the page views per second of trackPageView; Redis round trips per batch: ${batch.evalshaPerRequest}`,
+      `ratio: trackPageViews ${ratio}x, POST /collect ${ratioCollect}x the page views per second of trackPageView; ` +
+        `${cpuRatio}x less gateway CPU per view in batches; Redis round trips per batch: ${batch.evalshaPerRequest}`,
     );
-    return { single, batch, collect, ratio, ratioCollect };
+    return { single, batch, collect, ratio, ratioCollect, cpuRatio };
   } finally {
     await gw?.stop();
     redis.disconnect();
