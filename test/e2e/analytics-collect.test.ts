@@ -2,12 +2,14 @@
  * Collecting page views in batches: trackPageViews (HTTP and WebSocket) and POST /collect (the
  * sendBeacon endpoint), what each view is counted under (referrer host, UTM values, browser,
  * device; bots apart), the bounds on what callers can make Redis hold (distinct values per day,
- * visitor-key budgets, hostile values never in key names), and rate limits that count views.
+ * visitor-key budgets, hostile values never in key names), and rate limits that count views;
+ * concurrent batches on two instances.
  */
 import type Redis from 'ioredis';
 import type { Client } from 'graphql-ws';
 import { ADMIN_ENV, adminToken, registerUser, startTestApp, type GqlResult, type TestApp } from '../helpers/app';
 import { ANALYTICS, BREAKDOWN, BROWSER, ok, TRACK_VIEWS, UA } from '../helpers/analytics';
+import { twoInstances } from '../helpers/instances';
 import { rawRedis } from '../helpers/redis';
 import { collect, execute, wsClient } from '../helpers/ws';
 
@@ -344,4 +346,35 @@ describe('bounds per caller and rate limits, counted in page views', () => {
     expect(other.headers.get('ratelimit')).toMatch(/"page-view";r=99;/);
     expect(ok(await t.gql('{ pageStats(page: "/limited") { views } }', {}, { token: admin })).pageStats.views).toBe(101);
   });
+});
+
+describe('two instances, concurrent batches', () => {
+  const BUDGET = 30;
+  const two = twoInstances({ ANALYTICS_MAX_VALUES_PER_DAY: '10', ANALYTICS_MAX_PAGES: '20', ANALYTICS_VISITOR_KEYS_PER_DAY: String(BUDGET) }, { admin: true });
+
+  test('counts stay exact and every bound holds however batches interleave', async () => {
+    const { a, b, admin } = two;
+    // 40 batches of 50 at once, half through each instance: 2,000 views, 60 distinct sources, 50 pages, 200 visitors.
+    const batches = Array.from({ length: 40 }, (_, n) =>
+      views(50, (i) => ({ page: `/race/${(n * 50 + i) % 50}?utm_source=race-${(n + i) % 60}`, visitorId: `race-${(n * 7 + i) % 200}` })),
+    );
+    const answers = await Promise.all(batches.map((inputs, n) => (n % 2 ? a : b).gql(TRACK_VIEWS, { inputs }, { headers: BROWSER }).then(ok)));
+    expect(answers.every((x) => x.trackPageViews === 50)).toBe(true);
+    const read = async (dimension: string) => {
+      const rows = ok(await a.gql<{ breakdown: Row[] }>(BREAKDOWN, { dimension, days: 2, limit: 100 }, { token: admin })).breakdown;
+      return Object.fromEntries(rows.map((x) => [x.value, x]));
+    };
+    const sources = await read('UTM_SOURCE');
+    // Exactly ANALYTICS_MAX_VALUES_PER_DAY named sources, whichever won; the rest under (other); nothing lost.
+    expect(Object.keys(sources).filter((v) => v.startsWith('race-'))).toHaveLength(10);
+    expect(Object.values(sources).reduce((s, x) => s + x.views, 0)).toBe(2000);
+    const pages = await read('PAGE');
+    expect(Object.keys(pages).filter((v) => v.startsWith('/race/'))).toHaveLength(20);
+    expect(Object.values(pages).reduce((s, x) => s + x.views, 0)).toBe(2000);
+    const totals = ok(await b.gql('{ analytics { totalPageViews trackedPages } }', {}, { token: admin })).analytics;
+    expect(totals).toEqual({ totalPageViews: 2000, trackedPages: 21 });
+    // Every visitor came from one address: its budget of new journeys held across both instances.
+    const journeys = (await allKeys(a)).filter((k) => k.includes(':an:{an}:journey:')).length;
+    expect(journeys).toBe(BUDGET);
+  }, 30_000);
 });
