@@ -118,7 +118,7 @@ export class AnalyticsResolver {
   @Authorized('ADMIN')
   @ListSize({ arg: 'limit', default: BREAKDOWN_DEFAULT_LIMIT, max: BREAKDOWN_MAX_LIMIT })
   @Query(() => [BreakdownRow], {
-    description: `Admin only. Views and unique visitors per value of one dimension over the last \`days\` UTC days (today included; 1 to ANALYTICS_HISTORY, default ${DEFAULT_DAYS}), most viewed first; \`limit\` 1 to ${BREAKDOWN_MAX_LIMIT}, default ${BREAKDOWN_DEFAULT_LIMIT}.`,
+    description: `Admin only. Views and unique visitors per value of one dimension over the last \`days\` UTC days (today included; 1 to ANALYTICS_HISTORY, default ${DEFAULT_DAYS} or the whole history if shorter), most viewed first; \`limit\` 1 to ${BREAKDOWN_MAX_LIMIT}, default ${BREAKDOWN_DEFAULT_LIMIT}.`,
   })
   async breakdown(
     @Arg('dimension', () => AnalyticsDimension) dimension: AnalyticsDimension,
@@ -126,20 +126,20 @@ export class AnalyticsResolver {
     @Arg('limit', () => Int, { nullable: true }) limit: number | null | undefined,
     @Ctx() { services }: ResolverContext,
   ): Promise<BreakdownRow[]> {
-    return services.analyticsHistory.breakdown(DIMENSIONS[dimension], days ?? DEFAULT_DAYS, limit ?? BREAKDOWN_DEFAULT_LIMIT);
+    return services.analyticsHistory.breakdown(DIMENSIONS[dimension], days, limit ?? BREAKDOWN_DEFAULT_LIMIT);
   }
 
   @Authorized('ADMIN')
   @ListSize({ max: FUNNEL_MAX_STEPS })
   @Query(() => [FunnelStep], {
-    description: `Admin only. Ordered page funnel over the last \`days\` UTC days (today included; 1 to 31 and at most ANALYTICS_HISTORY, default ${DEFAULT_DAYS}): for each of 1 to ${FUNNEL_MAX_STEPS} steps, the visitors who viewed it after viewing every earlier step, in that order (docs/analytics.md, "Funnels").`,
+    description: `Admin only. Ordered page funnel over the last \`days\` UTC days (today included; 1 to 31 and at most ANALYTICS_HISTORY, default ${DEFAULT_DAYS} or the whole history if shorter): for each of 1 to ${FUNNEL_MAX_STEPS} steps, the visitors who viewed it after viewing every earlier step, in that order (docs/analytics.md, "Funnels").`,
   })
   funnel(
     @Arg('steps', () => [String]) steps: string[],
     @Arg('days', () => Int, { nullable: true }) days: number | null | undefined,
     @Ctx() { services }: ResolverContext,
   ): Promise<FunnelStep[]> {
-    return services.analyticsHistory.funnel(steps, days ?? DEFAULT_DAYS);
+    return services.analyticsHistory.funnel(steps, days);
   }
 
   @ListSize({ arg: 'limit', default: 10, max: 100 })

@@ -75,8 +75,8 @@ export class AnalyticsHistory {
    * with their unique visitors. Two round trips: one MULTI sums the days' sorted sets into a
    * scratch key, reads the top and deletes it; one pipeline counts each value's visitors.
    */
-  async breakdown(dim: AnalyticsDim, days = DEFAULT_DAYS, limit = BREAKDOWN_DEFAULT_LIMIT): Promise<BreakdownRecord[]> {
-    const window = this.window(days, this.maxDays);
+  async breakdown(dim: AnalyticsDim, days?: number | null, limit = BREAKDOWN_DEFAULT_LIMIT): Promise<BreakdownRecord[]> {
+    const window = this.window(days ?? Math.min(DEFAULT_DAYS, this.maxDays), this.maxDays);
     if (!Number.isInteger(limit) || limit < 1 || limit > BREAKDOWN_MAX_LIMIT)
       throw badInput(`limit must be from 1 to ${BREAKDOWN_MAX_LIMIT}`, { limit: [`must be from 1 to ${BREAKDOWN_MAX_LIMIT}`] });
     const k = this.keys;
@@ -121,7 +121,7 @@ export class AnalyticsHistory {
    * matched as tracked: query string and fragment dropped; a page counted as "(other)" past
    * ANALYTICS_MAX_PAGES matches no step.
    */
-  async funnel(rawSteps: readonly string[], days = DEFAULT_DAYS): Promise<FunnelStepRecord[]> {
+  async funnel(rawSteps: readonly string[], days?: number | null): Promise<FunnelStepRecord[]> {
     if (rawSteps.length < 1 || rawSteps.length > FUNNEL_MAX_STEPS)
       throw badInput(`steps must hold 1 to ${FUNNEL_MAX_STEPS} pages`, { steps: [`must hold 1 to ${FUNNEL_MAX_STEPS} pages`] });
     const steps = rawSteps.map((s, i) => {
@@ -129,7 +129,7 @@ export class AnalyticsHistory {
         throw badInput(`steps[${i}] must be a path starting with "/"`, { [`steps[${i}]`]: ['must be a path starting with "/" and without spaces'] });
       return normalizePage(s);
     });
-    const window = this.window(days, this.maxFunnelDays);
+    const window = this.window(days ?? Math.min(DEFAULT_DAYS, this.maxFunnelDays), this.maxFunnelDays);
     const ids = await this.redis.hmget(this.keys.anPageIds(), ...steps);
     // A step never tracked (or only counted under "(other)") stops every visitor there.
     const wanted = ids.map((id, i) => (id !== null && steps[i] !== OTHER ? id : null));
