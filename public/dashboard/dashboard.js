@@ -186,6 +186,43 @@
     state.stops.push(stopFn);
   }
 
+  // ---- Panels in files of their own register here: scripts loaded before this one push onto
+  // window.DashboardPanels (stopped-experiments.js, flags.js), those loaded after call
+  // DashboardPanels.add (history.js, sources.js, devices.js, funnel.js). Each one's start(api) runs
+  // once signed in, stats(snapshot) at each live snapshot, and stop() at sign-out; api.query runs
+  // one query over the page's socket and resolves with its data (rejects with the first error).
+  var panelApi = {
+    query: function (query, variables) {
+      return new Promise(function (resolve, reject) {
+        if (!state.client) return reject(new Error('Not connected'));
+        var result = null;
+        state.client.subscribe(
+          { query: query, variables: variables || {} },
+          {
+            next: function (r) {
+              result = r;
+            },
+            error: function (err) {
+              var first = Array.isArray(err) ? err[0] : err;
+              reject(new Error((first && first.message) || 'The request failed'));
+            },
+            complete: function () {
+              if (result && result.errors && result.errors.length) reject(new Error(result.errors[0].message));
+              else resolve(result ? result.data : null);
+            },
+          },
+        );
+      });
+    },
+  };
+  panels.add = function (panel) {
+    panels.push(panel);
+    if (state.client && panel.start) panel.start(panelApi);
+  };
+  panels.el = el;
+  panels.replace = replace;
+  panels.num = num;
+
   function start(email) {
     $('login').hidden = true;
     $('dash').hidden = false;
@@ -231,9 +268,17 @@
     renderRejectionChart();
     // Local only: slides the rejection chart's minutes along; nothing is fetched.
     state.clock = setInterval(renderRejectionChart, 30000);
-    var api = { listen: listen, post: post, el: el, replace: replace, num: num, money: money, pct: pct, pValue: pValue, unavailable: unavailable };
+    panelApi.listen = listen;
+    panelApi.post = post;
+    panelApi.el = el;
+    panelApi.replace = replace;
+    panelApi.num = num;
+    panelApi.money = money;
+    panelApi.pct = pct;
+    panelApi.pValue = pValue;
+    panelApi.unavailable = unavailable;
     panels.forEach(function (p) {
-      if (p.start) p.start(api);
+      if (p.start) p.start(panelApi);
     });
   }
 

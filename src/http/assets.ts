@@ -44,6 +44,11 @@ const FILES: Record<string, () => string> = {
   'dashboard-ratelimits.js': () => path.join(PUBLIC_DIR, 'dashboard/ratelimits.js'),
   'dashboard-jobs.js': () => path.join(PUBLIC_DIR, 'dashboard/jobs.js'),
   'dashboard-audit.js': () => path.join(PUBLIC_DIR, 'dashboard/audit.js'),
+  // Dashboard panels, one file each: the history range and chart, sources, devices and browsers, the funnel builder.
+  'dashboard-history.js': () => path.join(PUBLIC_DIR, 'dashboard/history.js'),
+  'dashboard-sources.js': () => path.join(PUBLIC_DIR, 'dashboard/sources.js'),
+  'dashboard-devices.js': () => path.join(PUBLIC_DIR, 'dashboard/devices.js'),
+  'dashboard-funnel.js': () => path.join(PUBLIC_DIR, 'dashboard/funnel.js'),
 };
 
 const TYPES: Record<string, string> = {

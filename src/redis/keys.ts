@@ -3,6 +3,9 @@
  * Keys that a script or transaction touches together share a Cluster hash tag
  * (the `{...}` part), so they land in one slot.
  */
+/** The dimensions of the daily rollups: page, referrer host, UTM source, UTM campaign, browser, device class. */
+export type AnalyticsDim = 'page' | 'ref' | 'src' | 'cmp' | 'br' | 'dev';
+
 export class Keys {
   constructor(readonly prefix: string) {}
 
@@ -129,6 +132,33 @@ export class Keys {
   /** Random salt of the anonymous visitor hash, created once per deployment. */
   anSalt(): string {
     return this.k('an', '{an}', 'salt');
+  }
+  /** Hash per hour (epoch hour): `*` human page views, `bots` bot page views. Kept ANALYTICS_HISTORY. */
+  anHour(epochHour: number): string {
+    return this.k('an', '{an}', 'hour', String(epochHour));
+  }
+  /**
+   * Per UTC day (epoch day): `tot` hash (views, bots), `uv` HyperLogLog of the day's visitors,
+   * `seq` hash short visitor hash -> the page ids it viewed that day, in order (funnels).
+   */
+  anDay(epochDay: number, part: 'tot' | 'uv' | 'seq'): string {
+    return this.k('an', '{an}', 'day', String(epochDay), part);
+  }
+  /** Zset value -> views of one dimension on one UTC day. */
+  anDayValues(epochDay: number, dim: AnalyticsDim): string {
+    return this.k('an', '{an}', 'day', String(epochDay), 'v', dim);
+  }
+  /** HyperLogLog of one value's visitors on one UTC day; `valueHash` is a digest of the value, never the value. */
+  anDayUniques(epochDay: number, dim: AnalyticsDim, valueHash: string): string {
+    return this.k('an', '{an}', 'day', String(epochDay), 'uv', dim, valueHash);
+  }
+  /** Hash page -> a small id (field `#`: the last id given), so funnel sequences hold ids, not paths. */
+  anPageIds(): string {
+    return this.k('an', '{an}', 'page-ids');
+  }
+  /** A scratch key a read creates and deletes inside one MULTI (`id` random). */
+  anScratch(id: string): string {
+    return this.k('an', '{an}', 'scratch', id);
   }
   /** Zset experiment key -> creation time. */
   experiments(): string {

@@ -48,7 +48,7 @@ export const SCRIPTS = {
   signInSucceeded: 'n',
   stopExperiment: 2,
   trackConversion: 11,
-  trackPageView: 9,
+  trackPageViews: 'n',
 } as const satisfies Record<string, number | 'n'>;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -8,6 +8,7 @@ import type { GatewayPubSub } from '../redis/pubsub';
 import type { AnalyticsService } from './analytics/analytics.service';
 import type { AuditService } from './audit/audit.service';
 import type { ExperimentService } from './analytics/experiment.service';
+import type { AnalyticsHistory } from './analytics/history.service';
 import type { LiveStatsService } from './analytics/live-stats.service';
 import type { VisitorBudget } from './analytics/visitor-budget';
 import type { VisitorService } from './analytics/visitor.service';
@@ -68,6 +69,7 @@ export interface AnalyticsServices {
   visitorBudget: VisitorBudget;
   experiments: ExperimentService;
   analytics: AnalyticsService;
+  analyticsHistory: AnalyticsHistory;
   liveStats: LiveStatsService;
 }
 

@@ -573,6 +573,18 @@ const enqueueBatch = list(
   fc.constant({ type: 'email.send', data: { to: 'a@example.com', subject: 's', body: 'b' } }),
 );
 
+/** A page view: any path with a query and fragment (UTM values among them), any referrer. */
+const pageViewInput = obj({
+  page: str(
+    fc.webUrl({ withQueryParameters: true, withFragments: true }).map((u) => {
+      const url = new URL(u);
+      return url.pathname + url.search + url.hash;
+    }),
+  ),
+  referrer: str(optional(fc.webUrl({ withQueryParameters: true, withFragments: true }))),
+  visitorId: str(optional(visitorId)),
+});
+
 function specs(): MutationSpec[] {
   const jobId = idOf(fc.constantFrom(...seededJobIds));
   return [
@@ -746,24 +758,10 @@ function specs(): MutationSpec[] {
       ],
       select: '',
     },
+    { field: 'trackPageView', args: [{ name: 'input', type: 'PageViewInput!', ...pageViewInput }], select: '' },
     {
-      field: 'trackPageView',
-      args: [
-        {
-          name: 'input',
-          type: 'PageViewInput!',
-          ...obj({
-            page: str(
-              fc.webUrl({ withQueryParameters: true, withFragments: true }).map((u) => {
-                const url = new URL(u);
-                return url.pathname + url.search + url.hash;
-              }),
-            ),
-            referrer: str(optional(fc.webUrl({ withQueryParameters: true, withFragments: true }))),
-            visitorId: str(optional(visitorId)),
-          }),
-        },
-      ],
+      field: 'trackPageViews',
+      args: [{ name: 'inputs', type: '[PageViewInput!]!', ...list(pageViewInput, fc.array(pageViewInput.valid, { minLength: 1, maxLength: 100 })) }],
       select: '',
     },
     {
@@ -961,6 +959,7 @@ const MUTATIONS = [
   'stopExperiment',
   'trackConversion',
   'trackPageView',
+  'trackPageViews',
   'unblockClient',
   'upsertProduct',
 ];
@@ -1169,6 +1168,29 @@ describe('the raw request', () => {
     await assertHealthy();
   });
 
+  test('random POST /collect bodies, content types and headers: what was recorded, or a 4xx with errors; never 5xx', async () => {
+    const batch = list(pageViewInput, fc.array(pageViewInput.valid, { minLength: 1, maxLength: 100 }));
+    const inputs = fc.oneof(batch.valid, batch.bad);
+    const body: fc.Arbitrary<string | Uint8Array> = fc.oneof(
+      { weight: 4, arbitrary: inputs.map((xs) => toJson({ inputs: xs })) },
+      { weight: 2, arbitrary: inputs.map(toJson) },
+      { weight: 2, arbitrary: rawBody },
+    );
+    await fc.assert(
+      fc.asyncProperty(body, contentType, extraHeaders, async (b, type, headers) => {
+        const h: Record<string, string> = { ...headers };
+        if (type !== undefined) h['content-type'] = type;
+        const payload = type === undefined && typeof b === 'string' ? new TextEncoder().encode(b) : b;
+        const a = await send('POST', '/collect', h, payload);
+        if (a.status === 431) return;
+        const sound = a.status === 200 ? /^\{"recorded":\d+\}$/.test(a.text) : a.status < 500 && a.text.includes('"errors"');
+        if (!sound) throw new Error(`POST /collect: HTTP ${a.status}\n${cut(a.text)}`);
+      }),
+      { ...FC_PARAMS, numRuns: RUNS * 2 },
+    );
+    await assertHealthy();
+  });
+
   test('random GET requests: a JSON GraphQL answer, never 5xx', async () => {
     const params = fc.record(
       {
@@ -1202,6 +1224,7 @@ describe('the raw request', () => {
         '/readyz',
         '/metrics',
         '/dashboard',
+        '/collect',
         '/',
         '/assets/',
         '/assets/../package.json',

@@ -111,6 +111,8 @@ const BAD: Record<string, Array<Record<string, string>>> = {
     { ANALYTICS_VISITOR_KEYS_PER_DAY: '1e3' },
     { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' },
   ],
+  ANALYTICS_HISTORY: [{ ANALYTICS_HISTORY: '90' }, { ANALYTICS_HISTORY: '12h' }, { ANALYTICS_HISTORY: '36h' }, { ANALYTICS_HISTORY: '367d' }],
+  ANALYTICS_MAX_VALUES_PER_DAY: [{ ANALYTICS_MAX_VALUES_PER_DAY: '9' }, { ANALYTICS_MAX_VALUES_PER_DAY: '100001' }, { ANALYTICS_MAX_VALUES_PER_DAY: 'all' }],
   EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
   SAMPLE_CATALOG: [{ SAMPLE_CATALOG: 'yes' }, { SAMPLE_CATALOG: 'off' }],
   FLAGS_MAX: [{ FLAGS_MAX: '0' }, { FLAGS_MAX: '10001' }, { FLAGS_MAX: '1e3' }, { FLAGS_MAX: 'many' }],
@@ -195,6 +197,8 @@ describe('defaults (nothing set)', () => {
     ['analytics.visitorKeysPerDay', 1000],
     ['analytics.experimentVisitorTtlMs', 30 * 86_400_000],
     ['flags', { max: 200, resyncMs: 30_000 }],
+    ['analytics.historyDays', 90],
+    ['analytics.maxValuesPerDay', 1000],
     ['commerce.guestCartGraceMs', 10 * 60_000],
     ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
     ['sessions.passwordReset', { ttlMs: 30 * 60_000, perUser: 3, url: null }],
@@ -238,6 +242,13 @@ describe('defaults (nothing set)', () => {
 });
 
 describe('good values are taken', () => {
+  test('analytics history and values per day', () => {
+    const c = loadConfig({ ANALYTICS_HISTORY: '30d', ANALYTICS_MAX_VALUES_PER_DAY: '50' });
+    expect([c.analytics.historyDays, c.analytics.maxValuesPerDay]).toEqual([30, 50]);
+    expect(loadConfig({ ANALYTICS_HISTORY: '24h' }).analytics.historyDays).toBe(1);
+    expect(loadConfig({ ANALYTICS_HISTORY: '366d' }).analytics.historyDays).toBe(366);
+  });
+
   test('HTTP, prefix, admin, logging', () => {
     const c = loadConfig({
       PORT: '8080',

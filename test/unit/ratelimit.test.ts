@@ -1,9 +1,12 @@
-/** GCRA semantics on a controlled clock (the memory limiter mirrors the Lua script), and the header syntax. */
+/** GCRA semantics on a controlled clock (the memory limiter mirrors the Lua script), the header syntax, and what a batch is charged. */
 import { MemoryLimiter } from '../../src/services/ratelimit/memory';
 import { parseIdentity } from '../../src/services/ratelimit/blocks';
 import { overrideProblems } from '../../src/services/ratelimit/overrides';
 import { policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type RatePolicy } from '../../src/services/ratelimit/policy';
 import type { StoreCharge } from '../../src/services/ratelimit/store';
+import { buildCharges } from '../../src/services/ratelimit/charges';
+import type { RootField } from '../../src/services/ratelimit/root-field';
+import { Keys } from '../../src/redis/keys';
 
 const policy = (points: number, windowMs: number, burst = points, oversize = false): RatePolicy => ({
   name: 'p',
@@ -118,4 +121,24 @@ describe('override values', () => {
       burst: ['must be an integer from 1 to 1000000'],
     });
   });
+});
+
+test('a per-operation policy is charged one point per occurrence, one per item for a field taking a batch of inputs', () => {
+  const pageView: RatePolicy = { ...policy(120, 60_000, 100), name: 'page-view' };
+  const field = (name: string, args: Record<string, unknown> | null): RootField => ({ name, policies: [pageView], signIn: null, args });
+  const subject = { identity: 'ip:203.0.113.1', ip: '203.0.113.1' };
+  const charged = (roots: RootField[]) =>
+    buildCharges(new Keys('gw'), subject, policy(600, 60_000), 1, roots, { address: null, signIn: null }).find((c) => c.policy === pageView)?.cost;
+  expect(charged([field('trackPageView', { input: { page: '/' } })])).toBe(1);
+  expect(charged([field('trackPageViews', { inputs: Array.from({ length: 100 }, () => ({ page: '/' })) })])).toBe(100);
+  // Aliases: each occurrence pays; an empty batch still costs its occurrence.
+  expect(
+    charged([
+      field('trackPageViews', { inputs: new Array(30).fill({ page: '/' }) }),
+      field('trackPageView', { input: {} }),
+      field('trackPageViews', { inputs: [] }),
+    ]),
+  ).toBe(32);
+  // Arguments that could not be coerced: one point, execution refuses the operation anyway.
+  expect(charged([field('trackPageViews', null)])).toBe(1);
 });

@@ -2,14 +2,15 @@
  * Turns one request into the charges it must pay: the default policy (the
  * operation's cost, by identity), the per-address policy (the same cost, by
  * client address, whatever the identity), each per-operation policy of each
- * root field occurrence (one point each, by its partition), and for each
+ * root field occurrence (one point each, one per item for a batch field taking
+ * `inputs`, by its partition), and for each
  * sign-in field occurrence one point of each sign-in failure budget. Charges
  * of the same policy and partition are summed into one key.
  */
 import { createHash } from 'node:crypto';
 import type { Keys } from '../../redis/keys';
 import { normalizeEmail } from '../sessions/user.service';
-import { argAt, type RootField } from './root-field';
+import { argAt, itemsCharged, type RootField } from './root-field';
 import { capacityOf, intervalOf, type RatePolicy, type SignInPolicies } from './policy';
 import type { StoreCharge } from './store';
 
@@ -131,7 +132,7 @@ export function buildCharges(
   for (const field of roots) {
     for (const policy of field.policies) {
       const p = partitionOf(policy, subject, field);
-      if (p) add(policy, p, 1);
+      if (p) add(policy, p, itemsCharged(field));
     }
     const email = field.signIn && extra.signIn ? signInEmail(field, subject.ownEmail) : null;
     if (email !== null) addSignIn(keys, add, extra.signIn!, email, subject.ip);

@@ -26,3 +26,12 @@ export function argAt(args: Record<string, unknown> | null, path: string): unkno
   }
   return cur;
 }
+
+/**
+ * Points a root field occurrence costs each of its per-operation policies: one, or for a field
+ * taking a batch (`inputs: [...]`, as trackPageViews does) one per item, as the cost estimate counts it.
+ */
+export function itemsCharged(field: RootField): number {
+  const inputs = field.args?.inputs;
+  return Array.isArray(inputs) ? Math.max(1, inputs.length) : 1;
+}

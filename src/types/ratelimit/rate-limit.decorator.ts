@@ -3,7 +3,8 @@
  * stored as a field extension, so the rate-limit plugin finds it on the
  * operation's root fields before anything executes. Several policies may be
  * given at once or by stacking the decorator; each occurrence of the field in
- * an operation (aliases included) charges each policy one point.
+ * an operation (aliases included) charges each policy one point, or, for a field
+ * taking a batch (`inputs: [...]`), one point per item.
  *
  * @example
  * @RateLimit({ name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' })
