@@ -106,8 +106,8 @@ async function memoryPerClient(redis: Redis): Promise<Record<string, number>> {
       Array.from({ length: 500 }, (_, j) => {
         const ip = `10.${(i + j) >> 16}.${((i + j) >> 8) & 255}.${(i + j) & 255}`;
         // 600/1m: 100 ms per point; 100 points charged, as a client with 100 requests in the window (key lives 10 s).
-        // The last two values: no waiver (see rateLimit-n.lua).
-        return runScript(redis, 'rateLimit', [keys.rateLimit(`ip:${ip}`, 'default')], ['charge', 100, 100, 60_000, '1', 0, '']);
+        // No block key to check; the last two values: no waiver (see rateLimit-n.lua).
+        return runScript(redis, 'rateLimit', [keys.rateLimit(`ip:${ip}`, 'default')], ['charge', 0, 100, 100, 60_000, '1', 0, '']);
       }),
     );
   }

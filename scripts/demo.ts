@@ -18,6 +18,17 @@ const BASE = (env.GATEWAY_URL ?? 'http://127.0.0.1:4000').replace(/\/$/, '');
 const SECONDS = Math.min(3600, Math.max(5, Number(env.DEMO_SECONDS ?? 120) || 120));
 const RATE = Math.min(500, Math.max(1, Number(env.DEMO_RATE ?? 8) || 8));
 const UA = 'gateway-demo/1.0';
+/** Visitors' browsers: page views from anything else (this script's own User-Agent) count as bots. */
+const BROWSERS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Safari/605.1.15',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0',
+  'Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+];
 
 const PRODUCTS = [
   { id: 'espresso-beans', name: 'Espresso beans 1 kg', priceCents: 2490 },
@@ -39,10 +50,10 @@ class RateLimited extends Error {
   }
 }
 
-async function gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+async function gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, token?: string, userAgent = UA): Promise<T> {
   await tokens.take();
   stats.requests++;
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': UA };
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': userAgent };
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(`${BASE}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
   if (res.status === 429) {
@@ -111,10 +122,13 @@ async function setUp(): Promise<{ admin?: string; shoppers: string[] }> {
 async function visit(shoppers: string[], admin?: string): Promise<void> {
   const visitorId = `demo-${id()}`;
   const product = pick(PRODUCTS);
+  const browser = pick(BROWSERS);
   let referrer: string | undefined = pick(['https://www.example.com/search?q=coffee', 'https://news.example.org/', undefined, undefined]);
+  const campaign = pick(['?utm_source=newsletter&utm_campaign=spring-beans', '?utm_source=social&utm_campaign=grinder-launch', '', '', '']);
   const view = async (page: string) => {
-    // Like a web app's analytics call: fire and forget; a refused one does not end the visit.
-    const ok = await gql('mutation V($i: PageViewInput!) { trackPageView(input: $i) }', { i: { page, visitorId, ...(referrer ? { referrer } : {}) } }).then(
+    // Like a web app's analytics call from the visitor's browser: fire and forget; a refused one does not end the visit.
+    const i = { page, visitorId, ...(referrer ? { referrer } : {}) };
+    const ok = await gql('mutation V($i: PageViewInput!) { trackPageView(input: $i) }', { i }, undefined, browser).then(
       () => true,
       (err: Error) => {
         if (err instanceof RateLimited) return false;
@@ -125,7 +139,7 @@ async function visit(shoppers: string[], admin?: string): Promise<void> {
     referrer = `${BASE}${page}`;
     await sleep(200 + Math.random() * 800);
   };
-  await view(pick(['/', '/', '/products', '/blog/brewing-guide']));
+  await view(pick(['/', '/', '/products', '/blog/brewing-guide']) + campaign);
   if (!chance(0.7)) return;
   await view('/products');
   await view(`/products/${product.id}`);

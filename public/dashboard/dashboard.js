@@ -1,15 +1,17 @@
 // The live dashboard: signs in with the login mutation, then listens over one
 // graphql-ws connection. Everything after the first paint arrives through
 // subscriptions (liveStats, analyticsEvents, queueStatsUpdated, rateLimitRejected);
-// nothing polls. Panels whose subscription the server refuses say so.
+// nothing polls. Panels whose subscription the server refuses say so. Panels in files of
+// their own push { start(api), stats(snapshot), stop() } onto window.DashboardPanels.
 (function () {
   'use strict';
 
   var STATS =
     'at totalPageViews totalConversions totalRevenueCents uniqueVisitors trackedPages ' +
     'topPages(limit: 10) { page views uniqueVisitors } conversionsByType { type conversions revenueCents } viewsPerMinute { at count } ' +
-    'experiments { key control totalExposures unattributedConversions sampleRatioMismatch sampleRatioPValue warnings ' +
-    'variants { name weight exposures conversions conversionRate upliftVsControl pValue chanceToBeatControl significant revenueCents } }';
+    'experiments { key control status winner stoppedAt totalExposures unattributedConversions sampleRatioMismatch sampleRatioPValue warnings ' +
+    'variants { name weight exposures conversions conversionRate upliftVsControl pValue chanceToBeatControl significant revenueCents ' +
+    'revenuePerVisitor revenuePValue revenueSignificant } }';
   var QUERIES = {
     initial: 'query DashboardInitial { analytics { ' + STATS + ' } }',
     live: 'subscription DashboardLive { liveStats { ' + STATS + ' } }',
@@ -21,6 +23,7 @@
   var MAX_REJECTIONS = 6;
 
   var state = { token: null, client: null, stops: [], charts: {}, rejections: [], rejectionMinutes: {}, rejectionTotal: 0, eventTimes: [] };
+  var panels = (window.DashboardPanels = window.DashboardPanels || []);
 
   function $(id) {
     return document.getElementById(id);
@@ -183,6 +186,43 @@
     state.stops.push(stopFn);
   }
 
+  // ---- Panels in files of their own register here: scripts loaded before this one push onto
+  // window.DashboardPanels (stopped-experiments.js, flags.js), those loaded after call
+  // DashboardPanels.add (history.js, sources.js, devices.js, funnel.js). Each one's start(api) runs
+  // once signed in, stats(snapshot) at each live snapshot, and stop() at sign-out; api.query runs
+  // one query over the page's socket and resolves with its data (rejects with the first error).
+  var panelApi = {
+    query: function (query, variables) {
+      return new Promise(function (resolve, reject) {
+        if (!state.client) return reject(new Error('Not connected'));
+        var result = null;
+        state.client.subscribe(
+          { query: query, variables: variables || {} },
+          {
+            next: function (r) {
+              result = r;
+            },
+            error: function (err) {
+              var first = Array.isArray(err) ? err[0] : err;
+              reject(new Error((first && first.message) || 'The request failed'));
+            },
+            complete: function () {
+              if (result && result.errors && result.errors.length) reject(new Error(result.errors[0].message));
+              else resolve(result ? result.data : null);
+            },
+          },
+        );
+      });
+    },
+  };
+  panels.add = function (panel) {
+    panels.push(panel);
+    if (state.client && panel.start) panel.start(panelApi);
+  };
+  panels.el = el;
+  panels.replace = replace;
+  panels.num = num;
+
   function start(email) {
     $('login').hidden = true;
     $('dash').hidden = false;
@@ -228,14 +268,18 @@
     renderRejectionChart();
     // Local only: slides the rejection chart's minutes along; nothing is fetched.
     state.clock = setInterval(renderRejectionChart, 30000);
-    panels('start');
-  }
-
-  // ---- Panels in their own files (orders.js, ...) register in window.DashboardPanels and get this.
-  var panelApi = {
-    post: post,
+    panelApi.listen = listen;
+    panelApi.post = post;
+    panelApi.el = el;
+    panelApi.replace = replace;
+    panelApi.num = num;
+    panelApi.money = money;
+    panelApi.pct = pct;
+    panelApi.pValue = pValue;
+    panelApi.unavailable = unavailable;
+    panelApi.time = hhmmss;
     /** One operation with variables over the dashboard's socket; returns its stop function. */
-    subscribe: function (query, variables, onData, onEnd) {
+    panelApi.subscribe = function (query, variables, onData, onEnd) {
       return state.client.subscribe(
         { query: query, variables: variables },
         {
@@ -250,26 +294,17 @@
           },
         },
       );
-    },
-    el: el,
-    replace: replace,
-    money: money,
-    time: hhmmss,
-  };
-  function panels(what) {
-    (window.DashboardPanels || []).forEach(function (p) {
-      try {
-        if (what === 'start') p.start(panelApi);
-        else p.stop();
-      } catch (err) {
-        console.warn('dashboard panel ' + p.name + ': ' + err.message);
-      }
+    };
+    panels.forEach(function (p) {
+      if (p.start) p.start(panelApi);
     });
   }
 
   function stop() {
-    panels('stop');
     clearInterval(state.clock);
+    panels.forEach(function (p) {
+      if (p.stop) p.stop();
+    });
     state.stops.forEach(function (s) {
       s();
     });
@@ -315,6 +350,9 @@
     renderTopPages(s.topPages, s.trackedPages);
     renderConversions(s.conversionsByType, s.totalConversions, s.totalRevenueCents);
     renderExperiments(s.experiments);
+    panels.forEach(function (p) {
+      if (p.stats) p.stats(s);
+    });
   }
 
   function renderTopPages(pages, tracked) {
@@ -357,9 +395,13 @@
     return p < 0.001 ? '<0.001' : p.toFixed(3);
   }
 
-  function renderExperiments(list) {
-    if (!list || !list.length)
-      return replace($('experiments'), [el('p', { class: 'muted', text: 'No experiments yet. Create one with the createExperiment mutation.' })]);
+  function renderExperiments(all) {
+    // Stopped ones have a panel of their own (stopped-experiments.js).
+    var list = (all || []).filter(function (x) {
+      return x.status !== 'STOPPED';
+    });
+    if (!list.length)
+      return replace($('experiments'), [el('p', { class: 'muted', text: 'No running experiments. Create one with the createExperiment mutation.' })]);
     replace(
       $('experiments'),
       list.slice(0, 4).map(function (x) {
@@ -369,9 +411,11 @@
             el(
               'tr',
               {},
-              ['Variant', 'Split', 'Exposed', 'Converted', 'Rate', 'Uplift', 'p-value', 'P(beats control)'].map(function (h, i) {
-                return el('th', { class: i ? 'num' : '', text: h });
-              }),
+              ['Variant', 'Split', 'Exposed', 'Converted', 'Rate', 'Uplift', 'p-value', 'P(beats control)', 'Revenue / visitor', 'p (revenue)'].map(
+                function (h, i) {
+                  return el('th', { class: i ? 'num' : '', text: h });
+                },
+              ),
             ),
           ]),
           el(
@@ -388,6 +432,8 @@
                 el('td', { class: 'num' + (v.upliftVsControl < 0 ? ' neg' : ''), text: uplift }),
                 el('td', { class: 'num' + (v.significant ? ' sig' : ''), text: pValue(v.pValue) + (v.significant ? ' ✓' : '') }),
                 el('td', { class: 'num', text: v.chanceToBeatControl === null ? '–' : pct(v.chanceToBeatControl) }),
+                el('td', { class: 'num', text: money(v.revenuePerVisitor) }),
+                el('td', { class: 'num' + (v.revenueSignificant ? ' sig' : ''), text: pValue(v.revenuePValue) + (v.revenueSignificant ? ' ✓' : '') }),
               ]);
             }),
           ),

@@ -155,5 +155,5 @@
       });
   }
 
-  window.DashboardPanels = (window.DashboardPanels || []).concat([{ name: 'orders', start: start, stop: stop }]);
+  (window.DashboardPanels = window.DashboardPanels || []).push({ name: 'orders', start: start, stop: stop });
 })();

@@ -48,7 +48,7 @@ export function gatewayApolloOptions({ config, schema, log, metrics, before = []
     plugins: [
       ...before,
       ApolloServerPluginLandingPageDisabled(),
-      // No @cacheControl hints are used; Apollo's default cache-control plugin costs ~15 µs per request (README.md).
+      // No @cacheControl hints are used; Apollo's default cache-control plugin costs ~15 µs per request (docs/performance.md, "What changed, and what each was worth").
       ApolloServerPluginCacheControlDisabled(),
       ...(config.production ? [ApolloServerPluginDisableSuggestions()] : []),
       subscriptionsOverHttpPlugin(),

@@ -10,18 +10,21 @@ import { readAnalytics, type AnalyticsConfig } from './analytics';
 import { readCommerce, type CommerceConfig } from './commerce';
 import { readGraphQL, readHttp, readMetricsAccess, type GraphQLConfig, type HttpConfig, type MetricsAccess } from './http';
 import { readAudit, type AuditConfig } from './audit';
+import { readFlags, type FlagsConfig } from './flags';
 import { readEvents, readInstances, type EventsConfig, type InstancesConfig } from './instances';
 import { readJobs, type JobsConfig } from './jobs';
 import { ConfigError, str, type Env } from './parse';
 import { readRateLimits, type RateLimitConfig } from './ratelimits';
 import { readRedis, type RedisConfig } from './redis';
-import { readSessions, type SessionsConfig } from './sessions';
+import { readSessions, type PasswordResetSettings, type SessionsConfig } from './sessions';
 
 export { ConfigError, parseDuration, parseRatePolicy, type Env, type RatePolicySpec } from './parse';
+export { RESET_URL_TOKEN } from './sessions';
 export type {
   AnalyticsConfig,
   CommerceConfig,
   EventsConfig,
+  FlagsConfig,
   GraphQLConfig,
   HttpConfig,
   InstancesConfig,
@@ -29,6 +32,7 @@ export type {
   MetricsAccess,
   RateLimitConfig,
   RedisConfig,
+  PasswordResetSettings,
   SessionsConfig,
 };
 export type { QueryLimits } from './http';
@@ -49,6 +53,7 @@ export interface Config {
   readonly commerce: CommerceConfig;
   readonly jobs: JobsConfig;
   readonly analytics: AnalyticsConfig;
+  readonly flags: FlagsConfig;
   readonly instances: InstancesConfig;
   readonly events: EventsConfig;
   readonly audit: AuditConfig;
@@ -84,9 +89,10 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     redis: readRedis(env),
     sessions: readSessions(env),
     rateLimits: readRateLimits(env),
-    commerce: readCommerce(env),
+    commerce: readCommerce(env, prod),
     jobs: readJobs(env),
     analytics: readAnalytics(env),
+    flags: readFlags(env),
     instances: readInstances(env),
     events: readEvents(env),
     audit: readAudit(env),

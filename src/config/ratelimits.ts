@@ -1,6 +1,6 @@
 /** Rate limits: the default policy, its extras, the per-address ceiling and sign-in throttling. */
 import { isIP } from 'node:net';
-import { ConfigError, duration, int, parseRatePolicy, str, type Env, type RatePolicySpec } from './parse';
+import { boundedDuration, ConfigError, duration, int, parseRatePolicy, str, type Env, type RatePolicySpec } from './parse';
 
 /** Failed sign-ins counted before the password is checked (docs/sessions.md "Sign-in throttling"). Off with RATE_LIMIT_DEFAULT=off. */
 export interface SignInThrottleSettings {
@@ -23,7 +23,7 @@ export interface RateLimitConfig {
   readonly defaultBurst: number | null;
   /** RATE_LIMIT_REDIS_DOWN: the default policy while Redis is unreachable. Default `open` (per-instance memory limiter). */
   readonly defaultOnRedisDown: 'open' | 'closed';
-  /** RATE_LIMIT_ALLOW: `user:<id>` / `ip:<addr>` identities never limited. Default none. */
+  /** RATE_LIMIT_ALLOW: `user:<id>` / `key:<id>` / `ip:<addr>` identities never limited. Default none. */
   readonly allow: readonly string[];
   /** RATE_LIMIT_BLOCK: identities always refused. Default none. */
   readonly block: readonly string[];
@@ -38,6 +38,17 @@ export interface RateLimitConfig {
   readonly perAddress: RatePolicySpec | null;
   /** Sign-in throttling; see {@link SignInThrottleSettings}. */
   readonly signIn: SignInThrottleSettings;
+  /**
+   * RATE_LIMIT_API_KEY: the budget of each API key (`key:<id>`), charged instead of the default policy for a request
+   * signed with a key; the per-address ceiling does not apply to it (keys are few and made by admins). Default 6000/1m;
+   * null when RATE_LIMIT_DEFAULT is off.
+   */
+  readonly apiKey: RatePolicySpec | null;
+  /**
+   * RATE_LIMIT_POLICY_RESYNC: how often each instance reloads the admins' policy overrides besides
+   * following their changes over pub/sub, which heals a missed message. Default 5s (100ms to 1h).
+   */
+  readonly policyResyncMs: number;
 }
 
 function identities(env: Env, name: string): string[] {
@@ -46,9 +57,9 @@ function identities(env: Env, name: string): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const item of items) {
-    const m = /^(user|ip):(.+)$/.exec(item);
-    if (!m || (m[1] === 'ip' && !isIP(m[2])) || (m[1] === 'user' && !/^[A-Za-z0-9_-]{1,64}$/.test(m[2]))) {
-      throw new ConfigError(name, 'comma-separated user:<id> or ip:<address>', item);
+    const m = /^(user|key|ip):(.+)$/.exec(item);
+    if (!m || (m[1] === 'ip' && !isIP(m[2])) || (m[1] !== 'ip' && !/^[A-Za-z0-9_-]{1,64}$/.test(m[2]))) {
+      throw new ConfigError(name, 'comma-separated user:<id>, key:<id> or ip:<address>', item);
     }
   }
   return items;
@@ -80,6 +91,19 @@ function signIn(env: Env): SignInThrottleSettings {
   };
 }
 
+/** RATE_LIMIT_API_KEY, checked even while every limit is off, so that a typo is not found only when they are turned on. */
+function apiKeyBudget(env: Env, def: RatePolicySpec | null): RatePolicySpec | null {
+  const spec = failureBudget(env, 'RATE_LIMIT_API_KEY', '6000/1m', false);
+  return def ? spec : null;
+}
+
+/** 100ms to 1h: faster reloads cost a command each, slower ones leave a missed change out longer. */
+function policyResync(env: Env): number {
+  const ms = boundedDuration(env, 'RATE_LIMIT_POLICY_RESYNC', '5s', '1h');
+  if (ms < 100) throw new ConfigError('RATE_LIMIT_POLICY_RESYNC', 'a duration from 100ms to 1h, such as 5s', str(env, 'RATE_LIMIT_POLICY_RESYNC') ?? '');
+  return ms;
+}
+
 export function readRateLimits(env: Env): RateLimitConfig {
   const def = parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m');
   const down = str(env, 'RATE_LIMIT_REDIS_DOWN') ?? 'open';
@@ -93,5 +117,7 @@ export function readRateLimits(env: Env): RateLimitConfig {
     wsSubscriptions: int(env, 'RATE_LIMIT_WS_SUBSCRIPTIONS', 20, 1, 10_000),
     perAddress: perAddress(env, def),
     signIn: signIn(env),
+    apiKey: apiKeyBudget(env, def),
+    policyResyncMs: policyResync(env),
   };
 }

@@ -1,5 +1,5 @@
-/** Accounts and sessions: lifetimes, the per-user cap, the hijack check, password hashing, the first admin. */
-import { ConfigError, bool, duration, int, str, type Env } from './parse';
+/** Accounts and sessions: lifetimes, the per-user cap, the hijack check, password hashing, the first admin, password resets, API keys. */
+import { ConfigError, bool, boundedDuration, duration, int, str, type Env } from './parse';
 
 export interface SessionsConfig {
   /** SESSION_IDLE_TTL: sliding idle lifetime. Default 30m. */
@@ -14,6 +14,44 @@ export interface SessionsConfig {
   readonly scryptN: number;
   /** ADMIN_EMAIL + ADMIN_PASSWORD: an ADMIN account created at start when absent. Default none. */
   readonly admin: { readonly email: string; readonly password: string } | null;
+  /** Password reset tokens (requestPasswordReset / resetPassword). */
+  readonly passwordReset: PasswordResetSettings;
+  /** API_KEYS_MAX: API keys that may exist at once (createApiKey refuses past it). Default 100. */
+  readonly apiKeysMax: number;
+}
+
+export interface PasswordResetSettings {
+  /** PASSWORD_RESET_TTL: how long an emailed token works (at most 24h). Default 30m. */
+  readonly ttlMs: number;
+  /** PASSWORD_RESET_PER_USER: live tokens per user; a new one past it ends the oldest. Default 3. */
+  readonly perUser: number;
+  /**
+   * PASSWORD_RESET_URL: an http(s) URL with `{token}` in it, e.g. `https://shop.example.com/reset?token={token}`; the
+   * email then carries that link. Default none: the email carries the token alone.
+   */
+  readonly url: string | null;
+}
+
+/** Where the token goes in PASSWORD_RESET_URL. */
+export const RESET_URL_TOKEN = '{token}';
+
+function resetUrl(env: Env): string | null {
+  const raw = str(env, 'PASSWORD_RESET_URL');
+  if (raw === undefined) return null;
+  let ok: boolean;
+  try {
+    const u = new URL(raw.replace(RESET_URL_TOKEN, 'x'));
+    ok = (u.protocol === 'https:' || u.protocol === 'http:') && raw.split(RESET_URL_TOKEN).length === 2 && !/\s/.test(raw);
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw new ConfigError(
+      'PASSWORD_RESET_URL',
+      `an http(s) URL holding ${RESET_URL_TOKEN} once, such as https://shop.example.com/reset?token=${RESET_URL_TOKEN}`,
+      raw,
+    );
+  return raw;
 }
 
 function admin(env: Env): SessionsConfig['admin'] {
@@ -38,5 +76,11 @@ export function readSessions(env: Env): SessionsConfig {
     uaCheck: bool(env, 'SESSION_UA_CHECK', true),
     scryptN,
     admin: admin(env),
+    passwordReset: {
+      ttlMs: boundedDuration(env, 'PASSWORD_RESET_TTL', '30m', '24h'),
+      perUser: int(env, 'PASSWORD_RESET_PER_USER', 3, 1, 20),
+      url: resetUrl(env),
+    },
+    apiKeysMax: int(env, 'API_KEYS_MAX', 100, 1, 10_000),
   };
 }

@@ -35,6 +35,20 @@ const FILES: Record<string, () => string> = {
   'graphiql.css': () => fromPackage('graphiql/graphiql.min.css'),
   'graphql-ws.js': () => fromPackage('graphql-ws/umd/graphql-ws.min.js'),
   'graphiql-init.js': () => path.join(PUBLIC_DIR, 'graphiql-init.js'),
+  // Dashboard panels in files of their own (the page's core assets are registered by the analytics module).
+  'dashboard-stopped-experiments.js': () => path.join(PUBLIC_DIR, 'dashboard', 'stopped-experiments.js'),
+  'dashboard-flags.js': () => path.join(PUBLIC_DIR, 'dashboard', 'flags.js'),
+  // The dashboard's operator console: navigation and one file per panel.
+  'dashboard-console.js': () => path.join(PUBLIC_DIR, 'dashboard/console.js'),
+  'dashboard-console.css': () => path.join(PUBLIC_DIR, 'dashboard/console.css'),
+  'dashboard-ratelimits.js': () => path.join(PUBLIC_DIR, 'dashboard/ratelimits.js'),
+  'dashboard-jobs.js': () => path.join(PUBLIC_DIR, 'dashboard/jobs.js'),
+  'dashboard-audit.js': () => path.join(PUBLIC_DIR, 'dashboard/audit.js'),
+  // Dashboard panels, one file each: the history range and chart, sources, devices and browsers, the funnel builder.
+  'dashboard-history.js': () => path.join(PUBLIC_DIR, 'dashboard/history.js'),
+  'dashboard-sources.js': () => path.join(PUBLIC_DIR, 'dashboard/sources.js'),
+  'dashboard-devices.js': () => path.join(PUBLIC_DIR, 'dashboard/devices.js'),
+  'dashboard-funnel.js': () => path.join(PUBLIC_DIR, 'dashboard/funnel.js'),
   // The dashboard's Orders panel (commerce); the page and its other assets come with the analytics module.
   'dashboard-orders.js': () => path.join(PUBLIC_DIR, 'dashboard', 'orders.js'),
 };

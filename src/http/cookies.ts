@@ -3,6 +3,7 @@
  * HttpOnly, SameSite=Lax, Path=/, and over HTTPS `Secure` with the `__Host-` prefix.
  */
 import type { RequestContext } from '../services/context';
+import { isApiKey } from '../util/crypto';
 
 export const COOKIE_NAME = 'gw_session';
 export const SECURE_COOKIE_NAME = `__Host-${COOKIE_NAME}`;
@@ -24,13 +25,17 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
-/** `Authorization: Bearer <token>` wins over the cookie. Tokens in the URL are never read. */
+/**
+ * `Authorization: Bearer <token>` wins over the cookie. Tokens in the URL are never read. An API key
+ * (`gwk_...`) counts only in the header: a cookie holding one is ignored (no browser is given a key).
+ */
 export function tokenFrom(authorization: string | undefined, cookieHeader: string | undefined): string | null {
   if (authorization) {
     const m = /^Bearer\s+([A-Za-z0-9_-]{16,128})\s*$/i.exec(authorization);
     return m ? m[1] : null;
   }
-  return readCookie(cookieHeader, SECURE_COOKIE_NAME) ?? readCookie(cookieHeader, COOKIE_NAME);
+  const cookie = readCookie(cookieHeader, SECURE_COOKIE_NAME) ?? readCookie(cookieHeader, COOKIE_NAME);
+  return cookie && !isApiKey(cookie) ? cookie : null;
 }
 
 /** The Set-Cookie value for the context's session cookie (a cleared cookie when its token is null). */

@@ -13,6 +13,7 @@ import type { Logger } from '../util/logger';
 import type { Services } from '../services/container';
 import { BodyAborted, BodyTooLarge, readBody } from './body';
 import { serializeSessionCookie, tokenFrom } from './cookies';
+import { isApiKey } from '../util/crypto';
 
 export interface GraphQLHandlerDeps {
   apollo: ApolloServer<ResolverContext>;
@@ -89,6 +90,8 @@ async function run(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerRe
   const headers = new HeaderMap();
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   const ctx = contextForRequest(req, deps.services, deps.log, requestId);
+  // A service signing with an API key has no browser: its responses never set a cookie, whatever it calls.
+  const signedWithKey = ctx.token !== null && isApiKey(ctx.token);
   const contextValue: ResolverContext = { ctx, services: deps.services };
   const result = await deps.apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
@@ -96,7 +99,7 @@ async function run(deps: GraphQLHandlerDeps, req: IncomingMessage, res: ServerRe
   });
   for (const [k, v] of result.headers) res.setHeader(k, v);
   for (const [k, v] of ctx.headers) res.setHeader(k, v);
-  const cookie = serializeSessionCookie(ctx);
+  const cookie = signedWithKey ? null : serializeSessionCookie(ctx);
   if (cookie) res.setHeader('Set-Cookie', cookie);
   res.statusCode = result.status ?? 200;
   if (result.body.kind === 'complete') {

@@ -1,9 +1,10 @@
-/** The HTTP router: /graphql (+ GraphiQL), probes, metrics, assets, and routes added by features. */
+/** The HTTP router: /graphql (+ GraphiQL), /collect, probes, metrics, assets, and routes added by features. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../util/metrics';
 import { GRAPHIQL_HTML } from './graphiql';
 import { sendPage, serveAsset } from './assets';
 import { handleGraphQL, type GraphQLHandlerDeps } from './graphql';
+import { handleCollect } from './collect';
 import { serveMetrics } from './metrics-endpoint';
 import { createCors } from './cors';
 import { OriginPolicy } from './origins';
@@ -51,6 +52,8 @@ export function createRouter(deps: RouterDeps) {
         }
         return await handleGraphQL(deps, req, res, url.search);
       }
+      // Page views from navigator.sendBeacon (POST, no headers of its own): see collect.ts.
+      if (path === '/collect') return await handleCollect(deps, req, res);
       if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'Method Not Allowed');
       if (path === '/healthz') return text(res, 200, 'ok');
       if (path === '/readyz') return (await deps.ready()) ? text(res, 200, 'ready') : text(res, 503, 'redis unavailable');

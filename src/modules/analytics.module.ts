@@ -8,6 +8,7 @@ import { publicFile, registerAsset, sendPage } from '../http/assets';
 import { AnalyticsResolver } from '../resolvers/analytics/analytics.resolver';
 import { ExperimentResolver } from '../resolvers/analytics/experiment.resolver';
 import { AnalyticsService } from '../services/analytics/analytics.service';
+import { AnalyticsHistory } from '../services/analytics/history.service';
 import { ExperimentService } from '../services/analytics/experiment.service';
 import { LiveStatsService } from '../services/analytics/live-stats.service';
 import { VisitorBudget } from '../services/analytics/visitor-budget';
@@ -33,7 +34,14 @@ export const analyticsModule: Module = {
     const analytics = new AnalyticsService(redis, keys, visitors, experiments, visitorBudget, config);
     // Revenue comes from orders, server-side, in whichever process completes them (gateway or worker).
     orders.onCompleted((order) => analytics.recordOrder(order));
-    return { visitors, visitorBudget, experiments, analytics, liveStats: new LiveStatsService(redis, keys, pubsub, analytics, log) };
+    return {
+      visitors,
+      visitorBudget,
+      experiments,
+      analytics,
+      analyticsHistory: new AnalyticsHistory(redis, keys, config),
+      liveStats: new LiveStatsService(redis, keys, pubsub, analytics, log),
+    };
   },
   resolvers: [AnalyticsResolver, ExperimentResolver],
   install({ services, hooks }) {

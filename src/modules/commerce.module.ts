@@ -11,6 +11,7 @@ import { CatalogService } from '../services/commerce/catalog.service';
 import { OrderService } from '../services/commerce/order.service';
 import { OrderUpdates } from '../services/commerce/order-updates';
 import { ProductUpdates } from '../services/commerce/product-updates';
+import { SAMPLE_CATALOG } from '../services/commerce/sample-catalog';
 import { RecommendationService } from '../services/commerce/recommendation.service';
 import type { Module } from './module';
 
@@ -28,7 +29,13 @@ export const commerceModule: Module = {
     };
   },
   resolvers: [ProductResolver, CartResolver, OrderResolver],
-  install({ services, hooks }) {
+  install({ services, config, role, log, hooks }) {
+    if (role === 'gateway' && config.commerce.sampleCatalog) {
+      hooks.onStart.push(async () => {
+        const added = await services.catalog.seedIfEmpty(SAMPLE_CATALOG);
+        if (added > 0) log.info({ products: added }, 'sample catalog added to the empty catalog (SAMPLE_CATALOG=0 turns this off)');
+      });
+    }
     services.auth.onGuestHandoff(async (guestSessionId, userId) => {
       await services.carts.mergeGuest(guestSessionId, userId);
     });

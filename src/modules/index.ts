@@ -8,6 +8,7 @@ import { analyticsModule } from './analytics.module';
 import { auditModule } from './audit.module';
 import { commerceModule } from './commerce.module';
 import { eventsModule } from './events.module';
+import { flagsModule } from './flags.module';
 import { instancesModule } from './instances.module';
 import { jobsModule } from './jobs.module';
 import type { Core, Module, ResolverClass } from './module';
@@ -21,6 +22,7 @@ export const MODULES: readonly Module[] = [
   eventsModule,
   commerceModule,
   analyticsModule,
+  flagsModule,
   jobsModule,
   instancesModule,
 ];

@@ -17,12 +17,16 @@ export function advertisedAddress(url: string): string {
 
 export const instancesModule: Module = {
   name: 'instances',
-  services: ({ config, redis, keys, log, instanceId }) => ({ instances: new InstancesService(redis, keys, config.instances, log, instanceId) }),
+  services: ({ config, redis, keys, log, instanceId }) => ({
+    instances: new InstancesService(redis, keys, { ...config.instances, eventMaxLen: config.events.streamMaxLen }, log, instanceId),
+  }),
   resolvers: [InstanceResolver],
   install({ config, role, services, hooks }) {
     hooks.onStart.push(async ({ url }) => {
-      if (role === 'gateway' && url) await services.instances.start('gateway', advertisedAddress(url));
-      if (role === 'worker' || config.jobs.runInProcess) await services.instances.start('worker');
+      const workers = role === 'worker' || config.jobs.runInProcess;
+      // One registration with every role, so the instance.joined event lists them all.
+      if (role === 'gateway' && url) await services.instances.start('gateway', advertisedAddress(url), workers ? ['worker'] : []);
+      else if (workers) await services.instances.start('worker');
     });
     hooks.onStop.push(() => services.instances.stop());
   },

@@ -22,6 +22,11 @@ export const jobsModule: Module = {
   resolvers: [JobResolver],
   install({ config, role, services, redis, redisTarget, keys, log, hooks }) {
     const { jobs } = services;
+    // Password reset emails are email.send jobs whose token travels sealed (services/jobs/mail-secret.ts).
+    services.auth.useResetMailer(async (message, secret, ttlMs) => {
+      const sealed = await services.mail.holdSecret(secret, ttlMs);
+      await jobs.enqueueInternal('email.send', { ...message, secret: sealed });
+    });
     // BullMQ duplicates this connection for each blocking reader (worker, events); it
     // carries the blocking options (no command timeout, commands queued while offline).
     const blocking = connect(redisTarget, { name: 'gw-jobs', blocking: true });

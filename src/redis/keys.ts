@@ -3,6 +3,9 @@
  * Keys that a script or transaction touches together share a Cluster hash tag
  * (the `{...}` part), so they land in one slot.
  */
+/** The dimensions of the daily rollups: page, referrer host, UTM source, UTM campaign, browser, device class. */
+export type AnalyticsDim = 'page' | 'ref' | 'src' | 'cmp' | 'br' | 'dev';
+
 export class Keys {
   constructor(readonly prefix: string) {}
 
@@ -31,9 +34,28 @@ export class Keys {
     return this.k('user', `{u:${userId}}`, 'session-ids');
   }
 
+  // --- password resets: one key per token hash (consumed with GETDEL, single use), plus the
+  // user's index of live ones (zset token hash -> expiry ms) under the user's tag, which caps them.
+  /** String: the user id the token resets; expires with the token. */
+  passwordReset(tokenHash: string): string {
+    return this.k('pwreset', `{r:${tokenHash}}`);
+  }
+  userPasswordResets(userId: string): string {
+    return this.k('user', `{u:${userId}}`, 'pwresets');
+  }
+
+  // --- API keys: one hash per key hash (checked in one round trip, in its own slot), and the
+  // list of keys (hash id -> key hash) in `{apikeys}`, whose script caps their number.
+  apiKey(keyHash: string): string {
+    return this.k('apikey', `{k:${keyHash}}`);
+  }
+  apiKeyIndex(): string {
+    return this.k('apikeys', '{apikeys}', 'ids');
+  }
+
   // --- commerce: products, stock, carts, orders, idempotency keys and recommendation
   // scores share the one `{catalog}` slot, because a checkout changes stock, the cart,
-  // the order and the scores of any products in one atomic script (README.md).
+  // the order and the scores of any products in one atomic script (docs/commerce.md, "Redis keys and Cluster slots").
   catalog(part: 'products' | 'stock' | 'ids' | 'version' | 'cache' | 'bestsellers' | 'pending'): string {
     return this.k('cat', '{catalog}', part);
   }
@@ -68,7 +90,7 @@ export class Keys {
 
   // --- analytics and experiments: every key shares the one `{an}` slot, because one
   // page view updates counters, uniques, ranking, series, journey and the live flag in
-  // one script, and a conversion updates its experiment's variant too (README.md).
+  // one script, and a conversion updates its experiment's variant too (docs/analytics.md, "A/B experiments").
   /** Hash: views, conversions, revenue. */
   anTotals(): string {
     return this.k('an', '{an}', 'totals');
@@ -89,7 +111,10 @@ export class Keys {
   anJourney(visitorKey: string): string {
     return this.k('an', '{an}', 'journey', visitorKey);
   }
-  /** Hash experiment key -> variant number (`c` appended once converted): a visitor's exposures; `visitorKey` as in {@link anJourney}. */
+  /**
+   * Hash experiment key -> variant number (`c` appended once converted, then the visitor's revenue in it so far, in cents):
+   * a visitor's exposures; `visitorKey` as in {@link anJourney}.
+   */
   anVisitorExps(visitorKey: string): string {
     return this.k('an', '{an}', 'vx', visitorKey);
   }
@@ -117,13 +142,40 @@ export class Keys {
   anSalt(): string {
     return this.k('an', '{an}', 'salt');
   }
+  /** Hash per hour (epoch hour): `*` human page views, `bots` bot page views. Kept ANALYTICS_HISTORY. */
+  anHour(epochHour: number): string {
+    return this.k('an', '{an}', 'hour', String(epochHour));
+  }
+  /**
+   * Per UTC day (epoch day): `tot` hash (views, bots), `uv` HyperLogLog of the day's visitors,
+   * `seq` hash short visitor hash -> the page ids it viewed that day, in order (funnels).
+   */
+  anDay(epochDay: number, part: 'tot' | 'uv' | 'seq'): string {
+    return this.k('an', '{an}', 'day', String(epochDay), part);
+  }
+  /** Zset value -> views of one dimension on one UTC day. */
+  anDayValues(epochDay: number, dim: AnalyticsDim): string {
+    return this.k('an', '{an}', 'day', String(epochDay), 'v', dim);
+  }
+  /** HyperLogLog of one value's visitors on one UTC day; `valueHash` is a digest of the value, never the value. */
+  anDayUniques(epochDay: number, dim: AnalyticsDim, valueHash: string): string {
+    return this.k('an', '{an}', 'day', String(epochDay), 'uv', dim, valueHash);
+  }
+  /** Hash page -> a small id (field `#`: the last id given), so funnel sequences hold ids, not paths. */
+  anPageIds(): string {
+    return this.k('an', '{an}', 'page-ids');
+  }
+  /** A scratch key a read creates and deletes inside one MULTI (`id` random). */
+  anScratch(id: string): string {
+    return this.k('an', '{an}', 'scratch', id);
+  }
   /** Zset experiment key -> creation time. */
   experiments(): string {
     return this.k('an', '{an}', 'exps');
   }
   /**
    * def: hash of the definition; stats: `<variant>:<counter>` -> n. assign (visitor -> variant) and
-   * converted (set of visitors) are what earlier releases wrote: read, never grown (README.md).
+   * converted (set of visitors) are what earlier releases wrote: read, never grown (docs/analytics.md, "What one caller can store").
    */
   experiment(key: string, part: 'def' | 'assign' | 'converted' | 'stats'): string {
     return this.k('an', '{an}', 'exp', key, part);
@@ -133,8 +185,19 @@ export class Keys {
     return `${this.k('an', '{an}', 'exp')}:`;
   }
 
+  // --- feature flags: the definitions and the version counter share `{flags}`, because setFlag
+  // and deleteFlag change both in one script.
+  /** Hash flag key -> JSON definition (key, enabled, rolloutPercent, version, updatedAt). */
+  flags(): string {
+    return this.k('flags', '{flags}', 'defs');
+  }
+  /** Counter: the version of the latest flag change, stamped on that change's definition and message. */
+  flagsVersion(): string {
+    return this.k('flags', '{flags}', 'version');
+  }
+
   // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces
-  // in the queue name keep them in one Cluster slot, which its scripts need (README.md).
+  // in the queue name keep them in one Cluster slot, which its scripts need (docs/jobs.md, "Redis keys").
   /** The BullMQ queue name; BullMQ's key prefix is {@link prefix}. */
   readonly jobQueue = '{jobs}';
   /**
@@ -165,6 +228,13 @@ export class Keys {
   outboxSent(jobId: string): string {
     return this.k('outbox', '{outbox}', 'sent', jobId);
   }
+  /**
+   * A secret an email.send job carries by reference (a password reset token), encrypted with a key that only
+   * the job's data holds; deleted once the message is delivered, else it expires. `ref` is random hex.
+   */
+  mailSecret(ref: string): string {
+    return this.k('outbox', '{outbox}', 'secret', ref);
+  }
 
   // --- rate limits: one GCRA key per (policy, partition), tagged by the partition
   // (`u:<id>`, `ip:<addr>`, `e:<hash>`) so one request's keys of one identity share a slot.
@@ -179,6 +249,23 @@ export class Keys {
   signInKnownAddresses(emailTag: string): string {
     return this.k('rl', `{${emailTag}}`, 'known:addresses');
   }
+  /**
+   * An identity's block by an admin (`blockClient`): a string holding the end (ms) that expires with
+   * the block, under the identity's own tag (`user:<id>`, `ip:<addr>`, `key:<id>`) so that the
+   * limiter script reads it beside that identity's budgets. `:` cannot be in a policy name, so no
+   * policy key can collide with it.
+   */
+  rateLimitBlock(identity: string): string {
+    return this.k('rl', `{${identity}}`, 'block:until');
+  }
+  /**
+   * Operator settings of the rate limits, in one low-traffic slot: `overrides` (hash: policy name ->
+   * JSON of the values in force instead of the configured ones) and `blocks` (zset: identity ->
+   * end of its block, ms), the list of the per-identity block keys for the operator views.
+   */
+  rateLimitSettings(part: 'overrides' | 'blocks'): string {
+    return this.k('rlconf', '{rl}', part);
+  }
   /** Operator statistics: low-traffic (one flush a second per instance), all under one tag so MULTI can union them. */
   rateLimitStats(...parts: string[]): string {
     return this.k('rlstats', '{rl}', ...parts);
@@ -191,10 +278,13 @@ export class Keys {
     return this.k('registry', '{registry}', part);
   }
 
-  // --- domain events: one stream per domain (`users`, `orders`). The orders stream is in the
-  // `{catalog}` slot because the checkout and orderAdvance scripts append to it; others have their own.
+  // --- domain events: one stream per domain (`users`, `orders`, `instances`). The orders stream is
+  // in the `{catalog}` slot because the checkout and orderAdvance scripts append to it, the
+  // instances stream in `{registry}` because the registry scripts do; others have their own.
   eventStream(domain: string): string {
-    return domain === 'orders' ? this.k('events', '{catalog}', 'orders') : this.k('events', `{${domain}}`);
+    if (domain === 'orders') return this.k('events', '{catalog}', 'orders');
+    if (domain === 'instances') return this.k('events', '{registry}', 'instances');
+    return this.k('events', `{${domain}}`);
   }
 
   /** The audit log: a stream of admin actions, trimmed to about AUDIT_LOG_MAXLEN entries. */

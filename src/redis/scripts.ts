@@ -12,6 +12,8 @@ import { expandLua } from './lua-includes';
 
 /** Command name -> number of keys (`'n'`: any number, the file is `<commandName>-n.lua`). */
 export const SCRIPTS = {
+  apiKeyAdd: 1,
+  apiKeyTouch: 1,
   assignVariant: 7,
   cartMerge: 4,
   cartRead: 3,
@@ -19,7 +21,12 @@ export const SCRIPTS = {
   catalogRead: 5,
   checkout: 13,
   createExperiment: 3,
+  deleteFlag: 2,
+  eventsRead: 1,
+  failedJobsPurge: 'n',
+  failedJobsRetry: 'n',
   jobCancel: 7,
+  jobOwners: 'n',
   jobQuotaReserve: 'n',
   jobQuotaSettle: 'n',
   jobSnapshot: 8,
@@ -27,19 +34,23 @@ export const SCRIPTS = {
   orderAdvance: 7,
   orderCancel: 7,
   outboxDeliver: 2,
+  passwordResetIssue: 1,
   productUpsert: 5,
   rateLimit: 'n',
+  rateLimitBlockList: 1,
   recommend: 5,
-  registryHeartbeat: 2,
-  registryList: 2,
+  registryHeartbeat: 3,
+  registryLeave: 3,
+  registryList: 3,
   sessionIndexAdd: 2,
   sessionIndexRemove: 2,
   sessionTouch: 1,
+  setFlag: 2,
   signInSucceeded: 'n',
   stockAdjust: 4,
   stopExperiment: 2,
   trackConversion: 11,
-  trackPageView: 9,
+  trackPageViews: 'n',
 } as const satisfies Record<string, number | 'n'>;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -73,7 +84,7 @@ function scripts(): Record<ScriptName, Script> {
  * include, or an include cycle, stops start-up.
  * Scripts are not registered with ioredis `defineCommand`: ioredis copies every defined command onto
  * each pipeline it creates, and auto-pipelining creates one per batch of commands, so with ~100
- * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (README.md).
+ * commands defined (ours and BullMQ's) that copy cost ~50 µs per batch (docs/performance.md, "What changed, and what each was worth").
  */
 export function loadScripts(): void {
   scripts();

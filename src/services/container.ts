@@ -8,6 +8,7 @@ import type { GatewayPubSub } from '../redis/pubsub';
 import type { AnalyticsService } from './analytics/analytics.service';
 import type { AuditService } from './audit/audit.service';
 import type { ExperimentService } from './analytics/experiment.service';
+import type { AnalyticsHistory } from './analytics/history.service';
 import type { LiveStatsService } from './analytics/live-stats.service';
 import type { VisitorBudget } from './analytics/visitor-budget';
 import type { VisitorService } from './analytics/visitor.service';
@@ -18,10 +19,12 @@ import type { OrderUpdates } from './commerce/order-updates';
 import type { ProductUpdates } from './commerce/product-updates';
 import type { RecommendationService } from './commerce/recommendation.service';
 import type { DomainEventsService } from './events/domain-events.service';
+import type { FlagService } from './flags/flag.service';
 import type { InstancesService } from './instances/instances.service';
 import type { JobService } from './jobs/job.service';
 import type { MailService } from './jobs/mail.service';
 import type { RateLimitService } from './ratelimit/ratelimit.service';
+import type { ApiKeyService } from './sessions/api-key.service';
 import type { AuthService } from './sessions/auth.service';
 import type { SessionService } from './sessions/session.service';
 import type { UserService } from './sessions/user.service';
@@ -41,7 +44,10 @@ export interface AuditServices {
 export interface SessionServices {
   users: UserService;
   sessions: SessionService;
+  /** Sign-up, sign-in, guests, password change and reset. */
   auth: AuthService;
+  /** Credentials of other services: `Authorization: Bearer gwk_...`. */
+  apiKeys: ApiKeyService;
 }
 
 export interface RateLimitServices {
@@ -69,7 +75,13 @@ export interface AnalyticsServices {
   visitorBudget: VisitorBudget;
   experiments: ExperimentService;
   analytics: AnalyticsService;
+  analyticsHistory: AnalyticsHistory;
   liveStats: LiveStatsService;
+}
+
+export interface FlagServices {
+  /** Feature flags, held in memory on every gateway. */
+  flags: FlagService;
 }
 
 export interface JobServices {
@@ -83,4 +95,14 @@ export interface InstanceServices {
 }
 
 export interface Services
-  extends BaseServices, AuditServices, SessionServices, RateLimitServices, EventServices, CommerceServices, AnalyticsServices, JobServices, InstanceServices {}
+  extends
+    BaseServices,
+    AuditServices,
+    SessionServices,
+    RateLimitServices,
+    EventServices,
+    CommerceServices,
+    AnalyticsServices,
+    FlagServices,
+    JobServices,
+    InstanceServices {}

@@ -1,14 +1,29 @@
 /**
- * The request context every service takes first: who is asking (session and user, memoised
- * and lazy, so a request that never asks costs no Redis round trip for it), from where, the
- * request's logger and id, and what the response should carry (headers, the session cookie).
+ * The request context every service takes first: who is asking (session and user, or API key,
+ * memoised and lazy, so a request that never asks costs no Redis round trip for it), from where,
+ * the request's logger and id, and what the response should carry (headers, the session cookie).
  * It holds no service container: resolvers get the container beside it.
+ *
+ * A token starting with `gwk_` is an API key: it has no session and no user, and acts through
+ * {@link RequestContext.actor} with the key's roles (no user-agent check, no cookie).
  */
 import { randomUUID } from 'node:crypto';
+import { isApiKey } from '../util/crypto';
 import type { Logger } from '../util/logger';
 import { userAgentFamily } from '../util/user-agent';
+import type { ApiKeyRecord, ApiKeyService } from './sessions/api-key.service';
 import type { ClientInfo, SessionEndReason, SessionRecord, SessionService } from './sessions/session.service';
-import type { UserRecord, UserService } from './sessions/user.service';
+import type { Role, UserRecord, UserService } from './sessions/user.service';
+
+/**
+ * Who acts on a request, with its roles: a signed-in user (`user:<id>`) or an API key (`key:<id>`).
+ * Guests and anonymous callers have none.
+ */
+export type Actor =
+  { kind: 'user'; id: string; roles: readonly Role[]; user: UserRecord } | { kind: 'key'; id: string; roles: readonly Role[]; key: ApiKeyRecord };
+
+/** `user:<id>` or `key:<id>`: how audit entries, rate limits and job owners name an actor. */
+export const actorName = (a: Actor): string => `${a.kind}:${a.id}`;
 
 /** The session cookie this response sets: a token and its lifetime, or `null` to clear it. */
 export interface SessionCookie {
@@ -28,8 +43,12 @@ export interface RequestContext {
   session(): Promise<SessionRecord | null>;
   /** Set once {@link session} has resolved: why this request's token stopped being a session, if it did just now. */
   sessionEnded(): SessionEndReason | null;
-  /** The signed-in user, memoised; null for guests and anonymous callers. */
+  /** The signed-in user, memoised; null for guests, anonymous callers and API keys. */
   user(): Promise<UserRecord | null>;
+  /** The API key this request is signed with, memoised (its check records its use); null for anyone else. */
+  apiKey(): Promise<ApiKeyRecord | null>;
+  /** Who acts, with the roles that authorise it: the signed-in user or the API key; null for guests and anonymous callers. */
+  actor(): Promise<Actor | null>;
   /** Replaces the session this request acts as (after login, register, logout). */
   actAs(session: SessionRecord | null, token: string | null): void;
   /** The session cookie to set with the response, if any (written by the HTTP layer). */
@@ -51,10 +70,11 @@ export interface RequestFacts {
   requestId?: string;
 }
 
-/** The two services a context asks who the caller is. */
+/** The services a context asks who the caller is. */
 export interface ViewerLookup {
   sessions: Pick<SessionService, 'check'>;
   users: Pick<UserService, 'findById'>;
+  apiKeys: Pick<ApiKeyService, 'check'>;
 }
 
 export function buildRequestContext(lookup: ViewerLookup, baseLog: Logger, facts: RequestFacts): RequestContext {
@@ -62,6 +82,8 @@ export function buildRequestContext(lookup: ViewerLookup, baseLog: Logger, facts
   const client: ClientInfo = { ip: facts.ip, userAgent: facts.userAgent, uaFamily: userAgentFamily(facts.userAgent) };
   let sessionP: Promise<SessionRecord | null> | undefined;
   let userP: Promise<UserRecord | null> | undefined;
+  let keyP: Promise<ApiKeyRecord | null> | undefined;
+  let actorP: Promise<Actor | null> | undefined;
   let ended: SessionEndReason | null = null;
   const ctx: RequestContext = {
     requestId,
@@ -70,20 +92,29 @@ export function buildRequestContext(lookup: ViewerLookup, baseLog: Logger, facts
     secure: facts.secure,
     token: facts.token,
     session() {
-      sessionP ??= ctx.token
-        ? lookup.sessions.check(ctx.token, client, ctx.log).then((r) => {
-            ended = r.ended;
-            return r.session;
-          })
-        : Promise.resolve(null);
+      sessionP ??=
+        ctx.token && !isApiKey(ctx.token)
+          ? lookup.sessions.check(ctx.token, client, ctx.log).then((r) => {
+              ended = r.ended;
+              return r.session;
+            })
+          : Promise.resolve(null);
       return sessionP;
     },
     sessionEnded: () => ended,
     user: () => (userP ??= ctx.session().then((s) => (s?.userId ? lookup.users.findById(s.userId) : null))),
+    apiKey: () => (keyP ??= ctx.token && isApiKey(ctx.token) ? lookup.apiKeys.check(ctx.token) : Promise.resolve(null)),
+    actor: () =>
+      (actorP ??=
+        ctx.token && isApiKey(ctx.token)
+          ? ctx.apiKey().then((key): Actor | null => key && { kind: 'key', id: key.id, roles: key.roles, key })
+          : ctx.user().then((user): Actor | null => user && { kind: 'user', id: user.id, roles: user.roles, user })),
     actAs(session, token) {
       ctx.token = token;
       sessionP = Promise.resolve(session);
       userP = undefined;
+      keyP = undefined;
+      actorP = undefined;
     },
     cookie: null,
     headers: new Map(),

@@ -36,6 +36,7 @@ import { SESSION_ENDED_CLOSE_REASON } from '../util/errors';
 import { isRedisUnavailable } from '../redis/connection';
 import type { Services } from '../services/container';
 import type { SessionRecord } from '../services/sessions/session.service';
+import { isApiKey } from '../util/crypto';
 import { checkIntervalFor, SessionSockets } from './session-sockets';
 import { OriginPolicy } from '../http/origins';
 import { makeFormatError } from '../plugins/errors';
@@ -153,7 +154,20 @@ export async function startWebSocket(deps: WsDeps): Promise<WsHandle> {
         const state: ConnectionState = { token, session: null, open: new Set(), data: new Map(), invalid: new InvalidDocuments(), turns: new Turns() };
         extra.state = state;
         if (typeof param === 'string' && !token) return false;
-        if (token) {
+        if (token && isApiKey(token)) {
+          // A service's key: no session, no user-agent check; its sockets close when it is revoked.
+          try {
+            const key = await contextFor(extra).apiKey();
+            if (!key) return false;
+            sessionSockets.addKey(key, extra.socket, () => contextFor(extra).apiKey());
+            // As for sessions below: a revocation announced before addKey() went unseen.
+            if (!(await services.apiKeys.isLive(key))) return false;
+          } catch (err) {
+            if (!isRedisUnavailable(err)) throw err;
+            extra.socket.close(1013, 'Service temporarily unavailable');
+            return false;
+          }
+        } else if (token) {
           try {
             const checked = contextFor(extra);
             const session = await checked.session();

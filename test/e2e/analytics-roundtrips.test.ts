@@ -1,6 +1,9 @@
-/** One page view, one conversion, one assignment: one Redis round trip each, counted by the app's client and by Redis itself. */
+/**
+ * One page view, a batch of 100 page views, one conversion, one assignment: one Redis round trip
+ * each, counted by the app's client and by Redis itself.
+ */
 import { ADMIN_ENV, adminToken } from '../helpers/app';
-import { ASSIGN, CREATE_EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
+import { ASSIGN, BROWSER, CREATE_EXPERIMENT, ok, TRACK_CONVERSION, TRACK_VIEW, TRACK_VIEWS, UA } from '../helpers/analytics';
 import { countingSetup } from '../helpers/roundtrips';
 
 const s = countingSetup(ADMIN_ENV);
@@ -11,19 +14,49 @@ const repeat = async (fn: (i: number) => Promise<unknown>) => {
   for (let i = 0; i < N; i++) await fn(i);
 };
 
+const browser = { headers: BROWSER };
+
 test('a page view is one EVALSHA that does every write and the PUBLISH', async () => {
-  ok(await s.t.gql(TRACK_VIEW, { input: { page: '/warm', visitorId: 'w' } })); // loads the script
-  const { sent, redis } = await cost(() => repeat((i) => s.t.gql(TRACK_VIEW, { input: { page: `/rt/${i % 3}`, visitorId: `rt-${i}` } }).then(ok)));
+  ok(await s.t.gql(TRACK_VIEW, { input: { page: '/warm', visitorId: 'w' } }, browser)); // loads the script
+  const { sent, redis } = await cost(() => repeat((i) => s.t.gql(TRACK_VIEW, { input: { page: `/rt/${i % 3}`, visitorId: `rt-${i}` } }, browser).then(ok)));
   expect(sent).toEqual({ evalsha: N });
   expect(redis.evalsha).toBe(N);
   expect(redis.publish).toBe(N);
-  expect(redis.pfadd).toBe(2 * N);
+  // Visitors: all, the page's, and today's (all, and per value of the 6 dimensions).
+  expect(redis.pfadd).toBe(9 * N);
 });
 
-test('an anonymous page view without visitorId is still one round trip once the salt is loaded', async () => {
-  ok(await s.t.gql(TRACK_VIEW, { input: { page: '/warm' } }));
-  const { sent } = await cost(() => repeat(() => s.t.gql(TRACK_VIEW, { input: { page: '/anon' } }).then(ok)));
+test("an anonymous page view without visitorId is still one round trip once the salt is loaded; a bot's too", async () => {
+  ok(await s.t.gql(TRACK_VIEW, { input: { page: '/warm' } }, browser));
+  const { sent } = await cost(() => repeat(() => s.t.gql(TRACK_VIEW, { input: { page: '/anon' } }, browser).then(ok)));
   expect(sent).toEqual({ evalsha: N });
+  const bots = await cost(() => repeat(() => s.t.gql(TRACK_VIEW, { input: { page: '/anon' } }, { headers: { 'user-agent': UA.googlebot } }).then(ok)));
+  expect(bots.sent).toEqual({ evalsha: N });
+  expect(bots.redis.pfadd ?? 0).toBe(0);
+});
+
+test('a batch of 100 page views is one EVALSHA, whoever sends it, by GraphQL or POST /collect', async () => {
+  const batch = (tag: string) => Array.from({ length: 100 }, (_, i) => ({ page: `/rt-batch/${i % 7}?utm_source=s${i % 3}`, visitorId: `${tag}-${i % 40}` }));
+  ok(await s.t.gql(TRACK_VIEWS, { inputs: batch('warm') }, browser));
+  const http = await cost(async () => expect(ok(await s.t.gql(TRACK_VIEWS, { inputs: batch('http') }, browser)).trackPageViews).toBe(100));
+  expect(http.sent).toEqual({ evalsha: 1 });
+  expect(http.redis.evalsha).toBe(1);
+  expect(http.redis.publish).toBe(100);
+  const beacon = await cost(async () => {
+    const res = await fetch(`${s.t.url}/collect`, {
+      method: 'POST',
+      headers: { ...BROWSER, 'content-type': 'text/plain' },
+      body: JSON.stringify({ inputs: batch('beacon') }),
+    });
+    expect(await res.json()).toEqual({ recorded: 100 });
+  });
+  expect(beacon.sent).toEqual({ evalsha: 1 });
+  // A signed-in caller: the session check (a script of its own) and the one batch script; a
+  // User-Agent that is not a browser's adds the read of the user that tells whether it is an admin.
+  const admin = await adminToken(s.t);
+  ok(await s.t.gql(TRACK_VIEWS, { inputs: batch('admin-warm') }, { token: admin }));
+  const signedIn = await cost(async () => ok(await s.t.gql(TRACK_VIEWS, { inputs: batch('admin') }, { token: admin })));
+  expect(signedIn.sent).toEqual({ evalsha: 2, hgetall: 1 });
 });
 
 test('a conversion naming an experiment and an assignment are one round trip each', async () => {

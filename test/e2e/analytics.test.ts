@@ -1,7 +1,7 @@
 /** Tracking and admin reads through the real gateway: exact counts under concurrency, uniques, series, journeys, bounds. */
 import { buildRequestContext } from '../../src/services/context';
 import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
-import { ANALYTICS, ok, pool, TRACK_CONVERSION, TRACK_VIEW } from '../helpers/analytics';
+import { ANALYTICS, BROWSER, ok, pool, TRACK_CONVERSION, TRACK_VIEW, UA } from '../helpers/analytics';
 
 let t: TestApp;
 let admin: string;
@@ -12,7 +12,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const view = (input: Record<string, unknown>, token?: string, headers?: Record<string, string>) => t.gql(TRACK_VIEW, { input }, { token, headers });
+// From a browser: page views from a script's User-Agent count as bots (analytics-collect.test.ts).
+const view = (input: Record<string, unknown>, token?: string, headers: Record<string, string> = BROWSER) => t.gql(TRACK_VIEW, { input }, { token, headers });
 const asAdmin = <T = Record<string, any>>(query: string, variables?: Record<string, unknown>) => t.gql<T>(query, variables, { token: admin });
 
 test('page views counted exactly under concurrency: totals, per page, ranking and series agree', async () => {
@@ -72,15 +73,17 @@ test('unique visitors within 2% for 10,000 visitors, per page and overall', asyn
 });
 
 test('anyone may track; the visitor defaults to the user, else the session, else a hash of IP and user agent', async () => {
-  const u = await registerUser(t);
+  // Signed in from the browser that tracks (a session is bound to its browser family).
+  const fromBrowser: typeof t = { ...t, gql: (q, v, o) => t.gql(q, v, { ...o, headers: { ...BROWSER, ...o?.headers } }) };
+  const u = await registerUser(fromBrowser);
   const guest = ok(
-    await t.gql<{ startGuestSession: { token: string; session: { id: string } } }>('mutation { startGuestSession { token session { id } } }'),
+    await fromBrowser.gql<{ startGuestSession: { token: string; session: { id: string } } }>('mutation { startGuestSession { token session { id } } }'),
   ).startGuestSession;
   ok(await view({ page: '/who/user' }, u.token));
   ok(await view({ page: '/who/guest' }, guest.token));
-  ok(await view({ page: '/who/anon1' }, undefined, { 'user-agent': 'agent-A' }));
-  ok(await view({ page: '/who/anon2' }, undefined, { 'user-agent': 'agent-A' }));
-  ok(await view({ page: '/who/other' }, undefined, { 'user-agent': 'agent-B' }));
+  ok(await view({ page: '/who/anon1' }, undefined, { 'user-agent': UA.firefoxDesktop }));
+  ok(await view({ page: '/who/anon2' }, undefined, { 'user-agent': UA.firefoxDesktop }));
+  ok(await view({ page: '/who/other' }, undefined, { 'user-agent': UA.safariIphone }));
   ok(await view({ page: '/who/explicit', visitorId: 'app-cookie-123' }, u.token));
   const journey = (v: string) =>
     asAdmin<{ visitorJourney: string[] }>('query J($v: String!) { visitorJourney(visitorId: $v) }', { v }).then((r) => ok(r).visitorJourney);
@@ -88,7 +91,7 @@ test('anyone may track; the visitor defaults to the user, else the session, else
   expect(await journey(`session:${guest.session.id}`)).toEqual(['/who/guest']);
   expect(await journey('app-cookie-123')).toEqual(['/who/explicit']);
   // Same IP and user agent: one anonymous visitor across requests; another agent is another visitor.
-  const anon = await t.app.services.visitors.anonymousId({ ip: '127.0.0.1', userAgent: 'agent-A', uaFamily: 'other' });
+  const anon = await t.app.services.visitors.anonymousId({ ip: '127.0.0.1', userAgent: UA.firefoxDesktop, uaFamily: 'firefox' });
   expect(anon).toMatch(/^[A-Za-z0-9_-]{22}$/);
   expect(await journey(`anon:${anon}`)).toEqual(['/who/anon2', '/who/anon1']);
   const stats = ok(await asAdmin('{ pageStats(page: "/who/anon1") { uniqueVisitors } }'));
@@ -152,9 +155,13 @@ test('reads are for admins only', async () => {
   }
 });
 
-test('pageViewSeries bounds its window by the retention', async () => {
+test('pageViewSeries: per minute up to the retention, per hour beyond it, bounded by the history', async () => {
   expect((await asAdmin('{ pageViewSeries(minutes: 0) { count } }')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-  expect((await asAdmin('{ pageViewSeries(minutes: 1441) { count } }')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  expect((await asAdmin(`{ pageViewSeries(minutes: ${90 * 1440 + 1}) { count } }`)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  // Past the 24 h retention, the hourly rollups: the 25 or 26 hours the window touches (analytics-history.test.ts).
+  const hourly = ok(await asAdmin<{ pageViewSeries: Array<{ at: string }> }>('{ pageViewSeries(minutes: 1441) { at count } }')).pageViewSeries;
+  expect([25, 26]).toContain(hourly.length);
+  for (const p of hourly) expect(Date.parse(p.at) % 3_600_000).toBe(0);
   expect(ok(await asAdmin('{ pageViewSeries(minutes: 1440) { count } }')).pageViewSeries).toHaveLength(1440);
   expect(ok(await asAdmin('{ pageViewSeries { count } }')).pageViewSeries).toHaveLength(60);
 });

@@ -16,17 +16,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS } from '../helpers/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const ROOT = path.join(__dirname, '..', '..');
 const SPA_DIR = path.join(__dirname, 'fixtures', 'cors-spa');
 

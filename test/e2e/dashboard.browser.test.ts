@@ -6,21 +6,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { buildRequestContext } from '../../src/services/context';
 import { ADMIN, registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
 import { ok, pool, TRACK_VIEW } from '../helpers/analytics';
+import { launchChromium, openDashboard as open, signIn } from '../helpers/browser';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
-const ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 let t: TestApp;
 let browser: Browser;
@@ -29,40 +21,14 @@ const problems: string[] = [];
 beforeAll(async () => {
   // Chromium's user agent differs from the API client's: the session UA check stays on.
   t = await startTestApp(ADMIN_ENV);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
   await t?.close();
 });
 
-async function openDashboard(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  const origin = new URL(t.url).origin;
-  // No CDN, no internet: anything not served by the gateway fails the test.
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith(origin.replace('http', 'ws'))) return route.continue();
-    problems.push(`blocked request to ${url}`);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
-  });
-  const res = await page.goto(`${t.url}/dashboard`);
-  expect(res?.status()).toBe(200);
-  expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
-  return page;
-}
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.locator('#login-form').waitFor({ state: 'visible' });
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('#signin');
-}
+const openDashboard = (): Promise<Page> => open(browser, t, problems);
 
 async function seed(): Promise<void> {
   const admin = await adminToken(t);

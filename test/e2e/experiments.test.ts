@@ -2,7 +2,10 @@
 import { registerUser, type TestApp } from '../helpers/app';
 import { twoInstances } from '../helpers/instances';
 import { ASSIGN, CREATE_EXPERIMENT, EXPERIMENT, ok, pool, TRACK_CONVERSION } from '../helpers/analytics';
+import { guestToken } from '../helpers/commerce';
 import { rawRedis } from '../helpers/redis';
+import { execute, wsClient } from '../helpers/ws';
+import { welchTTest } from '../../src/services/analytics/experiment.stats';
 
 let t: TestApp;
 let t2: TestApp;
@@ -84,7 +87,48 @@ test('assignment is deterministic per viewer, on any instance, and counts one ex
   const u = await registerUser(t);
   const asUser = await assign('det', undefined, t, u.token);
   expect(await assign('det', undefined, t2, u.token)).toBe(asUser);
-  expect(await assign('det', `user:${u.userId}`)).toBe(asUser);
+  // An admin (a server reporting for its visitors) may name a signed-in user's identity.
+  expect(await assign('det', `user:${u.userId}`, t, admin)).toBe(asUser);
+});
+
+test('a caller with a session cannot steer its variant with visitor ids: the session decides, over HTTP and WebSocket', async () => {
+  const variants = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  ok(await create({ key: 'steer', variants }));
+  const ids = Array.from({ length: 40 }, (_, i) => `steer-${i}`);
+  // The same ids from an anonymous caller spread over the variants: each would have picked one.
+  const anonymous = new Set<string>();
+  for (const id of ids) anonymous.add(await assign('steer', id));
+  expect(anonymous.size).toBeGreaterThan(4);
+
+  const u = await registerUser(t);
+  const mine = await assign('steer', undefined, t, u.token);
+  const guest = await guestToken(t);
+  const guests = await assign('steer', undefined, t2, guest);
+  for (const [i, id] of ids.entries()) {
+    expect(await assign('steer', id, i % 2 ? t : t2, u.token)).toBe(mine);
+    expect(await assign('steer', id, i % 2 ? t2 : t, guest)).toBe(guests);
+  }
+  const ws = wsClient(t2.url, { token: u.token });
+  try {
+    for (const id of ids.slice(0, 10)) expect((await execute<{ assignVariant: string }>(ws, ASSIGN, { e: 'steer', v: id })).data?.assignVariant).toBe(mine);
+  } finally {
+    await ws.dispose();
+  }
+  // One exposure each for the user and the guest, whatever ids they sent.
+  expect((await report('steer')).totalExposures).toBe(ids.length + 2);
+
+  // A conversion naming another visitor counts for the caller's own variant, not for that visitor.
+  ok(await t.gql(TRACK_CONVERSION, { input: { type: 'buy', experiment: 'steer', visitorId: 'steer-never-exposed' } }, { token: u.token }));
+  const r = await report('steer');
+  expect(r.unattributedConversions).toBe(0);
+  expect(r.variants.find((v) => v.name === mine)!.conversions).toBe(1);
+
+  // An anonymous caller may not pose as a signed-in user, a session or an anonymous hash.
+  for (const v of [`user:${u.userId}`, 'session:x', 'anon:abc']) {
+    expect((await t.gql(ASSIGN, { e: 'steer', v })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await t.gql(TRACK_CONVERSION, { input: { type: 'buy', experiment: 'steer', visitorId: v } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  }
+  expect((await report('steer')).variants.reduce((s, v) => s + v.conversionEvents, 0)).toBe(1);
 });
 
 test('the split follows the weights, with no sample-ratio mismatch', async () => {
@@ -140,6 +184,53 @@ test("conversions count for the viewer's variant: once per viewer in the rate, e
   expect(b.upliftVsControl).toBeCloseTo(b.conversionRate / a.conversionRate - 1, 10);
 });
 
+test('revenue per visitor: exact sums of revenue and of its squares per viewer, repeats and concurrency included; its own test', async () => {
+  ok(await create({ key: 'rpv', variants: ['a', 'b'] }));
+  const variantOf: Record<string, string> = {};
+  await pool(240, 32, async (i) => {
+    variantOf[`rpv-${i}`] = await assign('rpv', `rpv-${i}`, i % 2 ? t : t2);
+  });
+  // Two viewers in three pay, 1 to 4 times each, b's payments larger: the per-viewer total is what is squared.
+  const payments: Array<{ visitorId: string; valueCents: number }> = [];
+  for (let i = 0; i < 240; i++) {
+    if (i % 3 === 0) continue;
+    const id = `rpv-${i}`;
+    for (let k = 0; k <= i % 4; k++) payments.push({ visitorId: id, valueCents: 100 * (1 + ((i + k) % 5)) + (variantOf[id] === 'b' ? 500 : 0) });
+  }
+  // A viewer's payments run side by side, on both instances.
+  await pool(payments.length, 32, (j) =>
+    (j % 2 ? t : t2).gql(TRACK_CONVERSION, { input: { type: 'purchase', experiment: 'rpv', ...payments[j] } }, { token: admin }).then(ok),
+  );
+  const perViewer: Record<string, number> = Object.fromEntries(Object.keys(variantOf).map((id) => [id, 0]));
+  for (const p of payments) perViewer[p.visitorId] += p.valueCents;
+  const expected = (name: string) => {
+    const totals = Object.keys(variantOf)
+      .filter((id) => variantOf[id] === name)
+      .map((id) => perViewer[id]);
+    return { n: totals.length, sum: totals.reduce((s, x) => s + x, 0), sumSquares: totals.reduce((s, x) => s + x * x, 0) };
+  };
+  const REVENUE = `query E($key: String!) { experiment(key: $key) { warnings variants { name exposures revenueCents revenuePerVisitor
+    revenuePerVisitorStdDev revenueUpliftVsControl revenuePValue revenueSignificant pValue } } }`;
+  const r = ok(await t.gql(REVENUE, { key: 'rpv' }, { token: admin })).experiment;
+  const [ea, eb] = [expected('a'), expected('b')];
+  for (const [v, e] of [
+    [r.variants[0], ea],
+    [r.variants[1], eb],
+  ] as const) {
+    expect(v.exposures).toBe(e.n);
+    expect(v.revenueCents).toBe(e.sum);
+    expect(v.revenuePerVisitor).toBeCloseTo(e.sum / e.n, 9);
+    expect(v.revenuePerVisitorStdDev).toBeCloseTo(Math.sqrt((e.sumSquares - (e.sum * e.sum) / e.n) / (e.n - 1)), 6);
+  }
+  expect(r.variants[0].revenuePValue).toBeNull();
+  expect(r.variants[1].revenueUpliftVsControl).toBeCloseTo(eb.sum / eb.n / (ea.sum / ea.n) - 1, 9);
+  expect(r.variants[1].revenuePValue).toBeCloseTo(welchTTest(ea, eb)!.pValue, 9);
+  expect(r.variants[1].revenueSignificant).toBe(r.variants[1].revenuePValue < 0.05);
+  // Who pays does not depend on the variant, how much does: b's revenue per visitor is about twice a's (t ≈ 6).
+  expect(r.variants[1].revenuePValue).toBeLessThan(0.01);
+  expect(r.warnings.join(' ')).not.toMatch(/revenue per visitor/);
+});
+
 test('a sample-ratio mismatch is reported as a warning', async () => {
   ok(await create({ key: 'srm', variants: ['a', 'b'] }));
   await pool(400, 32, (i) => assign('srm', `srm-${i}`));
@@ -173,6 +264,19 @@ describe('stopExperiment', () => {
     const frozen = await report('stop1');
     for (let i = 0; i < 20; i++) expect(await assign('stop1', `stop1-${i}`, i % 2 ? t : t2)).toBe('b');
     for (let i = 0; i < 10; i++) expect(await assign('stop1', `stop1-new-${i}`, t2)).toBe('b');
+    const u = await registerUser(t2);
+    expect(await assign('stop1', undefined, t, u.token)).toBe('b');
+    // No exposure is recorded: a visitor first seen after the stop has no exposure record at all.
+    const r = rawRedis();
+    try {
+      const { keys, visitors } = t.app.services;
+      for (const id of [...Array.from({ length: 10 }, (_, i) => `stop1-new-${i}`), `user:${u.userId}`]) {
+        expect(await r.exists(keys.anVisitorExps(await visitors.visitorKey(id)))).toBe(0);
+      }
+    } finally {
+      r.disconnect();
+    }
+    expect((await report('stop1')).totalExposures).toBe(frozen.totalExposures);
     // Conversions after the stop count in the totals but no longer in the experiment.
     ok(await t.gql(TRACK_CONVERSION, { input: { type: 'signup', visitorId: 'stop1-0', experiment: 'stop1' } }));
     expect((await report('stop1')).variants).toEqual(frozen.variants);

@@ -237,6 +237,17 @@ const int = (valid: fc.Arbitrary<number | undefined>): FieldGen => ({
   bad: fc.oneof({ weight: 5, arbitrary: hostileNumber }, { weight: 1, arbitrary: wrongType }, { weight: 1, arbitrary: MISSING }),
 });
 
+/** A Boolean field: text, numbers, the wrong type, or left out. */
+const bool = (valid: fc.Arbitrary<boolean>): FieldGen => ({
+  valid,
+  bad: fc.oneof(
+    { weight: 2, arbitrary: hostileString },
+    { weight: 2, arbitrary: hostileNumber },
+    { weight: 1, arbitrary: wrongType },
+    { weight: 1, arbitrary: MISSING },
+  ),
+});
+
 const mapFields = (fields: Record<string, FieldGen>, side: keyof FieldGen): Record<string, fc.Arbitrary<unknown>> =>
   Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f[side]]));
 
@@ -314,6 +325,7 @@ const productId = fc.oneof(
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) },
 );
 const experimentKey = fc.oneof(fc.constantFrom('fz-exp', 'fz-exp-w'), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));
+const flagKey = fc.oneof(fc.constant('fz-flag'), fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/));
 const visitorId = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.:@-]{1,128}$/), fc.uuid());
 const optional = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined, freq: 3 });
 
@@ -535,6 +547,19 @@ const enqueueFields = (data: FieldGen): Record<string, FieldGen> => ({
 });
 
 const enqueueInput = obj(enqueueFields(jobData));
+
+const jobType = fc.oneof(fc.constantFrom('email.send', 'webhook.deliver', 'order.process'), fc.stringMatching(/^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/));
+const policyName = fc.oneof(
+  fc.constantFrom('default', 'address', 'login-ip', 'checkout', 'rate-limit-status', 'blocklist'),
+  fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+);
+// Rate limits are off on the fuzzed gateway: a block is stored but refuses nothing, so the health checks still pass.
+const identity = fc.oneof(
+  fc.constantFrom('ip:192.0.2.1', 'ip:::ffff:192.0.2.1', 'ip:2001:db8::1', 'user:fz-user', 'key:fz-key'),
+  fc.stringMatching(/^(user|key):[A-Za-z0-9_-]{1,64}$/),
+  fc.ipV4().map((ip) => `ip:${ip}`),
+  fc.ipV6().map((ip) => `ip:${ip}`),
+);
 const smallEnqueueInput = obj(enqueueFields({ valid: smallJobData, bad: jobData.bad }));
 
 /** 1 to 100 small jobs, sometimes with one large one among them. */
@@ -549,6 +574,18 @@ const enqueueBatch = list(
     }),
   fc.constant({ type: 'email.send', data: { to: 'a@example.com', subject: 's', body: 'b' } }),
 );
+
+/** A page view: any path with a query and fragment (UTM values among them), any referrer. */
+const pageViewInput = obj({
+  page: str(
+    fc.webUrl({ withQueryParameters: true, withFragments: true }).map((u) => {
+      const url = new URL(u);
+      return url.pathname + url.search + url.hash;
+    }),
+  ),
+  referrer: str(optional(fc.webUrl({ withQueryParameters: true, withFragments: true }))),
+  visitorId: str(optional(visitorId)),
+});
 
 function specs(): MutationSpec[] {
   const jobId = idOf(fc.constantFrom(...seededJobIds));
@@ -588,8 +625,31 @@ function specs(): MutationSpec[] {
       select: ORDER,
       usesCart: true,
     },
+    // Never the right current password: a changed password would lock the fuzz out of its own accounts.
+    {
+      field: 'changePassword',
+      args: [
+        { name: 'currentPassword', type: 'String!', ...str(password) },
+        { name: 'newPassword', type: 'String!', ...str(password) },
+      ],
+      select: '',
+      ownsSession: true,
+    },
     { field: 'clearCart', args: [], select: CART, usesCart: true },
+    {
+      field: 'createApiKey',
+      args: [
+        {
+          name: 'name',
+          type: 'String!',
+          ...str(fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/), fc.string({ minLength: 1, maxLength: 80 }))),
+        },
+        { name: 'roles', type: '[Role!]!', ...list(str(fc.constantFrom('ADMIN', 'CUSTOMER')), fc.subarray(['ADMIN', 'CUSTOMER'], { minLength: 1 })) },
+      ],
+      select: 'key apiKey { id name roles createdAt lastUsedAt }',
+    },
     { field: 'createExperiment', args: [{ name: 'input', type: 'ExperimentInput!', ...experimentInput }], select: EXPERIMENT },
+    { field: 'deleteFlag', args: [{ name: 'key', type: 'String!', ...str(flagKey) }], select: '' },
     { field: 'enqueueJob', args: [{ name: 'input', type: 'EnqueueJobInput!', ...enqueueInput }], select: JOB },
     { field: 'enqueueJobs', args: [{ name: 'inputs', type: '[EnqueueJobInput!]!', ...enqueueBatch }], select: JOB },
     {
@@ -609,6 +669,11 @@ function specs(): MutationSpec[] {
     },
     { field: 'logout', args: [], select: '', ownsSession: true },
     {
+      field: 'requestPasswordReset',
+      args: [{ name: 'email', type: 'String!', ...str(fc.oneof(email, fc.constantFrom(sessionUser.email, ADMIN.email))) }],
+      select: '',
+    },
+    {
       field: 'register',
       args: [
         {
@@ -621,10 +686,49 @@ function specs(): MutationSpec[] {
       ownsSession: true,
     },
     { field: 'removeFromCart', args: [{ name: 'productId', type: 'ID!', ...idOf(productId) }], select: CART, usesCart: true },
+    {
+      field: 'resetPassword',
+      args: [
+        { name: 'token', type: 'String!', ...str(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{43}$/), fc.string({ maxLength: 200 }))) },
+        { name: 'newPassword', type: 'String!', ...str(password) },
+      ],
+      select: '',
+    },
     { field: 'retryJob', args: [{ name: 'id', type: 'ID!', ...jobId }], select: JOB },
+    { field: 'revokeApiKey', args: [{ name: 'id', type: 'ID!', ...idOf(fc.stringMatching(/^[0-9a-f]{32}$/)) }], select: '' },
+    { field: 'retryFailedJobs', args: [{ name: 'type', type: 'String', ...str(optional(jobType)) }], select: '' },
+    { field: 'purgeFailedJobs', args: [{ name: 'type', type: 'String', ...str(optional(jobType)) }], select: '' },
+    {
+      field: 'setRateLimitPolicy',
+      args: [
+        {
+          name: 'input',
+          type: 'RateLimitPolicyInput!',
+          ...obj({
+            name: str(policyName),
+            points: int(fc.integer({ min: 1, max: 1_000_000 })),
+            windowSeconds: int(fc.integer({ min: 1, max: 604_800 })),
+            burst: int(optional(fc.integer({ min: 1, max: 1_000_000 }))),
+          }),
+        },
+      ],
+      select: 'name points windowSeconds burst overridden configured { points windowSeconds burst }',
+    },
+    { field: 'resetRateLimitPolicy', args: [{ name: 'name', type: 'String!', ...str(policyName) }], select: 'name points overridden' },
+    {
+      field: 'blockClient',
+      args: [
+        { name: 'identity', type: 'String!', ...str(identity) },
+        { name: 'seconds', type: 'Int!', ...int(fc.integer({ min: 1, max: 2_592_000 })) },
+      ],
+      select: '',
+    },
+    { field: 'unblockClient', args: [{ name: 'identity', type: 'String!', ...str(identity) }], select: '' },
     { field: 'revokeOtherSessions', args: [], select: '', ownsSession: true },
     // Another user's session id among them: revoking it must not touch that user (the health check signs in as them).
     { field: 'revokeSession', args: [{ name: 'id', type: 'ID!', ...idOf(fc.constant(shared.userSessionId)) }], select: '', ownsSession: true },
+    // Never the health check's user: ids of no user, or well-formed random ones.
+    { field: 'revokeUserSessions', args: [{ name: 'userId', type: 'ID!', ...idOf(fc.stringMatching(/^[0-9a-f]{32}$/)) }], select: '' },
     {
       field: 'setCartItemQuantity',
       args: [
@@ -633,6 +737,17 @@ function specs(): MutationSpec[] {
       ],
       select: CART,
       usesCart: true,
+    },
+    {
+      field: 'setFlag',
+      args: [
+        {
+          name: 'input',
+          type: 'FlagInput!',
+          ...obj({ key: str(flagKey), enabled: bool(fc.boolean()), rolloutPercent: int(optional(fc.integer({ min: 0, max: 100 }))) }),
+        },
+      ],
+      select: 'key enabled rolloutPercent updatedAt',
     },
     { field: 'startGuestSession', args: [], select: AUTH },
     {
@@ -659,24 +774,10 @@ function specs(): MutationSpec[] {
       ],
       select: '',
     },
+    { field: 'trackPageView', args: [{ name: 'input', type: 'PageViewInput!', ...pageViewInput }], select: '' },
     {
-      field: 'trackPageView',
-      args: [
-        {
-          name: 'input',
-          type: 'PageViewInput!',
-          ...obj({
-            page: str(
-              fc.webUrl({ withQueryParameters: true, withFragments: true }).map((u) => {
-                const url = new URL(u);
-                return url.pathname + url.search + url.hash;
-              }),
-            ),
-            referrer: str(optional(fc.webUrl({ withQueryParameters: true, withFragments: true }))),
-            visitorId: str(optional(visitorId)),
-          }),
-        },
-      ],
+      field: 'trackPageViews',
+      args: [{ name: 'inputs', type: '[PageViewInput!]!', ...list(pageViewInput, fc.array(pageViewInput.valid, { minLength: 1, maxLength: 100 })) }],
       select: '',
     },
     {
@@ -853,23 +954,38 @@ const MUTATIONS = [
   'assignVariant',
   'cancelJob',
   'cancelOrder',
+  'changePassword',
   'checkout',
   'clearCart',
+  'createApiKey',
   'createExperiment',
+  'deleteFlag',
   'enqueueJob',
   'enqueueJobs',
   'login',
   'logout',
   'register',
+  'blockClient',
+  'purgeFailedJobs',
   'removeFromCart',
+  'requestPasswordReset',
+  'resetPassword',
+  'resetRateLimitPolicy',
+  'retryFailedJobs',
   'retryJob',
+  'revokeApiKey',
   'revokeOtherSessions',
   'revokeSession',
+  'revokeUserSessions',
   'setCartItemQuantity',
+  'setFlag',
+  'setRateLimitPolicy',
   'startGuestSession',
   'stopExperiment',
   'trackConversion',
   'trackPageView',
+  'trackPageViews',
+  'unblockClient',
   'upsertProduct',
 ];
 
@@ -1077,6 +1193,29 @@ describe('the raw request', () => {
     await assertHealthy();
   });
 
+  test('random POST /collect bodies, content types and headers: what was recorded, or a 4xx with errors; never 5xx', async () => {
+    const batch = list(pageViewInput, fc.array(pageViewInput.valid, { minLength: 1, maxLength: 100 }));
+    const inputs = fc.oneof(batch.valid, batch.bad);
+    const body: fc.Arbitrary<string | Uint8Array> = fc.oneof(
+      { weight: 4, arbitrary: inputs.map((xs) => toJson({ inputs: xs })) },
+      { weight: 2, arbitrary: inputs.map(toJson) },
+      { weight: 2, arbitrary: rawBody },
+    );
+    await fc.assert(
+      fc.asyncProperty(body, contentType, extraHeaders, async (b, type, headers) => {
+        const h: Record<string, string> = { ...headers };
+        if (type !== undefined) h['content-type'] = type;
+        const payload = type === undefined && typeof b === 'string' ? new TextEncoder().encode(b) : b;
+        const a = await send('POST', '/collect', h, payload);
+        if (a.status === 431) return;
+        const sound = a.status === 200 ? /^\{"recorded":\d+\}$/.test(a.text) : a.status < 500 && a.text.includes('"errors"');
+        if (!sound) throw new Error(`POST /collect: HTTP ${a.status}\n${cut(a.text)}`);
+      }),
+      { ...FC_PARAMS, numRuns: RUNS * 2 },
+    );
+    await assertHealthy();
+  });
+
   test('random GET requests: a JSON GraphQL answer, never 5xx', async () => {
     const params = fc.record(
       {
@@ -1110,6 +1249,7 @@ describe('the raw request', () => {
         '/readyz',
         '/metrics',
         '/dashboard',
+        '/collect',
         '/',
         '/assets/',
         '/assets/../package.json',

@@ -10,23 +10,14 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { isObjectType } from 'graphql';
 import { buildGatewaySchema } from '../../src/app/schema';
 import { ADMIN, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS } from '../helpers/browser';
 
 // page.evaluate callbacks run in the browser; the project compiles without the DOM library.
 declare const document: { querySelector(selector: string): unknown };
 /** The element CodeMirror 5 (GraphiQL's editor) mounts on, with its API. */
 type CodeMirrorHost = { CodeMirror?: { getValue(): string } } | null;
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
-const ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** How to make a subscription field of the schema emit, from outside the browser. */
 interface SubscriptionPlan {

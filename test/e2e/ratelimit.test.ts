@@ -155,6 +155,9 @@ describe('operators', () => {
         'login-failures-email',
         'login-ip',
         'register-ip',
+        'api-key',
+        'password-reset-email',
+        'password-reset-ip',
         'rate-limit-status',
       ]),
     );
@@ -162,8 +165,10 @@ describe('operators', () => {
       partition: 'arg:input.email+ip',
       onRedisDown: 'closed',
       burst: 10,
-      fields: 'Mutation.login',
+      // changePassword checks the caller's own password: a sign-in attempt of the caller's email.
+      fields: 'Mutation.changePassword,Mutation.login',
     });
+    expect(o.policies.find((p: { name: string }) => p.name === 'api-key')).toMatchObject({ partition: 'identity', points: 6000, windowSeconds: 60 });
     expect(o.policies.find((p: { name: string }) => p.name === 'address')).toMatchObject({ partition: 'ip', points: 2400, windowSeconds: 60 });
 
     const metrics = await (await fetch(`${t.url}/metrics`)).text();

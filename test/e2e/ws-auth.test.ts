@@ -3,54 +3,14 @@
  * the upgrade's cookie, refusal (4403), and revocation closing sockets (4401)
  * on every instance.
  */
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Client } from 'graphql-ws';
 import { startTestApp, registerUser, type TestApp } from '../helpers/app';
+import { wsConnect as connect, type WsConnection as Conn } from '../helpers/ws';
 import { twoInstances } from '../helpers/instances';
 import { rawRedis, uniquePrefix } from '../helpers/redis';
 import { sha256 } from '../../src/util/crypto';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Conn {
-  client: Client;
-  /** Resolves when the server acknowledged connection_init. */
-  connected: Promise<void>;
-  /** Resolves with the close code. */
-  closed: Promise<number>;
-  isClosed(): boolean;
-}
-
-/** A non-lazy client: it connects at once, so a close is visible without any subscription. */
-function connect(httpUrl: string, opts: { params?: Record<string, unknown>; cookie?: string; query?: string } = {}): Conn {
-  const url = `${httpUrl.replace(/^http/, 'ws')}/graphql${opts.query ?? ''}`;
-  class Socket extends WebSocket {
-    constructor(address: string, protocols?: string | string[]) {
-      super(address, protocols, { headers: { 'user-agent': 'node-test', ...(opts.cookie ? { cookie: opts.cookie } : {}) } });
-    }
-  }
-  let onConnected!: () => void;
-  let onClosed!: (code: number) => void;
-  let closedFlag = false;
-  const connected = new Promise<void>((r) => (onConnected = r));
-  const closed = new Promise<number>((r) => (onClosed = r));
-  const client = createClient({
-    url,
-    webSocketImpl: Socket,
-    lazy: false,
-    retryAttempts: 0,
-    connectionParams: opts.params,
-    onNonLazyError: () => {},
-    on: {
-      connected: () => onConnected(),
-      closed: (e) => {
-        closedFlag = true;
-        onClosed((e as { code: number }).code);
-      },
-    },
-  });
-  return { client, connected, closed, isClosed: () => closedFlag };
-}
 
 /** Runs one query over the socket. */
 function query<T = Record<string, any>>(client: Client, q: string): Promise<{ data?: T; errors?: unknown[] }> {

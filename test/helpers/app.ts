@@ -39,8 +39,12 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     KEY_PREFIX: uniquePrefix(),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     RATE_LIMIT_DEFAULT: 'off',
+    // Overrides reach instances over pub/sub; the periodic reload would only add stray commands to the files that count them.
+    RATE_LIMIT_POLICY_RESYNC: '1h',
     SCRYPT_N: '1024',
     WORKER: '0',
+    // Tests make their own products; test/e2e/sample-catalog.test.ts turns it on.
+    SAMPLE_CATALOG: '0',
     ...cluster,
     ...overrides,
   };

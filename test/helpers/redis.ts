@@ -134,3 +134,41 @@ export async function subscriberCount(client: Redis | Cluster, channel: string):
   const counts = await Promise.all(nodes.map(async (n) => Number(((await n.call('PUBSUB', 'NUMSUB', channel)) as [string, number])[1])));
   return counts.reduce((a, b) => a + b, 0);
 }
+
+/**
+ * Every key under `prefix` with its content read per type as JSON text (DUMP would not do: its LZF
+ * compression can hide a string), for tests that look for what must never be stored.
+ */
+export async function readPrefix(prefix: string): Promise<Array<{ key: string; type: string; body: string }>> {
+  const r = rawRedis();
+  const out: Array<{ key: string; type: string; body: string }> = [];
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const type = await r.type(key);
+        const content =
+          type === 'string'
+            ? await r.get(key)
+            : type === 'hash'
+              ? await r.hgetall(key)
+              : type === 'zset'
+                ? await r.zrange(key, '0', '-1', 'WITHSCORES')
+                : type === 'set'
+                  ? await r.smembers(key)
+                  : type === 'list'
+                    ? await r.lrange(key, 0, -1)
+                    : type === 'stream'
+                      ? await r.xrange(key, '-', '+')
+                      : null;
+        if (content === null && type !== 'none') throw new Error(`readPrefix cannot read ${key} (${type})`);
+        out.push({ key, type, body: JSON.stringify(content) });
+      }
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+  return out;
+}

@@ -87,3 +87,50 @@ export function execute<T = Record<string, any>>(
     );
   });
 }
+
+/** A non-lazy connection: it connects at once, so a close is visible without any subscription. */
+export interface WsConnection {
+  client: Client;
+  /** Resolves when the server acknowledged connection_init. */
+  connected: Promise<void>;
+  /** Resolves with the close code (and reason). */
+  closed: Promise<number>;
+  closeReason(): string;
+  isClosed(): boolean;
+}
+
+/** Opens a graphql-ws connection at once with `params` as connectionParams (and a cookie, a URL query, upgrade headers). */
+export function wsConnect(
+  httpUrl: string,
+  opts: { params?: Record<string, unknown>; cookie?: string; query?: string; headers?: Record<string, string> } = {},
+): WsConnection {
+  const url = `${httpUrl.replace(/^http/, 'ws')}/graphql${opts.query ?? ''}`;
+  class Socket extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { headers: { 'user-agent': 'node-test', ...(opts.cookie ? { cookie: opts.cookie } : {}), ...opts.headers } });
+    }
+  }
+  let onConnected!: () => void;
+  let onClosed!: (code: number) => void;
+  let closedFlag = false;
+  let reason = '';
+  const connected = new Promise<void>((r) => (onConnected = r));
+  const closed = new Promise<number>((r) => (onClosed = r));
+  const client = createClient({
+    url,
+    webSocketImpl: Socket,
+    lazy: false,
+    retryAttempts: 0,
+    connectionParams: opts.params,
+    onNonLazyError: () => {},
+    on: {
+      connected: () => onConnected(),
+      closed: (e) => {
+        closedFlag = true;
+        reason = String((e as { reason?: string }).reason ?? '');
+        onClosed((e as { code: number }).code);
+      },
+    },
+  });
+  return { client, connected, closed, closeReason: () => reason, isClosed: () => closedFlag };
+}

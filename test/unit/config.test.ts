@@ -111,7 +111,12 @@ const BAD: Record<string, Array<Record<string, string>>> = {
     { ANALYTICS_VISITOR_KEYS_PER_DAY: '1e3' },
     { ANALYTICS_VISITOR_KEYS_PER_DAY: 'unlimited' },
   ],
+  ANALYTICS_HISTORY: [{ ANALYTICS_HISTORY: '90' }, { ANALYTICS_HISTORY: '12h' }, { ANALYTICS_HISTORY: '36h' }, { ANALYTICS_HISTORY: '367d' }],
+  ANALYTICS_MAX_VALUES_PER_DAY: [{ ANALYTICS_MAX_VALUES_PER_DAY: '9' }, { ANALYTICS_MAX_VALUES_PER_DAY: '100001' }, { ANALYTICS_MAX_VALUES_PER_DAY: 'all' }],
   EXPERIMENT_VISITOR_TTL: [{ EXPERIMENT_VISITOR_TTL: '30' }, { EXPERIMENT_VISITOR_TTL: '0d' }, { EXPERIMENT_VISITOR_TTL: '400d' }],
+  SAMPLE_CATALOG: [{ SAMPLE_CATALOG: 'yes' }, { SAMPLE_CATALOG: 'off' }],
+  FLAGS_MAX: [{ FLAGS_MAX: '0' }, { FLAGS_MAX: '10001' }, { FLAGS_MAX: '1e3' }, { FLAGS_MAX: 'many' }],
+  FLAGS_RESYNC: [{ FLAGS_RESYNC: '30' }, { FLAGS_RESYNC: '500ms' }, { FLAGS_RESYNC: '2h' }, { FLAGS_RESYNC: '0s' }],
   GUEST_CART_GRACE: [{ GUEST_CART_GRACE: '10 minutes' }, { GUEST_CART_GRACE: '0s' }, { GUEST_CART_GRACE: '2d' }],
   RATE_LIMIT_PER_ADDRESS: [
     { RATE_LIMIT_PER_ADDRESS: '2400' },
@@ -125,6 +130,26 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   LOGIN_FAILURES_PER_EMAIL: [{ LOGIN_FAILURES_PER_EMAIL: '100/forever' }, { LOGIN_FAILURES_PER_EMAIL: 'OFF' }, { LOGIN_FAILURES_PER_EMAIL: '-1/1d' }],
   LOGIN_KNOWN_ADDRESSES: [{ LOGIN_KNOWN_ADDRESSES: '0' }, { LOGIN_KNOWN_ADDRESSES: '1001' }, { LOGIN_KNOWN_ADDRESSES: 'ten' }],
   LOGIN_KNOWN_ADDRESS_TTL: [{ LOGIN_KNOWN_ADDRESS_TTL: '30' }, { LOGIN_KNOWN_ADDRESS_TTL: '0d' }],
+  PASSWORD_RESET_TTL: [{ PASSWORD_RESET_TTL: '30' }, { PASSWORD_RESET_TTL: '0m' }, { PASSWORD_RESET_TTL: '25h' }],
+  PASSWORD_RESET_PER_USER: [{ PASSWORD_RESET_PER_USER: '0' }, { PASSWORD_RESET_PER_USER: '21' }, { PASSWORD_RESET_PER_USER: 'a few' }],
+  PASSWORD_RESET_URL: [
+    { PASSWORD_RESET_URL: 'https://shop.example.com/reset' },
+    { PASSWORD_RESET_URL: 'ftp://shop.example.com/reset?token={token}' },
+    { PASSWORD_RESET_URL: 'javascript:alert(1)//{token}' },
+    { PASSWORD_RESET_URL: 'https://shop.example.com/{token}?again={token}' },
+    { PASSWORD_RESET_URL: 'shop.example.com/reset?token={token}' },
+    { PASSWORD_RESET_URL: 'https://shop.example.com/re set?token={token}' },
+  ],
+  API_KEYS_MAX: [{ API_KEYS_MAX: '0' }, { API_KEYS_MAX: '10001' }, { API_KEYS_MAX: 'lots' }],
+  // A key's budget cannot be turned off on its own (RATE_LIMIT_DEFAULT=off turns every limit off).
+  RATE_LIMIT_API_KEY: [
+    { RATE_LIMIT_API_KEY: '6000' },
+    { RATE_LIMIT_API_KEY: 'off' },
+    { RATE_LIMIT_API_KEY: '0/1m' },
+    { RATE_LIMIT_API_KEY: '5/ever', RATE_LIMIT_DEFAULT: 'off' },
+  ],
+  RATE_LIMIT_ALLOW: [{ RATE_LIMIT_ALLOW: 'key:a{b}' }, { RATE_LIMIT_ALLOW: 'token:abc' }, { RATE_LIMIT_ALLOW: 'ip:not-an-address' }],
+  RATE_LIMIT_POLICY_RESYNC: [{ RATE_LIMIT_POLICY_RESYNC: '5' }, { RATE_LIMIT_POLICY_RESYNC: '50ms' }, { RATE_LIMIT_POLICY_RESYNC: '2h' }],
 };
 
 describe('every contract variable', () => {
@@ -160,6 +185,7 @@ describe('defaults (nothing set)', () => {
     ['sessions.idleTtlMs', 30 * 60_000],
     ['sessions.maxAgeMs', 7 * 86_400_000],
     ['rateLimits.default', { points: 600, windowMs: 60_000 }],
+    ['rateLimits.policyResyncMs', 5000],
     ['jobs.webhookAllowedHosts', []],
     ['jobs.runInProcess', true],
     ['production', false],
@@ -170,8 +196,14 @@ describe('defaults (nothing set)', () => {
     ['audit.maxLen', 10_000],
     ['analytics.visitorKeysPerDay', 1000],
     ['analytics.experimentVisitorTtlMs', 30 * 86_400_000],
+    ['flags', { max: 200, resyncMs: 30_000 }],
+    ['analytics.historyDays', 90],
+    ['analytics.maxValuesPerDay', 1000],
     ['commerce.guestCartGraceMs', 10 * 60_000],
     ['jobs', expect.objectContaining({ maxPendingPerUser: 200, maxPendingBytesPerUser: 4 * 1024 * 1024 })],
+    ['sessions.passwordReset', { ttlMs: 30 * 60_000, perUser: 3, url: null }],
+    ['sessions.apiKeysMax', 100],
+    ['rateLimits.apiKey', { points: 6000, windowMs: 60_000 }],
     [
       'rateLimits',
       expect.objectContaining({
@@ -210,6 +242,13 @@ describe('defaults (nothing set)', () => {
 });
 
 describe('good values are taken', () => {
+  test('analytics history and values per day', () => {
+    const c = loadConfig({ ANALYTICS_HISTORY: '30d', ANALYTICS_MAX_VALUES_PER_DAY: '50' });
+    expect([c.analytics.historyDays, c.analytics.maxValuesPerDay]).toEqual([30, 50]);
+    expect(loadConfig({ ANALYTICS_HISTORY: '24h' }).analytics.historyDays).toBe(1);
+    expect(loadConfig({ ANALYTICS_HISTORY: '366d' }).analytics.historyDays).toBe(366);
+  });
+
   test('HTTP, prefix, admin, logging', () => {
     const c = loadConfig({
       PORT: '8080',
@@ -264,6 +303,22 @@ describe('good values are taken', () => {
     expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_PER_ADDRESS: '5000/2m' }).rateLimits.perAddress).toBeNull();
   });
 
+  test('password resets, API keys and their budget', () => {
+    const c = loadConfig({
+      PASSWORD_RESET_TTL: '15m',
+      PASSWORD_RESET_PER_USER: '1',
+      PASSWORD_RESET_URL: 'https://shop.example.com/account/reset#token={token}',
+      API_KEYS_MAX: '10000',
+      RATE_LIMIT_API_KEY: '100/10s',
+      RATE_LIMIT_ALLOW: 'key:0123abcd, user:u1, ip:10.0.0.1',
+    });
+    expect(c.sessions.passwordReset).toEqual({ ttlMs: 15 * 60_000, perUser: 1, url: 'https://shop.example.com/account/reset#token={token}' });
+    expect(c.sessions.apiKeysMax).toBe(10_000);
+    expect(c.rateLimits.apiKey).toEqual({ points: 100, windowMs: 10_000 });
+    expect(c.rateLimits.allow).toEqual(['key:0123abcd', 'user:u1', 'ip:10.0.0.1']);
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: 'off', RATE_LIMIT_API_KEY: '100/10s' }).rateLimits.apiKey).toBeNull();
+  });
+
   test('sign-in failure budgets', () => {
     const c = loadConfig({
       LOGIN_FAILURES_PER_PAIR: '3/10m',
@@ -315,6 +370,21 @@ describe('good values are taken', () => {
       maxPendingPerUser: 1_000_000,
       maxPendingBytesPerUser: 2_147_483_647,
     });
+  });
+
+  test('the sample catalog: on in development, off under NODE_ENV=test, never in production', () => {
+    expect(loadConfig({}).commerce.sampleCatalog).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' }).commerce.sampleCatalog).toBe(true);
+    expect(loadConfig({ SAMPLE_CATALOG: '0' }).commerce.sampleCatalog).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test' }).commerce.sampleCatalog).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).commerce.sampleCatalog).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(false);
+  });
+
+  test('feature flags: bound and re-read period', () => {
+    expect(loadConfig({ FLAGS_MAX: '1', FLAGS_RESYNC: '1s' }).flags).toEqual({ max: 1, resyncMs: 1000 });
+    expect(loadConfig({ FLAGS_MAX: '10000', FLAGS_RESYNC: '1h' }).flags).toEqual({ max: 10_000, resyncMs: 3_600_000 });
   });
 
   test('NODE_ENV=production: introspection off unless INTROSPECTION=1', () => {

@@ -1,7 +1,12 @@
-/** GCRA semantics on a controlled clock (the memory limiter mirrors the Lua script), and the header syntax. */
+/** GCRA semantics on a controlled clock (the memory limiter mirrors the Lua script), the header syntax, and what a batch is charged. */
 import { MemoryLimiter } from '../../src/services/ratelimit/memory';
+import { parseIdentity } from '../../src/services/ratelimit/blocks';
+import { overrideProblems } from '../../src/services/ratelimit/overrides';
 import { policyHeader, retryAfterSeconds, stateHeader, type PolicyState, type RatePolicy } from '../../src/services/ratelimit/policy';
 import type { StoreCharge } from '../../src/services/ratelimit/store';
+import { buildCharges } from '../../src/services/ratelimit/charges';
+import type { RootField } from '../../src/services/ratelimit/root-field';
+import { Keys } from '../../src/redis/keys';
 
 const policy = (points: number, windowMs: number, burst = points, oversize = false): RatePolicy => ({
   name: 'p',
@@ -79,4 +84,61 @@ test('headers follow the IETF draft syntax', () => {
   expect(policyHeader(states)).toBe('"default";q=600;w=60, "login-ip";q=60;w=900;burst=20');
   expect(stateHeader(states)).toBe('"default";r=599;t=1, "login-ip";r=0;t=45');
   expect(retryAfterSeconds([states[1]])).toBe(45);
+});
+
+describe('identities an admin may block', () => {
+  test('are user:, ip: or key: with a strict id, written the way the gateway writes them', () => {
+    expect(parseIdentity('user:abc_DEF-123')).toBe('user:abc_DEF-123');
+    expect(parseIdentity('key:k1')).toBe('key:k1');
+    expect(parseIdentity('ip:203.0.113.9')).toBe('ip:203.0.113.9');
+    expect(parseIdentity('ip:::ffff:203.0.113.9')).toBe('ip:203.0.113.9');
+    expect(parseIdentity('ip:2001:DB8:0:0:0:0:0:1')).toBe('ip:2001:db8::1');
+    expect(parseIdentity('ip:::1')).toBe('ip:::1');
+    for (const bad of [
+      '',
+      'user:',
+      'user:a:b',
+      'user:{x}',
+      'user:a b',
+      'user:' + 'a'.repeat(65),
+      'ip:1.2.3',
+      'ip:fe80::1%eth0',
+      'ip:{1.2.3.4}',
+      'email:a@b.c',
+      'USER:abc',
+    ])
+      expect({ bad, parsed: parseIdentity(bad) }).toEqual({ bad, parsed: null });
+  });
+});
+
+describe('override values', () => {
+  test('are bounded integers', () => {
+    expect(overrideProblems({ points: 1, windowSeconds: 1, burst: 1 })).toBeNull();
+    expect(overrideProblems({ points: 1_000_000, windowSeconds: 604_800, burst: 1_000_000 })).toBeNull();
+    expect(overrideProblems({ points: 0, windowSeconds: 604_801, burst: 1.5 })).toEqual({
+      points: ['must be an integer from 1 to 1000000'],
+      windowSeconds: ['must be an integer from 1 to 604800'],
+      burst: ['must be an integer from 1 to 1000000'],
+    });
+  });
+});
+
+test('a per-operation policy is charged one point per occurrence, one per item for a field taking a batch of inputs', () => {
+  const pageView: RatePolicy = { ...policy(120, 60_000, 100), name: 'page-view' };
+  const field = (name: string, args: Record<string, unknown> | null): RootField => ({ name, policies: [pageView], signIn: null, args });
+  const subject = { identity: 'ip:203.0.113.1', ip: '203.0.113.1' };
+  const charged = (roots: RootField[]) =>
+    buildCharges(new Keys('gw'), subject, policy(600, 60_000), 1, roots, { address: null, signIn: null }).find((c) => c.policy === pageView)?.cost;
+  expect(charged([field('trackPageView', { input: { page: '/' } })])).toBe(1);
+  expect(charged([field('trackPageViews', { inputs: Array.from({ length: 100 }, () => ({ page: '/' })) })])).toBe(100);
+  // Aliases: each occurrence pays; an empty batch still costs its occurrence.
+  expect(
+    charged([
+      field('trackPageViews', { inputs: new Array(30).fill({ page: '/' }) }),
+      field('trackPageView', { input: {} }),
+      field('trackPageViews', { inputs: [] }),
+    ]),
+  ).toBe(32);
+  // Arguments that could not be coerced: one point, execution refuses the operation anyway.
+  expect(charged([field('trackPageViews', null)])).toBe(1);
 });

@@ -7,25 +7,23 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { ResolverContext } from '../../resolvers/context';
 import { rootFields } from './operation';
+import { schemaPolicies } from '../../types/ratelimit/rate-limit.decorator';
 import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../../services/ratelimit/ratelimit.service';
 import type { SubscribeGuard } from '../../ws/server';
 
 export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<ResolverContext> {
   return {
+    // The @RateLimit policies are known from the schema: operators may list and override them.
+    async serverWillStart({ schema }) {
+      service.registerPolicies(schemaPolicies(schema));
+    },
     async requestDidStart({ contextValue: { ctx } }) {
       if (!service.enabled) return;
-      // The identity needs the session: start its check now so it overlaps parsing and validation.
-      // Once the session names a user, read the user at once too: that read leaves in the same
-      // auto-pipelined batch as the limiter's script, so for the many signed-in operations that
-      // need the user (every @Authorized one) the limiter adds a command but no round trip.
-      if (ctx.token) {
-        ctx.session().then(
-          (s) => {
-            if (s?.userId) ctx.user().catch(() => undefined);
-          },
-          () => undefined,
-        );
-      }
+      // The identity needs the session (or the API key): start its check now so it overlaps parsing
+      // and validation. Once the session names a user, the actor reads the user at once too: that read
+      // leaves in the same auto-pipelined batch as the limiter's script, so for the many signed-in
+      // operations that need the user (every @Authorized one) the limiter adds a command but no round trip.
+      if (ctx.token) ctx.actor().catch(() => undefined);
       let charged = false;
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue: { ctx } }) {

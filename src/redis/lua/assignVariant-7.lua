@@ -7,7 +7,8 @@
 -- KEYS[1] experiment definition hash (variants, weights: JSON arrays)
 -- KEYS[2] counters hash: "<variant>:exposures"
 -- KEYS[3] live-stats dirty flag
--- KEYS[4] the viewer's exposures hash: experiment key -> variant number ("c" appended once converted)
+-- KEYS[4] the viewer's exposures hash: experiment key -> variant number ("c" and revenue so far
+--         appended once converted, see trackConversion)
 -- KEYS[5] earlier releases' assignments of this experiment: viewer id -> variant
 -- KEYS[6] earlier releases' converters of this experiment: set of viewer ids
 -- KEYS[7] the caller's counter of visitor keys created today

@@ -1,5 +1,6 @@
 -- Creates an experiment once; creating it again with the same definition is a no-op.
--- KEYS[1] experiment definition hash
+-- KEYS[1] experiment definition hash (variants, weights, created; spread = '1': its counters keep
+--         the sum of squares of revenue per visitor from the start)
 -- KEYS[2] experiments zset: key -> created at (ms)
 -- KEYS[3] live-stats dirty flag
 -- ARGV[1] experiment key
@@ -15,7 +16,7 @@ if def[1] then
   return {-1, 0}
 end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return {-2, 0} end
-redis.call('HSET', KEYS[1], 'variants', ARGV[2], 'weights', ARGV[3], 'created', ARGV[4])
+redis.call('HSET', KEYS[1], 'variants', ARGV[2], 'weights', ARGV[3], 'created', ARGV[4], 'spread', '1')
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('SET', KEYS[3], '1')
 return {1, tonumber(ARGV[4])}

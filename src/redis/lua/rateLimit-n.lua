@@ -2,17 +2,21 @@
 -- Each key holds the policy's theoretical arrival time (TAT, ms since epoch): the
 -- moment its bucket would be full again. Redis's own clock is used so that every
 -- gateway instance sees one time.
--- KEYS[1..n]   one key per (policy, partition), e.g. gw:rl:{ip:1.2.3.4}:default
--- KEYS[n+1..]  sorted sets that waivers name (a sign-in email's known addresses: member -> expiry ms)
+-- KEYS[1..n]      one key per (policy, partition), e.g. gw:rl:{ip:1.2.3.4}:default
+-- KEYS[n+1..n+b]  the caller's block keys (gw:rl:{<identity>}:block:until, set by blockClient with
+--                 the block's lifetime): while any exists the request is refused and nothing is charged
+-- KEYS[n+b+1..]   sorted sets that waivers name (a sign-in email's known addresses: member -> expiry ms)
 -- ARGV[1]  "charge" or "refund" (gives points back after another slot refused)
--- ARGV[2 + 6(i-1) ...] per key i of the n, 6 values (so n = (#ARGV - 1) / 6):
+-- ARGV[2]  b, the number of block keys (read in "charge" mode only)
+-- ARGV[3 + 6(i-1) ...] per key i of the n, 6 values (so n = (#ARGV - 2) / 6):
 --   cost      points to charge (0 only reads the state)
 --   interval  ms per point (window / points)
 --   capacity  burst * interval (ms)
 --   oversize  "1": a cost above the burst passes when the bucket is full
 --   waiver    0, or the index in KEYS of a set: when that set holds `member` with an expiry
 --   member    still ahead, this key is waived (neither charged nor refunded; its state is reported)
--- Returns {allowed (1 or 0), then per key: remaining, resetMs, retryMs}
+-- Returns {allowed (1 or 0), blockedMs, then per key: remaining, resetMs, retryMs}
+--   blockedMs  0, or the longest time left of a block: then allowed is 0 and no state follows
 --   remaining  whole points left (after this charge when allowed)
 --   resetMs    ms until the bucket is full again
 --   retryMs    ms until this charge would pass (0 when it passes)
@@ -23,7 +27,7 @@
 local now = redisTimeMs()
 -- Stored TATs are rounded to 1 us; this tolerance keeps N * (window / N) == window.
 local eps = 0.01
-local n = (#ARGV - 1) / 6
+local n = (#ARGV - 2) / 6
 
 local function waived(b)
   local set = tonumber(ARGV[b + 4])
@@ -32,18 +36,26 @@ end
 
 if ARGV[1] == 'refund' then
   for i = 1, n do
-    local b = 2 + (i - 1) * 6
+    local b = 3 + (i - 1) * 6
     -- A waived key was not charged: nothing to give back.
     if not waived(b) then refundPoints(KEYS[i], tonumber(ARGV[b]) * tonumber(ARGV[b + 1]), now) end
   end
   return {1}
 end
 
-local out = {1}
+-- A blocked caller is refused before anything is counted.
+local blocked = 0
+for k = n + 1, n + tonumber(ARGV[2]) do
+  local left = redis.call('PTTL', KEYS[k])
+  if left > blocked then blocked = left end
+end
+if blocked > 0 then return {0, blocked} end
+
+local out = {1, 0}
 local writes = {}
 local costs = {}
 for i = 1, n do
-  local b = 2 + (i - 1) * 6
+  local b = 3 + (i - 1) * 6
   local cost = tonumber(ARGV[b])
   if cost > 0 and waived(b) then cost = 0 end
   costs[i] = cost
@@ -78,8 +90,8 @@ if out[1] == 1 then
 else
   -- Report what is left without this request: nothing was charged.
   for i = 1, n do
-    local b = 2 + (i - 1) * 6
-    local o = 2 + (i - 1) * 3
+    local b = 3 + (i - 1) * 6
+    local o = 3 + (i - 1) * 3
     if out[o + 2] == 0 and costs[i] > 0 then
       local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
       if tat < now then tat = now end

@@ -1,16 +1,19 @@
 -- Records one conversion (count and revenue per type, minute bucket, and the viewer's
 -- experiment variants) and publishes it. Attribution is to the named experiment, or to
 -- every experiment the viewer was exposed to (an order completing). A viewer converts
--- once per experiment; every conversion counts in events and revenue.
+-- once per experiment; every conversion counts in events and revenue, and in the sum of squares
+-- of revenue per viewer (the spread behind the revenue-per-visitor test), which needs each
+-- viewer's revenue so far: kept in their exposure record.
 -- KEYS[1] totals hash (views, conversions, revenue)
 -- KEYS[2] hash type -> conversions
 -- KEYS[3] hash type -> revenue cents
 -- KEYS[4] this minute's hash: "!c" -> conversions, "!r" -> revenue cents
 -- KEYS[5] live-stats dirty flag
--- KEYS[6] the viewer's exposures hash: experiment key -> variant number ("c" appended once converted)
+-- KEYS[6] the viewer's exposures hash: experiment key -> variant number, then "c" once converted,
+--         then the viewer's revenue in that experiment so far (cents, when any): "2", "2c", "2c4500"
 -- KEYS[7] once-marker: with ARGV[10] set, nothing is recorded when it exists already
 -- KEYS[8] named experiment's definition hash (any key of the slot when none is named)
--- KEYS[9] named experiment's counters: "<variant>:exposures|conversions|events|revenue", "!unexposed"
+-- KEYS[9] named experiment's counters: "<variant>:exposures|conversions|events|revenue|revenueSq", "!unexposed"
 -- KEYS[10] named experiment's assignments from earlier releases: viewer id -> variant (read only)
 -- KEYS[11] named experiment's converters from earlier releases: set of viewer ids
 -- ARGV[1] conversion type
@@ -43,11 +46,17 @@ redis.call('HINCRBY', KEYS[3], ctype, value)
 if redis.call('HINCRBY', KEYS[4], '!c', 1) == 1 then redis.call('EXPIRE', KEYS[4], ARGV[6]) end
 redis.call('HINCRBY', KEYS[4], '!r', value)
 
-local function count(stats, variant, converts)
+-- `before`: the viewer's revenue in this experiment before this conversion.
+local function count(stats, variant, converts, before)
   redis.call('HINCRBY', stats, variant .. ':events', 1)
   redis.call('HINCRBY', stats, variant .. ':revenue', value)
   -- The rate is converting viewers over exposed viewers: a viewer converts once.
   if converts then redis.call('HINCRBY', stats, variant .. ':conversions', 1) end
+  -- The viewer's square grows from before^2 to (before + value)^2. A float: squares of cents
+  -- outgrow 64-bit integers, and the test needs no more than double precision.
+  if value > 0 then
+    redis.call('HINCRBYFLOAT', stats, variant .. ':revenueSq', string.format('%.17g', value * (2 * before + value)))
+  end
 end
 
 -- Counts for the variant of one exposure record; returns the variant, or nil when the experiment
@@ -56,11 +65,15 @@ local function fromMark(exp, mark, def, stats)
   local d = redis.call('HMGET', def, 'variants', 'stopped')
   local variants = d[1]
   if not variants or d[2] then return nil end
-  local variant = cjson.decode(variants)[tonumber(string.match(mark, '^%d+'))]
+  local index, converted, before = string.match(mark, '^(%d+)(c?)(%d*)$')
+  local variant = index and cjson.decode(variants)[tonumber(index)]
   if not variant then return nil end
-  local converts = string.sub(mark, -1) ~= 'c'
-  count(stats, variant, converts)
-  if converts then redis.call('HSET', KEYS[6], exp, mark .. 'c') end
+  before = tonumber(before) or 0
+  count(stats, variant, converted == '', before)
+  if converted == '' or value > 0 then
+    local total = before + value
+    redis.call('HSET', KEYS[6], exp, index .. 'c' .. (total > 0 and string.format('%.0f', total) or ''))
+  end
   redis.call('PEXPIRE', KEYS[6], ARGV[9])
   return variant
 end
@@ -75,7 +88,8 @@ if mode == '=' then
     variant = ''
   elseif legacy then
     variant = legacy
-    count(KEYS[9], variant, redis.call('SADD', KEYS[11], ARGV[3]) == 1)
+    -- No record of the viewer's revenue so far: these experiments predate the spread (no revenue test).
+    count(KEYS[9], variant, redis.call('SADD', KEYS[11], ARGV[3]) == 1, 0)
   elseif redis.call('HEXISTS', KEYS[8], 'stopped') == 0 then
     redis.call('HINCRBY', KEYS[9], '!unexposed', 1)
   end

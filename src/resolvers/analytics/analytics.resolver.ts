@@ -1,23 +1,36 @@
 import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
-import type { RequestContext } from '../../services/context';
-import { isAdmin } from '../viewer';
-import { badInput, forbidden, unauthenticated } from '../../util/errors';
+import { requireAdmin } from '../viewer';
+import { badInput } from '../../util/errors';
 import { filtered } from '../../util/iterators';
 import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
-import { ANALYTICS_EVENTS_TOPIC, JOURNEY_CAP, type AnalyticsEventPayload, type AnalyticsSnapshot } from '../../services/analytics/analytics.service';
+import { ANALYTICS_EVENTS_TOPIC, JOURNEY_CAP, MAX_BATCH, type AnalyticsEventPayload, type AnalyticsSnapshot } from '../../services/analytics/analytics.service';
 import { LIVE_TOP_PAGES } from '../../services/analytics/live-stats.service';
 import { ConversionInput, PageViewInput } from '../../types/analytics/analytics.input';
 import { toAnalyticsEvent, toAnalyticsStats, toTimePoint } from '../../types/analytics/analytics.mappers';
-import { AnalyticsEvent, AnalyticsEventType, AnalyticsStats, PageStats, TimePoint } from '../../types/analytics/analytics.type';
+import {
+  AnalyticsDimension,
+  AnalyticsEvent,
+  AnalyticsEventType,
+  AnalyticsStats,
+  BreakdownRow,
+  FunnelStep,
+  PageStats,
+  TimePoint,
+} from '../../types/analytics/analytics.type';
+import { BREAKDOWN_DEFAULT_LIMIT, BREAKDOWN_MAX_LIMIT, DEFAULT_DAYS, FUNNEL_MAX_STEPS } from '../../services/analytics/history.service';
+import type { AnalyticsDim } from '../../services/analytics/history.service';
 import { ListSize } from '../../types/list-size';
 
-/** The role check of @Authorized('ADMIN'), for subscribe functions. */
-async function requireAdmin(ctx: RequestContext): Promise<void> {
-  const user = await ctx.user();
-  if (!user) throw unauthenticated();
-  if (!isAdmin(user)) throw forbidden();
-}
+/** The rollups' name of each dimension. */
+const DIMENSIONS: Record<AnalyticsDimension, AnalyticsDim> = {
+  PAGE: 'page',
+  REFERRER: 'ref',
+  UTM_SOURCE: 'src',
+  UTM_CAMPAIGN: 'cmp',
+  BROWSER: 'br',
+  DEVICE: 'dev',
+};
 
 // Every subscriber on this instance receives the same parsed payload object: map it once for all of them.
 const events = new WeakMap<AnalyticsEventPayload, AnalyticsEvent>();
@@ -28,13 +41,28 @@ const sharedStats = (s: AnalyticsSnapshot): AnalyticsStats => snapshots.get(s) ?
 const wanted = (types: AnalyticsEventType[] | null | undefined, payload: AnalyticsEventPayload): boolean =>
   !types?.length || types.includes(payload.type as AnalyticsEventType);
 
+/**
+ * Tracking's own budget, in page views: trackPageView costs one point, trackPageViews one per
+ * view in it (the rate limiter charges a root field taking `inputs` per item). The burst holds one
+ * full batch.
+ */
+const PAGE_VIEW_POLICY = { name: 'page-view', points: 120, window: '1m', burst: MAX_BATCH } as const;
+
 @Resolver(() => AnalyticsStats)
 export class AnalyticsResolver {
-  @RateLimit({ name: 'page-view', points: 120, window: '1m', burst: 60 })
+  @RateLimit(PAGE_VIEW_POLICY)
   @Mutation(() => Boolean, { description: 'Anyone may track. One Redis round trip; the event reaches analyticsEvents subscribers.' })
   async trackPageView(@Arg('input', () => PageViewInput) input: PageViewInput, @Ctx() { ctx, services }: ResolverContext): Promise<boolean> {
     await services.analytics.trackPageView(ctx, input);
     return true;
+  }
+
+  @RateLimit(PAGE_VIEW_POLICY)
+  @Mutation(() => Int, {
+    description: `Anyone. Up to ${MAX_BATCH} page views in one request and one Redis round trip, each as trackPageView records it; returns how many were recorded. One invalid input refuses the batch (BAD_USER_INPUT) and nothing is recorded. Costs one point per view of the page-view and default rate limits. Also POST /collect.`,
+  })
+  trackPageViews(@Arg('inputs', () => [PageViewInput]) inputs: PageViewInput[], @Ctx() { ctx, services }: ResolverContext): Promise<number> {
+    return services.analytics.trackPageViews(ctx, inputs);
   }
 
   @Mutation(() => Boolean, {
@@ -58,10 +86,11 @@ export class AnalyticsResolver {
   }
 
   @Authorized('ADMIN')
-  // One point per minute; the longest window is the longest ANALYTICS_RETENTION (31 days).
+  // One point per minute up to the longest ANALYTICS_RETENTION (31 days); past the retention one per hour or day, fewer.
   @ListSize({ arg: 'minutes', default: 60, max: 31 * 24 * 60 })
   @Query(() => [TimePoint], {
-    description: 'Admin only. Per-minute counts for the last `minutes` (1 to ANALYTICS_RETENTION, default 60), oldest first, all pages when `page` is null.',
+    description:
+      'Admin only. Counts for the last `minutes` (default 60), oldest first, all pages when `page` is null: one point per minute up to ANALYTICS_RETENTION; beyond it, up to ANALYTICS_HISTORY, one per hour (all pages) or per UTC day (one page).',
   })
   async pageViewSeries(
     @Arg('page', () => String, { nullable: true }) page: string | null,
@@ -76,6 +105,33 @@ export class AnalyticsResolver {
   @Query(() => [String], { description: "Admin only. A visitor's latest pages, newest first (at most 50)." })
   visitorJourney(@Arg('visitorId') visitorId: string, @Ctx() { services }: ResolverContext): Promise<string[]> {
     return services.analytics.journey(visitorId);
+  }
+
+  @Authorized('ADMIN')
+  @ListSize({ arg: 'limit', default: BREAKDOWN_DEFAULT_LIMIT, max: BREAKDOWN_MAX_LIMIT })
+  @Query(() => [BreakdownRow], {
+    description: `Admin only. Views and unique visitors per value of one dimension over the last \`days\` UTC days (today included; 1 to ANALYTICS_HISTORY, default ${DEFAULT_DAYS} or the whole history if shorter), most viewed first; \`limit\` 1 to ${BREAKDOWN_MAX_LIMIT}, default ${BREAKDOWN_DEFAULT_LIMIT}.`,
+  })
+  async breakdown(
+    @Arg('dimension', () => AnalyticsDimension) dimension: AnalyticsDimension,
+    @Arg('days', () => Int, { nullable: true }) days: number | null | undefined,
+    @Arg('limit', () => Int, { nullable: true }) limit: number | null | undefined,
+    @Ctx() { services }: ResolverContext,
+  ): Promise<BreakdownRow[]> {
+    return services.analyticsHistory.breakdown(DIMENSIONS[dimension], days, limit ?? BREAKDOWN_DEFAULT_LIMIT);
+  }
+
+  @Authorized('ADMIN')
+  @ListSize({ max: FUNNEL_MAX_STEPS })
+  @Query(() => [FunnelStep], {
+    description: `Admin only. Ordered page funnel over the last \`days\` UTC days (today included; 1 to 31 and at most ANALYTICS_HISTORY, default ${DEFAULT_DAYS} or the whole history if shorter): for each of 1 to ${FUNNEL_MAX_STEPS} steps, the visitors who viewed it after viewing every earlier step, in that order (docs/analytics.md, "Funnels").`,
+  })
+  funnel(
+    @Arg('steps', () => [String]) steps: string[],
+    @Arg('days', () => Int, { nullable: true }) days: number | null | undefined,
+    @Ctx() { services }: ResolverContext,
+  ): Promise<FunnelStep[]> {
+    return services.analyticsHistory.funnel(steps, days);
   }
 
   @ListSize({ arg: 'limit', default: 10, max: 100 })

@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graph
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
 import { badInput } from '../../util/errors';
-import { VISITOR_ID } from '../../types/analytics/analytics.input';
+import { checkVisitorId } from '../../types/analytics/analytics.input';
 import { toExperiment } from '../../types/analytics/analytics.mappers';
 import { ExperimentInput } from '../../types/analytics/experiment.input';
 import { Experiment } from '../../types/analytics/experiment.type';
@@ -34,14 +34,19 @@ export class ExperimentResolver {
   }
 
   @Mutation(() => String, {
-    description: 'Anyone. Deterministic per viewer (visitorId, else user, else session, else IP and user agent); records an exposure once.',
+    description:
+      'Anyone. Deterministic per viewer: the signed-in user, else the session; visitorId only without a session (or from an admin); else IP and user agent. Records an exposure once.',
   })
   assignVariant(
     @Arg('experiment') experiment: string,
-    @Arg('visitorId', () => String, { nullable: true, description: 'As in PageViewInput.' }) visitorId: string | null,
+    @Arg('visitorId', () => String, {
+      nullable: true,
+      description: 'Counts only for callers without a session, and for admins; a caller with a session is its session whatever it sends.',
+    })
+    visitorId: string | null,
     @Ctx() { ctx, services }: ResolverContext,
   ): Promise<string> {
-    if (visitorId && !VISITOR_ID.test(visitorId)) throw badInput('visitorId must be 1 to 128 letters, digits or _ . : @ -', { visitorId: ['invalid'] });
+    checkVisitorId(visitorId);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(experiment)) throw badInput('experiment must be an experiment key', { experiment: ['invalid'] });
     return services.experiments.assign(ctx, experiment, visitorId);
   }

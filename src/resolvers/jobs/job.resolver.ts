@@ -1,8 +1,8 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
 import type { RequestContext } from '../../services/context';
-import { isAdmin, signedInUser } from '../viewer';
+import { isAdmin, signedInActor } from '../viewer';
 import type { JobRecord, JobSender, QueueCounts, QuotaUsage } from '../../services/jobs/job.service';
 import { badInput } from '../../util/errors';
 import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
@@ -10,10 +10,14 @@ import { EnqueueJobInput, JOB_LIMITS, JobsArgs, MY_JOBS_PAGE, MyJobsArgs } from 
 import { Job, JobQuota, QueueStats } from '../../types/jobs/job.type';
 import { ListSize } from '../../types/list-size';
 
-/** The signed-in caller: admin by its roles, and its account's address (where its email.send may go). */
+/**
+ * The caller: admin by its roles, and its account's address (where its email.send may go). An API key owns
+ * its jobs as `key:<id>` (its own quota) and has no address: with ADMIN it may mail anyone, else no one.
+ */
 async function viewer(ctx: RequestContext): Promise<JobSender> {
-  const { user } = await signedInUser(ctx);
-  return { userId: user.id, admin: isAdmin(user), email: user.email };
+  const actor = await signedInActor(ctx);
+  if (actor.kind === 'key') return { userId: `key:${actor.id}`, admin: isAdmin(actor), email: '' };
+  return { userId: actor.user.id, admin: isAdmin(actor), email: actor.user.email };
 }
 
 @Resolver(() => Job)
@@ -88,6 +92,25 @@ export class JobResolver {
   @Mutation(() => Job, { description: 'Admin only: moves a FAILED job back to WAITING with a fresh set of attempts.' })
   retryJob(@Arg('id', () => ID) id: string, @Ctx() { services }: ResolverContext): Promise<Job> {
     return services.jobs.retry(id);
+  }
+
+  @Authorized('ADMIN')
+  @Audited((args, moved) => `${typeof args.type === 'string' ? args.type : 'every type'}: ${String(moved)} moved`)
+  @Mutation(() => Int, {
+    description:
+      'Admin only. Moves FAILED jobs (of one type, or all) back to WAITING with fresh attempts; returns exactly how many moved. At most 10000 per call: call again while it answers 10000.',
+  })
+  retryFailedJobs(@Arg('type', () => String, { nullable: true }) type: string | null, @Ctx() { services }: ResolverContext): Promise<number> {
+    return services.jobs.retryFailed(type);
+  }
+
+  @Authorized('ADMIN')
+  @Audited((args, deleted) => `${typeof args.type === 'string' ? args.type : 'every type'}: ${String(deleted)} deleted`)
+  @Mutation(() => Int, {
+    description: 'Admin only. Deletes FAILED jobs (of one type, or all); returns exactly how many. At most 10000 per call: call again while it answers 10000.',
+  })
+  purgeFailedJobs(@Arg('type', () => String, { nullable: true }) type: string | null, @Ctx() { services }: ResolverContext): Promise<number> {
+    return services.jobs.purgeFailed(type);
   }
 
   @Authorized()

@@ -19,12 +19,13 @@ import type { OrderRecord } from '../commerce/order.service';
 import type { RequestContext } from '../context';
 import { badInput, notFound } from '../../util/errors';
 import type { RedisClient } from '../../redis/connection';
-import type { Keys } from '../../redis/keys';
+import type { AnalyticsDim, Keys } from '../../redis/keys';
 import { runScript } from '../../redis/scripts';
 import type { ExperimentService } from './experiment.service';
 import { buildReport, type ExperimentReport } from './experiment.report';
 import type { VisitorBudget } from './visitor-budget';
 import type { VisitorService } from './visitor.service';
+import { clientFacts, referrerHost, utmValue, valueDigest } from './page-view-facts';
 
 export const ANALYTICS_EVENTS_TOPIC = 'analytics.events';
 export const JOURNEY_CAP = 50;
@@ -100,6 +101,18 @@ export interface ConversionSpec {
 }
 
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Page views one trackPageViews call (and one POST /collect) may carry. */
+export const MAX_BATCH = 100;
+/** Page ids kept per visitor per day for funnels; later views of the day still count everywhere else. */
+export const SEQ_CAP = 200;
+/** Characters of the visitor's keyed hash (72 bits) that name its funnel sequence. */
+const SEQ_VISITOR_CHARS = 12;
+/** Longest funnel window, in days. */
+export const FUNNEL_MAX_DAYS = 31;
+/** The rollups' dimensions, in the order the script takes them. */
+export const DIMS: readonly AnalyticsDim[] = ['page', 'ref', 'src', 'cmp', 'br', 'dev'];
 
 type Piped = Array<[Error | null, unknown]>;
 function results(res: Piped | null): unknown[] {
@@ -133,50 +146,131 @@ export class AnalyticsService {
     return Math.ceil(this.config.analytics.retentionMs / 1000) + 120;
   }
 
+  /** Hour and day rollups live ANALYTICS_HISTORY after their last write. */
+  private get historyTtlSec(): number {
+    return this.config.analytics.historyDays * 86_400;
+  }
+
+  /** Funnel sequences are read at most {@link FUNNEL_MAX_DAYS} back: kept no longer than that. */
+  private get sequenceTtlSec(): number {
+    return Math.min(this.config.analytics.historyDays, FUNNEL_MAX_DAYS) * 86_400;
+  }
+
   /** Longest pageViewSeries window, in minutes. */
   get maxMinutes(): number {
     return Math.floor(this.config.analytics.retentionMs / MINUTE);
   }
 
-  /** One script call: counters, uniques, ranking, minute bucket, journey (within the caller's budget), live flag and the event. */
+  /** One page view: {@link trackPageViews} with one input. */
   async trackPageView(ctx: RequestContext, spec: PageViewSpec): Promise<void> {
-    const page = normalizePage(spec.page);
-    const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
-    const journey = this.keys.anJourney(await this.visitors.visitorKey(visitorId));
+    await this.trackPageViews(ctx, [spec]);
+  }
+
+  /**
+   * 1 to {@link MAX_BATCH} page views in one script call (one round trip): counters, uniques,
+   * ranking, minute bucket, journeys (within the caller's budget), the hourly and daily rollups,
+   * the live flag and one event per view. Views from a bot's User-Agent are counted apart (an
+   * admin, a server-side reporter, is never taken for a bot). Returns how many were recorded.
+   */
+  async trackPageViews(ctx: RequestContext, specs: readonly PageViewSpec[]): Promise<number> {
+    if (specs.length < 1 || specs.length > MAX_BATCH)
+      throw badInput(`inputs must hold 1 to ${MAX_BATCH} page views`, { inputs: [`must hold 1 to ${MAX_BATCH} page views`] });
+    const pages = specs.map((spec, i) => {
+      try {
+        return normalizePage(spec.page);
+      } catch (err) {
+        if (specs.length === 1) throw err;
+        throw badInput(`inputs[${i}].page is longer than ${MAX_PAGE_LENGTH} characters`, {
+          [`inputs[${i}].page`]: [`must be at most ${MAX_PAGE_LENGTH} characters`],
+        });
+      }
+    });
+    const client = clientFacts(ctx.client.userAgent);
+    const bot = client.bot && !(await this.isAdmin(ctx));
     const at = Date.now();
-    const event: AnalyticsEventPayload = { type: 'PAGE_VIEW', at, page, visitorId, ...(spec.referrer ? { referrer: spec.referrer } : {}) };
+    const minute = Math.floor(at / MINUTE);
+    const day = Math.floor(at / DAY);
     const k = this.keys;
-    await this.budget.run(
+    const keys = [
+      k.anTotals(),
+      k.anPages(),
+      k.anUniques(),
+      k.anUniques(OTHER),
+      k.anMinute(minute),
+      k.anDirty(),
+      '', // KEYS[7]: the caller's budget counter, known inside budget.run
+      k.anHour(Math.floor(at / HOUR)),
+      k.anDay(day, 'tot'),
+      k.anDay(day, 'uv'),
+      k.anDay(day, 'seq'),
+      k.anPageIds(),
+      ...DIMS.map((d) => k.anDayValues(day, d)),
+      ...DIMS.map((d) => k.anDayUniques(day, d, valueDigest(OTHER))),
+    ];
+    const index = new Map<string, number>();
+    const at1 = (key: string): number => {
+      let i = index.get(key);
+      if (i === undefined) {
+        keys.push(key);
+        i = keys.length;
+        index.set(key, i);
+      }
+      return i;
+    };
+    const perView: Array<string | number> = [];
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i];
+      const page = pages[i];
+      const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
+      const visitorKey = await this.visitors.visitorKey(visitorId);
+      const values: Record<AnalyticsDim, string> = {
+        page,
+        ref: referrerHost(spec.referrer),
+        src: utmValue(spec.page, 'utm_source'),
+        cmp: utmValue(spec.page, 'utm_campaign'),
+        br: client.browser,
+        dev: client.device,
+      };
+      const event: AnalyticsEventPayload = { type: 'PAGE_VIEW', at, page, visitorId, ...(spec.referrer ? { referrer: spec.referrer } : {}) };
+      const dayUniques = (d: AnalyticsDim): number => at1(k.anDayUniques(day, d, valueDigest(values[d])));
+      perView.push(page, visitorId, visitorKey.slice(0, SEQ_VISITOR_CHARS), bot ? '1' : '0');
+      if (bot) {
+        // Nothing per visitor is written for a bot: the indexes are never read.
+        perView.push(1, 1, 1, values.ref, 1, values.src, 1, values.cmp, 1, values.br, 1, 'bot', 1);
+      } else {
+        perView.push(at1(k.anUniques(page)), at1(k.anJourney(visitorKey)), dayUniques('page'));
+        for (const d of ['ref', 'src', 'cmp', 'br', 'dev'] as const) perView.push(values[d], dayUniques(d));
+      }
+      perView.push(JSON.stringify(event));
+    }
+    const a = this.config.analytics;
+    return this.budget.run(
       ctx,
-      (budget) =>
-        runScript<number>(
-          this.redis,
-          'trackPageView',
-          [
-            k.anTotals(),
-            k.anPages(),
-            k.anUniques(),
-            k.anUniques(page),
-            k.anUniques(OTHER),
-            k.anMinute(Math.floor(at / MINUTE)),
-            journey,
-            k.anDirty(),
-            budget.key,
-          ],
-          [
-            page,
-            visitorId,
-            this.config.analytics.maxPages,
-            this.bucketTtlSec,
-            JOURNEY_CAP,
-            this.bucketTtlSec,
-            k.channel(ANALYTICS_EVENTS_TOPIC),
-            JSON.stringify(event),
-            ...budget.args,
-          ],
-        ),
+      (budget) => {
+        keys[6] = budget.key;
+        return runScript<number>(this.redis, 'trackPageViews', keys, [
+          a.maxPages,
+          a.maxValuesPerDay,
+          this.bucketTtlSec,
+          this.historyTtlSec,
+          this.sequenceTtlSec,
+          JOURNEY_CAP,
+          this.bucketTtlSec,
+          k.channel(ANALYTICS_EVENTS_TOPIC),
+          ...budget.args,
+          SEQ_CAP,
+          specs.length,
+          ...perView,
+        ]);
+      },
       (code) => code === -1,
     );
+  }
+
+  /** Whether the caller is an admin or an ADMIN API key (a trusted server-side reporter); costs nothing without a token. */
+  private async isAdmin(ctx: RequestContext): Promise<boolean> {
+    if (!ctx.token) return false;
+    return Boolean((await ctx.actor())?.roles.includes('ADMIN'));
   }
 
   /**
@@ -184,7 +278,8 @@ export class AnalyticsService {
    * experiment. `valueCents` counts as revenue only when an admin sends it.
    */
   async trackConversion(ctx: RequestContext, spec: ConversionSpec): Promise<void> {
-    const visitorId = await this.visitors.visitorFor(ctx, spec.visitorId);
+    // The viewer as assignVariant decides it, so a conversion counts for the variant that viewer was given.
+    const visitorId = await this.visitors.viewerFor(ctx, spec.visitorId);
     const valueCents = spec.valueCents && (await this.reportsRevenue(ctx)) ? spec.valueCents : 0;
     const code = await this.convert({ type: spec.type, valueCents, visitorId, experiment: spec.experiment ?? '' });
     if (code === -1) throw notFound(`Experiment ${spec.experiment}`);
@@ -199,10 +294,9 @@ export class AnalyticsService {
     await this.convert({ type: ORDER_CONVERSION, valueCents: order.totalCents, visitorId: `user:${order.userId}`, experiment: '*', orderId: order.id });
   }
 
-  /** Whether a value sent with a conversion is revenue: only from an admin (a server-side reporter). */
-  private async reportsRevenue(ctx: RequestContext): Promise<boolean> {
-    if (!ctx.token) return false;
-    return Boolean((await ctx.user())?.roles.includes('ADMIN'));
+  /** Whether a value sent with a conversion is revenue: only from an admin (a server-side reporter, e.g. an ADMIN API key). */
+  private reportsRevenue(ctx: RequestContext): Promise<boolean> {
+    return this.isAdmin(ctx);
   }
 
   /** The conversion script; `experiment` '' for none, '*' for every one the visitor was exposed to. Returns its code. */
@@ -276,17 +370,45 @@ export class AnalyticsService {
     return pages.map((p, i) => ({ ...p, uniqueVisitors: Number(counts[i]) }));
   }
 
-  /** Views per minute for the last `minutes` (1 to the retention, default 60), oldest first, one page or all. */
+  /** Longest pageViewSeries window, in minutes: the history. */
+  get maxSeriesMinutes(): number {
+    return this.config.analytics.historyDays * 1440;
+  }
+
+  /**
+   * Views over the last `minutes`, oldest first, one page or all. Up to the retention (default
+   * 60): one point per minute from the minute buckets. Longer, up to the history: one point per
+   * hour for all pages (hourly rollups), one per UTC day for one page (daily rollups), covering
+   * every hour or day the window touches; the last point is the running one.
+   */
   async series(page: string | null, minutes = 60): Promise<SeriesPoint[]> {
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > this.maxMinutes) {
-      throw badInput(`minutes must be from 1 to ${this.maxMinutes}`, { minutes: [`must be from 1 to ${this.maxMinutes}`] });
+    const max = this.maxSeriesMinutes;
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > Math.max(max, this.maxMinutes)) {
+      const most = Math.max(max, this.maxMinutes);
+      throw badInput(`minutes must be from 1 to ${most}`, { minutes: [`must be from 1 to ${most}`] });
     }
     const field = page === null ? '*' : page === OTHER ? OTHER : normalizePage(page);
-    const now = Math.floor(Date.now() / MINUTE);
+    const now = Date.now();
     const pipe = this.redis.pipeline();
-    for (let m = now - minutes + 1; m <= now; m++) pipe.hget(this.keys.anMinute(m), field);
+    let step: number;
+    let first: number;
+    if (minutes <= this.maxMinutes) {
+      step = MINUTE;
+      first = Math.floor(now / MINUTE) - minutes + 1;
+      for (let m = first; m <= first + minutes - 1; m++) pipe.hget(this.keys.anMinute(m), field);
+    } else if (page === null) {
+      step = HOUR;
+      const last = Math.floor(now / HOUR);
+      first = Math.floor((now - minutes * MINUTE + 1) / HOUR);
+      for (let h = first; h <= last; h++) pipe.hget(this.keys.anHour(h), '*');
+    } else {
+      step = DAY;
+      const last = Math.floor(now / DAY);
+      first = Math.floor((now - minutes * MINUTE + 1) / DAY);
+      for (let d = first; d <= last; d++) pipe.zscore(this.keys.anDayValues(d, 'page'), field);
+    }
     const counts = results(await pipe.exec());
-    return counts.map((c, i) => ({ at: (now - minutes + 1 + i) * MINUTE, count: Number(c ?? 0) }));
+    return counts.map((c, i) => ({ at: (first + i) * step, count: Number(c ?? 0) }));
   }
 
   /** The visitor's latest pages, newest first (at most 50). */

@@ -1,5 +1,5 @@
 /** Turns an experiment's raw counters into the report a careful analyst can trust (or is warned not to). */
-import { chanceToBeat, sampleRatioPValue, twoProportionPValue, type Arm } from './experiment.stats';
+import { chanceToBeat, meanAndVariance, sampleRatioPValue, twoProportionPValue, welchTTest, type Arm, type RevenueSample } from './experiment.stats';
 
 /** Below this p-value the exposures do not fit the weights: the usual SRM alarm threshold. */
 export const SRM_ALPHA = 0.001;
@@ -16,7 +16,12 @@ export interface RawExperiment {
   stoppedAt: number | null;
   /** The variant served to everyone once stopped; null when none was named (the control is served). */
   winner: string | null;
-  /** `<variant>:exposures|conversions|events|revenue` and `!unexposed` -> count. */
+  /**
+   * Whether the sum of squares of revenue per visitor was kept from the start (experiments created
+   * before it was kept have none, and get no revenue test).
+   */
+  revenueSpread: boolean;
+  /** `<variant>:exposures|conversions|events|revenue|revenueSq` and `!unexposed` -> count. */
   counters: Record<string, string>;
 }
 
@@ -34,6 +39,16 @@ export interface VariantReport {
   pValue: number | null;
   chanceToBeatControl: number | null;
   significant: boolean;
+  /** revenueCents over exposures: every exposed visitor counts, those who paid nothing as 0. */
+  revenuePerVisitor: number;
+  /** Sample standard deviation of revenue per visitor; null below two exposures or without the spread. */
+  revenuePerVisitorStdDev: number | null;
+  /** Relative change of revenue per visitor against control; null for control or while control has no revenue. */
+  revenueUpliftVsControl: number | null;
+  /** Two-sided p-value of Welch's t-test on revenue per visitor against control; null for control, below two exposures or without the spread. */
+  revenuePValue: number | null;
+  /** revenuePValue below the same Bonferroni threshold as `significant`. */
+  revenueSignificant: boolean;
 }
 
 /** JSON-safe (times in ms): it travels inside the liveStats payload. */
@@ -60,11 +75,16 @@ export function buildReport(raw: RawExperiment): ExperimentReport {
   const arms: Arm[] = raw.variants.map((v) => ({ exposures: n(`${v}:exposures`), conversions: n(`${v}:conversions`) }));
   const control = arms[0];
   const comparisons = Math.max(1, raw.variants.length - 1);
+  const revenue: RevenueSample[] = raw.variants.map((v) => ({ n: n(`${v}:exposures`), sum: n(`${v}:revenue`), sumSquares: n(`${v}:revenueSq`) }));
+  const perVisitor = (s: RevenueSample): number => (s.n ? s.sum / s.n : 0);
   const variants = raw.variants.map((name, i): VariantReport => {
     const arm = arms[i];
     const rate = arm.exposures ? arm.conversions / arm.exposures : 0;
     const controlRate = control.exposures ? control.conversions / control.exposures : 0;
     const pValue = i === 0 ? null : twoProportionPValue(control, arm);
+    const spread = raw.revenueSpread ? meanAndVariance(revenue[i]) : null;
+    const revenuePValue = i === 0 || !raw.revenueSpread ? null : (welchTTest(revenue[0], revenue[i])?.pValue ?? null);
+    const controlPerVisitor = perVisitor(revenue[0]);
     return {
       name,
       weight: raw.weights[i] / totalWeight,
@@ -77,6 +97,11 @@ export function buildReport(raw: RawExperiment): ExperimentReport {
       pValue,
       chanceToBeatControl: i === 0 ? null : chanceToBeat(control, arm),
       significant: pValue !== null && pValue < ALPHA / comparisons,
+      revenuePerVisitor: perVisitor(revenue[i]),
+      revenuePerVisitorStdDev: spread ? Math.sqrt(spread.variance) : null,
+      revenueUpliftVsControl: i === 0 || controlPerVisitor === 0 ? null : perVisitor(revenue[i]) / controlPerVisitor - 1,
+      revenuePValue,
+      revenueSignificant: revenuePValue !== null && revenuePValue < ALPHA / comparisons,
     };
   });
   const srm = sampleRatioPValue(
@@ -103,6 +128,8 @@ export function buildReport(raw: RawExperiment): ExperimentReport {
   }
   if (arms.some((a) => a.exposures < MIN_EXPOSURES)) warnings.push(`A variant has fewer than ${MIN_EXPOSURES} exposures: too early to judge.`);
   if (unattributed > 0) warnings.push(`${unattributed} conversion(s) named this experiment from viewers never exposed to it; they count in no variant.`);
+  if (!raw.revenueSpread && revenue.some((r) => r.sum > 0))
+    warnings.push('Created before the spread of revenue per visitor was kept: no significance test for revenue per visitor.');
   if (raw.variants.length > 2) warnings.push(`${comparisons} comparisons with control: significance uses alpha ${ALPHA}/${comparisons} (Bonferroni).`);
   return {
     key: raw.key,

@@ -78,7 +78,7 @@ export class ExperimentService {
    * past it the variant is answered and nothing recorded). NOT_FOUND for an unknown experiment.
    */
   async assign(ctx: RequestContext, key: string, visitorId?: string | null): Promise<string> {
-    const visitor = await this.visitors.visitorFor(ctx, visitorId);
+    const visitor = await this.visitors.viewerFor(ctx, visitorId);
     const [visitorKey, point] = await Promise.all([this.visitors.visitorKey(visitor), this.visitors.variantPoint(key, visitor)]);
     const k = this.keys;
     const [code, variant] = await this.budget.run(
@@ -122,7 +122,7 @@ export class ExperimentService {
     if (!keys.length) return [];
     const pipe = this.redis.pipeline();
     for (const key of keys) {
-      pipe.hmget(this.keys.experiment(key, 'def'), 'variants', 'weights', 'created', 'stopped', 'winner');
+      pipe.hmget(this.keys.experiment(key, 'def'), 'variants', 'weights', 'created', 'stopped', 'winner', 'spread');
       pipe.hgetall(this.keys.experiment(key, 'stats'));
     }
     const res = await pipe.exec();
@@ -139,6 +139,7 @@ export class ExperimentService {
         createdAt: Number(def[2]),
         stoppedAt: def[3] ? Number(def[3]) : null,
         winner: def[4] || null,
+        revenueSpread: def[5] === '1',
         counters: stats,
       };
     });

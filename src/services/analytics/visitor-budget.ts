@@ -4,12 +4,14 @@
  * user, else the client address (an IPv6 address by its /64, the block one host usually
  * holds). A script that would create such a key checks and counts the caller's counter for the
  * UTC day in the same step; past `ANALYTICS_VISITOR_KEYS_PER_DAY` (default 1000) it writes no
- * new key but still answers. Admins (trusted server-side reporters) are exempt. Knowing who is
+ * new key but still answers. An API key is charged as `key:<id>`. Admins and ADMIN API keys
+ * (trusted server-side reporters) are exempt. Knowing who is
  * an admin costs a read of the user, so a signed-in caller's script first runs in `ask` mode:
  * it changes nothing when the budget is spent and says so, and only then is the user read.
  */
 import { isIPv6 } from 'node:net';
 import type { Config } from '../../config';
+import { isApiKey } from '../../util/crypto';
 import type { RequestContext } from '../context';
 import type { Keys } from '../../redis/keys';
 import type { VisitorService } from './visitor.service';
@@ -56,6 +58,12 @@ export class VisitorBudget {
    * budget), looks the user up and runs it again as admin (`exempt`) or not (`enforce`).
    */
   async run<R>(ctx: RequestContext, script: (budget: Budget) => Promise<R>, asked: (reply: R) => boolean): Promise<R> {
+    // An API key is checked with its roles in one round trip: an ADMIN key (a server-side reporter) is exempt.
+    const apiKey = ctx.token && isApiKey(ctx.token) ? await ctx.apiKey() : null;
+    if (apiKey) {
+      const key = this.keys.anBudget(Math.floor(Date.now() / DAY_MS), await this.visitors.callerKey(`key:${apiKey.id}`));
+      return script(this.budget(key, apiKey.roles.includes('ADMIN') ? 'exempt' : 'enforce'));
+    }
     const session = ctx.token ? await ctx.session() : null;
     const identity = session?.userId ? `user:${session.userId}` : `ip:${addressBlock(ctx.client.ip ?? '')}`;
     const key = this.keys.anBudget(Math.floor(Date.now() / DAY_MS), await this.visitors.callerKey(identity));

@@ -1,7 +1,9 @@
 /**
- * Who a tracked event is about. An explicit id from the web app wins; then the
- * signed-in user (`user:<id>`), then the session (`session:<id>`), then an
- * anonymous id: a keyed hash of the client IP and user agent (`anon:<hash>`).
+ * Who a tracked event is about. For page views an explicit id from the web app
+ * wins; then the signed-in user (`user:<id>`), then the session (`session:<id>`),
+ * then an anonymous id: a keyed hash of the client IP and user agent (`anon:<hash>`).
+ * What decides an experiment variant, a conversion's attribution or a feature flag
+ * follows a stricter rule ({@link VisitorService.viewerFor}): there the session wins.
  * The key is a random salt made once per deployment and kept in Redis, so the
  * id is stable across instances and restarts but cannot be reversed to an IP
  * by hashing the address space. The same salt keys the hashes that stand for
@@ -9,9 +11,13 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { RequestContext } from '../context';
+import { badInput } from '../../util/errors';
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import type { ClientInfo } from '../sessions/session.service';
+
+/** Prefixes of the identities {@link VisitorService.viewerFor} gives: not for callers to send. */
+const RESERVED = /^(user|session|anon):/;
 
 export class VisitorService {
   private salt?: Promise<string>;
@@ -29,6 +35,27 @@ export class VisitorService {
       if (session) return session.userId ? `user:${session.userId}` : `session:${session.id}`;
     }
     return `anon:${await this.anonymousId(ctx.client)}`;
+  }
+
+  /**
+   * Who an experiment assignment, a conversion's attribution and a feature flag are decided for.
+   * A caller with a session is its session: the signed-in user (`user:<id>`), else the guest
+   * session (`session:<id>`), whatever visitor id it sends, so nobody holding a session can pick
+   * a variant or a flag by trying ids. A visitor id counts only from callers without a session
+   * (a web app's own cookie id for anonymous visitors) and from admins (a server reporting for its
+   * visitors); from anyone else but an admin it may not start with `user:`, `session:` or `anon:`,
+   * the identities this function hands out (BAD_USER_INPUT), so an anonymous caller cannot act
+   * as a signed-in user. Without either, the anonymous hash of IP and user agent. Costs the session
+   * check when a token is sent, and the user read only when a signed-in caller also sends an id.
+   */
+  async viewerFor(ctx: RequestContext, explicit?: string | null): Promise<string> {
+    const session = ctx.token ? await ctx.session() : null;
+    const admin = Boolean(explicit && session?.userId && (await ctx.user())?.roles.includes('ADMIN'));
+    if (explicit && admin) return explicit;
+    if (session) return session.userId ? `user:${session.userId}` : `session:${session.id}`;
+    if (!explicit) return `anon:${await this.anonymousId(ctx.client)}`;
+    if (RESERVED.test(explicit)) throw badInput('visitorId may not start with user:, session: or anon:', { visitorId: ['uses a reserved prefix'] });
+    return explicit;
   }
 
   /** 128 bits of HMAC-SHA256(salt, ip + "\n" + user agent), base64url. */
@@ -56,6 +83,19 @@ export class VisitorService {
    */
   async variantPoint(experiment: string, visitorId: string): Promise<number> {
     return (await this.mac(`variant\n${experiment}\n${visitorId}`)).readUInt32BE(0);
+  }
+
+  /**
+   * A uniform 32-bit point for (feature flag, viewer): the viewer gets the flag when it falls in the
+   * first `rolloutPercent` of the range, so raising the rollout only ever adds viewers.
+   */
+  async flagPoint(flag: string, viewer: string): Promise<number> {
+    return (await this.mac(`flag\n${flag}\n${viewer}`)).readUInt32BE(0);
+  }
+
+  /** Loads the salt now, so that later hashing never waits for Redis (feature flags are answered from memory). */
+  async warm(): Promise<void> {
+    await this.loadSalt();
   }
 
   /** Domain-separated inputs (each starts with its own word and a newline; an IP has neither). */

@@ -6,12 +6,12 @@
  */
 import type { Keys } from '../../redis/keys';
 import type { RedisClient } from '../../redis/connection';
-import type { RequestContext } from '../context';
+import { actorName, type RequestContext } from '../context';
 
 export interface AuditEntry {
   /** When (ms since epoch, the stream entry's time). */
   at: number;
-  /** Who: `user:<id>` for a person (an API key will say `key:<id>`). */
+  /** Who: `user:<id>` for a person, `key:<id>` for an API key. */
   actor: string;
   /** What, as a verb phrase: `upsertProduct`, `stopExperiment`, ... */
   action: string;
@@ -31,8 +31,8 @@ export class AuditService {
 
   /** Appends an entry for the caller; never throws (see the class comment). */
   async record(ctx: RequestContext, action: string, target: string): Promise<void> {
-    const user = await ctx.user().catch(() => null);
-    const entry = { actor: user ? `user:${user.id}` : 'anonymous', action: action.slice(0, MAX_FIELD), target: target.slice(0, MAX_FIELD) };
+    const actor = await ctx.actor().catch(() => null);
+    const entry = { actor: actor ? actorName(actor) : 'anonymous', action: action.slice(0, MAX_FIELD), target: target.slice(0, MAX_FIELD) };
     try {
       await this.redis.xadd(this.keys.auditLog(), 'MAXLEN', '~', this.maxLen, '*', 'actor', entry.actor, 'action', entry.action, 'target', entry.target);
     } catch (err) {

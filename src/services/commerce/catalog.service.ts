@@ -59,6 +59,12 @@ export function productFrom(id: string, json: string, stock: string | number): P
   return { id, name: p.name, priceCents: p.priceCents, currency: p.currency, stock: Number(stock) };
 }
 
+/** A product as the upsert script takes it: id, stored JSON, stock. */
+function storedArgs(p: ProductRecord): Array<string | number> {
+  const stored: StoredProduct = { name: p.name, priceCents: p.priceCents, currency: p.currency };
+  return [p.id, JSON.stringify(stored), p.stock];
+}
+
 /** Entries kept in each instance's in-process copy; the oldest goes first. */
 const LOCAL_ENTRIES = 1000;
 
@@ -89,13 +95,7 @@ export class CatalogService {
       currency: input.currency ?? 'USD',
       stock: input.stock,
     };
-    const stored: StoredProduct = { name: product.name, priceCents: product.priceCents, currency: product.currency };
-    await runScript<number>(this.redis, 'productUpsert', this.catalogKeys, [
-      product.id,
-      JSON.stringify(stored),
-      product.stock,
-      this.keys.channel(PRODUCT_UPDATED_TOPIC),
-    ]);
+    await runScript<number>(this.redis, 'productUpsert', this.catalogKeys, ['put', this.keys.channel(PRODUCT_UPDATED_TOPIC), ...storedArgs(product)]);
     this.pubsub.publish(CATALOG_UPDATED_TOPIC, { productId: product.id });
     return product;
   }
@@ -145,6 +145,23 @@ export class CatalogService {
         throw new Error(`unexpected stockAdjust reply ${String(never)}`);
       }
     }
+  }
+
+  /**
+   * Adds `products` only when the catalog holds no product at all, in one step, so that of
+   * several instances starting at once exactly one adds them and a catalog that was ever
+   * filled is never touched. Returns how many were added (0 when the catalog was not empty).
+   */
+  async seedIfEmpty(products: readonly ProductRecord[]): Promise<number> {
+    if (products.length === 0) return 0;
+    const added = await runScript<number>(this.redis, 'productUpsert', this.catalogKeys, [
+      'seed',
+      this.keys.channel(PRODUCT_UPDATED_TOPIC),
+      ...products.flatMap(storedArgs),
+    ]);
+    if (added < 0) return 0;
+    for (const p of products) this.pubsub.publish(CATALOG_UPDATED_TOPIC, { productId: p.id });
+    return added;
   }
 
   /** Products in id order. */

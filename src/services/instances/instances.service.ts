@@ -3,6 +3,10 @@
  * (id, roles, version, address, host, pid, start time) and heartbeats; an entry
  * whose heartbeat lapses for one TTL drops out of {@link InstancesService.list}.
  * Liveness is judged by the Redis clock, so instances with skewed clocks agree.
+ * Each change of the list is a domain event on the instances stream, appended by
+ * the script that makes it: `instance.joined` when an instance registers (or
+ * heartbeats again after lapsing), `instance.left` when it deregisters at shutdown
+ * or another instance's heartbeat or listing finds it lapsed.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -42,6 +46,8 @@ export interface InstancesSettings {
   heartbeatMs: number;
   /** Default 15 s (REGISTRY_TTL); must exceed the heartbeat. */
   ttlMs: number;
+  /** About how many entries the instances event stream keeps (EVENT_STREAM_MAXLEN, default 100000). */
+  eventMaxLen?: number;
 }
 
 let version: string | undefined;
@@ -71,17 +77,18 @@ export class InstancesService {
 
   /**
    * Registers this process and starts heartbeating. Calling it again adds a role
-   * (and an address, if it had none) to the same entry.
+   * (and an address, if it had none) to the same entry. `also`: more roles it runs,
+   * registered at once (so its instance.joined event lists them).
    */
-  async start(role: InstanceRole, address: string | null = null): Promise<void> {
+  async start(role: InstanceRole, address: string | null = null, also: InstanceRole[] = []): Promise<void> {
     if (this.info) {
-      if (!this.info.roles.includes(role)) this.info.roles.push(role);
+      for (const r of [role, ...also]) if (!this.info.roles.includes(r)) this.info.roles.push(r);
       this.info.address ??= address;
     } else {
       this.info = {
         id: this.id,
         role,
-        roles: [role],
+        roles: [...new Set([role, ...also])],
         version: packageVersion(),
         address,
         hostname: hostname(),
@@ -107,7 +114,7 @@ export class InstancesService {
     // A heartbeat still under way (e.g. retrying as EVAL after NOSCRIPT) must not re-add the entry after it is removed.
     await this.inFlight?.catch(() => undefined);
     try {
-      await this.redis.multi().zrem(this.keys.registry('alive'), this.id).hdel(this.keys.registry('info'), this.id).exec();
+      await runScript(this.redis, 'registryLeave', this.registryKeys, [this.id, new Date().toISOString(), this.eventMaxLen]);
     } catch (err) {
       // Unreachable Redis: the entry lapses by itself within one TTL.
       this.log.debug({ err: (err as Error).message }, 'could not deregister');
@@ -116,7 +123,11 @@ export class InstancesService {
 
   /** Live instances, gateways first, then by start time. */
   async list(): Promise<InstanceRecord[]> {
-    const flat = await runScript<Array<string | number | null>>(this.redis, 'registryList', [this.keys.registry('alive'), this.keys.registry('info')], []);
+    const flat = await runScript<Array<string | number | null>>(this.redis, 'registryList', this.registryKeys, [
+      new Date().toISOString(),
+      this.eventMaxLen,
+      this.id,
+    ]);
     const out: InstanceRecord[] = [];
     for (let i = 1; i < flat.length; i += 3) {
       const json = flat[i + 2];
@@ -128,6 +139,15 @@ export class InstancesService {
     return out.sort((a, b) => a.role.localeCompare(b.role) || a.startedAt - b.startedAt || a.id.localeCompare(b.id));
   }
 
+  /** The keys every registry script names: the liveness zset, the records, the instances event stream. */
+  private get registryKeys(): string[] {
+    return [this.keys.registry('alive'), this.keys.registry('info'), this.keys.eventStream('instances')];
+  }
+
+  private get eventMaxLen(): number {
+    return this.settings.eventMaxLen ?? 100_000;
+  }
+
   private beat(): Promise<void> {
     if (!this.info) return Promise.resolve();
     this.inFlight = this.send(this.info);
@@ -136,12 +156,13 @@ export class InstancesService {
 
   private async send(info: InstanceInfo): Promise<void> {
     try {
-      await runScript(
-        this.redis,
-        'registryHeartbeat',
-        [this.keys.registry('alive'), this.keys.registry('info')],
-        [this.id, this.settings.ttlMs, JSON.stringify(info)],
-      );
+      await runScript(this.redis, 'registryHeartbeat', this.registryKeys, [
+        this.id,
+        this.settings.ttlMs,
+        JSON.stringify(info),
+        new Date().toISOString(),
+        this.eventMaxLen,
+      ]);
       if (this.failing) this.log.info({ instance: this.id }, 'registry heartbeat restored');
       this.failing = false;
     } catch (err) {

@@ -37,6 +37,9 @@ const JOB_TYPE = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/;
 const MAX_TYPE_LENGTH = 64;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
+/** Whether `type` is written as a job type (`email.send`): what a type filter may name. */
+export const isJobTypeName = (type: string): boolean => type.length <= MAX_TYPE_LENGTH && JOB_TYPE.test(type);
+
 /** What is wrong with an optional integer, in class-validator's words (as every other input's errors read); null when nothing. */
 function intProblem(v: number | null | undefined, min: number, max: number): string | null {
   if (v === undefined || v === null) return null;

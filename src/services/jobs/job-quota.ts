@@ -74,6 +74,11 @@ export class JobQuota {
     private readonly log: Logger,
   ) {}
 
+  /** An owner's reservations hash and reserved-bytes key; null when `owner` is not an owner's name. */
+  keysOf(owner: string): { jobs: string; bytes: string } | null {
+    return OWNER.test(owner) ? { jobs: this.keys.jobQuota(owner, 'jobs'), bytes: this.keys.jobQuota(owner, 'bytes') } : null;
+  }
+
   private ownerKeys(owner: string): string[] {
     if (!OWNER.test(owner)) throw new Error(`not a job owner: ${JSON.stringify(owner)}`);
     return [this.keys.jobQuota(owner, 'jobs'), this.keys.jobQuota(owner, 'bytes'), this.keys.jobQuotaOwners()];

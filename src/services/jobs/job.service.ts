@@ -16,7 +16,8 @@ import type { Logger } from '../../util/logger';
 import { closeQuietly, type RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import { runScript } from '../../redis/scripts';
-import { JobState, enqueueInputProblems } from './job-limits';
+import { JobState, enqueueInputProblems, isJobTypeName } from './job-limits';
+import { DeadLetters } from './dead-letters';
 import { randomUUID } from 'node:crypto';
 import { sha256 } from '../../util/crypto';
 import type { PushIterator } from '../../util/push-iterator';
@@ -65,6 +66,13 @@ function inBatch(err: unknown, i: number): unknown {
   return new AppError(err.code, `inputs[${i}]: ${err.message}`, named ? { fields: named } : {});
 }
 
+/** A dead-letter type filter: null for every type; BAD_USER_INPUT unless written as a job type (a type no longer handled may still name failed jobs). */
+function checkedType(type: string | null | undefined): string | null {
+  if (type === null || type === undefined) return null;
+  if (!isJobTypeName(type)) throw badInput('type must be a job type such as email.send', { type: ['must be a job type such as email.send'] });
+  return type;
+}
+
 /** BAD_USER_INPUT naming every field of the item outside its bounds (JOB_LIMITS). */
 function checkInput(item: ClientEnqueueOptions & { type: string; data: unknown }): void {
   const problems = enqueueInputProblems(item);
@@ -104,12 +112,14 @@ export class JobService {
   /**
    * Not the app's shared connection: BullMQ defines ~60 Lua commands on the client it is given, and
    * ioredis copies every defined command onto each auto-pipeline it creates, which put ~25 µs on
-   * every batch of the app's own commands (README.md).
+   * every batch of the app's own commands (docs/performance.md, "What changed, and what each was worth").
    */
   private readonly queueConnection: RedisClient;
   private updates: JobUpdates | null = null;
   /** Per-owner quotas of WAITING + DELAYED jobs (JOB_MAX_PENDING_PER_USER, JOB_MAX_PENDING_BYTES_PER_USER). */
   readonly quota: JobQuota;
+  /** FAILED jobs in bulk (retryFailed, purgeFailed). */
+  readonly deadLetters: DeadLetters;
 
   constructor(
     private readonly redis: RedisClient,
@@ -127,6 +137,7 @@ export class JobService {
     this.queue = new Queue(keys.jobQueue, { connection: this.queueConnection, prefix: keys.prefix });
     this.queue.on('error', (err) => log.debug({ err: err.message }, 'job queue error'));
     this.quota = new JobQuota(redis, keys, this.queue, { maxPending: config.jobs.maxPendingPerUser, maxPendingBytes: config.jobs.maxPendingBytesPerUser }, log);
+    this.deadLetters = new DeadLetters(redis, keys, this.queue, this.quota);
   }
 
   /** Wires live updates (done by the jobs module on gateway instances). */
@@ -337,6 +348,20 @@ export class JobService {
     // Pending again: counted in its owner's quota (not checked against it: the owner did not add it).
     await this.settleQuota(current.owner, id);
     return (await this.snapshot(id)) ?? recordFromJob(job, JobState.WAITING);
+  }
+
+  /**
+   * Admin: moves every FAILED job of `type` (any type when null or omitted) back to WAITING with
+   * fresh attempts, counted in its owner's quota; returns exactly how many moved (at most 10,000
+   * per call: see dead-letters.ts). BAD_USER_INPUT when `type` is not written as a job type.
+   */
+  retryFailed(type: string | null | undefined): Promise<number> {
+    return this.deadLetters.retry(checkedType(type));
+  }
+
+  /** Admin: deletes every FAILED job of `type` (any type when null or omitted); returns exactly how many (at most 10,000 per call). */
+  purgeFailed(type: string | null | undefined): Promise<number> {
+    return this.deadLetters.purge(checkedType(type));
   }
 
   /** Admin: jobs in one state, next-to-run first for pending states and newest first for finished ones. */

@@ -2,21 +2,24 @@
  * Turns one request into the charges it must pay: the default policy (the
  * operation's cost, by identity), the per-address policy (the same cost, by
  * client address, whatever the identity), each per-operation policy of each
- * root field occurrence (one point each, by its partition), and for each
+ * root field occurrence (one point each, one per item for a batch field taking
+ * `inputs`, by its partition), and for each
  * sign-in field occurrence one point of each sign-in failure budget. Charges
  * of the same policy and partition are summed into one key.
  */
 import { createHash } from 'node:crypto';
 import type { Keys } from '../../redis/keys';
 import { normalizeEmail } from '../sessions/user.service';
-import { argAt, type RootField } from './root-field';
+import { argAt, itemsCharged, type RootField } from './root-field';
 import { capacityOf, intervalOf, type RatePolicy, type SignInPolicies } from './policy';
 import type { StoreCharge } from './store';
 
-/** Who is asking: `user:<id>` when signed in, else `ip:<addr>`. */
+/** Who is asking: `user:<id>` when signed in, `key:<id>` with an API key, else `ip:<addr>`. */
 export interface Subject {
   identity: string;
   ip: string;
+  /** The signed-in caller's own address, when a root field is a sign-in of it (`@SignInAttempt({ viewer: true })`). */
+  ownEmail?: string | null;
 }
 
 export interface Charge extends StoreCharge {
@@ -28,6 +31,8 @@ export interface Charge extends StoreCharge {
 export interface ExtraPolicies {
   address: RatePolicy | null;
   signIn: SignInPolicies | null;
+  /** Charged instead of the default and per-address policies for a request signed with an API key (not by buildCharges). */
+  apiKey?: RatePolicy | null;
 }
 
 export const digest = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);
@@ -60,9 +65,12 @@ function partitionOf(policy: RatePolicy, subject: Subject, field: RootField | nu
 /**
  * The email a sign-in field names, normalised as accounts are looked up; '' when absent or not a
  * string, which is charged like any other email, so that no shape of input is an unthrottled guess.
+ * For a field of the caller's own address, `ownEmail`; null (not charged) without a signed-in caller.
  */
-export function signInEmail(field: RootField): string {
-  const raw = field.signIn ? argAt(field.args, field.signIn.email) : undefined;
+export function signInEmail(field: RootField, ownEmail?: string | null): string | null {
+  const s = field.signIn;
+  if (s && 'viewer' in s) return ownEmail ? normalizeEmail(ownEmail) : null;
+  const raw = s ? argAt(field.args, s.email) : undefined;
   return normalizeEmail(typeof raw === 'string' ? raw : '');
 }
 
@@ -81,6 +89,13 @@ export function signInParts(email: string, ip: string): { pair: Part; ip: Part; 
 /** The key of a policy's partition. */
 export const keyOf = (keys: Keys, policy: RatePolicy, p: Part): string => keys.rateLimit(p.tag, p.suffix ? `${policy.name}:${p.suffix}` : policy.name);
 
+/** Puts admins' overrides in force (see overrides.ts); the configured policy when there is none. */
+export interface PolicyResolver {
+  apply(policy: RatePolicy): RatePolicy;
+}
+
+const AS_CONFIGURED: PolicyResolver = { apply: (p) => p };
+
 export function buildCharges(
   keys: Keys,
   subject: Subject,
@@ -88,9 +103,12 @@ export function buildCharges(
   cost: number,
   roots: readonly RootField[],
   extra: ExtraPolicies,
+  overrides: PolicyResolver = AS_CONFIGURED,
 ): Charge[] {
   const byKey = new Map<string, Charge>();
-  const add = (policy: RatePolicy, p: Part, points: number, waiver?: StoreCharge['waiver']): void => {
+  const add = (configured: RatePolicy, p: Part, points: number, waiver?: StoreCharge['waiver']): void => {
+    // Keys are named by the policy's name, which an override keeps: a budget carries over a change of values.
+    const policy = overrides.apply(configured);
     const key = keyOf(keys, policy, p);
     const prev = byKey.get(key);
     if (prev) prev.cost += points;
@@ -114,9 +132,10 @@ export function buildCharges(
   for (const field of roots) {
     for (const policy of field.policies) {
       const p = partitionOf(policy, subject, field);
-      if (p) add(policy, p, 1);
+      if (p) add(policy, p, itemsCharged(field));
     }
-    if (field.signIn && extra.signIn) addSignIn(keys, add, extra.signIn, signInEmail(field), subject.ip);
+    const email = field.signIn && extra.signIn ? signInEmail(field, subject.ownEmail) : null;
+    if (email !== null) addSignIn(keys, add, extra.signIn!, email, subject.ip);
   }
   return [...byKey.values()];
 }

@@ -30,6 +30,8 @@ export class MemoryLimiter {
     if (allowed) for (const s of states) if (s.c.cost > 0) this.set(s.c.key, s.newTat);
     return {
       allowed,
+      // Blocks live in Redis only: while it is unreachable they are not seen (docs/rate-limits.md).
+      blockedMs: 0,
       states: states.map(({ c, tat, newTat, retryMs }) => {
         const used = allowed && c.cost > 0 ? newTat : tat;
         return { remaining: Math.max(0, Math.floor((c.capacity - (used - now)) / c.interval + EPS)), resetMs: ceilMs(used - now), retryMs };

@@ -30,6 +30,8 @@ export interface RatePolicy {
 export const DEFAULT_POLICY = 'default';
 /** The per-address ceiling over every identity (RATE_LIMIT_PER_ADDRESS). */
 export const ADDRESS_POLICY = 'address';
+/** Each API key's budget (RATE_LIMIT_API_KEY), instead of the default policy. */
+export const API_KEY_POLICY = 'api-key';
 /** Sign-in failure budgets (LOGIN_FAILURES_PER_*). */
 export const SIGN_IN_PAIR_POLICY = 'login-failures-pair';
 export const SIGN_IN_IP_POLICY = 'login-failures-ip';
@@ -49,6 +51,25 @@ export function defaultPolicy(config: Config): RatePolicy | null {
     points: spec.points,
     windowMs: spec.windowMs,
     burst: config.rateLimits.defaultBurst ?? spec.points,
+    by: 'identity',
+    onRedisDown: config.rateLimits.defaultOnRedisDown,
+    chargeDefault: true,
+    oversize: true,
+  };
+}
+
+/**
+ * The API key policy (null when every limit is off): charged the operation's cost by identity (`key:<id>`),
+ * instead of the default policy, for requests signed with a key. Fails like the default policy.
+ */
+export function apiKeyPolicy(config: Config): RatePolicy | null {
+  const spec = config.rateLimits.default && config.rateLimits.apiKey;
+  if (!spec) return null;
+  return {
+    name: API_KEY_POLICY,
+    points: spec.points,
+    windowMs: spec.windowMs,
+    burst: spec.points,
     by: 'identity',
     onRedisDown: config.rateLimits.defaultOnRedisDown,
     chargeDefault: true,

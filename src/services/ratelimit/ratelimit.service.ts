@@ -6,28 +6,39 @@
  * its points, failing open); `off` turns every policy of the instance off.
  * Identity is the signed-in user, else the client IP; every request is also
  * charged to its client IP under the per-address ceiling (RATE_LIMIT_PER_ADDRESS,
- * default 4 x the default policy), and each `login` reserves a point of the
+ * default 4 x the default policy). A request signed with an API key is charged
+ * as `key:<id>` under the key policy (RATE_LIMIT_API_KEY, default 6000/1m)
+ * instead of both. Each `login` (and changePassword) reserves a point of the
  * sign-in failure budgets, given back by {@link RateLimitService.signedIn} on
  * success (LOGIN_FAILURES_PER_PAIR / _IP / _EMAIL). Allow-listed
  * identities are never limited, block-listed ones always refused (429 with a
  * one-hour Retry-After). While Redis is unreachable, a request with any
  * fail-closed policy (login, register) gets SERVICE_UNAVAILABLE and the rest
  * are limited by a per-instance memory limiter.
+ *
+ * Operators change the limits at run time: an admin's override of a policy's values
+ * (overrides.ts: kept in Redis, mirrored in memory on every instance, so reading it costs no
+ * round trip) and an admin's block of a client (blocks.ts: checked inside the limiter script).
  */
 import type { Config } from '../../config';
 import type { RequestContext } from '../context';
-import { AppError, ErrorCode, serviceUnavailable } from '../../util/errors';
+import { AppError, ErrorCode, badInput, invalidInput, serviceUnavailable } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { Metrics } from '../../util/metrics';
 import { isRedisUnavailable, type RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import type { GatewayPubSub } from '../../redis/pubsub';
 import { buildCharges, keyOf, signInEmail, signInParts, type Charge, type ExtraPolicies, type Subject } from './charges';
+import { BLOCK_SECONDS, MAX_BLOCKS, parseIdentity, RateLimitBlocks, type BlockEntry } from './blocks';
+import { overrideProblems, PolicyOverrides, type PolicyValues } from './overrides';
+import type { BlockCheck } from './store';
 import { MemoryLimiter } from './memory';
 import { RateLimitMetrics } from './metrics';
 import type { RootField } from './root-field';
 import {
   addressPolicy,
+  apiKeyPolicy,
+  DEFAULT_POLICY,
   defaultPolicy,
   intervalOf,
   policyHeader,
@@ -37,9 +48,10 @@ import {
   type PolicyState,
   type RatePolicy,
 } from './policy';
-import { RateLimitStats, type OverviewData } from './stats';
+import { MAX_BLOCKED_SHOWN as MAX_BLOCKS_SHOWN, RateLimitStats, type OverviewData } from './stats';
 import { RedisLimiterStore, type SignInBooking } from './store';
 import { normalizeEmail } from '../sessions/user.service';
+import { isApiKey } from '../../util/crypto';
 
 export const RATE_LIMIT_REJECTED_TOPIC = 'RATE_LIMIT_REJECTED';
 /** Refused for being on RATE_LIMIT_BLOCK. */
@@ -50,7 +62,7 @@ const BLOCKED_RETRY_SEC = 3600;
 /** Rejection events published per second per instance, at most: a flood must not flood the dashboards too. */
 const EVENTS_PER_SECOND = 200;
 
-/** Bytes of a refused document that cost one default point: one point per started KiB (README.md, "Refused documents"). */
+/** Bytes of a refused document that cost one default point: one point per started KiB (docs/rate-limits.md, "Refused documents"). */
 export const REFUSED_BYTES_PER_POINT = 1024;
 export const refusedDocumentPoints = (bytes: number): number => Math.max(1, Math.ceil(bytes / REFUSED_BYTES_PER_POINT));
 
@@ -73,6 +85,13 @@ export interface RateLimitStatusView {
   unlimited: boolean;
 }
 
+/** A policy as operators see it: the values in force, and the configured ones they replace. */
+export interface PolicyView extends PolicyValues {
+  name: string;
+  overridden: boolean;
+  configured: PolicyValues;
+}
+
 export interface RequestInfo {
   cost: number;
   roots: readonly RootField[];
@@ -82,10 +101,18 @@ export interface RequestInfo {
 
 export class RateLimitService {
   readonly policy: RatePolicy | null;
-  /** The per-address ceiling and the sign-in failure budgets (null when off). */
+  /** What a request signed with an API key is charged instead of the default and per-address policies (null when off). */
+  readonly keyPolicy: RatePolicy | null;
+  /** The per-address ceiling, the sign-in failure budgets and the API key policy (null when off). */
   readonly extra: ExtraPolicies;
   readonly stats: RateLimitStats;
+  /** Admins' overrides of policy values, in force on every instance. */
+  readonly overrides: PolicyOverrides;
+  /** Admins' blocks of clients. */
+  readonly blocks: RateLimitBlocks;
   private readonly store: RedisLimiterStore;
+  /** Every policy of the instance by name, as configured: default, address, sign-in budgets, then the schema's ({@link registerPolicies}). */
+  private readonly known = new Map<string, RatePolicy>();
   private readonly memory = new MemoryLimiter();
   private readonly allow: ReadonlySet<string>;
   private readonly block: ReadonlySet<string>;
@@ -104,11 +131,27 @@ export class RateLimitService {
     private readonly log: Logger,
   ) {
     this.policy = defaultPolicy(config);
-    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config) };
+    this.keyPolicy = apiKeyPolicy(config);
+    this.extra = { address: addressPolicy(config), signIn: signInPolicies(config), apiKey: this.keyPolicy };
     this.store = new RedisLimiterStore(redis);
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimits.allow);
     this.block = new Set(config.rateLimits.block);
+    this.overrides = new PolicyOverrides(redis, keys, pubsub, log, config.rateLimits.policyResyncMs);
+    this.blocks = new RateLimitBlocks(redis, keys);
+    const s = this.extra.signIn;
+    this.registerPolicies([this.policy, this.extra.address, s?.pair ?? null, s?.ip ?? null, s?.email ?? null].filter((p): p is RatePolicy => p !== null));
+  }
+
+  /** Adds policies that requests may charge (the schema's @RateLimit ones, at server start); the first of a name wins. */
+  registerPolicies(policies: readonly RatePolicy[]): void {
+    if (!this.policy) return;
+    for (const p of policies) if (!this.known.has(p.name)) this.known.set(p.name, p);
+  }
+
+  /** The policy with an admin's override applied (no I/O). */
+  effective(p: RatePolicy): RatePolicy {
+    return this.overrides.apply(p);
   }
 
   get enabled(): boolean {
@@ -130,9 +173,15 @@ export class RateLimitService {
     this.timer.unref();
   }
 
+  /** Loads the admins' overrides and follows their changes (gateways only: a worker charges nothing). */
+  async followOverrides(): Promise<void> {
+    if (this.policy) await this.overrides.start();
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.overrides.stop();
     await this.flush();
   }
 
@@ -144,16 +193,42 @@ export class RateLimitService {
     }
   }
 
-  /** The caller's identity. A session that cannot be checked (Redis down) counts as anonymous. */
+  /**
+   * The caller's identity: `key:<id>` for a live API key, `user:<id>` for a signed-in user, else `ip:<addr>`.
+   * A session or key that cannot be checked (Redis down) counts as anonymous.
+   */
   async subjectOf(ctx: RequestContext): Promise<Subject> {
     const ip = ctx.client.ip || 'unknown';
-    let userId: string | null = null;
+    let identity = `ip:${ip}`;
     try {
-      userId = (await ctx.session())?.userId ?? null;
+      if (ctx.token && isApiKey(ctx.token)) {
+        const key = await ctx.apiKey();
+        if (key) identity = `key:${key.id}`;
+      } else {
+        const userId = (await ctx.session())?.userId;
+        if (userId) identity = `user:${userId}`;
+      }
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
     }
-    return { identity: userId ? `user:${userId}` : `ip:${ip}`, ip };
+    return { identity, ip };
+  }
+
+  /** The budget a subject spends by cost, and the extra policies charged beside it (a key has no per-address ceiling). */
+  private budgetOf(subject: Subject): { policy: RatePolicy; extra: ExtraPolicies } | null {
+    if (subject.identity.startsWith('key:') && this.keyPolicy) return { policy: this.keyPolicy, extra: { ...this.extra, address: null } };
+    return this.policy && { policy: this.policy, extra: this.extra };
+  }
+
+  /** The signed-in caller's address when a root field is a sign-in of it (changePassword); null otherwise. */
+  private async ownEmail(ctx: RequestContext, roots: readonly RootField[]): Promise<string | null> {
+    if (!this.extra.signIn || !roots.some((r) => r.signIn && 'viewer' in r.signIn)) return null;
+    try {
+      return (await ctx.user())?.email ?? null;
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      return null;
+    }
   }
 
   /**
@@ -161,20 +236,22 @@ export class RateLimitService {
    * RateLimit-Policy / RateLimit (and Retry-After) headers on `ctx.headers` either way.
    */
   async enforce(ctx: RequestContext, req: RequestInfo): Promise<void> {
-    const policy = this.policy;
-    if (!policy) return;
+    if (!this.policy) return;
     const subject = await this.subjectOf(ctx);
     if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
     if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
       return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
-    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, this.extra);
-    const { allowed, states } = await this.decide(charges);
+    const { policy, extra } = this.budgetOf(subject)!;
+    subject.ownEmail = await this.ownEmail(ctx, req.roots);
+    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, extra, this.overrides);
+    const { allowed, blockedMs, states } = await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
+    if (blockedMs > 0) return this.refuse(ctx, BLOCKLIST_POLICY, Math.ceil(blockedMs / 1000), 'This client is blocked', req, subject);
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
     ctx.headers.set('RateLimit', stateHeader(states));
-    const def = states.find((s) => s.policy === policy);
+    const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
     if (def) this.defaults.set(ctx, def);
     if (allowed) {
-      this.reserve(ctx, req.roots);
+      this.reserve(ctx, req.roots, subject);
       for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
       this.stats.spent(subject.identity, def?.cost ?? 0);
       return;
@@ -213,16 +290,19 @@ export class RateLimitService {
    * is thrown, and a refusal here only shows in the headers and metrics.
    */
   async chargeRejected(ctx: RequestContext, bytes: number): Promise<void> {
-    const policy = this.policy;
-    if (!policy) return;
+    if (!this.policy) return;
     const points = refusedDocumentPoints(bytes);
     try {
       const subject = await this.subjectOf(ctx);
       if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
-      const { allowed, states } = await this.decide(buildCharges(this.keys, subject, policy, points, [], this.extra));
+      const { policy, extra } = this.budgetOf(subject)!;
+      const charges = buildCharges(this.keys, subject, policy, points, [], extra, this.overrides);
+      const { allowed, blockedMs, states } = await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
+      // Blocked: nothing charged; the document's answer is an error already.
+      if (blockedMs > 0) return;
       ctx.headers.set('RateLimit-Policy', policyHeader(states));
       ctx.headers.set('RateLimit', stateHeader(states));
-      const def = states.find((s) => s.policy === policy);
+      const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
       if (def) this.defaults.set(ctx, def);
       if (allowed) {
         this.metrics?.allowed(policy.name, points);
@@ -251,20 +331,26 @@ export class RateLimitService {
       { key: keyOf(this.keys, s.pair, parts.pair), tag: parts.pair.tag, action: 'reset', interval: 0 },
     ];
     if (this.takeReservation(ctx, normalized)) {
-      ops.push({ key: keyOf(this.keys, s.ip, parts.ip), tag: parts.ip.tag, action: 'refund', interval: intervalOf(s.ip) });
-      if (s.email) ops.push({ key: keyOf(this.keys, s.email, parts.email), tag: parts.email.tag, action: 'refund-if-unknown', interval: intervalOf(s.email) });
+      ops.push({ key: keyOf(this.keys, s.ip, parts.ip), tag: parts.ip.tag, action: 'refund', interval: intervalOf(this.effective(s.ip)) });
+      if (s.email)
+        ops.push({
+          key: keyOf(this.keys, s.email, parts.email),
+          tag: parts.email.tag,
+          action: 'refund-if-unknown',
+          interval: intervalOf(this.effective(s.email)),
+        });
     }
     await this.store.bookSignIn(ops, parts.member, s.knownAddressTtlMs, s.knownAddresses);
   }
 
   /** Notes the sign-in attempts of an allowed request, so that their successes can give their points back. */
-  private reserve(ctx: RequestContext, roots: readonly RootField[]): void {
+  private reserve(ctx: RequestContext, roots: readonly RootField[], subject: Subject): void {
     if (!this.extra.signIn) return;
     for (const r of roots) {
-      if (!r.signIn) continue;
+      const email = r.signIn ? signInEmail(r, subject.ownEmail) : null;
+      if (email === null) continue;
       let m = this.reserved.get(ctx);
       if (!m) this.reserved.set(ctx, (m = new Map<string, number>()));
-      const email = signInEmail(r);
       m.set(email, (m.get(email) ?? 0) + 1);
     }
   }
@@ -291,17 +377,78 @@ export class RateLimitService {
     };
   }
 
-  /** Flushes this instance's counts, then reads every instance's. */
-  async overview(minutes: number, limit: number): Promise<OverviewData & { listed: string[] }> {
+  /** Flushes this instance's counts, then reads every instance's, and the admins' blocks in force. */
+  async overview(minutes: number, limit: number): Promise<OverviewData & { listed: string[]; blocks: BlockEntry[] }> {
     await this.flush();
-    const data = await this.stats.read(minutes, limit);
-    return { ...data, listed: [...this.block] };
+    const [data, blocks] = await Promise.all([this.stats.read(minutes, limit), this.blocks.list(MAX_BLOCKS_SHOWN)]);
+    return { ...data, listed: [...this.block], blocks };
   }
 
-  private async decide(charges: Charge[]): Promise<{ allowed: boolean; states: PolicyState[] }> {
+  /** Every policy of the instance with the values in force now (empty when rate limits are off). */
+  policies(): PolicyView[] {
+    return [...this.known.values()].map((p) => this.view(p));
+  }
+
+  /** Admin: puts `values` in force instead of the configured values of policy `name`, on every instance within a second. */
+  async setPolicy(name: string, values: { points: number; windowSeconds: number; burst?: number | null }): Promise<PolicyView> {
+    const base = this.knownPolicy(name);
+    const v: PolicyValues = { points: values.points, windowSeconds: values.windowSeconds, burst: values.burst ?? values.points };
+    const problems = overrideProblems(v);
+    if (problems) throw invalidInput(problems);
+    await this.overrides.set(name, v);
+    return this.view(base);
+  }
+
+  /** Admin: the configured values of policy `name` are in force again, on every instance within a second. */
+  async resetPolicy(name: string): Promise<PolicyView> {
+    const base = this.knownPolicy(name);
+    await this.overrides.reset(name);
+    return this.view(base);
+  }
+
+  /**
+   * Admin: refuses every request of `identity` (`user:<id>`, `ip:<address>`, `key:<id>`) for
+   * `seconds` (1 s to 30 days), on every instance at once. Blocking again replaces the end.
+   */
+  async blockClient(identity: string, seconds: number): Promise<BlockEntry> {
+    const id = this.identityOf(identity);
+    if (!Number.isInteger(seconds) || seconds < BLOCK_SECONDS.min || seconds > BLOCK_SECONDS.max)
+      throw invalidInput({ seconds: [`must be an integer from ${BLOCK_SECONDS.min} to ${BLOCK_SECONDS.max} (30 days)`] });
+    if (this.allow.has(id)) throw badInput(`${id} is on RATE_LIMIT_ALLOW, which no block overrides`, { identity: ['is allow-listed'] });
+    const entry = await this.blocks.block(id, seconds * 1000);
+    if (!entry) throw badInput(`${MAX_BLOCKS} clients are blocked already; unblock some first`, { identity: [`more than ${MAX_BLOCKS} blocks`] });
+    return entry;
+  }
+
+  /** Admin: lifts a block; false when `identity` was not blocked (RATE_LIMIT_BLOCK entries are configuration, not blocks). */
+  async unblockClient(identity: string): Promise<boolean> {
+    return this.blocks.unblock(this.identityOf(identity));
+  }
+
+  private identityOf(raw: string): string {
+    const id = parseIdentity(raw);
+    if (!id) throw badInput('identity must be user:<id>, ip:<address> or key:<id>', { identity: ['must be user:<id>, ip:<address> or key:<id>'] });
+    return id;
+  }
+
+  private knownPolicy(name: string): RatePolicy {
+    const p = this.known.get(name);
+    if (p) return p;
+    const names = [...this.known.keys()];
+    const why = names.length ? `must be one of ${names.join(', ')}` : 'names no policy: rate limits are off on this instance (RATE_LIMIT_DEFAULT=off)';
+    throw badInput(`Unknown rate-limit policy: name ${why}`, { name: [why] });
+  }
+
+  private view(p: RatePolicy): PolicyView {
+    const configured = { points: p.points, windowSeconds: Math.max(1, Math.ceil(p.windowMs / 1000)), burst: p.burst };
+    const o = this.overrides.get(p.name);
+    return { name: p.name, ...(o ?? configured), overridden: o !== undefined, configured };
+  }
+
+  private async decide(charges: Charge[], blocks: BlockCheck[]): Promise<{ allowed: boolean; blockedMs: number; states: PolicyState[] }> {
     let result;
     try {
-      result = await this.store.charge(charges);
+      result = await this.store.charge(charges, blocks);
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
       if (charges.some((c) => c.policy.onRedisDown === 'closed')) {
@@ -311,7 +458,11 @@ export class RateLimitService {
       this.metrics?.storeDown('memory');
       result = this.memory.charge(charges);
     }
-    return { allowed: result.allowed, states: charges.map((c, i) => ({ policy: c.policy, partition: c.partition, cost: c.cost, ...result.states[i] })) };
+    return {
+      allowed: result.allowed,
+      blockedMs: result.blockedMs,
+      states: charges.map((c, i) => ({ policy: c.policy, partition: c.partition, cost: c.cost, ...result.states[i] })),
+    };
   }
 
   /** Refuses outright (block list, subscription cap): counted, published and thrown like any refusal. */

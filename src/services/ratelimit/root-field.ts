@@ -1,11 +1,12 @@
 /** One root field of an operation, as the rate limiter charges it (read by plugins/ratelimit/operation.ts). */
 import type { RatePolicy } from './policy';
 
-/** A password sign-in field (`@SignInAttempt`): where its email argument is. */
-export interface SignInAttemptOptions {
-  /** Dotted path of the email argument, e.g. `input.email`. */
-  email: string;
-}
+/**
+ * A password sign-in field (`@SignInAttempt`): where its email is. `email`: the dotted path of the
+ * email argument, e.g. `input.email` (login). `viewer`: the signed-in caller's own address, for a field
+ * that checks the caller's password (changePassword); without a signed-in caller it is not charged.
+ */
+export type SignInAttemptOptions = { email: string } | { viewer: true };
 
 export interface RootField {
   name: string;
@@ -24,4 +25,13 @@ export function argAt(args: Record<string, unknown> | null, path: string): unkno
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;
+}
+
+/**
+ * Points a root field occurrence costs each of its per-operation policies: one, or for a field
+ * taking a batch (`inputs: [...]`, as trackPageViews does) one per item, as the cost estimate counts it.
+ */
+export function itemsCharged(field: RootField): number {
+  const inputs = field.args?.inputs;
+  return Array.isArray(inputs) ? Math.max(1, inputs.length) : 1;
 }

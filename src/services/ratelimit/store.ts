@@ -8,6 +8,9 @@
  * letting one of the two limits be dodged) and for every signed-in request
  * (the user's default key and the address's per-address key).
  *
+ * Before charging, the script checks the caller's block keys (an admin's `blockClient`, under
+ * each blocked identity's own tag): a blocked caller is refused and charged nothing.
+ *
  * A charge may carry a waiver: it is neither charged nor refunded when the
  * named sorted set (in the charge's own slot) holds the member with an expiry
  * still ahead. The per-email sign-in ceiling uses it to spare the addresses an
@@ -31,19 +34,32 @@ export interface StoreCharge {
 
 export interface StoreResult {
   allowed: boolean;
+  /** > 0: a block key of the caller holds this many more ms; then nothing was charged (allowed is false). */
+  blockedMs: number;
   /** Per charge, in order. */
   states: Array<{ remaining: number; resetMs: number; retryMs: number }>;
 }
 
-/** KEYS and ARGV of `rateLimit-n.lua`: the charged keys, then the sets their waivers name. */
-function scriptInput(mode: 'charge' | 'refund', cs: readonly StoreCharge[]): { keys: string[]; args: Array<string | number> } {
-  const keys = cs.map((c) => c.key);
-  const args: Array<string | number> = [mode];
+/** A block key the script checks before charging (see `RateLimitBlocks`), in the slot of `tag`. */
+export interface BlockCheck {
+  key: string;
+  tag: string;
+}
+
+/** KEYS and ARGV of `rateLimit-n.lua`: the charged keys, the block keys, then the sets their waivers name. */
+function scriptInput(
+  mode: 'charge' | 'refund',
+  cs: readonly StoreCharge[],
+  blocks: readonly BlockCheck[] = [],
+): { keys: string[]; args: Array<string | number> } {
+  const keys = [...cs.map((c) => c.key), ...blocks.map((b) => b.key)];
+  const fixed = keys.length;
+  const args: Array<string | number> = [mode, blocks.length];
   for (const c of cs) {
-    // Lua's 1-based index of the waiver's set among KEYS, each set listed once after the charged keys.
+    // Lua's 1-based index of the waiver's set among KEYS, each set listed once after the charged and block keys.
     let set = 0;
     if (c.waiver) {
-      const at = keys.indexOf(c.waiver.set, cs.length);
+      const at = keys.indexOf(c.waiver.set, fixed);
       set = at >= 0 ? at + 1 : keys.push(c.waiver.set);
     }
     args.push(c.cost, c.interval, c.capacity, c.oversize ? '1' : '0', set, c.waiver?.member ?? '');
@@ -71,25 +87,39 @@ export class RedisLimiterStore {
     this.cluster = splitByTag ?? redis instanceof Cluster;
   }
 
-  async charge(charges: readonly StoreCharge[]): Promise<StoreResult> {
-    if (!this.cluster) return this.run(charges);
-    const groups = new Map<string, number[]>();
-    charges.forEach((c, i) => {
-      const g = groups.get(c.tag);
-      if (g) g.push(i);
-      else groups.set(c.tag, [i]);
-    });
-    if (groups.size === 1) return this.run(charges);
+  /**
+   * Charges every key, all or nothing, unless one of `blocks` exists (an admin's block of the
+   * caller): then nothing is charged and `blockedMs` says how long the block lasts.
+   */
+  async charge(charges: readonly StoreCharge[], blocks: readonly BlockCheck[] = []): Promise<StoreResult> {
+    if (!this.cluster) return this.run(charges, blocks);
+    const groups = new Map<string, { charges: number[]; blocks: BlockCheck[] }>();
+    const group = (tag: string): { charges: number[]; blocks: BlockCheck[] } => {
+      let g = groups.get(tag);
+      if (!g) groups.set(tag, (g = { charges: [], blocks: [] }));
+      return g;
+    };
+    charges.forEach((c, i) => group(c.tag).charges.push(i));
+    // A block in a slot no charge uses (an address block of a signed-in caller with RATE_LIMIT_PER_ADDRESS=off) gets a call of its own.
+    for (const b of blocks) group(b.tag).blocks.push(b);
+    if (groups.size === 1) return this.run(charges, blocks);
     const parts = [...groups.values()];
-    const results = await Promise.all(parts.map((idx) => this.run(idx.map((i) => charges[i]))));
+    const results = await Promise.all(
+      parts.map((p) =>
+        this.run(
+          p.charges.map((i) => charges[i]),
+          p.blocks,
+        ),
+      ),
+    );
     const states = new Array<StoreResult['states'][number]>(charges.length);
-    parts.forEach((idx, g) => idx.forEach((i, j) => (states[i] = results[g].states[j])));
+    parts.forEach((p, g) => p.charges.forEach((i, j) => (states[i] = results[g].states[j])));
     const allowed = results.every((r) => r.allowed);
     if (!allowed) {
-      const refunds = parts.filter((_, g) => results[g].allowed).map((idx) => idx.map((i) => charges[i]).filter((c) => c.cost > 0));
+      const refunds = parts.filter((_, g) => results[g].allowed).map((p) => p.charges.map((i) => charges[i]).filter((c) => c.cost > 0));
       await Promise.all(refunds.filter((cs) => cs.length).map((cs) => this.refund(cs)));
     }
-    return { allowed, states };
+    return { allowed, blockedMs: Math.max(0, ...results.map((r) => r.blockedMs)), states };
   }
 
   /**
@@ -121,10 +151,14 @@ export class RedisLimiterStore {
     await runScript(this.redis, 'rateLimit', keys, args);
   }
 
-  private async run(charges: readonly StoreCharge[]): Promise<StoreResult> {
-    const { keys, args } = scriptInput('charge', charges);
+  private async run(charges: readonly StoreCharge[], blocks: readonly BlockCheck[]): Promise<StoreResult> {
+    const { keys, args } = scriptInput('charge', charges, blocks);
     const out = await runScript<number[]>(this.redis, 'rateLimit', keys, args);
-    const states = charges.map((_, i) => ({ remaining: out[1 + i * 3], resetMs: out[2 + i * 3], retryMs: out[3 + i * 3] }));
-    return { allowed: out[0] === 1, states };
+    const blockedMs = out[1] ?? 0;
+    // A blocked caller's reply carries no states: nothing was read or charged.
+    const states = charges.map((_, i) =>
+      blockedMs > 0 ? { remaining: 0, resetMs: 0, retryMs: blockedMs } : { remaining: out[2 + i * 3], resetMs: out[3 + i * 3], retryMs: out[4 + i * 3] },
+    );
+    return { allowed: out[0] === 1, blockedMs, states };
   }
 }

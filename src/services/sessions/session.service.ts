@@ -10,7 +10,7 @@ import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import type { GatewayPubSub } from '../../redis/pubsub';
 import { runScript } from '../../redis/scripts';
-import { newId, newToken, sha256 } from '../../util/crypto';
+import { isApiKey, newId, newToken, sha256 } from '../../util/crypto';
 
 export const SESSION_REVOKED_TOPIC = 'session.revoked';
 
@@ -95,7 +95,9 @@ export class SessionService {
 
   /** Creates a session for a user (or a guest when `userId` is null); returns the raw token once. */
   async create(userId: string | null, client: ClientInfo): Promise<{ token: string; session: SessionRecord }> {
-    const token = newToken();
+    let token = newToken();
+    // One token in 16.7 million would start like an API key, and be taken for one.
+    while (isApiKey(token)) token = newToken();
     const tokenHash = sha256(token);
     const now = Date.now();
     const session: SessionRecord = {
@@ -215,6 +217,12 @@ export class SessionService {
   /** Revokes every live session of the user but `keepId`; returns how many. */
   revokeOthers(userId: string, keepId: string): Promise<number> {
     return this.removeFromIndex(userId, 'others', keepId);
+  }
+
+  /** Revokes every live session of the user (and closes their WebSockets everywhere); returns how many. */
+  revokeAll(userId: string): Promise<number> {
+    // No session id is empty: 'others' than '' is every one.
+    return this.removeFromIndex(userId, 'others', '');
   }
 
   /** The user's live sessions, newest first. */

@@ -43,8 +43,26 @@ export class UserService {
   }
 
   async findByEmail(email: string): Promise<UserRecord | null> {
-    const id = await this.redis.get(this.keys.userEmail(normalizeEmail(email)));
+    const id = await this.idByEmail(email);
     return id ? this.findById(id) : null;
+  }
+
+  /** The id of the account of this address (normalised here), or null. One GET. */
+  idByEmail(email: string): Promise<string | null> {
+    return this.redis.get(this.keys.userEmail(normalizeEmail(email)));
+  }
+
+  /** Whether `password` is the user's; an unknown user is checked against the dummy hash, so it costs as much. */
+  async checkPassword(userId: string, password: string): Promise<boolean> {
+    const stored = await this.redis.hget(this.keys.user(userId), 'pw');
+    const ok = await verifyPassword(password, stored || (await this.dummyHash));
+    return ok && Boolean(stored);
+  }
+
+  /** Replaces the user's password hash (scrypt at the configured cost). */
+  async setPassword(userId: string, password: string): Promise<void> {
+    const pw = await hashPassword(password, this.scryptN);
+    await this.redis.hset(this.keys.user(userId), 'pw', pw);
   }
 
   /** Creates a user; BAD_USER_INPUT when the address is taken. */

@@ -1,8 +1,14 @@
 import { IsInt, IsOptional, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
 import { Field, InputType, Int } from 'type-graphql';
+import { badInput } from '../../util/errors';
 
 /** Letters, digits and `_ . : @ -`: ids a web app makes (cookies, UUIDs, hashes). */
 export const VISITOR_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+/** For a visitorId passed as a plain argument (outside an input class): BAD_USER_INPUT unless it fits {@link VISITOR_ID}. */
+export function checkVisitorId(visitorId: string | null | undefined): void {
+  if (visitorId && !VISITOR_ID.test(visitorId)) throw badInput('visitorId must be 1 to 128 letters, digits or _ . : @ -', { visitorId: ['invalid'] });
+}
 export const MAX_PAGE_LENGTH = 256;
 /** $1,000,000.00 per conversion: plenty for a shop, small enough that totals stay exact. */
 export const MAX_VALUE_CENTS = 100_000_000;
@@ -48,7 +54,7 @@ export class ConversionInput {
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be an experiment key' })
   experiment?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'As in PageViewInput: the same viewer must be named the same way in assignVariant.' })
+  @Field(() => String, { nullable: true, description: 'Decided as in assignVariant: counts only for callers without a session, and for admins.' })
   @IsOptional()
   @Matches(VISITOR_ID, { message: 'must be 1 to 128 letters, digits or _ . : @ -' })
   visitorId?: string | null;

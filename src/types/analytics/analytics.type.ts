@@ -107,3 +107,45 @@ export class AnalyticsEvent {
   @Field(() => Date)
   at!: Date;
 }
+
+export enum AnalyticsDimension {
+  PAGE = 'PAGE',
+  REFERRER = 'REFERRER',
+  UTM_SOURCE = 'UTM_SOURCE',
+  UTM_CAMPAIGN = 'UTM_CAMPAIGN',
+  BROWSER = 'BROWSER',
+  DEVICE = 'DEVICE',
+}
+registerEnumType(AnalyticsDimension, {
+  name: 'AnalyticsDimension',
+  description: 'What a breakdown groups page views by.',
+  valuesConfig: {
+    PAGE: { description: 'The path, query string and fragment dropped; "(other)" past ANALYTICS_MAX_PAGES.' },
+    REFERRER: { description: 'The referrer\'s host name, lower case; "(direct)" without a referrer.' },
+    UTM_SOURCE: { description: 'utm_source from the page\'s query string, lower case; "(none)" without one.' },
+    UTM_CAMPAIGN: { description: 'utm_campaign from the page\'s query string, lower case; "(none)" without one.' },
+    BROWSER: { description: 'The browser family from the User-Agent; "(unknown)" when not recognised. Bots are left out.' },
+    DEVICE: { description: 'desktop, mobile, tablet or bot, from the User-Agent. Bot views count here only, with no visitors.' },
+  },
+});
+
+@ObjectType({ description: 'Views and unique visitors of one value of a dimension over a window of days.' })
+export class BreakdownRow {
+  @Field()
+  value!: string;
+
+  @Field(() => Int)
+  views!: number;
+
+  @Field(() => Int, { description: 'Distinct visitors over the whole window (HyperLogLog: standard error 0.81%); 0 for bots.' })
+  uniqueVisitors!: number;
+}
+
+@ObjectType({ description: 'One step of a funnel.' })
+export class FunnelStep {
+  @Field()
+  page!: string;
+
+  @Field(() => Int, { description: 'Visitors who reached this step after every earlier one, in order.' })
+  visitors!: number;
+}

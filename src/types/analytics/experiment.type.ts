@@ -50,6 +50,28 @@ export class VariantStats {
 
   @Field({ description: 'pValue below 0.05 divided by the number of comparisons with control (Bonferroni).' })
   significant!: boolean;
+
+  @Field(() => Float, { description: 'revenueCents over exposures: every exposed viewer counts, those who paid nothing as 0 (cents).' })
+  revenuePerVisitor!: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Sample standard deviation of revenue per visitor (cents); null below two exposures or for experiments created before it was kept.',
+  })
+  revenuePerVisitorStdDev!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Relative change of revenue per visitor against control; null for control or while control has none.' })
+  revenueUpliftVsControl!: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "Two-sided p-value of Welch's t-test of revenue per visitor against control; null for control, below two exposures, or for experiments created before the spread was kept.",
+  })
+  revenuePValue!: number | null;
+
+  @Field({ description: 'revenuePValue below the same threshold as `significant` (0.05 over the comparisons with control).' })
+  revenueSignificant!: boolean;
 }
 
 @ObjectType()
@@ -90,7 +112,7 @@ export class Experiment {
   sampleRatioMismatch!: boolean;
 
   // One per kind of warning experiment.report.ts writes.
-  @ListSize({ max: 4 })
+  @ListSize({ max: 5 })
   @Field(() => [String], { description: 'What a careful reader should know before trusting the numbers.' })
   warnings!: string[];
 }

@@ -3,12 +3,13 @@
  * stored as a field extension, so the rate-limit plugin finds it on the
  * operation's root fields before anything executes. Several policies may be
  * given at once or by stacking the decorator; each occurrence of the field in
- * an operation (aliases included) charges each policy one point.
+ * an operation (aliases included) charges each policy one point, or, for a field
+ * taking a batch (`inputs: [...]`), one point per item.
  *
  * @example
  * @RateLimit({ name: 'login-ip', points: 60, window: '15m', burst: 20, by: 'ip', onRedisDown: 'closed' })
  */
-import type { GraphQLField } from 'graphql';
+import type { GraphQLField, GraphQLSchema } from 'graphql';
 import { Extensions } from 'type-graphql';
 import { parseDuration } from '../../config';
 import type { SignInAttemptOptions } from '../../services/ratelimit/root-field';
@@ -64,6 +65,14 @@ export function policiesOf(field: GraphQLField<unknown, unknown>): RatePolicy[] 
   return out;
 }
 
+/** Every @RateLimit policy on the schema's root fields, in field order (a name twice: each occurrence). */
+export function schemaPolicies(schema: GraphQLSchema): RatePolicy[] {
+  const out: RatePolicy[] = [];
+  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()])
+    for (const field of Object.values(type?.getFields() ?? {})) out.push(...policiesOf(field));
+  return out;
+}
+
 const SIGN_IN_EXT = 'signInAttempt';
 
 /** Where a sign-in field's email is among its arguments. */
@@ -71,12 +80,12 @@ export type { SignInAttemptOptions };
 
 /**
  * Marks a root field as a password sign-in: each occurrence is charged the sign-in failure
- * budgets (README "Sign-in throttling") before it runs, and the resolver must report a success
+ * budgets (docs/sessions.md, "Sign-in throttling") before it runs, and the resolver must report a success
  * through `AuthService` so that the point is given back. The budgets come from the
  * configuration (LOGIN_FAILURES_PER_*), which is why this marker carries none.
  */
 export function SignInAttempt(options: SignInAttemptOptions): MethodDecorator {
-  return Extensions({ [SIGN_IN_EXT]: { email: options.email } });
+  return Extensions({ [SIGN_IN_EXT]: { ...options } });
 }
 
 /** The sign-in marker of a root field, or null. */

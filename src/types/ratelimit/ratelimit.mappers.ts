@@ -4,8 +4,12 @@ import type { ExtraPolicies } from '../../services/ratelimit/charges';
 import { policiesOf, signInOf } from './rate-limit.decorator';
 import type { RatePolicy } from '../../services/ratelimit/policy';
 import { MAX_BLOCKED_SHOWN, type OverviewData } from '../../services/ratelimit/stats';
-import type { RejectionEvent } from '../../services/ratelimit/ratelimit.service';
-import type { RateLimitOverview, RateLimitPolicyInfo, RateLimitRejection } from './ratelimit.type';
+import type { PolicyView, RejectionEvent } from '../../services/ratelimit/ratelimit.service';
+import type { BlockEntry } from '../../services/ratelimit/blocks';
+import type { RateLimitOverview, RateLimitPolicy, RateLimitPolicyInfo, RateLimitRejection } from './ratelimit.type';
+
+/** A policy as the service shows it -> RateLimitPolicy. */
+export const toPolicy = (v: PolicyView): RateLimitPolicy => ({ ...v, configured: { ...v.configured } });
 
 export const toRejection = (e: RejectionEvent): RateLimitRejection => ({ ...e, at: new Date(e.at) });
 
@@ -21,8 +25,19 @@ const info = (p: RatePolicy, fields: string[]): RateLimitPolicyInfo => ({
   fields: fields.join(','),
 });
 
-/** The default and per-address policies, the sign-in budgets, and every @RateLimit policy found on the schema's root fields. */
-export function policiesInSchema(schema: GraphQLSchema, def: RatePolicy | null, extra?: ExtraPolicies): RateLimitPolicyInfo[] {
+type Effective = (p: RatePolicy) => RatePolicy;
+const asConfigured: Effective = (p) => p;
+
+/**
+ * The default, per-address and API key policies, the sign-in budgets, and every @RateLimit policy found on the
+ * schema's root fields, with the values in force (`effective`: admins' overrides applied).
+ */
+export function policiesInSchema(
+  schema: GraphQLSchema,
+  def: RatePolicy | null,
+  extra?: ExtraPolicies,
+  effective: Effective = asConfigured,
+): RateLimitPolicyInfo[] {
   if (!def) return [];
   const s = extra?.signIn;
   const signIn = s ? [s.pair, s.ip, ...(s.email ? [s.email] : [])] : [];
@@ -36,10 +51,21 @@ export function policiesInSchema(schema: GraphQLSchema, def: RatePolicy | null, 
       }
     }
   }
-  return [info(def, []), ...(extra?.address ? [info(extra.address, [])] : []), ...[...found.values()].map((e) => info(e.policy, e.fields))];
+  return [
+    info(effective(def), []),
+    ...(extra?.address ? [info(effective(extra.address), [])] : []),
+    ...(extra?.apiKey ? [info(effective(extra.apiKey), [])] : []),
+    ...[...found.values()].map((e) => info(effective(e.policy), e.fields)),
+  ];
 }
 
-export function toOverview(data: OverviewData & { listed: string[] }, def: RatePolicy | null, schema: GraphQLSchema, extra?: ExtraPolicies): RateLimitOverview {
+export function toOverview(
+  data: OverviewData & { listed: string[]; blocks?: BlockEntry[] },
+  def: RatePolicy | null,
+  schema: GraphQLSchema,
+  extra?: ExtraPolicies,
+  effective: Effective = asConfigured,
+): RateLimitOverview {
   const policies = new Set<string>();
   for (const m of data.minutes) for (const p of Object.keys(m.byPolicy)) policies.add(p);
   const rejections = [...policies].sort().map((policy) => {
@@ -53,9 +79,11 @@ export function toOverview(data: OverviewData & { listed: string[] }, def: RateP
     blocked: [
       // As many block-list entries as refused clients at most: the view stays bounded however long RATE_LIMIT_BLOCK is.
       ...data.listed.slice(0, MAX_BLOCKED_SHOWN).map((identity) => ({ policy: 'blocklist', identity, until: null })),
+      // Admins' blocks (blockClient): at most MAX_BLOCKED_SHOWN are read.
+      ...(data.blocks ?? []).map((b) => ({ policy: 'blocklist', identity: b.identity, until: new Date(b.until) })),
       ...data.blocked.filter((b) => b.policy !== 'blocklist').map((b) => ({ policy: b.policy, identity: b.identity, until: new Date(b.until) })),
     ],
-    policies: policiesInSchema(schema, def, extra),
+    policies: policiesInSchema(schema, def, extra, effective),
     enabled: def !== null,
   };
 }

@@ -134,9 +134,12 @@ export class RateLimitOverview {
   @Field(() => [RateLimitRejectionSeries], { description: 'Refusals per policy per minute.' })
   rejections!: RateLimitRejectionSeries[];
 
-  // At most MAX_BLOCKED_SHOWN refused clients (the statistics read) and as many RATE_LIMIT_BLOCK entries (ratelimit.mappers.ts).
-  @ListSize({ max: 2 * MAX_BLOCKED_SHOWN })
-  @Field(() => [RateLimitBlockedClient])
+  // At most MAX_BLOCKED_SHOWN refused clients (the statistics read), as many RATE_LIMIT_BLOCK entries and as many admins' blocks (ratelimit.mappers.ts).
+  @ListSize({ max: 3 * MAX_BLOCKED_SHOWN })
+  @Field(() => [RateLimitBlockedClient], {
+    description:
+      "Clients refused now: `blocklist` entries are blocks (until null: RATE_LIMIT_BLOCK; else an admin's blockClient), the others clients out of budget.",
+  })
   blocked!: RateLimitBlockedClient[];
 
   @ListSize({ max: MAX_POLICIES })
@@ -145,4 +148,37 @@ export class RateLimitOverview {
 
   @Field({ description: 'False when RATE_LIMIT_DEFAULT=off on the answering instance.' })
   enabled!: boolean;
+}
+
+@ObjectType({ description: 'The values of a rate-limit policy.' })
+export class RateLimitValues {
+  @Field(() => Int, { description: 'Steady rate: points per window.' })
+  points!: number;
+
+  @Field(() => Int)
+  windowSeconds!: number;
+
+  @Field(() => Int, { description: 'Points a full budget holds.' })
+  burst!: number;
+}
+
+@ObjectType({ description: 'A rate-limit policy with the values in force now on every instance.' })
+export class RateLimitPolicy {
+  @Field()
+  name!: string;
+
+  @Field(() => Int, { description: 'Steady rate: points per window.' })
+  points!: number;
+
+  @Field(() => Int)
+  windowSeconds!: number;
+
+  @Field(() => Int, { description: 'Points a full budget holds (a fresh client may spend them at once).' })
+  burst!: number;
+
+  @Field({ description: "True while an admin's override is in force instead of the configured values." })
+  overridden!: boolean;
+
+  @Field(() => RateLimitValues, { description: 'The configured values (environment or code): in force again after resetRateLimitPolicy.' })
+  configured!: RateLimitValues;
 }

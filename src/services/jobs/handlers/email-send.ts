@@ -7,17 +7,20 @@ import { AppError, ErrorCode, badInput, fieldSummary } from '../../../util/error
 import { normalizeEmail } from '../../sessions/user.service';
 import type { Services } from '../../container';
 import type { JobHandler, JobRequester } from '../job-handler';
+import { mailSecretRef, type MailSecretRef } from '../mail-secret';
 
 export interface EmailSendData {
   to: string;
   subject: string;
   body: string;
+  /** Internal senders only (a password reset): a sealed secret put into the body at delivery; see mail-secret.ts. */
+  secret?: MailSecretRef;
 }
 
 // One mailbox, no display name, no header-breaking characters.
 const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
-function field(data: Record<string, unknown>, name: keyof EmailSendData, max: number, problems: Record<string, string[]>): string {
+function field(data: Record<string, unknown>, name: 'to' | 'subject' | 'body', max: number, problems: Record<string, string[]>): string {
   const v = data[name];
   if (typeof v !== 'string') problems[`data.${name}`] = ['must be a string'];
   else if (v.length > max) problems[`data.${name}`] = [`must be at most ${max} characters`];
@@ -43,6 +46,12 @@ export const emailSend: JobHandler<EmailSendData, Services> = {
     if (!problems['data.subject'] && /[\r\n]/.test(subject)) problems['data.subject'] = ['must be one line'];
     if (Object.keys(problems).length) throw badInput(`Invalid email.send data: ${fieldSummary(problems)}`, problems);
     checkRecipient(to, requester);
+    // A client's `secret` is dropped: only the service seals secrets, and only it may have one put in.
+    if (requester.kind === 'internal' && data.secret !== undefined) {
+      const secret = mailSecretRef(data.secret);
+      if (!secret) throw badInput('Invalid email.send data: data.secret is not a sealed secret', { 'data.secret': ['is not a sealed secret'] });
+      return { to, subject, body, secret };
+    }
     return { to, subject, body };
   },
   async run(job, services) {
