@@ -9,6 +9,7 @@
 import type { Client } from 'graphql-ws';
 import { ADMIN_ENV, adminToken, registerUser, startTestApp, type GqlResult, type TestApp } from '../helpers/app';
 import { startInstances, twoInstances } from '../helpers/instances';
+import { BROWSER } from '../helpers/analytics';
 import { waitFor } from '../helpers/jobs';
 import { readPrefix } from '../helpers/redis';
 import { countingSetup } from '../helpers/roundtrips';
@@ -338,7 +339,8 @@ describe('analytics: a key is budgeted as itself, an ADMIN key is exempt like an
   afterAll(() => t.close());
   const journeys = async () => (await readPrefix(t.prefix)).filter((k) => k.key.startsWith(`${t.prefix}:an:{an}:journey:`)).length;
   const track = (token: string, visitorId: string) =>
-    t.gql('mutation T($i: PageViewInput!) { trackPageView(input: $i) }', { i: { page: '/from-a-service', visitorId } }, { token });
+    // A browser's User-Agent: views from HTTP libraries count as bots and store nothing per visitor.
+    t.gql('mutation T($i: PageViewInput!) { trackPageView(input: $i) }', { i: { page: '/from-a-service', visitorId } }, { token, headers: BROWSER });
 
   test('four new visitors from each: a CUSTOMER key stores 2 journeys, an ADMIN key all 4', async () => {
     const customerKey = await createKey(t, admin, 'tracker', ['CUSTOMER']);
