@@ -55,6 +55,9 @@ async function dashboard(t: TestApp): Promise<Page> {
   await page.fill('#password', ADMIN.password);
   await page.click('#signin');
   await page.locator('#status', { hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  // The panel is a tab of the operator's console.
+  await page.click('#console-nav [data-panel="orders"]');
+  await page.locator('#panel-orders').waitFor({ state: 'visible' });
   return page;
 }
 
