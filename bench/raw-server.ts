@@ -10,11 +10,12 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { sessionRefreshStep } from '../src/config/sessions';
 import { Keys } from '../src/redis/keys';
 import { expandLua } from '../src/redis/lua-includes';
 import { userAgentFamily } from '../src/util/user-agent';
 
-type Touch = (key: string, now: number, idleMs: number, uaFamily: string, uaCheck: string) => Promise<[number, string[]?]>;
+type Touch = (key: string, now: number, idleMs: number, uaFamily: string, uaCheck: string, graceMs: number, stepMs: number) => Promise<[number, string[]?]>;
 
 export interface RawServer {
   url: string;
@@ -22,6 +23,8 @@ export interface RawServer {
 }
 
 export async function startRawServer(opts: { redisUrl: string; keyPrefix: string; idleTtlMs: number; luaDir: string }): Promise<RawServer> {
+  // The gateway's refresh step for this idle lifetime: its script then writes exactly as often.
+  const stepMs = sessionRefreshStep(opts.idleTtlMs);
   const keys = new Keys(opts.keyPrefix);
   const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000, enableAutoPipelining: true });
   redis.defineCommand('sessionTouch', { numberOfKeys: 1, lua: expandLua(path.join(opts.luaDir, 'sessionTouch-1.lua')) });
@@ -47,7 +50,7 @@ export async function startRawServer(opts: { redisUrl: string; keyPrefix: string
           const m = /^Bearer\s+([A-Za-z0-9_-]{16,128})\s*$/i.exec(req.headers.authorization ?? '');
           if (!m) return reply(res, 200, { data: { me: null } });
           const hash = createHash('sha256').update(m[1]).digest('hex');
-          const touched = await touch(keys.session(hash), Date.now(), opts.idleTtlMs, userAgentFamily(req.headers['user-agent']), '1');
+          const touched = await touch(keys.session(hash), Date.now(), opts.idleTtlMs, userAgentFamily(req.headers['user-agent']), '1', 0, stepMs);
           if (touched[0] !== 1 || !touched[1]) return reply(res, 200, { data: { me: null } });
           const flat = touched[1];
           let uid = '';

@@ -10,6 +10,7 @@ import { readAnalytics, type AnalyticsConfig } from './analytics';
 import { readCommerce, type CommerceConfig } from './commerce';
 import { readGraphQL, readHttp, readMetricsAccess, type GraphQLConfig, type HttpConfig, type MetricsAccess } from './http';
 import { readAudit, type AuditConfig } from './audit';
+import { readCache, type CacheConfig } from './cache';
 import { readFlags, type FlagsConfig } from './flags';
 import { readEvents, readInstances, type EventsConfig, type InstancesConfig } from './instances';
 import { readJobs, type JobsConfig } from './jobs';
@@ -22,6 +23,7 @@ export { ConfigError, parseDuration, parseRatePolicy, type Env, type RatePolicyS
 export { RESET_URL_TOKEN } from './sessions';
 export type {
   AnalyticsConfig,
+  CacheConfig,
   CommerceConfig,
   EventsConfig,
   FlagsConfig,
@@ -57,6 +59,7 @@ export interface Config {
   readonly instances: InstancesConfig;
   readonly events: EventsConfig;
   readonly audit: AuditConfig;
+  readonly cache: CacheConfig;
 }
 
 function logLevel(env: Env): string {
@@ -96,6 +99,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     instances: readInstances(env),
     events: readEvents(env),
     audit: readAudit(env),
+    cache: readCache(env),
   };
   return deepFreeze(config);
 }

@@ -4,6 +4,8 @@ import { ConfigError, bool, boundedDuration, duration, int, str, type Env } from
 export interface SessionsConfig {
   /** SESSION_IDLE_TTL: sliding idle lifetime. Default 30m. */
   readonly idleTtlMs: number;
+  /** The idle deadline moves only once it is this far behind (a tenth of the idle lifetime, at most 1m): see {@link sessionRefreshStep}. */
+  readonly refreshStepMs: number;
   /** SESSION_MAX_AGE: absolute lifetime. Default 7d. */
   readonly maxAgeMs: number;
   /** SESSIONS_PER_USER: the oldest is evicted past it. Default 10. */
@@ -66,11 +68,21 @@ function admin(env: Env): SessionsConfig['admin'] {
   return email ? { email, password } : null;
 }
 
+/**
+ * How far a session's stored idle deadline may lag behind its last request: a tenth of the idle
+ * lifetime, at most a minute. Writing the deadline on every request would cost Redis a write per
+ * request for a move nobody could tell from this one; with the step, a session lives between
+ * `idle - step` and `idle` after its last request (27 to 30 minutes at the default 30m).
+ */
+export const sessionRefreshStep = (idleTtlMs: number): number => Math.min(Math.floor(idleTtlMs / 10), 60_000);
+
 export function readSessions(env: Env): SessionsConfig {
   const scryptN = int(env, 'SCRYPT_N', 1 << 15, 1 << 10, 1 << 20);
+  const idleTtlMs = duration(env, 'SESSION_IDLE_TTL', '30m');
   if ((scryptN & (scryptN - 1)) !== 0) throw new ConfigError('SCRYPT_N', 'a power of two from 1024 to 1048576', String(scryptN));
   return {
-    idleTtlMs: duration(env, 'SESSION_IDLE_TTL', '30m'),
+    idleTtlMs,
+    refreshStepMs: sessionRefreshStep(idleTtlMs),
     maxAgeMs: duration(env, 'SESSION_MAX_AGE', '7d'),
     perUser: int(env, 'SESSIONS_PER_USER', 10, 1, 1000),
     uaCheck: bool(env, 'SESSION_UA_CHECK', true),

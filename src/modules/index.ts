@@ -6,6 +6,7 @@
 import type { Services } from '../services/container';
 import { analyticsModule } from './analytics.module';
 import { auditModule } from './audit.module';
+import { cacheModule } from './cache.module';
 import { commerceModule } from './commerce.module';
 import { eventsModule } from './events.module';
 import { flagsModule } from './flags.module';
@@ -16,6 +17,7 @@ import { rateLimitModule } from './ratelimit.module';
 import { sessionsModule } from './sessions.module';
 
 export const MODULES: readonly Module[] = [
+  cacheModule,
   auditModule,
   sessionsModule,
   rateLimitModule,

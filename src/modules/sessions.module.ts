@@ -16,9 +16,9 @@ import type { Module } from './module';
 
 export const sessionsModule: Module = {
   name: 'sessions',
-  services({ config, redis, keys, pubsub, log }) {
-    const users = new UserService(redis, keys, config.sessions.scryptN);
-    const sessions = new SessionService(redis, keys, pubsub, config, log);
+  services({ config, redis, keys, pubsub, log }, { cache }) {
+    const users = new UserService(redis, keys, config.sessions.scryptN, cache);
+    const sessions = new SessionService(redis, keys, pubsub, config, log, cache);
     const resets = new ResetTokens(redis, keys, config.sessions.passwordReset);
     return {
       users,

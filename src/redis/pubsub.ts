@@ -14,7 +14,7 @@ export class GatewayPubSub implements PubSub {
   constructor(
     private readonly keys: Keys,
     publisher: RedisClient,
-    subscriber: RedisClient,
+    private readonly subscriber: RedisClient,
   ) {
     // The library is typed against its own ioredis copy; the clients are API-compatible.
     this.engine = new RedisPubSub({ publisher: publisher as never, subscriber: subscriber as never });
@@ -47,5 +47,27 @@ export class GatewayPubSub implements PubSub {
   async listen<T>(routingKey: string, onMessage: (payload: T) => void): Promise<() => void> {
     const id = await this.engine.subscribe<T>(this.topic(routingKey), onMessage);
     return () => this.engine.unsubscribe(id);
+  }
+
+  /**
+   * Runs `fn` each time the subscriber connection comes back after losing Redis (messages
+   * published meanwhile were lost); not on the first connect. Returns a function that stops it.
+   */
+  onResubscribe(fn: () => void): () => void {
+    let wasDown = false;
+    const down = (): void => {
+      wasDown = true;
+    };
+    const up = (): void => {
+      if (!wasDown) return;
+      wasDown = false;
+      fn();
+    };
+    this.subscriber.on('close', down);
+    this.subscriber.on('ready', up);
+    return () => {
+      this.subscriber.off('close', down);
+      this.subscriber.off('ready', up);
+    };
   }
 }

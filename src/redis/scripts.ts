@@ -51,6 +51,7 @@ export const SCRIPTS = {
   stopExperiment: 2,
   trackConversion: 11,
   trackPageViews: 'n',
+  userSetRoles: 1,
 } as const satisfies Record<string, number | 'n'>;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -7,6 +7,7 @@ import type { Keys } from '../redis/keys';
 import type { GatewayPubSub } from '../redis/pubsub';
 import type { AnalyticsService } from './analytics/analytics.service';
 import type { AuditService } from './audit/audit.service';
+import type { SharedCache } from './cache/shared-cache';
 import type { ExperimentService } from './analytics/experiment.service';
 import type { AnalyticsHistory } from './analytics/history.service';
 import type { LiveStatsService } from './analytics/live-stats.service';
@@ -34,6 +35,11 @@ export interface BaseServices {
   config: Config;
   keys: Keys;
   pubsub: GatewayPubSub;
+}
+
+export interface CacheServices {
+  /** The in-process cache in front of Redis that every instance invalidates at once (docs/caching.md). */
+  cache: SharedCache;
 }
 
 export interface AuditServices {
@@ -97,6 +103,7 @@ export interface InstanceServices {
 export interface Services
   extends
     BaseServices,
+    CacheServices,
     AuditServices,
     SessionServices,
     RateLimitServices,

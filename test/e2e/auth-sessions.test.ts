@@ -46,12 +46,37 @@ describe('listing and revoking', () => {
       expect(Date.parse(s.expiresAt)).toBeGreaterThan(Date.parse(s.lastSeenAt));
       expect(s.id).not.toBe(u.token);
     }
-    // Using the phone session moves its last-seen time.
+    // Using the phone session does not move its last-seen time before the refresh step (1m at 30m idle).
     const before = Date.parse(list[0].lastSeenAt);
     await sleep(10);
     expect(await meId(t.gql, phone.token, FIREFOX)).toBe(u.userId);
     const again = (await t.gql(SESSIONS, {}, { token: u.token })).data!.mySessions as Array<Record<string, any>>;
-    expect(Date.parse(again[0].lastSeenAt)).toBeGreaterThan(before);
+    expect(Date.parse(again[0].lastSeenAt)).toBe(before);
+  });
+
+  test('last seen and the idle deadline move once they lag by the refresh step (a tenth of the idle lifetime), and a used session outlives it', async () => {
+    // Idle 1s: the step is 100 ms.
+    const short = await startTestApp({ SESSION_IDLE_TTL: '1s' });
+    try {
+      const u = await registerUser(short);
+      const seen = async (): Promise<number> =>
+        Date.parse(((await short.gql(SESSIONS, {}, { token: u.token })).data!.mySessions as Array<Record<string, any>>)[0].lastSeenAt);
+      const first = await seen();
+      expect(await seen()).toBe(first);
+      await sleep(250);
+      const moved = await seen();
+      expect(moved).toBeGreaterThanOrEqual(first + 250);
+      // Used every 300 ms for 2.4 s (more than twice the idle lifetime): still signed in.
+      for (let i = 0; i < 8; i++) {
+        await sleep(300);
+        expect(await meId(short.gql, u.token)).toBe(u.userId);
+      }
+      // Left alone past the idle lifetime: gone.
+      await sleep(1100);
+      expect(await meId(short.gql, u.token)).toBeNull();
+    } finally {
+      await short.close();
+    }
   });
 
   test('an X-Forwarded-For hop that is not an IP address is not believed: the peer counts instead', async () => {

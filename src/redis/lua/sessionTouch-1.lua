@@ -5,7 +5,8 @@
 -- ARGV[3] user-agent family of this request
 -- ARGV[4] "1" to revoke a session used from another user-agent family
 -- ARGV[5] grace (ms) a guest's state (its cart) may outlive the session
--- Returns {1, fields, keepUntil} (HGETALL of the session, lastSeenAt updated; keepUntil is
+-- ARGV[6] refresh step (ms): the idle deadline is moved only when the last move is at least this old
+-- Returns {1, fields, keepUntil} (HGETALL of the session, `seen` as stored now; keepUntil is
 --   "" or, for a guest whose state would expire before the session, the new deadline
 --   (ms) to extend it to, already stored as `ka`),
 --   {-1} unknown or expired, {-2, userId, id} revoked for a user-agent change.
@@ -28,7 +29,12 @@ if ARGV[4] == '1' and ARGV[3] ~= 'none' and uaf ~= 'none' and uaf ~= ARGV[3] the
   return {-2, s['uid'] or '', s['id']}
 end
 local ends = math.min(now + tonumber(ARGV[2]), exp)
-local fields = {'seen', ARGV[1]}
+local fields = {}
+-- Sliding by less than the step buys nothing worth a write: the deadline lags at most one step.
+if now - tonumber(s['seen'] or '0') >= tonumber(ARGV[6]) then
+  fields[1] = 'seen'
+  fields[2] = ARGV[1]
+end
 if uaf == 'none' and ARGV[3] ~= 'none' then
   fields[#fields + 1] = 'uaf'
   fields[#fields + 1] = ARGV[3]
@@ -39,6 +45,12 @@ if (s['uid'] or '') == '' and tonumber(s['ka'] or '0') < ends then
   keepUntil = string.format('%.0f', ends + tonumber(ARGV[5]))
   fields[#fields + 1] = 'ka'
   fields[#fields + 1] = keepUntil
+end
+if #fields == 0 then return {1, h, ''} end
+if fields[1] ~= 'seen' then
+  -- Another field changes: slide too, so one write carries both.
+  fields[#fields + 1] = 'seen'
+  fields[#fields + 1] = ARGV[1]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 -- An absolute deadline: a relative TTL would start when the script runs, later

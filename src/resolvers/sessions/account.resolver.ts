@@ -3,6 +3,9 @@ import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
 import { ChangePasswordArgs, RequestPasswordResetArgs, ResetPasswordArgs } from '../../types/sessions/auth.input';
 import { RateLimit, SignInAttempt } from '../../types/ratelimit/rate-limit.decorator';
+import { Role, User } from '../../types/sessions/user.type';
+import { toUser } from '../../types/sessions/sessions.mappers';
+import { notFound } from '../../util/errors';
 
 /** User ids are made by the gateway (32 hex digits); other text names no user and never reaches a key. */
 const USER_ID = /^[0-9a-f]{32}$/;
@@ -50,5 +53,18 @@ export class AccountResolver {
   @Mutation(() => Int, { description: 'Admin only. Ends every session of the user (and their WebSockets, on every instance); returns how many.' })
   revokeUserSessions(@Arg('userId', () => ID) userId: string, @Ctx() { services }: ResolverContext): Promise<number> {
     return USER_ID.test(userId) ? services.sessions.revokeAll(userId) : Promise.resolve(0);
+  }
+
+  @Authorized('ADMIN')
+  @Audited((args) => String(args.userId))
+  @Mutation(() => User, {
+    description:
+      'Admin only. Replaces the roles of a user (at least one); every instance acts with the new roles from the next request on (within a second). NOT_FOUND for an unknown user.',
+  })
+  async setUserRoles(@Arg('userId', () => ID) userId: string, @Arg('roles', () => [Role]) roles: Role[], @Ctx() { services }: ResolverContext): Promise<User> {
+    if (!USER_ID.test(userId) || !(await services.users.setRoles(userId, roles))) throw notFound('User');
+    const user = await services.users.findById(userId);
+    if (!user) throw notFound('User');
+    return toUser(user);
   }
 }

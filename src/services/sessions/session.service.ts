@@ -1,8 +1,15 @@
 /**
  * Sessions: opaque 256-bit bearer tokens of which Redis holds only the SHA-256.
- * A session expires after an idle lifetime (sliding, refreshed on every request)
- * and an absolute maximum age, both enforced by Redis TTLs and checked by the
- * touch script; validation plus refresh is one round trip.
+ * A session expires after an idle lifetime (sliding) and an absolute maximum age, both
+ * enforced by Redis TTLs and checked by the touch script; validation plus refresh is one
+ * round trip. The idle deadline moves once it lags by the refresh step (a tenth of the idle
+ * lifetime, at most 1m), not on every request.
+ *
+ * Each instance keeps a checked session for up to {@link SESSION_CACHE_MS} in the shared cache,
+ * so a busy client costs Redis one script a second per instance, not one per request. Every
+ * ending (logout, revocation, eviction, the hijack check) drops it on every instance over
+ * pub/sub before it returns; a lost message can leave it usable for at most that second. A
+ * request from another user-agent family, or one due to move the deadline, always goes to Redis.
  */
 import type { Config } from '../../config';
 import type { Logger } from '../../util/logger';
@@ -11,8 +18,21 @@ import type { Keys } from '../../redis/keys';
 import type { GatewayPubSub } from '../../redis/pubsub';
 import { runScript } from '../../redis/scripts';
 import { isApiKey, newId, newToken, sha256 } from '../../util/crypto';
+import type { CacheSpace, SharedCache } from '../cache/shared-cache';
 
 export const SESSION_REVOKED_TOPIC = 'session.revoked';
+
+/** How long an instance may use a session it checked without asking Redis again. */
+export const SESSION_CACHE_MS = 800;
+
+/** A session as this instance last saw it in Redis. */
+interface HotSession {
+  record: SessionRecord;
+  /** The user-agent family it is bound to ('none' until its first request with one). */
+  uaFamily: string;
+  /** When Redis will drop it (its idle deadline as stored, or its absolute end). */
+  endsAt: number;
+}
 
 /** What the touch script returns for a live session. */
 export interface SessionRecord {
@@ -47,6 +67,12 @@ export type SessionEndReason = 'client-changed';
 /** A token's check: the live session, or none and, when this very request ended it, why. */
 export type SessionCheck = { session: SessionRecord; ended: null } | { session: null; ended: SessionEndReason | null };
 
+/** The family a session is bound to after this check: the stored one, or this request's when it had none. */
+function boundFamily(flat: string[], requestFamily: string): string {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'uaf') return flat[i + 1] === 'none' ? requestFamily : flat[i + 1];
+  return requestFamily;
+}
+
 function parseRecord(tokenHash: string, flat: string[]): SessionRecord {
   const f: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
@@ -74,6 +100,7 @@ function parseRecord(tokenHash: string, flat: string[]): SessionRecord {
  */
 export class SessionService {
   private readonly keepAlives: GuestKeepAlive[] = [];
+  private readonly hot: CacheSpace<HotSession>;
 
   constructor(
     private readonly redis: RedisClient,
@@ -81,7 +108,10 @@ export class SessionService {
     private readonly pubsub: GatewayPubSub,
     private readonly config: Pick<Config, 'sessions' | 'commerce'>,
     private readonly log: Logger,
-  ) {}
+    cache: SharedCache,
+  ) {
+    this.hot = cache.space<HotSession>('session', { ttlMs: SESSION_CACHE_MS });
+  }
 
   /** Adds a step that extends a guest's state (its cart) to a deadline; see the class comment. */
   onGuestKeepAlive(fn: GuestKeepAlive): void {
@@ -155,15 +185,22 @@ export class SessionService {
     const none: SessionCheck = { session: null, ended: null };
     if (!token || token.length > 128) return none;
     const tokenHash = sha256(token);
+    const now = Date.now();
+    const { idleTtlMs, refreshStepMs, uaCheck } = this.config.sessions;
+    const hot = this.hot.peek(tokenHash);
+    if (hot && this.usableAsIs(hot, client, now)) return { session: hot.record, ended: null };
+    const mark = this.hot.mark();
     const reply = await runScript<TouchReply>(
       this.redis,
       'sessionTouch',
       [this.keys.session(tokenHash)],
-      [Date.now(), this.config.sessions.idleTtlMs, client.uaFamily, this.config.sessions.uaCheck ? '1' : '0', this.config.commerce.guestCartGraceMs],
+      [now, idleTtlMs, client.uaFamily, uaCheck ? '1' : '0', this.config.commerce.guestCartGraceMs, refreshStepMs],
     );
     switch (reply[0]) {
       case 1: {
         const session = parseRecord(tokenHash, reply[1]);
+        const endsAt = Math.min(session.lastSeenAt + idleTtlMs, session.expiresAt);
+        this.hot.set(tokenHash, { record: session, uaFamily: boundFamily(reply[1], client.uaFamily), endsAt }, mark, { ttlMs: endsAt - now });
         if (reply[2]) await this.keepGuestAlive(session.id, Number(reply[2]), log);
         return { session, ended: null };
       }
@@ -176,7 +213,7 @@ export class SessionService {
           'session used from another user-agent family: revoked',
         );
         if (userId) await this.removeFromIndex(userId, 'one', id);
-        else await this.announce([id]);
+        else await this.announce([id], [tokenHash]);
         return { session: null, ended: 'client-changed' };
       }
       default: {
@@ -184,6 +221,17 @@ export class SessionService {
         throw new Error(`unexpected sessionTouch reply ${String(never)}`);
       }
     }
+  }
+
+  /**
+   * Whether a session this instance checked less than a second ago can serve this request without
+   * Redis: still before both deadlines, its stored idle deadline not yet a step behind, and the same
+   * user-agent family (a request from another family, or the first with one, goes to the script).
+   */
+  private usableAsIs(hot: HotSession, client: ClientInfo, now: number): boolean {
+    if (now >= hot.endsAt || now - hot.record.lastSeenAt >= this.config.sessions.refreshStepMs) return false;
+    if (client.uaFamily === 'none' || client.uaFamily === hot.uaFamily) return true;
+    return !this.config.sessions.uaCheck && hot.uaFamily !== 'none';
   }
 
   /** A failed extension is logged, not thrown: the request goes on, and the state may end up to a grace period early. */
@@ -204,9 +252,10 @@ export class SessionService {
 
   /** Ends the session of this token hash (logout). */
   async end(session: SessionRecord): Promise<void> {
+    this.hot.forgetLocally(session.tokenHash);
     await this.redis.del(this.keys.session(session.tokenHash));
     if (session.userId) await this.removeFromIndex(session.userId, 'one', session.id);
-    else await this.announce([session.id]);
+    else await this.announce([session.id], [session.tokenHash]);
   }
 
   /** Revokes one of the user's live sessions by public id. False when the user has no such live session. */
@@ -268,18 +317,21 @@ export class SessionService {
   private async dropRemoved(flat: string[]): Promise<number> {
     if (!flat.length) return 0;
     const ids: string[] = [];
+    const hashes: string[] = [];
     const dels: Array<Promise<number>> = [];
     for (let i = 0; i < flat.length; i += 2) {
       ids.push(flat[i]);
+      hashes.push(flat[i + 1]);
       dels.push(this.redis.del(this.keys.session(flat[i + 1])));
     }
     const deleted = (await Promise.all(dels)).reduce((a, b) => a + b, 0);
-    await this.announce(ids);
+    await this.announce(ids, hashes);
     return deleted;
   }
 
-  private async announce(sessionIds: string[]): Promise<void> {
+  /** Tells every instance these sessions ended: their sockets close, and no cache keeps them. */
+  private async announce(sessionIds: string[], tokenHashes: string[]): Promise<void> {
     const event: SessionRevokedEvent = { sessionIds };
-    await this.pubsub.publishAsync(SESSION_REVOKED_TOPIC, event);
+    await Promise.all([this.hot.invalidate(tokenHashes), this.pubsub.publishAsync(SESSION_REVOKED_TOPIC, event)]);
   }
 }

@@ -1,13 +1,25 @@
 /**
  * Users: one hash per user, an email -> id index claimed with SET NX so two
  * registrations of one address cannot both win. Passwords are scrypt hashes.
+ *
+ * Records read by id go through the shared cache for up to {@link USER_CACHE_MS}; a change of
+ * roles drops them on every instance before it returns (and, should that message be lost,
+ * they are read again within the second).
  */
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
+import { runScript } from '../../redis/scripts';
 import { hashPassword, newId, verifyPassword } from '../../util/crypto';
 import { AppError, ErrorCode, badInput } from '../../util/errors';
+import type { CacheSpace, SharedCache } from '../cache/shared-cache';
 
 export type Role = 'CUSTOMER' | 'ADMIN';
+
+/** Every role, in the order they are stored. */
+export const ROLES: readonly Role[] = ['ADMIN', 'CUSTOMER'];
+
+/** How long an instance may serve a user record it read without reading it again. */
+export const USER_CACHE_MS = 800;
 
 export interface UserRecord {
   id: string;
@@ -29,17 +41,34 @@ function toRecord(h: Record<string, string>): UserRecord | null {
 export class UserService {
   /** A hash of a random password, verified when the email is unknown so both failures take as long. */
   private dummyHash: Promise<string>;
+  private readonly records: CacheSpace<UserRecord | null>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly scryptN: number,
+    cache: SharedCache,
   ) {
     this.dummyHash = hashPassword(newId(), scryptN);
+    this.records = cache.space<UserRecord | null>('user', { ttlMs: USER_CACHE_MS });
   }
 
-  async findById(id: string): Promise<UserRecord | null> {
-    return toRecord(await this.redis.hgetall(this.keys.user(id)));
+  /** The user, through the shared cache (an unknown id is not cached). */
+  findById(id: string): Promise<UserRecord | null> {
+    return this.records.get(id, async () => toRecord(await this.redis.hgetall(this.keys.user(id))));
+  }
+
+  /**
+   * Replaces the user's roles; false when there is no such user. Every instance drops its copy of
+   * the record before this returns, so the next request anywhere acts with the new roles.
+   */
+  async setRoles(userId: string, roles: readonly Role[]): Promise<boolean> {
+    const stored = ROLES.filter((r) => roles.includes(r));
+    if (!stored.length) throw badInput('A user needs at least one role', { roles: ['must name at least one role'] });
+    const set = await runScript<number>(this.redis, 'userSetRoles', [this.keys.user(userId)], [stored.join(',')]);
+    if (!set) return false;
+    await this.records.invalidate([userId]);
+    return true;
   }
 
   async findByEmail(email: string): Promise<UserRecord | null> {

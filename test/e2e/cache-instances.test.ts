@@ -1,0 +1,129 @@
+/**
+ * With the shared cache on (the default), what one instance changes holds on every other
+ * instance within a second: revoked sessions, logouts and role changes, whether the change's
+ * message arrives (at once) or is lost (the entries' one-second lifetime). The cache must also
+ * pay: a client's repeated requests cost Redis nothing for the session or the user within it.
+ */
+import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis';
+import { ADMIN_ENV, adminToken, registerUser, startTestApp, type TestApp } from '../helpers/app';
+import { twoInstances } from '../helpers/instances';
+import { sha256 } from '../../src/util/crypto';
+import type Redis from 'ioredis';
+
+const ME = '{ me { id roles } }';
+const two = twoInstances({}, { admin: true });
+
+/** Polls `check` every 5 ms; resolves with how long it took to hold, or fails after `ms`. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`did not hold within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return Date.now() - t0;
+}
+
+const meOn = async (t: TestApp, token: string): Promise<{ id: string; roles: string[] } | null> =>
+  ((await t.gql(ME, {}, { token })).data?.me as { id: string; roles: string[] } | null) ?? null;
+
+test('an admin revoking a user on one instance ends the session on the other at once', async () => {
+  const { a, b, admin } = two;
+  const u = await registerUser(a);
+  // b now holds the session and the user in its cache.
+  for (let i = 0; i < 3; i++) expect((await meOn(b, u.token))?.id).toBe(u.userId);
+  const r = await a.gql('mutation R($id: ID!) { revokeUserSessions(userId: $id) }', { id: u.userId }, { token: admin });
+  expect(r.data?.revokeUserSessions).toBe(1);
+  expect(await meOn(b, u.token)).toBeNull();
+});
+
+test('a session deleted without a message (one lost) stops working on every instance within a second', async () => {
+  const { a, b, prefix } = two;
+  const u = await registerUser(a);
+  expect((await meOn(b, u.token))?.id).toBe(u.userId);
+  expect((await meOn(a, u.token))?.id).toBe(u.userId);
+  const r = rawRedis();
+  try {
+    // Behind the gateway's back: no instance is told.
+    expect(await r.del(`${prefix}:sess:{s:${sha256(u.token)}}`)).toBe(1);
+  } finally {
+    r.disconnect();
+  }
+  const took = await within(1500, async () => (await meOn(b, u.token)) === null && (await meOn(a, u.token)) === null);
+  expect(took).toBeLessThanOrEqual(1000);
+});
+
+test('a role change on one instance is what the other acts on from the next request', async () => {
+  const { a, b, admin } = two;
+  const u = await registerUser(a);
+  const adminOnly = '{ auditLog(limit: 1) { action } }';
+  expect((await meOn(b, u.token))?.roles).toEqual(['CUSTOMER']);
+  expect((await b.gql(adminOnly, {}, { token: u.token })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  const set = await a.gql(
+    'mutation S($id: ID!, $r: [Role!]!) { setUserRoles(userId: $id, roles: $r) { id roles } }',
+    { id: u.userId, r: ['ADMIN', 'CUSTOMER'] },
+    { token: admin },
+  );
+  expect(set.data?.setUserRoles.roles).toEqual(['ADMIN', 'CUSTOMER']);
+  expect((await meOn(b, u.token))?.roles).toEqual(['ADMIN', 'CUSTOMER']);
+  expect((await b.gql(adminOnly, {}, { token: u.token })).errors).toBeUndefined();
+  await a.gql('mutation S($id: ID!, $r: [Role!]!) { setUserRoles(userId: $id, roles: $r) { id } }', { id: u.userId, r: ['CUSTOMER'] }, { token: admin });
+  expect((await b.gql(adminOnly, {}, { token: u.token })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+});
+
+test('setUserRoles: admins only; an unknown user is NOT_FOUND; no roles is BAD_USER_INPUT', async () => {
+  const { a, admin } = two;
+  const u = await registerUser(a);
+  const m = 'mutation S($id: ID!, $r: [Role!]!) { setUserRoles(userId: $id, roles: $r) { id } }';
+  expect((await a.gql(m, { id: u.userId, r: ['ADMIN'] }, { token: u.token })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  expect((await a.gql(m, { id: 'f'.repeat(32), r: ['ADMIN'] }, { token: admin })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  expect((await a.gql(m, { id: 'x:{u:1}', r: ['ADMIN'] }, { token: admin })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  expect((await a.gql(m, { id: u.userId, r: [] }, { token: admin })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  expect((await meOn(a, u.token))?.roles).toEqual(['CUSTOMER']);
+});
+
+describe('what the cache saves', () => {
+  let own: OwnRedis;
+  let t: TestApp;
+  let r: Redis;
+  beforeAll(async () => {
+    own = await ownRedis();
+    t = await startTestApp({ REDIS_URL: own.url, ...ADMIN_ENV });
+    r = rawRedis(own.url);
+  });
+  afterAll(async () => {
+    r?.disconnect();
+    await t?.close();
+    await own?.stop();
+  });
+
+  const calls = async (): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const m of (await r.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  };
+
+  test('20 requests of one client within the second: the session script and the user read run once', async () => {
+    await adminToken(t);
+    const u = await registerUser(t);
+    await meOn(t, u.token);
+    await new Promise((res) => setTimeout(res, 1100));
+    await r.config('RESETSTAT');
+    for (let i = 0; i < 20; i++) expect((await meOn(t, u.token))?.id).toBe(u.userId);
+    const c = await calls();
+    expect((c.evalsha ?? 0) + (c.eval ?? 0)).toBeLessThanOrEqual(2);
+    expect(c.hgetall ?? 0).toBeLessThanOrEqual(4);
+  });
+
+  test('CACHE_MAX_ENTRIES=0: every request asks Redis', async () => {
+    const off = await startTestApp({ REDIS_URL: own.url, CACHE_MAX_ENTRIES: '0', KEY_PREFIX: t.prefix });
+    try {
+      const u = await registerUser(off);
+      await r.config('RESETSTAT');
+      for (let i = 0; i < 20; i++) expect((await meOn(off, u.token))?.id).toBe(u.userId);
+      const c = await calls();
+      expect((c.evalsha ?? 0) + (c.eval ?? 0)).toBeGreaterThanOrEqual(20);
+    } finally {
+      await off.app.close();
+    }
+  });
+});
