@@ -7,6 +7,7 @@
 import { ownRedis, rawRedis, type OwnRedis } from '../helpers/redis';
 import { ADMIN_ENV, adminToken, registerUser, startTestApp, type TestApp } from '../helpers/app';
 import { twoInstances } from '../helpers/instances';
+import { execute, wsClient } from '../helpers/ws';
 import { sha256 } from '../../src/util/crypto';
 import type Redis from 'ioredis';
 
@@ -52,22 +53,31 @@ test('a session deleted without a message (one lost) stops working on every inst
   expect(took).toBeLessThanOrEqual(1000);
 });
 
-test('a role change on one instance is what the other acts on from the next request', async () => {
-  const { a, b, admin } = two;
-  const u = await registerUser(a);
-  const adminOnly = '{ auditLog(limit: 1) { action } }';
-  expect((await meOn(b, u.token))?.roles).toEqual(['CUSTOMER']);
-  expect((await b.gql(adminOnly, {}, { token: u.token })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-  const set = await a.gql(
-    'mutation S($id: ID!, $r: [Role!]!) { setUserRoles(userId: $id, roles: $r) { id roles } }',
-    { id: u.userId, r: ['ADMIN', 'CUSTOMER'] },
-    { token: admin },
-  );
-  expect(set.data?.setUserRoles.roles).toEqual(['ADMIN', 'CUSTOMER']);
-  expect((await meOn(b, u.token))?.roles).toEqual(['ADMIN', 'CUSTOMER']);
-  expect((await b.gql(adminOnly, {}, { token: u.token })).errors).toBeUndefined();
-  await a.gql('mutation S($id: ID!, $r: [Role!]!) { setUserRoles(userId: $id, roles: $r) { id } }', { id: u.userId, r: ['CUSTOMER'] }, { token: admin });
-  expect((await b.gql(adminOnly, {}, { token: u.token })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+describe.each(['http', 'ws'] as const)('role changes over %s', (transport) => {
+  test('a role change on one instance is what the other acts on from the next request', async () => {
+    const { a, b, admin } = two;
+    const u = await registerUser(a);
+    const socket = transport === 'ws' ? wsClient(b.url, { token: u.token }) : null;
+    try {
+      /** The admin-only query on b, over this transport: the error code, or null when it answered. */
+      const adminOnly = async (): Promise<string | null> => {
+        const q = '{ auditLog(limit: 1) { action } }';
+        const r = socket ? await execute(socket, q) : await b.gql(q, {}, { token: u.token });
+        return (r.errors?.[0]?.extensions?.code as string | undefined) ?? null;
+      };
+      const setRoles = (r: string[]) =>
+        a.gql('mutation S($id: ID!, $r: [Role!]!) { setUserRoles(userId: $id, roles: $r) { id roles } }', { id: u.userId, r }, { token: admin });
+      expect((await meOn(b, u.token))?.roles).toEqual(['CUSTOMER']);
+      expect(await adminOnly()).toBe('FORBIDDEN');
+      expect((await setRoles(['ADMIN', 'CUSTOMER'])).data?.setUserRoles.roles).toEqual(['ADMIN', 'CUSTOMER']);
+      expect((await meOn(b, u.token))?.roles).toEqual(['ADMIN', 'CUSTOMER']);
+      expect(await adminOnly()).toBeNull();
+      await setRoles(['CUSTOMER']);
+      expect(await adminOnly()).toBe('FORBIDDEN');
+    } finally {
+      await socket?.dispose();
+    }
+  });
 });
 
 test('setUserRoles: admins only; an unknown user is NOT_FOUND; no roles is BAD_USER_INPUT', async () => {
@@ -79,6 +89,9 @@ test('setUserRoles: admins only; an unknown user is NOT_FOUND; no roles is BAD_U
   expect((await a.gql(m, { id: 'x:{u:1}', r: ['ADMIN'] }, { token: admin })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   expect((await a.gql(m, { id: u.userId, r: [] }, { token: admin })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   expect((await meOn(a, u.token))?.roles).toEqual(['CUSTOMER']);
+  expect((await a.gql(m, { id: u.userId, r: ['CUSTOMER'] }, { token: admin })).data?.setUserRoles.id).toBe(u.userId);
+  const log = await a.gql('{ auditLog(limit: 5) { action target } }', {}, { token: admin });
+  expect(log.data?.auditLog).toContainEqual({ action: 'setUserRoles', target: u.userId });
 });
 
 describe('what the cache saves', () => {
