@@ -117,6 +117,7 @@ const BAD: Record<string, Array<Record<string, string>>> = {
   SAMPLE_CATALOG: [{ SAMPLE_CATALOG: 'yes' }, { SAMPLE_CATALOG: 'off' }],
   FLAGS_MAX: [{ FLAGS_MAX: '0' }, { FLAGS_MAX: '10001' }, { FLAGS_MAX: '1e3' }, { FLAGS_MAX: 'many' }],
   FLAGS_RESYNC: [{ FLAGS_RESYNC: '30' }, { FLAGS_RESYNC: '500ms' }, { FLAGS_RESYNC: '2h' }, { FLAGS_RESYNC: '0s' }],
+  CACHE_MAX_ENTRIES: [{ CACHE_MAX_ENTRIES: '-1' }, { CACHE_MAX_ENTRIES: '1000001' }, { CACHE_MAX_ENTRIES: '1e4' }, { CACHE_MAX_ENTRIES: 'off' }],
   GUEST_CART_GRACE: [{ GUEST_CART_GRACE: '10 minutes' }, { GUEST_CART_GRACE: '0s' }, { GUEST_CART_GRACE: '2d' }],
   RATE_LIMIT_PER_ADDRESS: [
     { RATE_LIMIT_PER_ADDRESS: '2400' },
@@ -380,6 +381,13 @@ describe('good values are taken', () => {
     expect(loadConfig({ NODE_ENV: 'test', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(true);
     expect(loadConfig({ NODE_ENV: 'production' }).commerce.sampleCatalog).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', SAMPLE_CATALOG: '1' }).commerce.sampleCatalog).toBe(false);
+  });
+
+  test('the shared cache: entries per process, 0 for none; the session refresh step follows the idle lifetime', () => {
+    expect(loadConfig({}).cache).toEqual({ maxEntries: 10_000 });
+    expect(loadConfig({ CACHE_MAX_ENTRIES: '0' }).cache).toEqual({ maxEntries: 0 });
+    expect(loadConfig({}).sessions.refreshStepMs).toBe(60_000);
+    expect(loadConfig({ SESSION_IDLE_TTL: '1s' }).sessions.refreshStepMs).toBe(100);
   });
 
   test('feature flags: bound and re-read period', () => {
