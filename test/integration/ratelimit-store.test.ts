@@ -1,6 +1,7 @@
 /**
  * The limiter store on real Redis: waivers (a charge skipped when a sorted set of its slot holds
- * a member with an expiry ahead), for charges and refunds, on one call and split by hash tag.
+ * a member with an expiry ahead), for charges and refunds, on one call and split by hash tag;
+ * requests of one turn of the event loop batched into one script call, still exact.
  */
 import type Redis from 'ioredis';
 import { RedisLimiterStore, type StoreCharge } from '../../src/services/ratelimit/store';
@@ -73,5 +74,49 @@ describe.each(
     // The email key kept the 3 points charged without a waiver; the pair got its 2 back.
     expect(await r.get(keys.rateLimit(tag, 'email'))).toBe(before);
     expect(await r.get(keys.rateLimit(tag, 'pair'))).toBeNull();
+  });
+});
+
+describe('requests of one turn share one script call, and stay exact', () => {
+  test('300 concurrent requests on two stores (two instances) against 5 points: exactly 5 pass, in far fewer calls', async () => {
+    const a = new RedisLimiterStore(r);
+    const b = new RedisLimiterStore(rawRedis());
+    try {
+      const tag = `b:t${n++}`;
+      const other = `b:t${n++}`;
+      // Each request charges the shared key and a key of its own store, all or nothing.
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => (i % 2 ? a : b).charge([charge(tag, 'shared', 1), charge(i % 2 ? other : `${other}x`, 'own', 1)])),
+      );
+      expect(results.filter((x) => x.allowed)).toHaveLength(5);
+      // The refused ones report nothing left and when to retry; nothing of theirs was written.
+      for (const x of results.filter((y) => !y.allowed)) expect(x.states[0]).toMatchObject({ remaining: 0, retryMs: expect.any(Number) });
+      const own = Number(await r.get(keys.rateLimit(other, 'own'))) + Number(await r.get(keys.rateLimit(`${other}x`, 'own')));
+      expect(own).toBeGreaterThan(0);
+      // 5 charges of 12 s each were written in all across the two own keys: 60 s of TAT beyond now, no more.
+      const ttls = (await Promise.all([r.pttl(keys.rateLimit(other, 'own')), r.pttl(keys.rateLimit(`${other}x`, 'own'))])).map((t) => Math.max(0, t));
+      expect(ttls[0] + ttls[1]).toBeGreaterThan(55_000);
+      expect(ttls[0] + ttls[1]).toBeLessThanOrEqual(60_000);
+      expect(a.batches.requests + b.batches.requests).toBe(300);
+      expect(a.batches.calls + b.batches.calls).toBeLessThan(50);
+    } finally {
+      (b as unknown as { redis: Redis }).redis.disconnect();
+    }
+  });
+
+  test('a blocked request in a batch is refused alone; the others are charged', async () => {
+    const store = new RedisLimiterStore(r);
+    const tag = `b:t${n++}`;
+    const block = { key: keys.rateLimit(tag, 'block:until'), tag };
+    await r.set(block.key, '1', 'PX', 5000);
+    const free = `b:t${n++}`;
+    const [blocked, ok] = await Promise.all([
+      store.charge([charge(tag, 'x', 1)], [block]),
+      store.charge([charge(free, 'x', 1)], [{ key: keys.rateLimit(free, 'block:until'), tag: free }]),
+    ]);
+    expect(blocked.allowed).toBe(false);
+    expect(blocked.blockedMs).toBeGreaterThan(4000);
+    expect(await r.get(keys.rateLimit(tag, 'x'))).toBeNull();
+    expect(ok).toMatchObject({ allowed: true, blockedMs: 0, states: [{ remaining: 4, retryMs: 0 }] });
   });
 });
