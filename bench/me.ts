@@ -32,6 +32,8 @@ export interface MeBenchOptions {
   profileDir?: string;
   /** Measures one side only (for profiling and quick experiments); no ratio then. */
   only?: 'gateway' | 'raw';
+  /** 'off' starts the gateway with CACHE_MAX_ENTRIES=0: every request checks the session and reads the user in Redis, as raw does. Default 'on'. */
+  cache?: 'on' | 'off';
 }
 
 export interface SideResult {
@@ -75,13 +77,13 @@ const LUA_DIR = path.join(__dirname, '..', 'src', 'redis', 'lua');
 type ServerHandle = ChildServer;
 
 /** Starts one side in a child process (this bench's `serve`); resolves with its URL. */
-function spawnSide(side: 'gateway' | 'raw', redisUrl: string, profileDir?: string): Promise<ServerHandle> {
+function spawnSide(side: 'gateway' | 'raw', redisUrl: string, profileDir?: string, cache: 'on' | 'off' = 'on'): Promise<ServerHandle> {
   // BENCH_NODE_FLAGS: extra node flags for both sides (e.g. to try heap settings).
   const execArgv = [
     ...(side === 'gateway' && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
     ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
   ];
-  return forkServer('me', [side, redisUrl], `${side} server`, execArgv);
+  return forkServer('me', [side, redisUrl, cache], `${side} server`, execArgv);
 }
 
 async function registerUser(gatewayUrl: string): Promise<{ token: string; userId: string }> {
@@ -163,7 +165,7 @@ export async function runMeBench(opts: MeBenchOptions, log: (line: string) => vo
   const redis = new Redis(server.url);
   const sides: ServerHandle[] = [];
   try {
-    const gateway = await spawnSide('gateway', server.url, opts.profileDir);
+    const gateway = await spawnSide('gateway', server.url, opts.profileDir, opts.cache);
     sides.push(gateway);
     const raw = await spawnSide('raw', server.url);
     sides.push(raw);
@@ -171,7 +173,9 @@ export async function runMeBench(opts: MeBenchOptions, log: (line: string) => vo
     await checkAnswer(gateway.url, token, userId);
     await checkAnswer(raw.url, token, userId);
     const servers = { gateway, raw } as const;
-    log(`me: ${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} runs per side, ${opts.warmup} s warm-up`);
+    log(
+      `me: ${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} runs per side, ${opts.warmup} s warm-up, gateway cache ${opts.cache ?? 'on'}`,
+    );
     const both = ['gateway', 'raw'] as const;
     const sidesToRun = opts.only ? [opts.only] : both;
     for (const side of sidesToRun) if (opts.warmup > 0) await load(servers[side].url, token, opts.warmup, opts.connections);
@@ -211,7 +215,7 @@ export async function runMeBench(opts: MeBenchOptions, log: (line: string) => vo
 }
 
 /** Child-process role: serve one side until the parent says stop. */
-async function serve(side: string, redisUrl: string): Promise<void> {
+async function serve(side: string, redisUrl: string, cache = 'on'): Promise<void> {
   let close: () => Promise<void>;
   let url: string;
   if (side === 'gateway') {
@@ -225,6 +229,7 @@ async function serve(side: string, redisUrl: string): Promise<void> {
       LOG_LEVEL: 'silent',
       WORKER: '0',
       SCRYPT_N: '1024',
+      CACHE_MAX_ENTRIES: cache === 'off' ? '0' : '10000',
     });
     const app = await startApp(config);
     url = app.url;
@@ -251,6 +256,12 @@ const OPTIONS = [
   { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side', default: 3 },
   { flag: '--profile', value: '<dir>', help: 'writes a CPU profile of the gateway process into <dir>' },
   { flag: '--only', choices: ['gateway', 'raw'], help: 'measures one side only (no ratio then)' },
+  {
+    flag: '--cache',
+    choices: ['on', 'off'],
+    help: "the gateway's shared cache; off: every request checks the session and reads the user in Redis, as raw does",
+    default: 'on',
+  },
   { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
 ] as const;
 
@@ -267,10 +278,11 @@ export const bench: Bench = {
       warmup: a.number('--warmup'),
       ...(profile === undefined ? {} : { profileDir: path.resolve(profile) }),
       ...(a.has('--only') ? { only: a.string('--only') as 'gateway' | 'raw' } : {}),
+      cache: a.string('--cache') as 'on' | 'off',
     };
     const json = a.has('--json');
     const result = await runMeBench(opts, json ? () => {} : console.log);
     if (json) console.log(JSON.stringify(result, null, 2));
   },
-  serve: ([side, redisUrl]) => serve(side, redisUrl),
+  serve: ([side, redisUrl, cache]) => serve(side, redisUrl, cache),
 };
