@@ -17,6 +17,7 @@ import { copyLuaBesideBuild } from './lua';
  */
 const BENCHES: Record<string, { about: string; file: string }> = {
   me: { about: 'authenticated { me { id } } over HTTP: the gateway against a bare node:http + ioredis server', file: 'me' },
+  peer: { about: 'authenticated { me { id } }: the gateway against Express + express-session + connect-redis + rate-limiter-flexible + Apollo', file: 'peer' },
   pipeline: { about: "the gateway's own CPU per request, without I/O", file: 'pipeline' },
   ratelimit: { about: "the rate limiter's price: throughput, CPU, round trips, memory per client", file: 'ratelimit' },
   commerce: { about: 'addToCart, checkout and catalog reads: round trips, Redis time, throughput', file: 'commerce' },
