@@ -95,6 +95,23 @@ test("with rate limits on, { me { id } } is one round trip: the limiter's script
   }
 });
 
+test('with rate limits on and the cache off, { me { id } } is two round trips: the session, then the user read and the limiter in one write', async () => {
+  const limited = await startTestApp({ REDIS_URL: s.own.url, RATE_LIMIT_DEFAULT: '100000/1m', CACHE_MAX_ENTRIES: '0' });
+  try {
+    const u = await registerUser(limited);
+    await limited.gql('{ me { id } }', {}, { token: u.token });
+    await new Promise((done) => setTimeout(done, 200));
+    await s.r.config('RESETSTAT');
+    await repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId));
+    const reads = Number(/total_reads_processed:(\d+)/.exec(await s.r.info('stats'))?.[1]);
+    const perRequest = (reads - 1) / N;
+    expect(perRequest).toBeGreaterThanOrEqual(1.9);
+    expect(perRequest).toBeLessThan(2.5);
+  } finally {
+    await limited.close();
+  }
+});
+
 describe('login with rate limits on', () => {
   const LOGIN = 'mutation L($input: LoginInput!) { login(input: $input) { token } }';
   /** Socket reads Redis made per call of `fn` (one per batch that arrived), the INFO command's own excluded. */

@@ -10,6 +10,7 @@ import { rootFields } from './operation';
 import { schemaPolicies } from '../../types/ratelimit/rate-limit.decorator';
 import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../../services/ratelimit/ratelimit.service';
 import type { SubscribeGuard } from '../../ws/server';
+import { isApiKey } from '../../util/crypto';
 
 export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<ResolverContext> {
   return {
@@ -20,10 +21,16 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
     async requestDidStart({ contextValue: { ctx } }) {
       if (!service.enabled) return;
       // The identity needs the session (or the API key): start its check now so it overlaps parsing
-      // and validation. Once the session names a user, the actor reads the user at once too: that read
-      // leaves in the same auto-pipelined batch as the limiter's script, so for the many signed-in
-      // operations that need the user (every @Authorized one) the limiter adds a command but no round trip.
-      if (ctx.token) ctx.actor().catch(() => undefined);
+      // and validation. Once the session names a user, the user is read too, for the many signed-in
+      // operations that need it (every @Authorized one): one turn of the event loop later, when the
+      // limiter's batch of charges is sent (ratelimit/store.ts), so both leave in one auto-pipelined
+      // write and the limiter adds a command but no round trip (when the session and user are not cached).
+      if (ctx.token && isApiKey(ctx.token)) ctx.actor().catch(() => undefined);
+      else if (ctx.token)
+        ctx.session().then(
+          () => setImmediate(() => void ctx.actor().catch(() => undefined)),
+          () => undefined,
+        );
       let charged = false;
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue: { ctx } }) {
