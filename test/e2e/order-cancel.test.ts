@@ -95,6 +95,13 @@ test("an admin may cancel anyone's order; anyone else gets NOT_FOUND, as for an 
   const res = await a.gql(CANCEL, { id: orderId }, { token: admin });
   expect(res.data?.cancelOrder.status).toBe('CANCELLED');
   expect(await stockOf(a, 'c-other')).toBe(10);
+  // The admin's cancel is in the audit log; owners' own cancels are not admin actions.
+  const log = await a.gql('{ auditLog(limit: 50) { action target } }', {}, { token: admin });
+  expect(log.data?.auditLog).toContainEqual({ action: 'cancelOrder', target: orderId });
+  const own = await buy(a, owner.token, { 'c-other': 1 });
+  expect((await a.gql(CANCEL, { id: own }, { token: owner.token })).data?.cancelOrder.status).toBe('CANCELLED');
+  const after = await a.gql('{ auditLog(limit: 50) { action target } }', {}, { token: admin });
+  expect(after.data?.auditLog).not.toContainEqual({ action: 'cancelOrder', target: own });
 });
 
 test('a COMPLETED or FAILED order cannot be cancelled (BAD_USER_INPUT saying why), by its owner or an admin', async () => {

@@ -51,7 +51,10 @@ export class OrderResolver {
   })
   async cancelOrder(@Arg('id', () => ID) id: string, @Ctx() { ctx, services }: ResolverContext): Promise<Order> {
     const { user } = await signedInUser(ctx);
-    return toOrder(await services.orders.cancel(user, id, ctx.log));
+    const order = await services.orders.cancel(user, id, ctx.log);
+    // An admin cancelling someone else's order is an admin action: audited (an owner's own cancel is not).
+    if (order.userId !== user.id) await services.audit.record(ctx, 'cancelOrder', order.id);
+    return toOrder(order);
   }
 
   // Each subscribe reads the order from Redis: a client re-subscribing in a loop is slowed down.
