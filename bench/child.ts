@@ -51,3 +51,18 @@ export function forkServer(bench: string, args: string[], label: string, execArg
     );
   });
 }
+
+/**
+ * The child's side of {@link forkServer}: tells the parent its `url`, answers `cpu` with the CPU
+ * time (user + system, µs) this process has used so far, and on `stop` runs `close` and exits.
+ */
+export function serveParent(url: string, close: () => Promise<void>): void {
+  process.on('message', (msg) => {
+    if (msg === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send!({ cpu: user + system });
+    }
+    if (msg === 'stop') void close().finally(() => process.exit(0));
+  });
+  process.send!({ url });
+}

@@ -6,7 +6,7 @@
  * AOF growth, JIT) falls on both. Redis commands per request come from
  * `INFO commandstats` deltas around each run.
  */
-import { forkServer, type ChildServer } from './child';
+import { forkServer, type ChildServer, serveParent } from './child';
 import { parseOptions, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,14 +239,7 @@ async function serve(side: string, redisUrl: string, cache = 'on'): Promise<void
     url = raw.url;
     close = () => raw.close();
   }
-  process.on('message', (msg) => {
-    if (msg === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send!({ cpu: user + system });
-    }
-    if (msg === 'stop') void close().finally(() => process.exit(0));
-  });
-  process.send!({ url });
+  serveParent(url, close);
 }
 
 const OPTIONS = [

@@ -38,7 +38,7 @@
  *
  * Run: `npm run bench -- peer [options]` (`--help` lists them).
  */
-import { forkServer, type ChildServer } from './child';
+import { forkServer, type ChildServer, serveParent } from './child';
 import { parseOptions, UsageError, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
@@ -394,14 +394,7 @@ async function serve(side: string, redisUrl: string, limits: string, cache: stri
     url = peer.url;
     close = () => peer.close();
   }
-  process.on('message', (msg) => {
-    if (msg === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send!({ cpu: user + system });
-    }
-    if (msg === 'stop') void close().finally(() => process.exit(0));
-  });
-  process.send!({ url });
+  serveParent(url, close);
 }
 
 const OPTIONS = [

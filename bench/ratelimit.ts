@@ -10,7 +10,7 @@
  *
  * Run: `npm run bench -- ratelimit [options]` (`--help` lists them).
  */
-import { forkServer, type ChildServer } from './child';
+import { forkServer, type ChildServer, serveParent } from './child';
 import { parseOptions, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -228,14 +228,7 @@ async function serve(side: Side, redisUrl: string): Promise<void> {
     SCRYPT_N: '1024',
   });
   const app = await startApp(config);
-  process.on('message', (msg) => {
-    if (msg === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send!({ cpu: user + system });
-    }
-    if (msg === 'stop') void app.close().finally(() => process.exit(0));
-  });
-  process.send!({ url: app.url });
+  serveParent(app.url, () => app.close());
 }
 
 const OPTIONS = [

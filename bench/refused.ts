@@ -22,7 +22,7 @@ import WebSocket from 'ws';
 import { startApp } from '../src/app/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
-import { forkServer, type ChildServer } from './child';
+import { forkServer, type ChildServer, serveParent } from './child';
 import { parseOptions, type Bench } from './cli';
 
 const FIELDS = 4900;
@@ -260,14 +260,7 @@ async function serve(redisUrl: string): Promise<void> {
     WORKER: '0',
   });
   const app = await startApp(config);
-  process.on('message', (msg) => {
-    if (msg === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send!({ cpu: user + system });
-    }
-    if (msg === 'stop') void app.close().finally(() => process.exit(0));
-  });
-  process.send!({ url: app.url });
+  serveParent(app.url, () => app.close());
 }
 
 const OPTIONS = [
