@@ -5,6 +5,7 @@ import { buildSchema, type NonEmptyArray, type PubSub } from 'type-graphql';
 import { authChecker } from '../resolvers/viewer';
 import { moduleResolvers } from '../modules';
 import type { ResolverClass } from '../modules/module';
+import { checkCachedFields } from '../types/cache/cached.decorator';
 import { DateTimeScalar } from '../types/scalars';
 
 /** A pub/sub that refuses to publish: for building the schema where no events flow (schema emission). */
@@ -17,14 +18,17 @@ const offlinePubSub: PubSub = {
   },
 };
 
-export function buildGatewaySchema(pubSub: PubSub = offlinePubSub): Promise<GraphQLSchema> {
-  return buildSchema({
+/** The schema; refused (thrown) when a `@Cached` field could answer differently per caller. */
+export async function buildGatewaySchema(pubSub: PubSub = offlinePubSub): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
     resolvers: moduleResolvers() as NonEmptyArray<ResolverClass>,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     authChecker,
     pubSub,
     validate: { forbidUnknownValues: false, stopAtFirstError: false },
   });
+  checkCachedFields(schema);
+  return schema;
 }
 
 /** The committed text form: sorted, so it changes only when the API does. */

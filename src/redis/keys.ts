@@ -196,6 +196,28 @@ export class Keys {
     return this.k('flags', '{flags}', 'version');
   }
 
+  // --- the shared cache's second level (services/cache/result-cache.ts): entries, the tags'
+  // member lists and their generations share `{cache}`, because one script invalidates a tag's
+  // entries and another writes an entry only while its tags' generations are unchanged.
+  /**
+   * String: one cached result (JSON), expiring with its lifetime. `hash` is the SHA-256 hex of
+   * what identifies it (a field and its arguments): no request value is ever part of the key.
+   * `space` is a name from code (`field`), never `tag` or `gen`.
+   */
+  cacheEntry(space: string, hash: string): string {
+    if (space === 'tag' || space === 'gen' || !/^[a-z][a-z0-9-]{0,31}$/.test(space)) throw new Error(`not a cache space: ${space}`);
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error('a cache entry is named by a SHA-256 hex digest');
+    return this.k('cache', '{cache}', space, hash);
+  }
+  /** Zset entry key -> its expiry (ms): the entries holding a tag (a tag is a name from code, e.g. `recommendations`). */
+  cacheTag(tag: string): string {
+    return this.k('cache', '{cache}', 'tag', tag);
+  }
+  /** Hash tag -> generation, moved on by every invalidation of the tag; no lifetime, one field per tag ever invalidated. */
+  cacheGenerations(): string {
+    return this.k('cache', '{cache}', 'gen');
+  }
+
   // --- jobs: BullMQ builds the queue's keys itself as `<prefix>:{jobs}:<part>`; the braces
   // in the queue name keep them in one Cluster slot, which its scripts need (docs/jobs.md, "Redis keys").
   /** The BullMQ queue name; BullMQ's key prefix is {@link prefix}. */

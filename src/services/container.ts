@@ -7,6 +7,7 @@ import type { Keys } from '../redis/keys';
 import type { GatewayPubSub } from '../redis/pubsub';
 import type { AnalyticsService } from './analytics/analytics.service';
 import type { AuditService } from './audit/audit.service';
+import type { ResultCache } from './cache/result-cache';
 import type { SharedCache } from './cache/shared-cache';
 import type { ExperimentService } from './analytics/experiment.service';
 import type { AnalyticsHistory } from './analytics/history.service';
@@ -40,6 +41,8 @@ export interface BaseServices {
 export interface CacheServices {
   /** The in-process cache in front of Redis that every instance invalidates at once (docs/caching.md). */
   cache: SharedCache;
+  /** `@Cached` fields' results: in that cache, then in Redis. */
+  results: ResultCache;
 }
 
 export interface AuditServices {

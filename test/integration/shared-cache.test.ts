@@ -1,20 +1,29 @@
 /**
  * The shared cache between two processes on one Redis: an entry read on one instance is dropped
- * on the other when either says it changed (by key or by tag), a read that raced an invalidation
- * is not kept, the bound on entries holds, and CACHE_MAX_ENTRIES=0 keeps nothing.
+ * on the other when either says it changed (by key, by tag, or by a message a script published on
+ * a topic the cache listens to), a read that raced an invalidation is not kept and a read after
+ * one never joins a load from before it, the bound on entries holds, and CACHE_MAX_ENTRIES=0
+ * keeps nothing.
  */
-import { startInstances, type Instances } from '../helpers/instances';
+import { startServices, type ServicesHandle } from '../helpers/services';
+import { rawRedis, subscriberCount, uniquePrefix } from '../helpers/redis';
 import { SharedCache } from '../../src/services/cache/shared-cache';
 
-let two: Instances;
+let a: ServicesHandle;
+let b: ServicesHandle;
 let ca: SharedCache;
 let cb: SharedCache;
 beforeAll(async () => {
-  two = await startInstances();
-  ca = two.a.app.services.cache;
-  cb = two.b.app.services.cache;
+  // Two processes of one deployment (one key prefix).
+  const prefix = uniquePrefix('cache');
+  [a, b] = await Promise.all([startServices({ KEY_PREFIX: prefix }), startServices({ KEY_PREFIX: prefix })]);
+  ca = a.app.services.cache;
+  cb = b.app.services.cache;
 });
-afterAll(() => two.close());
+afterAll(async () => {
+  await b?.app.close();
+  await a?.close();
+});
 
 /** Resolves once `check` holds, or fails after `ms`; returns how long it took. */
 async function within(ms: number, check: () => boolean | Promise<boolean>): Promise<number> {
@@ -89,11 +98,93 @@ test('malformed invalidation messages are ignored, not thrown', async () => {
   await s.get('k', async () => 1);
   const before = cb.stats.invalidations;
   for (const bad of [null, 'x', { tags: 'catalog' }, { space: 7, keys: ['k'] }, { tags: [{}] }]) {
-    await two.a.app.services.pubsub.publishAsync('cache.invalidate', bad);
+    await a.app.services.pubsub.publishAsync('cache.invalidate', bad);
   }
   await ca.invalidate('elsewhere', ['k']);
   await within(1000, () => cb.stats.invalidations >= before + 6);
   expect(s.peek('k')).toBe(1);
+});
+
+test('a read that starts after an invalidation does not join a load that started before it', async () => {
+  const s = cb.space<string>(fresh(), { ttlMs: 60_000 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const before = s.get('k', async () => {
+    await gate;
+    return 'old';
+  });
+  await s.invalidate(['k']);
+  // Without the rule, this read would share the pending load and answer what was read before the change.
+  const after = s.get('k', async () => 'new');
+  release();
+  expect(await before).toBe('old');
+  expect(await after).toBe('new');
+  expect(s.peek('k')).toBe('new');
+});
+
+test('tags and lifetime may be worked out from the loaded value; a lifetime of 0 keeps nothing', async () => {
+  const s = cb.space<number[]>(fresh(), { ttlMs: 60_000 });
+  await s.get('page', async () => [1, 2], { tags: (v) => v.map((id) => `item:${id}`) });
+  await s.get('empty', async () => [], { ttlMs: (v) => (v.length ? 60_000 : 0) });
+  expect(s.peek('page')).toEqual([1, 2]);
+  expect(s.peek('empty')).toBeUndefined();
+  cb.invalidateTagsHere(['item:2']);
+  expect(s.peek('page')).toBeUndefined();
+});
+
+test('invalidateTagsHere drops tags on this instance only', async () => {
+  const name = fresh();
+  const sa = ca.space<number>(name, { ttlMs: 60_000 });
+  const sb = cb.space<number>(name, { ttlMs: 60_000 });
+  await sa.get('k', async () => 1, { tags: ['here'] });
+  await sb.get('k', async () => 2, { tags: ['here'] });
+  ca.invalidateTagsHere(['here']);
+  expect(sa.peek('k')).toBeUndefined();
+  await new Promise((r) => setTimeout(r, 50));
+  expect(sb.peek('k')).toBe(2);
+});
+
+describe('invalidateOn: a message a script publishes drops tags on every instance', () => {
+  const TOPIC = 'test.changed';
+  let stops: Array<() => void> = [];
+  afterAll(() => stops.forEach((stop) => stop()));
+
+  test('every instance drops what the message names; one subscription per topic and process; malformed messages are ignored', async () => {
+    const heard: unknown[] = [];
+    const tagsOf = (m: { ids?: unknown }): string[] | null => (Array.isArray(m?.ids) ? m.ids.map((id) => `thing:${String(id)}`) : null);
+    stops = await Promise.all([
+      ca.invalidateOn(TOPIC, tagsOf),
+      cb.invalidateOn(TOPIC, tagsOf, { after: (m) => heard.push(m) }),
+      cb.invalidateOn(TOPIC, () => ['also-this']),
+    ]);
+    const r = rawRedis();
+    try {
+      const channel = a.app.services.keys.channel(TOPIC);
+      expect(await subscriberCount(r, channel)).toBe(2);
+      const name = fresh();
+      const sa = ca.space<number>(name, { ttlMs: 60_000 });
+      const sb = cb.space<number>(name, { ttlMs: 60_000 });
+      const other = cb.space<number>(fresh(), { ttlMs: 60_000 });
+      await Promise.all([sa.get('1', async () => 1, { tags: ['thing:1'] }), sb.get('1', async () => 1, { tags: ['thing:1'] })]);
+      await sb.get('2', async () => 2, { tags: ['thing:2'] });
+      await other.get('x', async () => 3, { tags: ['also-this'] });
+      // Malformed: not JSON, the wrong shape, a handler that throws on it. Nothing named, nothing dropped.
+      for (const bad of ['not json {', '"a string"', 'null', '{"ids":"1"}']) await r.publish(channel, bad);
+      // As a script would publish it (raw JSON on the prefixed channel), not through the gateway.
+      await r.publish(channel, JSON.stringify({ ids: [1] }));
+      await within(1000, () => sa.peek('1') === undefined && sb.peek('1') === undefined);
+      expect(sb.peek('2')).toBe(2);
+      // The second handler of b names a tag for any message.
+      expect(other.peek('x')).toBeUndefined();
+      expect(heard).toContainEqual({ ids: [1] });
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  test("the cache's own channel cannot be used as a topic", async () => {
+    await expect(ca.invalidateOn('cache.invalidate', () => [])).rejects.toThrow(/own channel/);
+  });
 });
 
 describe('bounds', () => {
