@@ -729,6 +729,15 @@ function specs(): MutationSpec[] {
     { field: 'revokeSession', args: [{ name: 'id', type: 'ID!', ...idOf(fc.constant(shared.userSessionId)) }], select: '', ownsSession: true },
     // Never the health check's user: ids of no user, or well-formed random ones.
     { field: 'revokeUserSessions', args: [{ name: 'userId', type: 'ID!', ...idOf(fc.stringMatching(/^[0-9a-f]{32}$/)) }], select: '' },
+    // Likewise: ids of no user, so no fuzzed call demotes the admin the other cases sign in as.
+    {
+      field: 'setUserRoles',
+      args: [
+        { name: 'userId', type: 'ID!', ...idOf(fc.stringMatching(/^[0-9a-f]{32}$/)) },
+        { name: 'roles', type: '[Role!]!', ...list(str(fc.constantFrom('ADMIN', 'CUSTOMER')), fc.subarray(['ADMIN', 'CUSTOMER'])) },
+      ],
+      select: 'id roles',
+    },
     {
       field: 'setCartItemQuantity',
       args: [
@@ -980,6 +989,7 @@ const MUTATIONS = [
   'setCartItemQuantity',
   'setFlag',
   'setRateLimitPolicy',
+  'setUserRoles',
   'startGuestSession',
   'stopExperiment',
   'trackConversion',
