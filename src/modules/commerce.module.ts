@@ -17,10 +17,13 @@ import type { Module } from './module';
 
 export const commerceModule: Module = {
   name: 'commerce',
-  services: ({ config, redis, keys, pubsub, log }, { domainEvents }) => {
+  services: ({ config, redis, keys, pubsub, log }, { domainEvents, cache }) => {
     const orders = new OrderService(redis, keys, log, domainEvents);
+    const catalog = new CatalogService(redis, keys, pubsub, cache);
+    // A sale, cancel or failure made here drops this instance's cached reads at once; the others hear the script's message.
+    orders.onStockChanged((ids) => catalog.changedHere(ids));
     return {
-      catalog: new CatalogService(redis, keys, pubsub),
+      catalog,
       carts: new CartService(redis, keys, config),
       orders,
       recommendations: new RecommendationService(redis, keys),
@@ -29,7 +32,9 @@ export const commerceModule: Module = {
     };
   },
   resolvers: [ProductResolver, CartResolver, OrderResolver],
-  install({ services, config, role, log, hooks }) {
+  async install({ services, config, role, log, hooks }) {
+    // Catalog reads are cached once the change messages are heard.
+    await services.catalog.start();
     if (role === 'gateway' && config.commerce.sampleCatalog) {
       hooks.onStart.push(async () => {
         const added = await services.catalog.seedIfEmpty(SAMPLE_CATALOG);
@@ -45,6 +50,7 @@ export const commerceModule: Module = {
     });
     services.orders.useQueue(() => services.jobs);
     hooks.onStop.push(async () => {
+      services.catalog.stop();
       await services.orderUpdates.close();
       await services.productUpdates.close();
     });

@@ -1,6 +1,6 @@
 /**
- * Feature flags: setFlag for admins, `flags` and `flagsUpdated` for anyone. Every gateway holds
- * all flags in memory, loaded before it listens and kept current over pub/sub.
+ * Feature flags: setFlag for admins, `flags` and `flagsUpdated` for anyone. Every gateway reads all
+ * flags through the shared cache, which each change message drops on every instance.
  */
 import { FlagResolver } from '../resolvers/flags/flag.resolver';
 import { FlagService } from '../services/flags/flag.service';
@@ -8,8 +8,8 @@ import type { Module } from './module';
 
 export const flagsModule: Module = {
   name: 'flags',
-  services({ config, redis, keys, pubsub, log }, { visitors }) {
-    return { flags: new FlagService(redis, keys, pubsub, visitors, config, log) };
+  services({ config, redis, keys, pubsub, log }, { visitors, cache }) {
+    return { flags: new FlagService(redis, keys, pubsub, visitors, config, log, cache) };
   },
   resolvers: [FlagResolver],
   async install({ role, services, hooks }) {

@@ -21,7 +21,7 @@ export const SCRIPTS = {
   cartMerge: 4,
   cartRead: 3,
   cartUpdate: 3,
-  catalogRead: 5,
+  catalogRead: 4,
   checkout: 13,
   createExperiment: 3,
   deleteFlag: 2,

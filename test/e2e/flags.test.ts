@@ -1,8 +1,9 @@
 /**
  * Feature flags through two gateways on one prefix: setFlag for admins only (validated, audited,
  * bounded), a stable rollout per viewer on every instance decided like experiment assignment,
- * changes reaching `flags` and `flagsUpdated` on the other instance within a second, and a
- * missed change message healed by the periodic re-read.
+ * changes reaching `flags` and `flagsUpdated` on the other instance within a second, a
+ * missed change message healed by the periodic re-read, and the last flags read answered while
+ * Redis is away.
  */
 import type { Client } from 'graphql-ws';
 import { registerUser, startTestApp, ADMIN_ENV, adminToken, type TestApp } from '../helpers/app';
@@ -10,7 +11,7 @@ import { ok, pool, sleep } from '../helpers/analytics';
 import { guestToken } from '../helpers/commerce';
 import { waitFor } from '../helpers/jobs';
 import { twoInstances } from '../helpers/instances';
-import { rawRedis } from '../helpers/redis';
+import { ownRedis, rawRedis } from '../helpers/redis';
 import { collect, execute, wsClient } from '../helpers/ws';
 
 // A re-reads every second (the healing test); B only hourly, so what B sees within a second came over pub/sub.
@@ -219,5 +220,27 @@ test('FLAGS_MAX bounds how many flags exist; changing or deleting one is always 
     expect((await flags(t)).map((f) => f.key)).toEqual(['m2', 'm3', 'm4']);
   } finally {
     await t.close();
+  }
+});
+
+test('while Redis is away, the last flags read are answered; the next change is seen once it is back', async () => {
+  const own = await ownRedis();
+  let t: TestApp | undefined;
+  try {
+    // The shortest cache lifetime, so that the answer below comes after the entry expired.
+    t = await startTestApp({ ...ADMIN_ENV, REDIS_URL: own.url, FLAGS_RESYNC: '1s', RATE_LIMIT_DEFAULT: 'off' });
+    const token = await adminToken(t);
+    ok(await setFlag({ key: 'f-down', enabled: true }, token, t));
+    expect((await flag(t, 'f-down'))?.enabled).toBe(true);
+    await own.stop();
+    await sleep(1200);
+    expect((await flag(t, 'f-down'))?.enabled).toBe(true);
+    await own.restart();
+    const app = t;
+    await within(5000, async () => !(await app.gql(SET, { input: { key: 'f-down', enabled: false } }, { token })).errors);
+    await within(1000, async () => (await flag(app, 'f-down'))?.enabled === false);
+  } finally {
+    await t?.close();
+    await own.destroy();
   }
 });

@@ -1,13 +1,15 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { ResolverContext } from '../context';
 import { Audited } from '../audit/audited';
+import { Cached } from '../../types/cache/cached.decorator';
 import { toProduct } from '../../types/commerce/commerce.mappers';
 import { AdjustStockArgs, ProductInput, ProductsArgs, RecommendationsArgs } from '../../types/commerce/product.input';
 import { Product } from '../../types/commerce/product.type';
 import { ListSize } from '../../types/list-size';
 import { RateLimit } from '../../types/ratelimit/rate-limit.decorator';
 import { SameForEveryone } from '../../types/same-for-everyone';
-import type { ProductRecord } from '../../services/commerce/catalog.service';
+import { PRODUCTS_CHANGED_TAG, type ProductRecord } from '../../services/commerce/catalog.service';
+import type { Services } from '../../services/container';
 import { MAX_WATCHED_PRODUCTS } from '../../services/commerce/product-updates';
 
 @Resolver(() => Product)
@@ -24,9 +26,13 @@ export class ProductResolver {
     return p && toProduct(p);
   }
 
+  // The same for everyone: kept per (productId, limit) on each instance, dropped on every instance by
+  // any product change (the scripts' product.updated message: catalog.service.ts). Memory only: that
+  // message cannot delete Redis entries, and a Redis read would cost what the recommend script does.
+  @Cached({ ttlSeconds: 5, tags: [PRODUCTS_CHANGED_TAG], redis: false })
   @ListSize({ arg: 'limit', default: 5, max: 20 })
   @Query(() => [Product], { description: 'Products often bought with this one, then best sellers; never itself, never out of stock.' })
-  async recommendations(@Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs, @Ctx() { services }: ResolverContext): Promise<Product[]> {
+  async recommendations(@Args(() => RecommendationsArgs) { productId, limit }: RecommendationsArgs, @Ctx('services') services: Services): Promise<Product[]> {
     return (await services.recommendations.forProduct(productId, limit ?? 5)).map(toProduct);
   }
 

@@ -31,8 +31,8 @@ export class FlagResolver {
   @Authorized('ADMIN')
   @ListSize({ max: MOST_FLAGS })
   @Query(() => [Flag], { description: 'Admin only. Every flag as set (`enabled`: the switch), by key.' })
-  flagSettings(@Ctx() { services }: ResolverContext): Flag[] {
-    return services.flags.definitions().map(toFlag);
+  async flagSettings(@Ctx() { services }: ResolverContext): Promise<Flag[]> {
+    return (await services.flags.definitions()).map(toFlag);
   }
 
   @Authorized('ADMIN')

@@ -1,15 +1,24 @@
 /**
- * The catalog: products (name, price, currency) and their stock, all under the
- * `{catalog}` slot. Reads go through a read cache in Redis that every write
- * drops atomically with a version bump, plus an in-process copy per instance
- * that is reused while the version is unchanged: a read is one round trip and,
- * when nothing changed, carries only the version back.
+ * The catalog: products (name, price, currency) and their stock, all under the `{catalog}` slot.
+ *
+ * Reads (`get`, `list`) go through the shared cache (space `catalog`, docs/caching.md): a hit costs
+ * no Redis round trip; a miss is one script, served from the read cache in Redis (which every
+ * write drops in its own script) or built there. Every change of a product's stock or price is
+ * published by the script that makes it on {@link PRODUCT_UPDATED_TOPIC}, and upserts also
+ * publish {@link CATALOG_UPDATED_TOPIC}: each instance drops the entries those messages name
+ * ({@link productTag}, {@link CATALOG_TAG}), so a checkout costs no extra PUBLISH, and the
+ * instance that made a change drops them at once without waiting for its own message.
+ *
+ * Stock read here may lag a change by the pub/sub delay (milliseconds; at worst
+ * {@link CATALOG_CACHE_MS} for a change nobody announced): checkout and addToCart check stock
+ * atomically in their own scripts, so a stale read shows a number, never sells what is not there.
  */
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import type { GatewayPubSub } from '../../redis/pubsub';
 import { runScript } from '../../redis/scripts';
 import { AppError, ErrorCode, badInput, notFound } from '../../util/errors';
+import type { CacheSpace, SharedCache } from '../cache/shared-cache';
 
 export const CATALOG_UPDATED_TOPIC = 'catalog.updated';
 /**
@@ -65,20 +74,91 @@ function storedArgs(p: ProductRecord): Array<string | number> {
   return [p.id, JSON.stringify(stored), p.stock];
 }
 
-/** Entries kept in each instance's in-process copy; the oldest goes first. */
-const LOCAL_ENTRIES = 1000;
+/**
+ * How long an instance may serve a catalog read without reading it again: the bound for a change
+ * whose message never came (a writer outside the gateway that does not publish, a message lost
+ * before the subscriber noticed its connection drop). Announced changes drop entries at once.
+ */
+export const CATALOG_CACHE_MS = 5_000;
+/** Tag of every list page (a new product moves the pages after it): dropped by upserts. */
+export const CATALOG_TAG = 'catalog';
+/** Tag of one product's entry and of every list page showing it: dropped by any change of that product. */
+export const productTag = (id: string): string => `product:${id}`;
+/**
+ * Tag of what is worked out from many products' stock and price (recommendations): dropped by any
+ * product change.
+ */
+export const PRODUCTS_CHANGED_TAG = 'catalog:products';
+
+/** The tags a change of these products drops. */
+export function productChangeTags(ids: readonly string[]): string[] {
+  return [...ids.map(productTag), PRODUCTS_CHANGED_TAG];
+}
+
+/** The product ids a {@link PRODUCT_UPDATED_TOPIC} message names; none for a malformed one. */
+export function productIdsOf(msg: unknown): string[] {
+  const products = (msg as Partial<ProductUpdatedMessage> | null)?.products;
+  if (!Array.isArray(products)) return [];
+  const ids: string[] = [];
+  for (const p of products) {
+    const id = (p as Partial<ProductRecord> | null)?.id;
+    if (typeof id === 'string' && PRODUCT_ID.test(id)) ids.push(id);
+  }
+  return ids;
+}
 
 type CatalogValue = ProductRecord[] | ProductRecord | null;
 
 /** Owns the catalog keys. Default page size 20, at most 100. */
 export class CatalogService {
-  private readonly local = new Map<string, { version: string; value: CatalogValue }>();
+  private readonly reads: CacheSpace<CatalogValue>;
+  /** Reads are cached only once the change messages are heard (see {@link start}). */
+  private listening = false;
+  private unlisten: Array<() => void> = [];
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly pubsub: GatewayPubSub,
-  ) {}
+    private readonly cache: SharedCache,
+  ) {
+    this.reads = cache.space<CatalogValue>('catalog', { ttlMs: CATALOG_CACHE_MS });
+  }
+
+  /**
+   * Hears the change messages (the scripts' {@link PRODUCT_UPDATED_TOPIC}, the upserts'
+   * {@link CATALOG_UPDATED_TOPIC}) before any read is cached; until then every read goes to Redis.
+   */
+  async start(): Promise<void> {
+    if (this.listening) return;
+    this.unlisten = await Promise.all([
+      this.cache.invalidateOn(PRODUCT_UPDATED_TOPIC, (msg) => {
+        const ids = productIdsOf(msg);
+        return ids.length ? productChangeTags(ids) : null;
+      }),
+      // `{ productId }`; an object without a usable id still says the catalog changed: every page goes.
+      this.cache.invalidateOn(CATALOG_UPDATED_TOPIC, (msg: unknown) => {
+        if (!msg || typeof msg !== 'object') return null;
+        const id = (msg as { productId?: unknown }).productId;
+        return typeof id === 'string' && PRODUCT_ID.test(id) ? [CATALOG_TAG, ...productChangeTags([id])] : [CATALOG_TAG, PRODUCTS_CHANGED_TAG];
+      }),
+    ]);
+    this.listening = true;
+  }
+
+  stop(): void {
+    this.listening = false;
+    for (const stop of this.unlisten) stop();
+    this.unlisten = [];
+  }
+
+  /**
+   * Drops what this instance holds of these products at once (its own write: the other instances
+   * hear of it from the script's message). `lists` also drops every list page (a new product).
+   */
+  changedHere(ids: readonly string[], lists = false): void {
+    this.cache.invalidateTagsHere([...productChangeTags(ids), ...(lists ? [CATALOG_TAG] : [])]);
+  }
 
   /** The keys every catalog script names, in the order the scripts expect them. */
   private get catalogKeys(): string[] {
@@ -96,6 +176,7 @@ export class CatalogService {
       stock: input.stock,
     };
     await runScript<number>(this.redis, 'productUpsert', this.catalogKeys, ['put', this.keys.channel(PRODUCT_UPDATED_TOPIC), ...storedArgs(product)]);
+    this.changedHere([product.id], true);
     this.pubsub.publish(CATALOG_UPDATED_TOPIC, { productId: product.id });
     return product;
   }
@@ -122,6 +203,7 @@ export class CatalogService {
     );
     switch (reply[0]) {
       case 1:
+        this.changedHere([productId]);
         this.pubsub.publish(CATALOG_UPDATED_TOPIC, { productId });
         return productFrom(productId, reply[1], reply[2]);
       case -1:
@@ -160,6 +242,10 @@ export class CatalogService {
       ...products.flatMap(storedArgs),
     ]);
     if (added < 0) return 0;
+    this.changedHere(
+      products.map((p) => p.id),
+      true,
+    );
     for (const p of products) this.pubsub.publish(CATALOG_UPDATED_TOPIC, { productId: p.id });
     return added;
   }
@@ -175,21 +261,29 @@ export class CatalogService {
     return this.read(`p:${id}`, 'one', [id, '']) as Promise<ProductRecord | null>;
   }
 
-  private async read(entry: string, kind: 'list' | 'one', args: Array<string | number>): Promise<CatalogValue> {
-    const mine = this.local.get(entry);
+  /**
+   * Through the shared cache: a page is tagged with {@link CATALOG_TAG} and each product on it, a
+   * product with its own tag. An unknown product (null) and an empty page (past the end) are not
+   * kept, so made-up ids and offsets cannot crowd out the entries that are read.
+   */
+  private read(entry: string, kind: 'list' | 'one', args: Array<string | number>): Promise<CatalogValue> {
+    const load = (): Promise<CatalogValue> => this.fromRedis(entry, kind, args);
+    if (!this.listening) return load();
+    return this.reads.get(entry, load, {
+      tags: (v) => (Array.isArray(v) ? [CATALOG_TAG, ...v.map((p) => productTag(p.id))] : v ? [productTag(v.id)] : []),
+      ttlMs: (v) => (Array.isArray(v) && v.length === 0 ? 0 : CATALOG_CACHE_MS),
+    });
+  }
+
+  /** One script: the entry from the read cache in Redis, or built there (and kept) from the catalog. */
+  private async fromRedis(entry: string, kind: 'list' | 'one', args: Array<string | number>): Promise<CatalogValue> {
     const k = this.keys;
-    const reply = await runScript<[string, string?]>(
+    const json = await runScript<string>(
       this.redis,
       'catalogRead',
-      [k.catalog('version'), k.catalog('cache'), k.catalog('ids'), k.catalog('products'), k.catalog('stock')],
-      [entry, kind, ...args, mine?.version ?? ''],
+      [k.catalog('cache'), k.catalog('ids'), k.catalog('products'), k.catalog('stock')],
+      [entry, kind, ...args],
     );
-    const [version, json] = reply;
-    if (json === undefined && mine) return mine.value;
-    const value = JSON.parse(json ?? 'null') as CatalogValue;
-    this.local.delete(entry);
-    if (this.local.size >= LOCAL_ENTRIES) this.local.delete(this.local.keys().next().value as string);
-    this.local.set(entry, { version, value });
-    return value;
+    return JSON.parse(json) as CatalogValue;
   }
 }

@@ -119,6 +119,7 @@ export class OrderService {
   private queue: () => InternalQueue | undefined = () => undefined;
   private fulfil: Fulfiller = async () => {};
   private readonly completed: Array<(order: OrderRecord) => Promise<void>> = [];
+  private stockChanged: (productIds: string[]) => void = () => {};
 
   constructor(
     private readonly redis: RedisClient,
@@ -131,6 +132,15 @@ export class OrderService {
   /** Where checkout enqueues `order.process`; looked up at each checkout, so the queue may be installed later. */
   useQueue(queue: () => InternalQueue | undefined): void {
     this.queue = queue;
+  }
+
+  /**
+   * Runs after this instance's script changed these products' stock (a sale, a cancel, a failed
+   * order): the catalog drops its cached reads of them at once, without waiting for the script's
+   * own product message, which tells every other instance.
+   */
+  onStockChanged(fn: (productIds: string[]) => void): void {
+    this.stockChanged = fn;
   }
 
   /** Replaces the fulfilment step of {@link process}. */
@@ -194,6 +204,7 @@ export class OrderService {
       case 1:
       case 2: {
         const order = orderFromFlat(reply[1]);
+        if (reply[0] === 1) this.stockChanged(order.items.map((i) => i.productId));
         if (order.status === 'PENDING') await this.enqueue(order, log);
         return order;
       }
@@ -270,6 +281,7 @@ export class OrderService {
       });
     }
     const order = orderFromFlat(reply[1]);
+    if (reply[0] === 1) this.stockChanged(order.items.map((i) => i.productId));
     // Also on a repeated cancel: the first one's removal may have failed.
     await this.stopJob(order, log);
     return order;
@@ -396,7 +408,9 @@ export class OrderService {
       ],
     );
     if (reply[0] === -1) throw new Error(`order ${orderId} does not exist`);
-    return orderFromFlat(reply[1]);
+    const order = orderFromFlat(reply[1]);
+    if (reply[0] === 1 && to === 'FAILED') this.stockChanged(order.items.map((i) => i.productId));
+    return order;
   }
 
   private async enqueue(order: OrderRecord, log: Logger): Promise<void> {

@@ -1,5 +1,4 @@
-import type { FlagDefinition } from '../../services/flags/flag-store';
-import type { FlagView } from '../../services/flags/flag.service';
+import type { FlagDefinition, FlagView } from '../../services/flags/flag.service';
 import type { Flag } from './flag.type';
 
 export const toFlag = (f: FlagDefinition | FlagView): Flag => ({
