@@ -25,6 +25,7 @@ const BENCHES: Record<string, { about: string; file: string }> = {
   analytics: { about: 'page views per second, liveStats and analyticsEvents fan-out to WebSocket subscribers', file: 'analytics' },
   collect: { about: 'page views per second through trackPageViews (batches), POST /collect and trackPageView, with round trips per batch', file: 'collect' },
   history: { about: 'Redis memory per day of analytics history: a synthetic day of 100,000 visitors over 10,000 pages', file: 'history' },
+  cache: { about: 'the shared cache: ns per hit against Map.get, Redis commands per hit, invalidation delay between two instances', file: 'cache' },
   fanout: { about: 'productUpdated to 5,000 sockets in another process: write-to-last-delivery latency, CPU per delivery', file: 'fanout' },
   refused: { about: 'what a refused document costs the gateway and its caller', file: 'refused' },
   tokens: { about: 'token counts of the documents real clients send (sizes QUERY_MAX_TOKENS)', file: 'tokens' },
