@@ -208,4 +208,6 @@ test('recommendations: bought together first, then best sellers; never itself, n
   expect(await recs('r-a', 20)).not.toContain('r-b');
   const bad = await b.gql('{ recommendations(productId: "r-a", limit: 21) { id } }');
   expect(bad.errors?.[0].extensions?.fields).toEqual({ limit: ['must be at most 20'] });
+  // Text that can never be a product id has nothing beside it (and never reaches a key).
+  for (const id of ['r-a:x', '{catalog}', '../r-a', 'r a', '', "'); redis.call('FLUSHALL') --"]) expect(await recs(id)).toEqual([]);
 });

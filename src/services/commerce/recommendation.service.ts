@@ -7,7 +7,7 @@
 import type { RedisClient } from '../../redis/connection';
 import type { Keys } from '../../redis/keys';
 import { runScript } from '../../redis/scripts';
-import { productFrom, type ProductRecord } from './catalog.service';
+import { PRODUCT_ID, productFrom, type ProductRecord } from './catalog.service';
 
 export class RecommendationService {
   constructor(
@@ -15,8 +15,9 @@ export class RecommendationService {
     private readonly keys: Keys,
   ) {}
 
-  /** Up to `limit` products (default 5) to show beside `productId`. */
+  /** Up to `limit` products (default 5) to show beside `productId`; none beside text that can never be a product id (it never reaches a key). */
   async forProduct(productId: string, limit = 5): Promise<ProductRecord[]> {
+    if (!PRODUCT_ID.test(productId)) return [];
     const k = this.keys;
     const flat = await runScript<Array<string | number>>(
       this.redis,
