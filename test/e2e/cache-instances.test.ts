@@ -10,31 +10,23 @@ import { twoInstances } from '../helpers/instances';
 import { execute, wsClient } from '../helpers/ws';
 import { sha256 } from '../../src/util/crypto';
 import type Redis from 'ioredis';
+import { within } from '../helpers/eventually';
 
 const ME = '{ me { id roles } }';
 const two = twoInstances({}, { admin: true });
 
-/** Polls `check` every 5 ms; resolves with how long it took to hold, or fails after `ms`. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`did not hold within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return Date.now() - t0;
-}
-
 const meOn = async (t: TestApp, token: string): Promise<{ id: string; roles: string[] } | null> =>
   ((await t.gql(ME, {}, { token })).data?.me as { id: string; roles: string[] } | null) ?? null;
 
-test('an admin revoking a user on one instance ends the session on the other at once', async () => {
+test('an admin revoking a user on one instance ends the session on the other within a second', async () => {
   const { a, b, admin } = two;
   const u = await registerUser(a);
   // b now holds the session and the user in its cache.
   for (let i = 0; i < 3; i++) expect((await meOn(b, u.token))?.id).toBe(u.userId);
   const r = await a.gql('mutation R($id: ID!) { revokeUserSessions(userId: $id) }', { id: u.userId }, { token: admin });
   expect(r.data?.revokeUserSessions).toBe(1);
-  expect(await meOn(b, u.token)).toBeNull();
+  // The message drops it on b at once on one Redis; across a Cluster it also crosses the cluster bus.
+  expect(await within(1000, async () => (await meOn(b, u.token)) === null)).toBeLessThan(1000);
 });
 
 test('a session deleted without a message (one lost) stops working on every instance within a second', async () => {
@@ -70,10 +62,11 @@ describe.each(['http', 'ws'] as const)('role changes over %s', (transport) => {
       expect((await meOn(b, u.token))?.roles).toEqual(['CUSTOMER']);
       expect(await adminOnly()).toBe('FORBIDDEN');
       expect((await setRoles(['ADMIN', 'CUSTOMER'])).data?.setUserRoles.roles).toEqual(['ADMIN', 'CUSTOMER']);
-      expect((await meOn(b, u.token))?.roles).toEqual(['ADMIN', 'CUSTOMER']);
-      expect(await adminOnly()).toBeNull();
+      // At once on one Redis; across a Cluster the message also crosses the cluster bus (milliseconds).
+      await within(1000, async () => JSON.stringify((await meOn(b, u.token))?.roles) === '["ADMIN","CUSTOMER"]');
+      await within(1000, async () => (await adminOnly()) === null);
       await setRoles(['CUSTOMER']);
-      expect(await adminOnly()).toBe('FORBIDDEN');
+      await within(1000, async () => (await adminOnly()) === 'FORBIDDEN');
     } finally {
       await socket?.dispose();
     }

@@ -9,19 +9,10 @@ import { ADMIN_ENV, adminToken, registerUser } from '../helpers/app';
 import { addToCart, checkout, product, upsert } from '../helpers/commerce';
 import { twoInstances } from '../helpers/instances';
 import { countingSetup } from '../helpers/roundtrips';
+import { within } from '../helpers/eventually';
 
 const RECS = 'query R($p: ID!) { recommendations(productId: $p, limit: 5) { id stock } }';
 const PAGE = '{ products(limit: 10) { id stock } }';
-
-/** Polls `check` every 5 ms; resolves with how long it took to hold, or fails after `ms`. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`did not hold within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return Date.now() - t0;
-}
 
 describe('what a read costs', () => {
   // No heartbeat or rate-limit flush inside the counted windows; anonymous requests (no session check).

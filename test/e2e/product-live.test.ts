@@ -11,7 +11,7 @@ import { registerUser, type TestApp } from '../helpers/app';
 import { addToCart, checkout, guestToken, upsert } from '../helpers/commerce';
 import { twoInstances } from '../helpers/instances';
 import { record, sleep, waitFor } from '../helpers/jobs';
-import { rawRedis, uniquePrefix } from '../helpers/redis';
+import { rawRedis, testRedisMode, uniquePrefix } from '../helpers/redis';
 import { wsClient } from '../helpers/ws';
 import { ProductResolver } from '../../src/resolvers/commerce/product.resolver';
 
@@ -25,6 +25,8 @@ beforeAll(async () => {
   ({ a, b, admin } = two);
   await upsert(b, admin, { id: 'pl-tee', name: 'Tee', priceCents: 1900, stock: 10 });
   await upsert(b, admin, { id: 'pl-mug', name: 'Mug', priceCents: 1200, stock: 5 });
+  // On a Cluster a message crosses the cluster bus: let these two arrive before anyone subscribes.
+  if (testRedisMode() === 'cluster') await sleep(300);
 });
 afterAll(async () => {
   await Promise.all(clients.map(async (c) => c.dispose()));

@@ -130,6 +130,8 @@ export async function ownRedis(extraArgs: string[] = []): Promise<OwnRedis> {
  * connected to it (and a subscriber connects to any node), so this sums every node.
  */
 export async function subscriberCount(client: Redis | Cluster, channel: string): Promise<number> {
+  // A Cluster client knows its nodes only once it is ready.
+  if (client instanceof Cluster && client.status !== 'ready') await new Promise((ready) => client.once('ready', ready));
   const nodes = client instanceof Cluster ? client.nodes('all') : [client];
   const counts = await Promise.all(nodes.map(async (n) => Number(((await n.call('PUBSUB', 'NUMSUB', channel)) as [string, number])[1])));
   return counts.reduce((a, b) => a + b, 0);

@@ -8,6 +8,7 @@
 import { startServices, type ServicesHandle } from '../helpers/services';
 import { rawRedis, subscriberCount, uniquePrefix } from '../helpers/redis';
 import { SharedCache } from '../../src/services/cache/shared-cache';
+import { within } from '../helpers/eventually';
 
 let a: ServicesHandle;
 let b: ServicesHandle;
@@ -24,16 +25,6 @@ afterAll(async () => {
   await b?.app.close();
   await a?.close();
 });
-
-/** Resolves once `check` holds, or fails after `ms`; returns how long it took. */
-async function within(ms: number, check: () => boolean | Promise<boolean>): Promise<number> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  return Date.now() - t0;
-}
 
 let n = 0;
 const fresh = (): string => `space-${++n}`;
