@@ -23,7 +23,7 @@ import { startApp, type App } from '../src/app/app';
 import { loadConfig } from '../src/config';
 import { startRedisServer } from '../src/redis/embedded';
 import type { CacheSpace } from '../src/services/cache/shared-cache';
-import { forkBench } from './child';
+import { benchGatewayEnv, forkBench } from './child';
 import { parseOptions, type Bench } from './cli';
 import { commandDelta, commandStats, type CommandCounts } from './redis-stats';
 
@@ -31,22 +31,15 @@ const PREFIX = 'bench-cache';
 const MODES = ['key', 'tag', 'script'] as const;
 type Mode = (typeof MODES)[number];
 
-function env(redisUrl: string): Record<string, string> {
-  return {
-    NODE_ENV: 'production',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    REDIS_URL: redisUrl,
-    KEY_PREFIX: PREFIX,
+function env(redisUrl: string): Record<string, string | undefined> {
+  return benchGatewayEnv(redisUrl, PREFIX, {
     LOG_LEVEL: 'error',
-    RATE_LIMIT_DEFAULT: 'off',
-    WORKER: '0',
     SAMPLE_CATALOG: '0',
     // Nothing periodic inside the counted windows.
     REGISTRY_HEARTBEAT: '1h',
     REGISTRY_TTL: '2h',
     FLAGS_RESYNC: '1h',
-  };
+  });
 }
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable between processes of one machine. */

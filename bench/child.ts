@@ -66,3 +66,23 @@ export function serveParent(url: string, close: () => Promise<void>): void {
   });
   process.send!({ url });
 }
+
+/**
+ * The variables a benchmark's gateway starts from: production mode on `redisUrl` under `prefix`,
+ * on an ephemeral port, rate limits off, no worker, cheap password hashing for its test accounts;
+ * `extra` overrides or adds (an `undefined` leaves the gateway's default).
+ */
+export function benchGatewayEnv(redisUrl: string, prefix: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    NODE_ENV: 'production',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    KEY_PREFIX: prefix,
+    RATE_LIMIT_DEFAULT: 'off',
+    LOG_LEVEL: 'silent',
+    WORKER: '0',
+    SCRYPT_N: '1024',
+    ...extra,
+  };
+}

@@ -6,7 +6,7 @@
  * AOF growth, JIT) falls on both. Redis commands per request come from
  * `INFO commandstats` deltas around each run.
  */
-import { forkServer, type ChildServer, serveParent } from './child';
+import { benchGatewayEnv, forkServer, type ChildServer, serveParent } from './child';
 import { parseOptions, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -219,18 +219,7 @@ async function serve(side: string, redisUrl: string, cache = 'on'): Promise<void
   let close: () => Promise<void>;
   let url: string;
   if (side === 'gateway') {
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      REDIS_URL: redisUrl,
-      KEY_PREFIX: PREFIX,
-      RATE_LIMIT_DEFAULT: 'off',
-      LOG_LEVEL: 'silent',
-      WORKER: '0',
-      SCRYPT_N: '1024',
-      CACHE_MAX_ENTRIES: cache === 'off' ? '0' : '10000',
-    });
+    const config = loadConfig(benchGatewayEnv(redisUrl, PREFIX, { CACHE_MAX_ENTRIES: cache === 'off' ? '0' : undefined }));
     const app = await startApp(config);
     url = app.url;
     close = () => app.close();

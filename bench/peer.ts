@@ -38,7 +38,7 @@
  *
  * Run: `npm run bench -- peer [options]` (`--help` lists them).
  */
-import { forkServer, type ChildServer, serveParent } from './child';
+import { benchGatewayEnv, forkServer, type ChildServer, serveParent } from './child';
 import { parseOptions, UsageError, type Bench } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
@@ -369,21 +369,15 @@ async function serve(side: string, redisUrl: string, limits: string, cache: stri
     // Loaded here only: the peer's process and this one's parent need none of the gateway.
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load; import() would need the built file's extension
     const { startApp } = require('../src/app/app') as typeof AppModule;
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      REDIS_URL: redisUrl,
-      KEY_PREFIX: PREFIX,
-      SESSION_IDLE_TTL: `${IDLE_TTL_MS / 60_000}m`,
-      // One policy per user, like the peer's one limiter: the per-address ceiling would be a second.
-      RATE_LIMIT_DEFAULT: limits === 'on' ? `${HUGE_LIMIT}/1m` : 'off',
-      RATE_LIMIT_PER_ADDRESS: limits === 'on' ? 'off' : undefined,
-      CACHE_MAX_ENTRIES: cache === 'off' ? '0' : undefined,
-      LOG_LEVEL: 'silent',
-      WORKER: '0',
-      SCRYPT_N: '1024',
-    });
+    const config = loadConfig(
+      benchGatewayEnv(redisUrl, PREFIX, {
+        SESSION_IDLE_TTL: `${IDLE_TTL_MS / 60_000}m`,
+        // One policy per user, like the peer's one limiter: the per-address ceiling would be a second.
+        RATE_LIMIT_DEFAULT: limits === 'on' ? `${HUGE_LIMIT}/1m` : 'off',
+        RATE_LIMIT_PER_ADDRESS: limits === 'on' ? 'off' : undefined,
+        CACHE_MAX_ENTRIES: cache === 'off' ? '0' : undefined,
+      }),
+    );
     const app = await startApp(config);
     url = app.url;
     close = () => app.close();
