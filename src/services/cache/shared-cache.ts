@@ -90,6 +90,11 @@ export interface CacheStats {
 
 const SEP = '\u0000';
 
+/** Ends a topic's subscription once it is made (a failed one has nothing to end). */
+function unsubscribe(topic: Topic): void {
+  void topic.listening?.then((stop) => stop()).catch(() => {});
+}
+
 export class SharedCache {
   private readonly lru: LRUCache<string, Entry> | null;
   /** tag -> full keys holding it (kept in step with the LRU through its dispose hook). */
@@ -98,7 +103,8 @@ export class SharedCache {
   private epoch = 0;
   /** Loads running, each with the epoch it started under (a read after an invalidation does not join an older one). */
   private readonly inflight = new Map<string, { epoch: number; promise: Promise<unknown> }>();
-  private unlisten: (() => void) | null = null;
+  /** What {@link start} subscribed: undone by {@link stop}. */
+  private readonly stops: Array<() => void> = [];
   /** Topics whose script-published messages invalidate tags ({@link invalidateOn}): one subscription each. */
   private readonly topics = new Map<string, Topic>();
   readonly stats: CacheStats = { hits: 0, misses: 0, invalidations: 0 };
@@ -126,21 +132,17 @@ export class SharedCache {
 
   /** Starts hearing other instances' invalidations; until then only local ones apply. */
   async start(): Promise<void> {
-    if (!this.pubsub || this.unlisten) return;
-    this.unlisten = await this.pubsub.listen<CacheInvalidation>(CACHE_INVALIDATE_TOPIC, (msg) => this.apply(msg));
-    // Messages sent while the subscriber was away are lost: forget everything instead.
-    const unhook = this.pubsub.onResubscribe(() => this.clear());
-    const unlisten = this.unlisten;
-    this.unlisten = () => {
-      unhook();
-      unlisten();
-    };
+    if (!this.pubsub || this.stops.length) return;
+    this.stops.push(
+      await this.pubsub.listen<CacheInvalidation>(CACHE_INVALIDATE_TOPIC, (msg) => this.apply(msg)),
+      // Messages sent while the subscriber was away are lost: forget everything instead.
+      this.pubsub.onResubscribe(() => this.clear()),
+    );
   }
 
   stop(): void {
-    this.unlisten?.();
-    this.unlisten = null;
-    for (const topic of this.topics.values()) void topic.listening?.then((stop) => stop()).catch(() => {});
+    for (const stop of this.stops.splice(0)) stop();
+    for (const topic of this.topics.values()) unsubscribe(topic);
     this.topics.clear();
   }
 
@@ -170,7 +172,7 @@ export class SharedCache {
       entry.handlers.delete(handler);
       if (entry.handlers.size || this.topics.get(topic) !== entry) return;
       this.topics.delete(topic);
-      void entry.listening?.then((stop) => stop()).catch(() => {});
+      unsubscribe(entry);
     };
   }
 
@@ -218,11 +220,8 @@ export class SharedCache {
     if (!tags.length) return;
     for (const tag of tags) if (!CACHE_TAG.test(tag)) throw new Error(`not a cache tag: ${JSON.stringify(tag.slice(0, 50))}`);
     const msg: CacheInvalidation = { tags: [...new Set(tags)] };
+    if (!this.store) return this.broadcast(msg);
     this.apply(msg);
-    if (!this.store) {
-      if (this.pubsub) await this.pubsub.publishAsync(CACHE_INVALIDATE_TOPIC, msg);
-      return;
-    }
     const { redis, keys } = this.store;
     const list = msg.tags!;
     await runScript<number>(

@@ -6,9 +6,9 @@
  * lifetime, at most 1m), not on every request.
  *
  * Each instance keeps a checked session for up to {@link SESSION_CACHE_MS} in the shared cache,
- * so a busy client costs Redis one script a second per instance, not one per request. Every
+ * so a busy client costs Redis one script per instance every 800 ms, not one per request. Every
  * ending (logout, revocation, eviction, the hijack check) drops it on every instance over
- * pub/sub before it returns; a lost message can leave it usable for at most that second. A
+ * pub/sub before it returns; a lost message can leave it usable for at most those 800 ms. A
  * request from another user-agent family, or one due to move the deadline, always goes to Redis.
  */
 import type { Config } from '../../config';
@@ -224,7 +224,7 @@ export class SessionService {
   }
 
   /**
-   * Whether a session this instance checked less than a second ago can serve this request without
+   * Whether a session this instance checked less than {@link SESSION_CACHE_MS} ago can serve this request without
    * Redis: still before both deadlines, its stored idle deadline not yet a step behind, and the same
    * user-agent family (a request from another family, or the first with one, goes to the script).
    */
