@@ -7,20 +7,17 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { sessionRefreshStep } from '../src/config/sessions';
 import { Keys } from '../src/redis/keys';
 import { expandLua } from '../src/redis/lua-includes';
 import { userAgentFamily } from '../src/util/user-agent';
+import { listenOnLoopback, type LoopbackServer } from './loopback';
 
 type Touch = (key: string, now: number, idleMs: number, uaFamily: string, uaCheck: string, graceMs: number, stepMs: number) => Promise<[number, string[]?]>;
 
-export interface RawServer {
-  url: string;
-  close(): Promise<void>;
-}
+export type RawServer = LoopbackServer;
 
 export async function startRawServer(opts: { redisUrl: string; keyPrefix: string; idleTtlMs: number; luaDir: string }): Promise<RawServer> {
   // The gateway's refresh step for this idle lifetime: its script then writes exactly as often.
@@ -63,15 +60,5 @@ export async function startRawServer(opts: { redisUrl: string; keyPrefix: string
       })();
     });
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      redis.disconnect();
-    },
-  };
+  return listenOnLoopback(server, () => redis.disconnect());
 }

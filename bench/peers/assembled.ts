@@ -49,7 +49,6 @@
  */
 import 'reflect-metadata';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { RedisStore } from 'connect-redis';
@@ -61,6 +60,7 @@ import { buildSchema, Ctx, Field, ID, ObjectType, Query, Resolver } from 'type-g
 import { Keys } from '../../src/redis/keys';
 import { normalizeEmail } from '../../src/services/sessions/user.service';
 import { newToken, verifyPassword } from '../../src/util/crypto';
+import { listenOnLoopback, type LoopbackServer } from '../loopback';
 
 declare module 'express-session' {
   interface SessionData {
@@ -68,10 +68,7 @@ declare module 'express-session' {
   }
 }
 
-export interface AssembledServer {
-  url: string;
-  close(): Promise<void>;
-}
+export type AssembledServer = LoopbackServer;
 
 export interface AssembledOptions {
   redisUrl: string;
@@ -192,16 +189,8 @@ export async function startAssembledServer(opts: AssembledOptions): Promise<Asse
   app.use('/graphql', express.json(), expressMiddleware(apollo, { context: async ({ req }) => ({ userId: req.session.userId, redis, keys }) }));
 
   const server: Server = createServer(app);
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await apollo.stop();
-      redis.disconnect();
-    },
-  };
+  return listenOnLoopback(server, async () => {
+    await apollo.stop();
+    redis.disconnect();
+  });
 }
