@@ -49,6 +49,12 @@ export interface RateLimitConfig {
    * following their changes over pub/sub, which heals a missed message. Default 5s (100ms to 1h).
    */
   readonly policyResyncMs: number;
+  /**
+   * Leases of busy keys (docs/rate-limits.md "Leases"): RATE_LIMIT_LEASE, the most points one
+   * instance takes ahead for one key (default 256; 0: every charge exact), and RATE_LIMIT_LEASE_TTL,
+   * how long before unspent points go back (default 250ms, 50ms to 1s).
+   */
+  readonly lease: { readonly maxPoints: number; readonly ttlMs: number };
 }
 
 function identities(env: Env, name: string): string[] {
@@ -104,6 +110,13 @@ function policyResync(env: Env): number {
   return ms;
 }
 
+/** At most a second: a block must reach a lease within it even when its message is missed. */
+function leaseTtl(env: Env): number {
+  const ms = boundedDuration(env, 'RATE_LIMIT_LEASE_TTL', '250ms', '1s');
+  if (ms < 50) throw new ConfigError('RATE_LIMIT_LEASE_TTL', 'a duration from 50ms to 1s, such as 250ms', str(env, 'RATE_LIMIT_LEASE_TTL') ?? '');
+  return ms;
+}
+
 export function readRateLimits(env: Env): RateLimitConfig {
   const def = parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m');
   const down = str(env, 'RATE_LIMIT_REDIS_DOWN') ?? 'open';
@@ -119,5 +132,6 @@ export function readRateLimits(env: Env): RateLimitConfig {
     signIn: signIn(env),
     apiKey: apiKeyBudget(env, def),
     policyResyncMs: policyResync(env),
+    lease: { maxPoints: int(env, 'RATE_LIMIT_LEASE', 256, 0, 100_000), ttlMs: leaseTtl(env) },
   };
 }

@@ -261,7 +261,8 @@ export class Keys {
   // --- rate limits: one GCRA key per (policy, partition), tagged by the partition
   // (`u:<id>`, `ip:<addr>`, `e:<hash>`) so one request's keys of one identity share a slot.
   rateLimit(tag: string, policy: string): string {
-    return this.k('rl', `{${tag}}`, policy);
+    // Built on every request: one template rather than k()'s join (the same key).
+    return `${this.prefix}:rl:{${tag}}:${policy}`;
   }
   /**
    * A sign-in email's known addresses (zset: address digest -> expiry ms), under the email's tag

@@ -59,6 +59,19 @@ export interface RequestContext {
   cost: number;
   /** performance.now() when the request arrived (metrics measure from here). */
   readonly startedAt: number;
+  /**
+   * The default rate-limit budget as this request's charge left it (`rateLimitStatus` reads it);
+   * null until charged. A field rather than a side table keyed by the context: the request path
+   * would otherwise leave one weak entry per request for the garbage collector to sweep.
+   */
+  budget: RateLimitBudget | null;
+}
+
+/** A rate-limit policy's state after a charge, as {@link RequestContext.budget} keeps it. */
+export interface RateLimitBudget {
+  readonly policy: { readonly burst: number; readonly windowMs: number };
+  readonly remaining: number;
+  readonly resetMs: number;
 }
 
 /** What the transport knows about a request before anything is looked up. */
@@ -120,6 +133,7 @@ export function buildRequestContext(lookup: ViewerLookup, baseLog: Logger, facts
     headers: new Map(),
     cost: 1,
     startedAt: performance.now(),
+    budget: null,
   };
   return ctx;
 }

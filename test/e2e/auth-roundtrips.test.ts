@@ -62,8 +62,8 @@ test('the session is looked at only when a resolver asks who is calling', async 
   expect((await cost(() => repeat(() => s.t.gql('{ me { id } }')))).sent).toEqual({});
 });
 
-test("with rate limits on, { me { id } } is one round trip: the limiter's script (the session and the user are held)", async () => {
-  const limited = await startTestApp({ REDIS_URL: s.own.url, RATE_LIMIT_DEFAULT: '100000/1m' });
+test("with rate limits on and charged exactly, { me { id } } is one round trip: the limiter's script (the session and the user are held)", async () => {
+  const limited = await startTestApp({ REDIS_URL: s.own.url, RATE_LIMIT_DEFAULT: '100000/1m', RATE_LIMIT_LEASE: '0' });
   try {
     const u = await registerUser(limited);
     await limited.gql('{ me { id } }', {}, { token: u.token });
@@ -90,6 +90,23 @@ test("with rate limits on, { me { id } } is one round trip: the limiter's script
     const perRequest = (reads - 1) / N;
     expect(perRequest).toBeGreaterThanOrEqual(0.95);
     expect(perRequest).toBeLessThan(1.5);
+  } finally {
+    await limited.close();
+  }
+});
+
+test('with leases (the default), a busy signed-in client is charged in memory: a round trip for the lease, then none', async () => {
+  const limited = await startTestApp({ REDIS_URL: s.own.url, RATE_LIMIT_DEFAULT: '100000/1m' });
+  try {
+    const u = await registerUser(limited);
+    await limited.gql('{ me { id } }', {}, { token: u.token });
+    const { sent } = await redisCost(limited.app, s.r, () =>
+      repeat(async () => expect((await limited.gql('{ me { id } }', {}, { token: u.token })).data?.me?.id).toBe(u.userId)),
+    );
+    // Until the key is busy (4 charges) each request is charged in Redis; the 4th brings a lease
+    // for the user's and the address's keys, and the rest are charged from it.
+    expect(sent.evalsha ?? 0).toBeGreaterThanOrEqual(3);
+    expect(sent.evalsha ?? 0).toBeLessThanOrEqual(6);
   } finally {
     await limited.close();
   }

@@ -18,12 +18,25 @@ import type { RootField } from '../../services/ratelimit/root-field';
 
 export type { RootField };
 
+/**
+ * Root fields of operations that declare no variables: they follow from the document alone, which
+ * Apollo's document cache hands back as the same object for the same text, so they are read once.
+ */
+const fixed = new WeakMap<OperationDefinitionNode, readonly RootField[]>();
+
 export function rootFields(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
   rawVariables: Record<string, unknown>,
-): RootField[] {
+): readonly RootField[] {
+  if (operation.variableDefinitions?.length) return read(schema, document, operation, rawVariables);
+  let roots = fixed.get(operation);
+  if (!roots) fixed.set(operation, (roots = read(schema, document, operation, {})));
+  return roots;
+}
+
+function read(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, rawVariables: Record<string, unknown>): RootField[] {
   const type = schema.getRootType(operation.operation);
   if (!type) return [];
   const fragments = Object.create(null) as Record<string, FragmentDefinitionNode>;

@@ -39,8 +39,15 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
           if (ctx.cost > maxCost || !operation) return;
           charged = true;
           const roots = rootFields(schema, document, operation, request.variables ?? {});
-          const label = operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'anonymous');
-          await service.enforce(ctx, { cost: ctx.cost, roots, operation: label, transport: 'http' });
+          // The label is only read when the request is refused.
+          await service.enforce(ctx, {
+            cost: ctx.cost,
+            roots,
+            transport: 'http',
+            get operation() {
+              return operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'anonymous');
+            },
+          });
         },
         async didEncounterErrors({ contextValue: { ctx }, source, request }) {
           // Parse, validation and cost failures never reach didResolveOperation's charge: charged by size.

@@ -7,17 +7,17 @@
 -- KEYS[n+b+1..]   sorted sets that waivers name (a sign-in email's known addresses: member -> expiry ms)
 -- ARGV[1]  "charge" or "refund" (gives points back after another slot refused)
 -- ARGV[2]  b, the number of block keys (read in "charge" mode only)
--- ARGV[3 ..] 6 values per key of the n (so n = (#ARGV - 2) / 6), as includes/chargeRequest.lua says
+-- ARGV[3 ..] 7 values per key of the n (so n = (#ARGV - 2) / 7), as includes/chargeRequest.lua says
 -- Returns chargeRequest's reply ({1} for a refund). Many requests at once: rateLimitBatch-n.lua.
 --- @include "includes/redisTimeMs"
 --- @include "includes/refundPoints"
 --- @include "includes/chargeRequest"
 local now = redisTimeMs()
-local n = (#ARGV - 2) / 6
+local n = (#ARGV - 2) / 7
 
 if ARGV[1] == 'refund' then
   for i = 1, n do
-    local a = 3 + (i - 1) * 6
+    local a = 3 + (i - 1) * 7
     local set = tonumber(ARGV[a + 4])
     -- A waived key was not charged: nothing to give back.
     if not (set ~= 0 and holdsUnexpired(KEYS[set], ARGV[a + 5], now)) then

@@ -4,7 +4,7 @@
 -- of its event loop; on a Cluster, only requests whose keys share one slot go together.
 -- KEYS     each request's keys in turn: charged, block keys, waiver sets (as rateLimit-n.lua)
 -- ARGV[1]  m, the number of requests
--- then per request: n (charged keys), b (block keys), k (all its keys), then 6 values per charged key
+-- then per request: n (charged keys), b (block keys), k (all its keys), then 7 values per charged key
 -- Returns, per request in turn: the length of its reply, then chargeRequest's reply.
 --- @include "includes/redisTimeMs"
 --- @include "includes/chargeRequest"
@@ -17,6 +17,6 @@ for _ = 1, tonumber(ARGV[1]) do
   out[#out + 1] = #reply
   for _, v in ipairs(reply) do out[#out + 1] = v end
   kb = kb + k
-  ab = ab + 3 + 6 * n
+  ab = ab + 3 + 7 * n
 end
 return out

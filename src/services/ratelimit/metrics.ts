@@ -8,18 +8,21 @@ export class RateLimitMetrics {
   private readonly dropped: Counter;
   private readonly passwordChecks: Counter<'outcome'>;
 
-  constructor(registry: Registry) {
+  constructor(private readonly registry: Registry) {
+    const settle = (): void => this.settle();
     this.decisions = new Counter({
       name: 'rate_limit_decisions_total',
       help: 'Rate-limit decisions per policy: allowed or refused',
       labelNames: ['policy', 'outcome'] as const,
       registers: [registry],
+      collect: settle,
     });
     this.points = new Counter({
       name: 'rate_limit_points_total',
       help: 'Points charged per policy on allowed requests',
       labelNames: ['policy'] as const,
       registers: [registry],
+      collect: settle,
     });
     this.storeDownTotal = new Counter({
       name: 'rate_limit_store_unavailable_total',
@@ -40,14 +43,26 @@ export class RateLimitMetrics {
     });
   }
 
-  /** Per policy: labelled children, so counting a decision hashes no label object (it runs on every request). */
-  private readonly children = new Map<string, { allowed: { inc(): void }; points: { inc(n: number): void } }>();
+  /**
+   * Allowed decisions and points per policy since the last scrape: plain numbers on the request path
+   * (a prom-client increment hashes its labels each time), added to the counters when they are read.
+   */
+  private readonly pending = new Map<string, { allowed: number; points: number }>();
 
   allowed(policy: string, points: number): void {
-    let c = this.children.get(policy);
-    if (!c) this.children.set(policy, (c = { allowed: this.decisions.labels(policy, 'allowed'), points: this.points.labels(policy) }));
-    c.allowed.inc();
-    if (points > 0) c.points.inc(points);
+    let p = this.pending.get(policy);
+    if (!p) this.pending.set(policy, (p = { allowed: 0, points: 0 }));
+    p.allowed++;
+    p.points += points;
+  }
+
+  /** Adds the pending counts to the counters (before each scrape). */
+  private settle(): void {
+    for (const [policy, p] of this.pending) {
+      if (p.allowed) this.decisions.inc({ policy, outcome: 'allowed' }, p.allowed);
+      if (p.points) this.points.inc({ policy }, p.points);
+      p.allowed = p.points = 0;
+    }
   }
 
   refused(policy: string): void {
@@ -64,5 +79,23 @@ export class RateLimitMetrics {
 
   eventDropped(): void {
     this.dropped.inc();
+  }
+
+  /** Counters of the leases of busy keys (leases.ts), read from `counts` at each scrape. */
+  leases(counts: () => { local: number; granted: number; returned: number }): void {
+    const counter = (name: string, help: string, of: 'local' | 'granted' | 'returned'): void => {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(counts()[of]);
+        },
+      });
+    };
+    counter('rate_limit_lease_charges_total', 'Requests charged from points this instance leased ahead, without a round trip', 'local');
+    counter('rate_limit_leases_total', 'Leases of busy rate-limit keys granted to this instance', 'granted');
+    counter('rate_limit_lease_points_returned_total', 'Leased points given back unspent (a lease lapsed, a block, shutdown)', 'returned');
   }
 }

@@ -58,6 +58,8 @@ export class PolicyOverrides {
   /** Configured policy -> the same policy with the override's values, made once per change. */
   private derived = new WeakMap<RatePolicy, RatePolicy>();
   private stamp = '';
+  /** Goes up each time the values in force change (what was derived from the old ones is stale). */
+  generation = 0;
   /** Reloads started and the latest one applied: an older answer never replaces a newer one. */
   private started = 0;
   private applied = 0;
@@ -133,6 +135,7 @@ export class PolicyOverrides {
     this.stamp = stamp;
     this.values = next;
     this.derived = new WeakMap();
+    this.generation++;
   }
 
   /** Stores an override, tells every instance, and applies it here before answering. */

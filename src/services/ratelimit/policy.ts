@@ -144,18 +144,30 @@ export interface PolicyState {
 
 const sfString = (s: string): string => `"${s.replace(/[\\"]/g, '')}"`;
 
+/** Each policy's header items are the same on every request: made once per policy object (an override makes a new one). */
+const items = new WeakMap<RatePolicy, { policy: string; name: string }>();
+function itemOf(p: RatePolicy): { policy: string; name: string } {
+  let i = items.get(p);
+  if (!i) {
+    const name = sfString(p.name);
+    const policy = `${name};q=${p.points};w=${Math.max(1, Math.ceil(p.windowMs / 1000))}${p.burst !== p.points ? `;burst=${p.burst}` : ''}`;
+    items.set(p, (i = { policy, name }));
+  }
+  return i;
+}
+
 /** `RateLimit-Policy` (IETF draft): `"default";q=600;w=60`, one item per policy. */
 export function policyHeader(states: readonly PolicyState[]): string {
-  return states
-    .map(
-      ({ policy: p }) => `${sfString(p.name)};q=${p.points};w=${Math.max(1, Math.ceil(p.windowMs / 1000))}${p.burst !== p.points ? `;burst=${p.burst}` : ''}`,
-    )
-    .join(', ');
+  let out = '';
+  for (const s of states) out += (out ? ', ' : '') + itemOf(s.policy).policy;
+  return out;
 }
 
 /** `RateLimit` (IETF draft): `"default";r=599;t=1`: points left and seconds until the bucket is full. */
 export function stateHeader(states: readonly PolicyState[]): string {
-  return states.map((s) => `${sfString(s.policy.name)};r=${s.remaining};t=${Math.ceil(s.resetMs / 1000)}`).join(', ');
+  let out = '';
+  for (const s of states) out += `${out ? ', ' : ''}${itemOf(s.policy).name};r=${s.remaining};t=${Math.ceil(s.resetMs / 1000)}`;
+  return out;
 }
 
 /** Seconds for `Retry-After` / `extensions.retryAfter`: the longest wait among refusing policies, at least 1. */

@@ -31,7 +31,7 @@ import type { GatewayPubSub } from '../../redis/pubsub';
 import { buildCharges, keyOf, signInEmail, signInParts, type Charge, type ExtraPolicies, type Subject } from './charges';
 import { BLOCK_SECONDS, MAX_BLOCKS, parseIdentity, RateLimitBlocks, type BlockEntry } from './blocks';
 import { overrideProblems, PolicyOverrides, type PolicyValues } from './overrides';
-import type { BlockCheck } from './store';
+import type { BlockCheck, StoreResult } from './store';
 import { MemoryLimiter } from './memory';
 import { RateLimitMetrics } from './metrics';
 import type { RootField } from './root-field';
@@ -54,11 +54,15 @@ import { normalizeEmail } from '../sessions/user.service';
 import { isApiKey } from '../../util/crypto';
 
 export const RATE_LIMIT_REJECTED_TOPIC = 'RATE_LIMIT_REJECTED';
+/** Published when an admin blocks an identity: every instance drops (gives back) that identity's leases. */
+export const RATE_LIMIT_BLOCKED_TOPIC = 'RATE_LIMIT_BLOCKED';
 /** Refused for being on RATE_LIMIT_BLOCK. */
 export const BLOCKLIST_POLICY = 'blocklist';
 /** Refused for opening more subscriptions on one WebSocket than RATE_LIMIT_WS_SUBSCRIPTIONS. */
 export const SUBSCRIPTION_CAP_POLICY = 'ws-subscriptions';
 const BLOCKED_RETRY_SEC = 3600;
+/** Plain requests' charges kept at most (about 1 KiB each): past it, the table starts again. */
+const CHARGES_KEPT = 4096;
 /** Rejection events published per second per instance, at most: a flood must not flood the dashboards too. */
 const EVENTS_PER_SECOND = 200;
 
@@ -116,11 +120,13 @@ export class RateLimitService {
   private readonly memory = new MemoryLimiter();
   private readonly allow: ReadonlySet<string>;
   private readonly block: ReadonlySet<string>;
-  private readonly defaults = new WeakMap<RequestContext, PolicyState>();
   /** Sign-in attempts this request reserved a point for, per normalised email: a success gives it back. */
   private readonly reserved = new WeakMap<RequestContext, Map<string, number>>();
   private metrics: RateLimitMetrics | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private unlistenBlocks: (() => void) | null = null;
+  /** Charges of plain requests by (identity, address, cost), for one generation of the overrides (see chargesOf). */
+  private kept = { generation: -1, charges: new Map<string, Charge[]>() };
   private events = { second: 0, count: 0 };
 
   constructor(
@@ -133,7 +139,9 @@ export class RateLimitService {
     this.policy = defaultPolicy(config);
     this.keyPolicy = apiKeyPolicy(config);
     this.extra = { address: addressPolicy(config), signIn: signInPolicies(config), apiKey: this.keyPolicy };
-    this.store = new RedisLimiterStore(redis);
+    this.store = new RedisLimiterStore(redis, undefined, config.rateLimits.lease, (err) =>
+      log.debug({ err: (err as Error).message }, 'leased rate-limit points not given back; they refill within the window'),
+    );
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimits.allow);
     this.block = new Set(config.rateLimits.block);
@@ -160,6 +168,7 @@ export class RateLimitService {
 
   useMetrics(metrics: Metrics): void {
     this.metrics = new RateLimitMetrics(metrics.registry);
+    this.metrics.leases(() => this.store.leases.counts);
   }
 
   /** Counts a password check that sign-in throttling let through (`login_password_checks_total`). */
@@ -167,22 +176,36 @@ export class RateLimitService {
     this.metrics?.passwordChecked(match);
   }
 
-  /** Starts the once-a-second statistics flush. */
+  /** Starts the once-a-second statistics flush and the sweep of lapsed leases. */
   start(intervalMs = 1000): void {
     this.timer ??= setInterval(() => void this.flush(), intervalMs);
     this.timer.unref();
+    if (this.policy) this.store.leases.start();
   }
 
-  /** Loads the admins' overrides and follows their changes (gateways only: a worker charges nothing). */
+  /**
+   * Loads the admins' overrides and follows their changes, and their blocks, which drop this
+   * instance's leases (gateways only: a worker charges nothing).
+   */
   async followOverrides(): Promise<void> {
-    if (this.policy) await this.overrides.start();
+    if (!this.policy) return;
+    if (this.store.leases.enabled && !this.unlistenBlocks) {
+      try {
+        this.unlistenBlocks = await this.pubsub.listen(RATE_LIMIT_BLOCKED_TOPIC, () => void this.store.leases.dropAll());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'blocks not followed over pub/sub; a blocked client is refused once its leases lapse');
+      }
+    }
+    await this.overrides.start();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.overrides.stop();
-    await this.flush();
+    this.unlistenBlocks?.();
+    this.unlistenBlocks = null;
+    await Promise.all([this.flush(), this.store.leases.stop().catch(() => undefined)]);
   }
 
   async flush(): Promise<void> {
@@ -198,6 +221,7 @@ export class RateLimitService {
    * A session or key that cannot be checked (Redis down) counts as anonymous.
    */
   async subjectOf(ctx: RequestContext): Promise<Subject> {
+    if (!ctx.token) return this.anonymous(ctx);
     const ip = ctx.client.ip || 'unknown';
     let identity = `ip:${ip}`;
     try {
@@ -212,6 +236,27 @@ export class RateLimitService {
       if (!isRedisUnavailable(err)) throw err;
     }
     return { identity, ip };
+  }
+
+  /** A caller without a token: its address. */
+  private anonymous(ctx: RequestContext): Subject {
+    const ip = ctx.client.ip || 'unknown';
+    return { identity: `ip:${ip}`, ip };
+  }
+
+  /**
+   * The charges of a request whose root fields name no policy and no sign-in (most requests) depend
+   * on who asks and the cost alone: made once per (identity, address, cost) and kept until the
+   * admins' overrides change, at most {@link CHARGES_KEPT}. Other requests' charges are made each time.
+   */
+  private chargesOf(subject: Subject, policy: RatePolicy, cost: number, roots: readonly RootField[], extra: ExtraPolicies): Charge[] {
+    if (roots.some((r) => r.policies.length > 0 || r.signIn)) return buildCharges(this.keys, subject, policy, cost, roots, extra, this.overrides);
+    if (this.kept.generation !== this.overrides.generation || this.kept.charges.size >= CHARGES_KEPT)
+      this.kept = { generation: this.overrides.generation, charges: new Map() };
+    const id = `${subject.identity} ${subject.ip} ${cost}`;
+    let charges = this.kept.charges.get(id);
+    if (!charges) this.kept.charges.set(id, (charges = buildCharges(this.keys, subject, policy, cost, roots, extra, this.overrides)));
+    return charges;
   }
 
   /** The budget a subject spends by cost, and the extra policies charged beside it (a key has no per-address ceiling). */
@@ -237,19 +282,24 @@ export class RateLimitService {
    */
   async enforce(ctx: RequestContext, req: RequestInfo): Promise<void> {
     if (!this.policy) return;
-    const subject = await this.subjectOf(ctx);
+    // No token, nothing to look up: the anonymous caller is known without waiting.
+    const subject = ctx.token ? await this.subjectOf(ctx) : this.anonymous(ctx);
     if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
     if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
       return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
     const { policy, extra } = this.budgetOf(subject)!;
-    subject.ownEmail = await this.ownEmail(ctx, req.roots);
-    const charges = buildCharges(this.keys, subject, policy, req.cost, req.roots, extra, this.overrides);
-    const { allowed, blockedMs, states } = await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
+    subject.ownEmail = this.extra.signIn && req.roots.some((r) => r.signIn && 'viewer' in r.signIn) ? await this.ownEmail(ctx, req.roots) : null;
+    const charges = this.chargesOf(subject, policy, req.cost, req.roots, extra);
+    // Charged from this instance's leases when it can be, without waiting: the common case of a busy client.
+    const leased = this.store.leases.take(charges);
+    const { allowed, blockedMs, states } = leased
+      ? this.decision(charges, leased)
+      : await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
     if (blockedMs > 0) return this.refuse(ctx, BLOCKLIST_POLICY, Math.ceil(blockedMs / 1000), 'This client is blocked', req, subject);
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
     ctx.headers.set('RateLimit', stateHeader(states));
     const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
-    if (def) this.defaults.set(ctx, def);
+    if (def) ctx.budget = def;
     if (allowed) {
       this.reserve(ctx, req.roots, subject);
       for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
@@ -303,7 +353,7 @@ export class RateLimitService {
       ctx.headers.set('RateLimit-Policy', policyHeader(states));
       ctx.headers.set('RateLimit', stateHeader(states));
       const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
-      if (def) this.defaults.set(ctx, def);
+      if (def) ctx.budget = def;
       if (allowed) {
         this.metrics?.allowed(policy.name, points);
         this.stats.spent(subject.identity, points);
@@ -366,7 +416,7 @@ export class RateLimitService {
 
   /** The budget under the default policy as last seen by this request (without spending it). */
   status(ctx: RequestContext): RateLimitStatusView {
-    const s = this.defaults.get(ctx);
+    const s = ctx.budget;
     if (!s || !this.policy) return { limit: 2147483647, remaining: 2147483647, resetAt: new Date(), windowSeconds: 0, unlimited: true };
     return {
       limit: s.policy.burst,
@@ -417,6 +467,9 @@ export class RateLimitService {
     if (this.allow.has(id)) throw badInput(`${id} is on RATE_LIMIT_ALLOW, which no block overrides`, { identity: ['is allow-listed'] });
     const entry = await this.blocks.block(id, seconds * 1000);
     if (!entry) throw badInput(`${MAX_BLOCKS} clients are blocked already; unblock some first`, { identity: [`more than ${MAX_BLOCKS} blocks`] });
+    // Leased points are charged without reading block keys: every instance drops its leases now,
+    // and a missed message is bounded by RATE_LIMIT_LEASE_TTL.
+    await Promise.all([this.store.leases.dropAll(), this.pubsub.publishAsync(RATE_LIMIT_BLOCKED_TOPIC, { identity: id }).catch(() => undefined)]);
     return entry;
   }
 
@@ -458,10 +511,17 @@ export class RateLimitService {
       this.metrics?.storeDown('memory');
       result = this.memory.charge(charges);
     }
+    return this.decision(charges, result);
+  }
+
+  private decision(charges: Charge[], result: StoreResult): { allowed: boolean; blockedMs: number; states: PolicyState[] } {
     return {
       allowed: result.allowed,
       blockedMs: result.blockedMs,
-      states: charges.map((c, i) => ({ policy: c.policy, partition: c.partition, cost: c.cost, ...result.states[i] })),
+      states: charges.map((c, i) => {
+        const r = result.states[i];
+        return { policy: c.policy, partition: c.partition, cost: c.cost, remaining: r.remaining, resetMs: r.resetMs, retryMs: r.retryMs };
+      }),
     };
   }
 

@@ -22,10 +22,15 @@
  * across instances, while the client-side cost of a command (building it, the socket write,
  * parsing the reply) and Redis's per-call cost are paid once per batch instead of once per
  * request. A lone request waits for nothing: it goes at the end of the turn it arrived in.
+ *
+ * A busy key may be leased (leases.ts): the script charges some points ahead for this instance
+ * with a request's own, and the key's next requests are charged from them in memory, without a
+ * round trip, until they run out or the lease lapses and gives the rest back.
  */
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../../redis/connection';
 import { runScript } from '../../redis/scripts';
+import { LocalLeases, type Decision, type LeaseSettings, type Refund } from './leases';
 
 export interface StoreCharge {
   key: string;
@@ -37,15 +42,12 @@ export interface StoreCharge {
   oversize: boolean;
   /** Waived when `set` (a key of this charge's slot) holds `member` with an expiry ahead. */
   waiver?: { set: string; member: string };
+  /** Points to lease ahead for this instance on top of `cost`, as many as fit (set by the store). */
+  lease?: number;
 }
 
-export interface StoreResult {
-  allowed: boolean;
-  /** > 0: a block key of the caller holds this many more ms; then nothing was charged (allowed is false). */
-  blockedMs: number;
-  /** Per charge, in order. */
-  states: Array<{ remaining: number; resetMs: number; retryMs: number }>;
-}
+/** What the store decided: allowed, blocked, and each charge's state. */
+export type StoreResult = Decision;
 
 /** A block key the script checks before charging (see `RateLimitBlocks`), in the slot of `tag`. */
 export interface BlockCheck {
@@ -53,10 +55,15 @@ export interface BlockCheck {
   tag: string;
 }
 
+/** A script's answer for one request: its result, and the points leased with each charge. */
+interface Reply extends StoreResult {
+  leased: number[];
+}
+
 /** KEYS and ARGV of `rateLimit-n.lua`: the charged keys, the block keys, then the sets their waivers name. */
 function scriptInput(
   mode: 'charge' | 'refund',
-  cs: readonly StoreCharge[],
+  cs: readonly (Refund & Partial<StoreCharge>)[],
   blocks: readonly BlockCheck[] = [],
 ): { keys: string[]; args: Array<string | number> } {
   const keys = [...cs.map((c) => c.key), ...blocks.map((b) => b.key)];
@@ -69,7 +76,8 @@ function scriptInput(
       const at = keys.indexOf(c.waiver.set, fixed);
       set = at >= 0 ? at + 1 : keys.push(c.waiver.set);
     }
-    args.push(c.cost, c.interval, c.capacity, c.oversize ? '1' : '0', set, c.waiver?.member ?? '');
+    // A refund reads only the cost and interval.
+    args.push(c.cost, c.interval, c.capacity ?? 0, c.oversize ? '1' : '0', set, c.waiver?.member ?? '', c.lease ?? 0);
   }
   return { keys, args };
 }
@@ -86,10 +94,13 @@ export interface SignInBooking {
 /** Most requests in one batched script call (its Redis time stays well under a millisecond). */
 export const BATCH_MAX = 64;
 
+/** Most keys given back in one refund call. */
+const REFUND_MAX = 128;
+
 interface Pending {
   charges: readonly StoreCharge[];
   blocks: readonly BlockCheck[];
-  resolve(r: StoreResult): void;
+  resolve(r: Reply): void;
   reject(err: unknown): void;
 }
 
@@ -100,20 +111,49 @@ export class RedisLimiterStore {
   private flushing = false;
   /** Script calls made and requests they carried (for the benchmark and tests). */
   readonly batches = { calls: 0, requests: 0 };
+  /** Points of busy keys held by this instance (off unless `leases` is given with points). */
+  readonly leases: LocalLeases;
 
   constructor(
     private readonly redis: RedisClient,
     /** Forces per-tag grouping on a single Redis (tests of the Cluster path). */
     splitByTag?: boolean,
+    leases: LeaseSettings = { maxPoints: 0, ttlMs: 250 },
+    onError?: (err: unknown) => void,
   ) {
     this.cluster = splitByTag ?? redis instanceof Cluster;
+    this.leases = new LocalLeases(leases, (refunds) => this.giveBack(refunds), onError);
   }
 
   /**
    * Charges every key, all or nothing, unless one of `blocks` exists (an admin's block of the
-   * caller): then nothing is charged and `blockedMs` says how long the block lasts.
+   * caller): then nothing is charged and `blockedMs` says how long the block lasts. A request
+   * whose every key holds enough leased points is charged from them, in memory.
    */
   async charge(charges: readonly StoreCharge[], blocks: readonly BlockCheck[] = []): Promise<StoreResult> {
+    let local = this.leases.take(charges);
+    if (local) return local;
+    const arriving = this.leases.arriving(charges);
+    if (arriving) {
+      await arriving;
+      if ((local = this.leases.take(charges))) return local;
+    }
+    const wanted = this.leases.wanted(charges);
+    if (!wanted.some((w) => w > 0)) return strip(await this.exact(charges, blocks));
+    let reply: Reply | null = null;
+    try {
+      reply = await this.exact(
+        charges.map((c, i) => (wanted[i] ? { ...c, lease: wanted[i] } : c)),
+        blocks,
+      );
+      return strip(reply);
+    } finally {
+      this.leases.granted(charges, wanted, reply, reply?.leased ?? []);
+    }
+  }
+
+  /** Charges in Redis: one script call on a single Redis, one per slot on a Cluster. */
+  private async exact(charges: readonly StoreCharge[], blocks: readonly BlockCheck[]): Promise<Reply> {
     if (!this.cluster) return this.run(charges, blocks);
     const groups = new Map<string, { charges: number[]; blocks: BlockCheck[] }>();
     const group = (tag: string): { charges: number[]; blocks: BlockCheck[] } => {
@@ -135,13 +175,23 @@ export class RedisLimiterStore {
       ),
     );
     const states = new Array<StoreResult['states'][number]>(charges.length);
-    parts.forEach((p, g) => p.charges.forEach((i, j) => (states[i] = results[g].states[j])));
+    const leased = new Array<number>(charges.length).fill(0);
+    parts.forEach((p, g) =>
+      p.charges.forEach((i, j) => {
+        states[i] = results[g].states[j];
+        leased[i] = results[g].leased[j];
+      }),
+    );
     const allowed = results.every((r) => r.allowed);
     if (!allowed) {
-      const refunds = parts.filter((_, g) => results[g].allowed).map((p) => p.charges.map((i) => charges[i]).filter((c) => c.cost > 0));
+      // The slots that charged give back what they took, leased points included.
+      const refunds = parts
+        .filter((_, g) => results[g].allowed)
+        .map((p) => p.charges.map((i) => ({ ...charges[i], cost: charges[i].cost + leased[i] })).filter((c) => c.cost > 0));
       await Promise.all(refunds.filter((cs) => cs.length).map((cs) => this.refund(cs)));
+      leased.fill(0);
     }
-    return { allowed, blockedMs: Math.max(0, ...results.map((r) => r.blockedMs)), states };
+    return { allowed, blockedMs: Math.max(0, ...results.map((r) => r.blockedMs)), states, leased };
   }
 
   /**
@@ -168,15 +218,29 @@ export class RedisLimiterStore {
   }
 
   /** Gives back charges taken earlier (all of one slot on a Cluster); waived ones were not taken and are skipped. */
-  async refund(charges: readonly StoreCharge[]): Promise<void> {
+  async refund(charges: readonly Refund[]): Promise<void> {
     const { keys, args } = scriptInput('refund', charges);
     await runScript(this.redis, 'rateLimit', keys, args);
   }
 
+  /** Gives back unspent leased points: calls of at most {@link REFUND_MAX} keys, one slot each on a Cluster. */
+  private async giveBack(refunds: readonly Refund[]): Promise<void> {
+    const groups = new Map<string, Refund[]>();
+    for (const r of refunds) {
+      const tag = this.cluster ? r.tag : '';
+      let g = groups.get(tag);
+      if (!g) groups.set(tag, (g = []));
+      g.push(r);
+    }
+    const calls: Refund[][] = [];
+    for (const g of groups.values()) for (let i = 0; i < g.length; i += REFUND_MAX) calls.push(g.slice(i, i + REFUND_MAX));
+    await Promise.all(calls.map((c) => this.refund(c)));
+  }
+
   /** Queues one request's charges (all in one slot) for this turn's batch. */
-  private run(charges: readonly StoreCharge[], blocks: readonly BlockCheck[]): Promise<StoreResult> {
+  private run(charges: readonly StoreCharge[], blocks: readonly BlockCheck[]): Promise<Reply> {
     const tag = this.cluster ? (charges[0]?.tag ?? blocks[0]?.tag ?? '') : '';
-    return new Promise<StoreResult>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       let queue = this.pending.get(tag);
       if (!queue) this.pending.set(tag, (queue = []));
       queue.push({ charges, blocks, resolve, reject });
@@ -214,7 +278,7 @@ export class RedisLimiterStore {
     const args: Array<string | number> = [batch.length];
     for (const p of batch) {
       const one = scriptInput('charge', p.charges, p.blocks);
-      // scriptInput's args are [mode, b, 6 per charge]: the batch wants [n, b, k, 6 per charge].
+      // scriptInput's args are [mode, b, 7 per charge]: the batch wants [n, b, k, 7 per charge].
       args.push(p.charges.length, p.blocks.length, one.keys.length, ...one.args.slice(2));
       keys.push(...one.keys);
     }
@@ -230,14 +294,18 @@ export class RedisLimiterStore {
   }
 }
 
-/** One request's result from a script reply whose `chargeRequest` part starts at `at`. */
-function toResult(charges: readonly StoreCharge[], out: number[], at: number): StoreResult {
+/** One request's result from a script reply whose `chargeRequest` part starts at `at` (4 values per charge). */
+function toResult(charges: readonly StoreCharge[], out: number[], at: number): Reply {
   const blockedMs = out[at + 1] ?? 0;
   // A blocked caller's reply carries no states: nothing was read or charged.
   const states = charges.map((_, i) =>
     blockedMs > 0
       ? { remaining: 0, resetMs: 0, retryMs: blockedMs }
-      : { remaining: out[at + 2 + i * 3], resetMs: out[at + 3 + i * 3], retryMs: out[at + 4 + i * 3] },
+      : { remaining: out[at + 2 + i * 4], resetMs: out[at + 3 + i * 4], retryMs: out[at + 4 + i * 4] },
   );
-  return { allowed: out[at] === 1, blockedMs, states };
+  const leased = charges.map((_, i) => (blockedMs > 0 ? 0 : out[at + 5 + i * 4]));
+  return { allowed: out[at] === 1, blockedMs, states, leased };
 }
+
+/** The result without the leased points, which only the store keeps. */
+const strip = ({ allowed, blockedMs, states }: Reply): StoreResult => ({ allowed, blockedMs, states });

@@ -1,0 +1,246 @@
+/**
+ * Leases: points of a busy rate-limit key that one instance takes from Redis ahead of its
+ * requests, so that the next requests of that key are charged in memory, without a round trip
+ * (docs/rate-limits.md, "Leases").
+ *
+ * - Nothing is admitted that Redis did not charge: a lease's points are charged in Redis (on top
+ *   of a request's own charge, by the same script, all or nothing) before any of them is spent, so
+ *   no client passes its limit, however many instances serve it.
+ * - What is relaxed is the other side: points one instance holds are missing to the others until
+ *   they are spent or given back. A lease holds at most `maxPoints` and 1/16 of the policy's burst,
+ *   and lives `ttlMs` (at most a second): then its unspent points go back to Redis.
+ * - Only busy keys lease: {@link HOT} charges of the key on this instance within one lease
+ *   lifetime (16 a second with the default 250 ms). A client below that is charged exactly,
+ *   request by request, as without leases. Charges with a waiver (the sign-in budgets) and
+ *   policies of fewer than 32 burst points are never leased.
+ * - An admin's block drops (and gives back) every lease on every instance over pub/sub; the
+ *   lease lifetime bounds a missed message.
+ */
+
+/** What a lease reads of a charge (store.ts's StoreCharge). */
+export interface LeaseCharge {
+  readonly key: string;
+  /** The `{...}` hash tag inside `key`. */
+  readonly tag: string;
+  readonly cost: number;
+  readonly interval: number;
+  readonly capacity: number;
+  readonly waiver?: object;
+}
+
+/** A charge's state after a decision: points left, ms until full, ms until it would pass. */
+export interface ChargeState {
+  remaining: number;
+  resetMs: number;
+  retryMs: number;
+}
+
+/** A decision as the store answers it. */
+export interface Decision {
+  allowed: boolean;
+  /** > 0: a block key of the caller holds this many more ms; then nothing was charged. */
+  blockedMs: number;
+  /** Per charge, in order. */
+  states: ChargeState[];
+}
+
+/** Charges of one key on this instance within one lease lifetime before it leases. */
+export const HOT = 4;
+/** A lease holds at most this fraction of a policy's burst. */
+export const LEASE_SHARE = 16;
+/** Keys followed at once (busy counts, leases): past it, new keys are charged exactly. */
+const MAX_KEYS = 10_000;
+
+export interface LeaseSettings {
+  /** RATE_LIMIT_LEASE: most points one lease holds; 0 turns leases off (every charge exact). */
+  maxPoints: number;
+  /** RATE_LIMIT_LEASE_TTL: how long a lease lives before its unspent points go back (ms). */
+  ttlMs: number;
+}
+
+interface Lease {
+  tag: string;
+  /** Unspent points. */
+  points: number;
+  interval: number;
+  capacity: number;
+  /** The client's points left (leased ones count as not spent) and ms until full, as of `at`. */
+  remaining: number;
+  resetMs: number;
+  at: number;
+  expires: number;
+}
+
+/** What a refund needs of a key: its name, slot tag, the points and their interval. */
+export type Refund = Pick<LeaseCharge, 'key' | 'tag' | 'cost' | 'interval'>;
+
+export class LocalLeases {
+  private readonly leases = new Map<string, Lease>();
+  /** Charges sent to Redis per key since the last sweep. */
+  private readonly busy = new Map<string, number>();
+  /** Keys with a lease asked for and not yet answered (one at a time per key), and when the answer is in. */
+  private readonly asking = new Map<string, { answered: Promise<void>; answer(): void; epoch: number }>();
+  /** Goes up with each {@link dropAll}: a lease asked for before it is given back on arrival, not kept. */
+  private epoch = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Requests answered from leases, leases granted, points given back (tests, the benchmark, metrics). */
+  readonly counts = { local: 0, granted: 0, returned: 0 };
+
+  constructor(
+    private readonly settings: LeaseSettings,
+    /** Gives unspent points back to Redis (grouped by slot by the caller). */
+    private readonly giveBack: (refunds: Refund[]) => Promise<void>,
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {}
+
+  get enabled(): boolean {
+    return this.settings.maxPoints > 0;
+  }
+
+  /**
+   * Charges a request from this instance's leases when every key it charges holds enough leased
+   * points (and no charge carries a waiver); null when any does not, and nothing is spent.
+   */
+  take(charges: readonly LeaseCharge[], now = Date.now()): Decision | null {
+    if (this.leases.size === 0) return null;
+    const held: Lease[] = [];
+    for (const c of charges) {
+      const l = this.leases.get(c.key);
+      if (!l || c.waiver || l.expires <= now || l.interval !== c.interval || l.capacity !== c.capacity || l.points < c.cost) return null;
+      held.push(l);
+    }
+    const states = charges.map((c, i) => {
+      const l = held[i];
+      // Spent here, counted as busy all the same: the next lease is sized by the whole demand.
+      this.busy.set(c.key, (this.busy.get(c.key) ?? 0) + 1);
+      l.points -= c.cost;
+      l.remaining = Math.max(0, l.remaining - c.cost);
+      l.resetMs += c.cost * c.interval;
+      return { remaining: l.remaining, resetMs: Math.max(0, Math.ceil(l.resetMs - (now - l.at))), retryMs: 0 };
+    });
+    this.counts.local++;
+    return { allowed: true, blockedMs: 0, states };
+  }
+
+  /**
+   * When a lease is on its way for one of the keys of a request that {@link take} could not charge:
+   * the request waits for it (it would wait as long for its own round trip) and tries again, so a
+   * wave of requests shares one lease rather than each going to Redis. Null when none is.
+   */
+  arriving(charges: readonly LeaseCharge[]): Promise<void> | null {
+    if (this.asking.size === 0) return null;
+    for (const c of charges) {
+      const a = this.asking.get(c.key);
+      if (a) return a.answered;
+    }
+    return null;
+  }
+
+  /**
+   * Points to lease with each charge of a request that goes to Redis (0: none): a busy key with no
+   * lease of enough points and none asked for yet, of a policy large enough.
+   */
+  wanted(charges: readonly LeaseCharge[]): number[] {
+    if (!this.enabled) return charges.map(() => 0);
+    return charges.map((c) => {
+      if (c.cost <= 0 || c.waiver) return 0;
+      const seen = (this.busy.get(c.key) ?? 0) + 1;
+      if (seen > 1 || this.busy.size < MAX_KEYS) this.busy.set(c.key, seen);
+      if (seen < HOT || this.asking.has(c.key)) return 0;
+      const cap = Math.min(this.settings.maxPoints, Math.floor(Math.round(c.capacity / c.interval) / LEASE_SHARE));
+      if (cap < 2) return 0;
+      const l = this.leases.get(c.key);
+      if (l && l.expires > Date.now() && l.interval === c.interval && l.capacity === c.capacity && l.points >= c.cost) return 0;
+      if (!l && this.leases.size >= MAX_KEYS) return 0;
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      this.asking.set(c.key, { answered, answer, epoch: this.epoch });
+      // As many points as the key was charged since the last sweep, twice over, within the cap.
+      return Math.min(cap, 2 * seen);
+    });
+  }
+
+  /** Keeps what Redis leased with a request (`leased[i]` points for charge i); forgets the askings either way. */
+  granted(charges: readonly LeaseCharge[], wanted: readonly number[], result: Decision | null, leased: readonly number[], now = Date.now()): void {
+    charges.forEach((c, i) => {
+      if (!wanted[i]) return;
+      const a = this.asking.get(c.key);
+      this.asking.delete(c.key);
+      // Waiters try again once the lease is kept (below, in this same turn).
+      a?.answer();
+      const points = result?.allowed ? (leased[i] ?? 0) : 0;
+      if (points <= 0) return;
+      if (a?.epoch !== this.epoch) {
+        // Asked for before a block dropped every lease: its script may have run before the block was written.
+        void this.returnPoints([{ key: c.key, tag: c.tag, cost: points, interval: c.interval }]);
+        return;
+      }
+      const state = result!.states[i];
+      const old = this.leases.get(c.key);
+      let carried = 0;
+      if (old && old.interval === c.interval && old.capacity === c.capacity && old.expires > now) carried = old.points;
+      else if (old) void this.returnPoints([{ key: c.key, tag: old.tag, cost: old.points, interval: old.interval }]);
+      this.leases.set(c.key, {
+        tag: c.tag,
+        points: points + carried,
+        interval: c.interval,
+        capacity: c.capacity,
+        remaining: state.remaining,
+        resetMs: state.resetMs,
+        at: now,
+        expires: now + this.settings.ttlMs,
+      });
+      this.counts.granted++;
+    });
+  }
+
+  /** Starts the sweep that gives back expired leases' points and forgets which keys were busy. */
+  start(): void {
+    if (!this.enabled || this.timer) return;
+    this.timer = setInterval(() => this.sweep(), this.settings.ttlMs);
+    this.timer.unref();
+  }
+
+  /** Gives back every lease (shutting down). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.dropAll();
+  }
+
+  /**
+   * Gives back every lease (an admin blocked someone: a lease is charged without reading block keys,
+   * and a user's request may be leased under its address's key or not at all, so all go).
+   */
+  async dropAll(): Promise<void> {
+    this.epoch++;
+    await this.drop(() => true);
+  }
+
+  /** Gives back expired leases and starts a new count of busy keys. */
+  sweep(now = Date.now()): void {
+    this.busy.clear();
+    void this.drop((l) => l.expires <= now);
+  }
+
+  private async drop(which: (l: Lease) => boolean): Promise<void> {
+    const refunds: Refund[] = [];
+    for (const [key, l] of this.leases) {
+      if (!which(l)) continue;
+      this.leases.delete(key);
+      if (l.points > 0) refunds.push({ key, tag: l.tag, cost: l.points, interval: l.interval });
+    }
+    await this.returnPoints(refunds);
+  }
+
+  private async returnPoints(refunds: Refund[]): Promise<void> {
+    if (refunds.length === 0) return;
+    try {
+      await this.giveBack(refunds);
+      for (const r of refunds) this.counts.returned += r.cost;
+    } catch (err) {
+      // Unspent points that cannot go back refill on their own within the policy's window.
+      this.onError(err);
+    }
+  }
+}
