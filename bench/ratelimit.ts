@@ -23,6 +23,7 @@ import { startRedisServer } from '../src/redis/embedded';
 import { Keys } from '../src/redis/keys';
 import { loadScripts, runScript } from '../src/redis/scripts';
 import { commandDelta, commandStats } from './redis-stats';
+import { RedisLimiterStore, type StoreCharge } from '../src/services/ratelimit/store';
 
 export interface RateLimitBenchOptions {
   duration: number;
@@ -33,7 +34,9 @@ export interface RateLimitBenchOptions {
   workload?: number;
 }
 
-type Side = 'off' | 'on';
+/** off: RATE_LIMIT_DEFAULT=off; on: a limit nothing reaches, leases as configured by default; exact: the same with RATE_LIMIT_LEASE=0. */
+type Side = 'off' | 'on' | 'exact';
+const SIDES: readonly Side[] = ['off', 'on', 'exact'];
 const UA = 'gateway-bench/1.0';
 const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -107,7 +110,7 @@ async function memoryPerClient(redis: Redis): Promise<Record<string, number>> {
         const ip = `10.${(i + j) >> 16}.${((i + j) >> 8) & 255}.${(i + j) & 255}`;
         // 600/1m: 100 ms per point; 100 points charged, as a client with 100 requests in the window (key lives 10 s).
         // No block key to check; the last two values: no waiver (see rateLimit-n.lua).
-        return runScript(redis, 'rateLimit', [keys.rateLimit(`ip:${ip}`, 'default')], ['charge', 0, 100, 100, 60_000, '1', 0, '']);
+        return runScript(redis, 'rateLimit', [keys.rateLimit(`ip:${ip}`, 'default')], ['charge', 0, 100, 100, 60_000, '1', 0, '', 0]);
       }),
     );
   }
@@ -132,15 +135,52 @@ async function memoryPerClient(redis: Redis): Promise<Record<string, number>> {
   };
 }
 
+/**
+ * What leases relax, measured: one client at the default policy (600/1m, burst 600) sends 1,200
+ * requests, 50 at a time, half through each of two instances (two stores on their own
+ * connections), exact and then with leases as configured by default. Admitted: exactly 600 when
+ * exact; with leases, never more, and fewer by the points the other instance held when its
+ * sibling refused. Then both instances give their leases back, and a third, exact, instance
+ * counts what the client can still spend: what was held comes back.
+ */
+async function leaseTradeOff(url: string): Promise<Record<string, { admitted: number; heldAtEnd: number; spendableAfter: number }>> {
+  loadScripts();
+  const keys = new Keys('benchlease');
+  const out: Record<string, { admitted: number; heldAtEnd: number; spendableAfter: number }> = {};
+  for (const [mode, maxPoints] of [
+    ['exact', 0],
+    ['leases', loadConfig({ REDIS_URL: url }).rateLimits.lease.maxPoints],
+  ] as const) {
+    const conns = [new Redis(url), new Redis(url), new Redis(url)];
+    const ttlMs = loadConfig({ REDIS_URL: url }).rateLimits.lease.ttlMs;
+    const [a, b] = conns.slice(0, 2).map((r) => new RedisLimiterStore(r, false, { maxPoints, ttlMs }));
+    const judge = new RedisLimiterStore(conns[2]);
+    const tag = `ip:198.51.100.${mode === 'exact' ? 1 : 2}`;
+    const charge: StoreCharge = { key: keys.rateLimit(tag, 'default'), tag, cost: 1, interval: 100, capacity: 60_000, oversize: true };
+    let admitted = 0;
+    for (let wave = 0; wave < 24; wave++) {
+      const rs = await Promise.all(Array.from({ length: 50 }, (_, j) => (j % 2 ? a : b).charge([charge])));
+      admitted += rs.filter((r) => r.allowed).length;
+    }
+    const before = a.leases.counts.returned + b.leases.counts.returned;
+    await Promise.all([a.leases.stop(), b.leases.stop()]);
+    const heldAtEnd = a.leases.counts.returned + b.leases.counts.returned - before;
+    let spendableAfter = 0;
+    while ((await judge.charge([charge])).allowed) spendableAfter++;
+    out[mode] = { admitted, heldAtEnd, spendableAfter };
+    for (const c of conns) c.disconnect();
+  }
+  return out;
+}
+
 export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: string) => void = console.log): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-rl-'));
   const server = await startRedisServer(dir);
   const redis = new Redis(server.url);
   const sides: Partial<Record<Side, Server>> = {};
   try {
-    sides.off = await spawnSide('off', server.url);
-    sides.on = await spawnSide('on', server.url);
-    const reg = await fetch(`${sides.off.url}/graphql`, {
+    for (const side of SIDES) sides[side] = await spawnSide(side, server.url);
+    const reg = await fetch(`${sides.off!.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': UA },
       body: JSON.stringify({ query: 'mutation { register(input: { email: "rl-bench@example.com", password: "bench-password-42", name: "B" }) { token } }' }),
@@ -157,7 +197,7 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
     log(`ratelimit: ${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} runs per side, ${opts.warmup} s warm-up`);
     const results: Record<string, unknown> = {};
     for (const w of workloads.filter((_, i) => !opts.workload || opts.workload === i + 1)) {
-      for (const side of ['off', 'on'] as const)
+      for (const side of SIDES)
         if (opts.warmup > 0)
           await autocannon({
             url: `${sides[side]!.url}/graphql`,
@@ -167,38 +207,56 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
             connections: opts.connections,
             duration: opts.warmup,
           });
-      const runs: Record<Side, Run[]> = { off: [], on: [] };
+      const runs: Record<Side, Run[]> = { off: [], on: [], exact: [] };
       for (let i = 0; i < opts.rounds; i++) {
-        for (const side of i % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        // Each round starts with another side: off on exact, on exact off, exact off on, …
+        for (const side of SIDES.map((_, j) => SIDES[(i + j) % SIDES.length])) {
           const r = await measure(sides[side]!, w, opts, redis);
           runs[side].push(r);
           log(
-            `  ${w.name.padEnd(24)} limiter ${side.padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`,
+            `  ${w.name.padEnd(24)} limiter ${side.padEnd(5)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`,
           );
         }
       }
-      const off = mean(runs.off.map((r) => r.rps));
-      const on = mean(runs.on.map((r) => r.rps));
-      const cpuOff = mean(runs.off.map((r) => r.cpuUs));
-      const cpuOn = mean(runs.on.map((r) => r.cpuUs));
       const evalsha = (rs: Run[]): number => rs.at(-1)!.commands.evalsha ?? 0;
-      const summary = {
-        offRps: Math.round(off),
-        onRps: Math.round(on),
-        throughputCostPercent: round((1 - on / off) * 100, 1),
-        gatewayCpuUsOff: round(cpuOff, 1),
-        gatewayCpuUsOn: round(cpuOn, 1),
-        cpuCostPercent: round((cpuOn / cpuOff - 1) * 100, 1),
-        redisCpuUsOff: round(mean(runs.off.map((r) => r.redisCpuUs)), 1),
-        redisCpuUsOn: round(mean(runs.on.map((r) => r.redisCpuUs)), 1),
-        scriptCallsPerRequestOff: evalsha(runs.off),
-        scriptCallsPerRequestOn: evalsha(runs.on),
+      const price = (side: 'on' | 'exact') => {
+        const rps = mean(runs[side].map((r) => r.rps));
+        const off = mean(runs.off.map((r) => r.rps));
+        const cpu = mean(runs[side].map((r) => r.cpuUs));
+        const cpuOff = mean(runs.off.map((r) => r.cpuUs));
+        return {
+          rps: Math.round(rps),
+          throughputCostPercent: round((1 - rps / off) * 100, 1),
+          /** Per round, this side's req/s over the off side's in the same round (the machine's drift cancels). */
+          pairs: runs[side].map((r, i) => round(r.rps / runs.off[i].rps, 2)),
+          gatewayCpuUs: round(cpu, 1),
+          cpuCostPercent: round((cpu / cpuOff - 1) * 100, 1),
+          redisCpuUs: round(mean(runs[side].map((r) => r.redisCpuUs)), 1),
+          commandsPerRequest: runs[side].at(-1)!.perRequest,
+          scriptCallsPerRequest: evalsha(runs[side]),
+        };
       };
-      log(
-        `  => ${w.name}: ${summary.onRps} vs ${summary.offRps} req/s (${summary.throughputCostPercent}% fewer); gateway CPU/request ${summary.gatewayCpuUsOn} vs ${summary.gatewayCpuUsOff} µs (+${summary.cpuCostPercent}%); EVALSHA/request ${summary.scriptCallsPerRequestOff} -> ${summary.scriptCallsPerRequestOn}`,
-      );
+      const summary = {
+        offRps: Math.round(mean(runs.off.map((r) => r.rps))),
+        gatewayCpuUsOff: round(mean(runs.off.map((r) => r.cpuUs)), 1),
+        leased: price('on'),
+        exact: price('exact'),
+      };
+      for (const [label, p] of [
+        ['leases (default)', summary.leased],
+        ['exact (RATE_LIMIT_LEASE=0)', summary.exact],
+      ] as const)
+        log(
+          `  => ${w.name}, ${label}: ${p.rps} vs ${summary.offRps} req/s (${p.throughputCostPercent}% fewer; pairs ${p.pairs.join(', ')}); gateway CPU/request ${p.gatewayCpuUs} vs ${summary.gatewayCpuUsOff} µs (${p.cpuCostPercent >= 0 ? '+' : ''}${p.cpuCostPercent}%); Redis CPU/request ${p.redisCpuUs} µs; ${p.commandsPerRequest} commands and ${p.scriptCallsPerRequest} EVALSHA per request`,
+        );
       results[w.name] = summary;
     }
+    const trade = await leaseTradeOff(server.url);
+    for (const [mode, t] of Object.entries(trade))
+      log(
+        `  one client, 600/1m, 1200 requests over two instances (${mode}): ${t.admitted} admitted; ${t.heldAtEnd} leased points given back at the end; then ${t.spendableAfter} more admitted`,
+      );
+    results.leaseTradeOff = trade;
     const memory = await memoryPerClient(redis);
     log(
       `  memory per tracked client: GCRA key ${memory.gcraMemoryUsageBytes} B (MEMORY USAGE), ${memory.gcraUsedMemoryPerClient} B (used_memory / client); sliding log of 100: ${memory.slidingLogMemoryUsageBytes} B, ${memory.slidingLogUsedMemoryPerClient} B`,
@@ -206,7 +264,7 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
     results.memory = memory;
     return results;
   } finally {
-    for (const s of [sides.on, sides.off]) await s?.stop();
+    for (const side of SIDES) await sides[side]?.stop();
     redis.disconnect();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -222,7 +280,8 @@ async function serve(side: Side, redisUrl: string): Promise<void> {
     // One prefix: the token registered through one side must be valid on the other.
     KEY_PREFIX: 'bench',
     // A limit nothing reaches: every request pays the check, none is refused.
-    RATE_LIMIT_DEFAULT: side === 'on' ? '1000000000/1m' : 'off',
+    RATE_LIMIT_DEFAULT: side === 'off' ? 'off' : '1000000000/1m',
+    ...(side === 'exact' ? { RATE_LIMIT_LEASE: '0' } : {}),
     LOG_LEVEL: 'silent',
     WORKER: '0',
     SCRYPT_N: '1024',
