@@ -10,6 +10,8 @@
  * A B B A … after a warm-up so drift falls on both. `--limits on` gives the gateway a per-user
  * limit nothing reaches (RATE_LIMIT_DEFAULT=1000000000/1m, RATE_LIMIT_PER_ADDRESS=off: one
  * policy, like the peer's one limiter) and the peer a RateLimiterRedis of as many points;
+ * `--limits exact` is the same with RATE_LIMIT_LEASE=0 (every charge in Redis, as the peer's;
+ * `on` lets the gateway lease points of the busy user's key, docs/rate-limits.md "Leases");
  * `--limits off` is RATE_LIMIT_DEFAULT=off and no limiter. Every request pays the check, none is
  * refused (a refusal fails the run).
  *
@@ -62,8 +64,8 @@ export interface PeerBenchOptions {
   rounds: number;
   /** Seconds of unmeasured warm-up per side. Default 3. */
   warmup: number;
-  /** Per-user rate limit on both sides (one nothing reaches) or off on both. Default on. */
-  limits: boolean;
+  /** Per-user rate limit on both sides (one nothing reaches; the gateway's leased as shipped, or exact), or off on both. Default on. */
+  limits: 'on' | 'exact' | 'off';
   /** Requests sent one at a time per side for the sequential round-trip count; 0 skips it. Default 200. */
   probe: number;
   /** Both sides straight to Redis: no proxy, no round-trip counts. */
@@ -249,7 +251,7 @@ export async function runPeerBench(opts: PeerBenchOptions, log: (line: string) =
   const redisServer = await startRedisServer(dir);
   const redis = new Redis(redisServer.url);
   const children: ChildServer[] = [];
-  const limits = opts.limits ? 'on' : 'off';
+  const limits = opts.limits;
   const cache = opts.cache ? 'on' : 'off';
   // Read by graphql-js and Express when they load: it must be in the children's environment from the start.
   process.env.NODE_ENV = 'production';
@@ -361,7 +363,7 @@ async function serveProxy(redisUrl: string): Promise<void> {
   process.send!({ url: `redis://127.0.0.1:${port}` });
 }
 
-/** Child-process role `gateway|peer <redisUrl> <limits on|off> <cache on|off>`: serve one side until the parent says stop. */
+/** Child-process role `gateway|peer <redisUrl> <limits on|exact|off> <cache on|off>`: serve one side until the parent says stop. */
 async function serve(side: string, redisUrl: string, limits: string, cache: string): Promise<void> {
   let close: () => Promise<void>;
   let url: string;
@@ -373,8 +375,9 @@ async function serve(side: string, redisUrl: string, limits: string, cache: stri
       benchGatewayEnv(redisUrl, PREFIX, {
         SESSION_IDLE_TTL: `${IDLE_TTL_MS / 60_000}m`,
         // One policy per user, like the peer's one limiter: the per-address ceiling would be a second.
-        RATE_LIMIT_DEFAULT: limits === 'on' ? `${HUGE_LIMIT}/1m` : 'off',
-        RATE_LIMIT_PER_ADDRESS: limits === 'on' ? 'off' : undefined,
+        RATE_LIMIT_DEFAULT: limits === 'off' ? 'off' : `${HUGE_LIMIT}/1m`,
+        RATE_LIMIT_PER_ADDRESS: limits === 'off' ? undefined : 'off',
+        RATE_LIMIT_LEASE: limits === 'exact' ? '0' : undefined,
         CACHE_MAX_ENTRIES: cache === 'off' ? '0' : undefined,
       }),
     );
@@ -384,7 +387,7 @@ async function serve(side: string, redisUrl: string, limits: string, cache: stri
   } else {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, as above: it would put TypeGraphQL's and Express's modules in the gateway's process
     const { startAssembledServer } = require('./peers/assembled') as typeof AssembledModule;
-    const peer = await startAssembledServer({ redisUrl, keyPrefix: PREFIX, idleTtlMs: IDLE_TTL_MS, limitPerMinute: limits === 'on' ? HUGE_LIMIT : null });
+    const peer = await startAssembledServer({ redisUrl, keyPrefix: PREFIX, idleTtlMs: IDLE_TTL_MS, limitPerMinute: limits === 'off' ? null : HUGE_LIMIT });
     url = peer.url;
     close = () => peer.close();
   }
@@ -396,7 +399,12 @@ const OPTIONS = [
   { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },
   { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
   { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side', default: 3 },
-  { flag: '--limits', choices: ['on', 'off'], help: 'a per-user rate limit nothing reaches on both sides, or none on either', default: 'on' },
+  {
+    flag: '--limits',
+    choices: ['on', 'exact', 'off'],
+    help: "a per-user rate limit nothing reaches on both sides (exact: the gateway's with RATE_LIMIT_LEASE=0), or none on either",
+    default: 'on',
+  },
   { flag: '--cache', choices: ['on', 'off'], help: "the gateway's shared cache as shipped, or off: every request to Redis", default: 'on' },
   { flag: '--probe', value: '<n>', help: 'requests sent one at a time per side to count round trips without concurrency (0: none)', default: 200 },
   { flag: '--direct', help: 'both sides straight to Redis, without the counting proxies (no round trips then)' },
@@ -413,7 +421,7 @@ export const bench: Bench = {
       connections: a.number('--connections', 'positive integer'),
       rounds: a.number('--rounds', 'positive integer'),
       warmup: a.number('--warmup'),
-      limits: a.string('--limits') === 'on',
+      limits: a.string('--limits') as PeerBenchOptions['limits'],
       probe: a.number('--probe'),
       direct: a.has('--direct'),
       cache: a.string('--cache') === 'on',
