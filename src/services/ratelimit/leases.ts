@@ -69,7 +69,11 @@ interface Lease {
   resetMs: number;
   at: number;
   expires: number;
+  /** Charges spent from it since the last sweep (busy counts for the next lease's size). */
+  hits: number;
 }
+
+const plainState = (_c: LeaseCharge, remaining: number, resetMs: number): ChargeState => ({ remaining, resetMs, retryMs: 0 });
 
 /** What a refund needs of a key: its name, slot tag, the points and their interval. */
 export type Refund = Pick<LeaseCharge, 'key' | 'tag' | 'cost' | 'interval'>;
@@ -101,23 +105,34 @@ export class LocalLeases {
    * Charges a request from this instance's leases when every key it charges holds enough leased
    * points (and no charge carries a waiver); null when any does not, and nothing is spent.
    */
-  take(charges: readonly LeaseCharge[], now = Date.now()): Decision | null {
+  take(charges: readonly LeaseCharge[], now?: number): Decision | null;
+  /** The same, each state made by `state` (a caller's own shape, made once rather than copied). */
+  take<C extends LeaseCharge, S>(
+    charges: readonly C[],
+    now: number,
+    state: (c: C, remaining: number, resetMs: number) => S,
+  ): { allowed: true; blockedMs: 0; states: S[] } | null;
+  take<C extends LeaseCharge, S>(
+    charges: readonly C[],
+    now = Date.now(),
+    state: (c: C, remaining: number, resetMs: number) => S | ChargeState = plainState,
+  ): { allowed: true; blockedMs: 0; states: Array<S | ChargeState> } | null {
     if (this.leases.size === 0) return null;
-    const held: Lease[] = [];
     for (const c of charges) {
       const l = this.leases.get(c.key);
       if (!l || c.waiver || l.expires <= now || l.interval !== c.interval || l.capacity !== c.capacity || l.points < c.cost) return null;
-      held.push(l);
     }
-    const states = charges.map((c, i) => {
-      const l = held[i];
+    const states = new Array<S | ChargeState>(charges.length);
+    for (let i = 0; i < charges.length; i++) {
+      const c = charges[i];
+      const l = this.leases.get(c.key)!;
       // Spent here, counted as busy all the same: the next lease is sized by the whole demand.
-      this.busy.set(c.key, (this.busy.get(c.key) ?? 0) + 1);
+      l.hits++;
       l.points -= c.cost;
       l.remaining = Math.max(0, l.remaining - c.cost);
       l.resetMs += c.cost * c.interval;
-      return { remaining: l.remaining, resetMs: Math.max(0, Math.ceil(l.resetMs - (now - l.at))), retryMs: 0 };
-    });
+      states[i] = state(c, l.remaining, Math.max(0, Math.ceil(l.resetMs - (now - l.at))));
+    }
     this.counts.local++;
     return { allowed: true, blockedMs: 0, states };
   }
@@ -144,12 +159,13 @@ export class LocalLeases {
     if (!this.enabled) return charges.map(() => 0);
     return charges.map((c) => {
       if (c.cost <= 0 || c.waiver) return 0;
-      const seen = (this.busy.get(c.key) ?? 0) + 1;
-      if (seen > 1 || this.busy.size < MAX_KEYS) this.busy.set(c.key, seen);
+      const sent = (this.busy.get(c.key) ?? 0) + 1;
+      if (sent > 1 || this.busy.size < MAX_KEYS) this.busy.set(c.key, sent);
+      const l = this.leases.get(c.key);
+      const seen = sent + (l?.hits ?? 0);
       if (seen < HOT || this.asking.has(c.key)) return 0;
       const cap = Math.min(this.settings.maxPoints, Math.floor(Math.round(c.capacity / c.interval) / LEASE_SHARE));
       if (cap < 2) return 0;
-      const l = this.leases.get(c.key);
       if (l && l.expires > Date.now() && l.interval === c.interval && l.capacity === c.capacity && l.points >= c.cost) return 0;
       if (!l && this.leases.size >= MAX_KEYS) return 0;
       let answer!: () => void;
@@ -189,6 +205,7 @@ export class LocalLeases {
         resetMs: state.resetMs,
         at: now,
         expires: now + this.settings.ttlMs,
+        hits: old ? old.hits : 0,
       });
       this.counts.granted++;
     });
@@ -220,6 +237,7 @@ export class LocalLeases {
   /** Gives back expired leases and starts a new count of busy keys. */
   sweep(now = Date.now()): void {
     this.busy.clear();
+    for (const l of this.leases.values()) l.hits = 0;
     void this.drop((l) => l.expires <= now);
   }
 

@@ -61,6 +61,16 @@ export const BLOCKLIST_POLICY = 'blocklist';
 /** Refused for opening more subscriptions on one WebSocket than RATE_LIMIT_WS_SUBSCRIPTIONS. */
 export const SUBSCRIPTION_CAP_POLICY = 'ws-subscriptions';
 const BLOCKED_RETRY_SEC = 3600;
+/** A charge's state when it was spent from a lease: made as the headers and rateLimitStatus read it. */
+const leasedState = (c: Charge, remaining: number, resetMs: number): PolicyState => ({
+  policy: c.policy,
+  partition: c.partition,
+  cost: c.cost,
+  remaining,
+  resetMs,
+  retryMs: 0,
+});
+
 /** Plain requests' charges kept at most (about 1 KiB each): past it, the table starts again. */
 const CHARGES_KEPT = 4096;
 /** Rejection events published per second per instance, at most: a flood must not flood the dashboards too. */
@@ -291,10 +301,8 @@ export class RateLimitService {
     subject.ownEmail = this.extra.signIn && req.roots.some((r) => r.signIn && 'viewer' in r.signIn) ? await this.ownEmail(ctx, req.roots) : null;
     const charges = this.chargesOf(subject, policy, req.cost, req.roots, extra);
     // Charged from this instance's leases when it can be, without waiting: the common case of a busy client.
-    const leased = this.store.leases.take(charges);
-    const { allowed, blockedMs, states } = leased
-      ? this.decision(charges, leased)
-      : await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
+    const leased = this.store.leases.take(charges, Date.now(), leasedState);
+    const { allowed, blockedMs, states } = leased ?? (await this.decide(charges, this.blocks.checks(subject.identity, subject.ip)));
     if (blockedMs > 0) return this.refuse(ctx, BLOCKLIST_POLICY, Math.ceil(blockedMs / 1000), 'This client is blocked', req, subject);
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
     ctx.headers.set('RateLimit', stateHeader(states));
