@@ -1,12 +1,14 @@
 /**
- * The rate limiter's price. Two gateways in their own processes on one private
- * redis-server, one with RATE_LIMIT_DEFAULT=off and one with a limit too high
- * to refuse anything, measured alternately in the same run (A B B A …) for
- * `{ me { id } }` signed in (the common case) and anonymous `{ __typename }`
- * (the worst case: the limiter is the only Redis work). Redis commands per
- * request come from `INFO commandstats`. Then Redis memory per tracked client:
- * a GCRA key as the limiter writes it against a sorted-set sliding log holding
- * 100 requests per window.
+ * The rate limiter's price. Three gateways in their own processes on one private
+ * redis-server: one with RATE_LIMIT_DEFAULT=off, one with a limit too high to
+ * refuse anything (leases as shipped), one with the same limit and
+ * RATE_LIMIT_LEASE=0 (every charge in Redis), measured in turn in the same run,
+ * each round starting with another side, for `{ me { id } }` signed in (the
+ * common case) and anonymous `{ __typename }` (the worst case: the limiter is
+ * the only Redis work). Redis commands per request come from `INFO
+ * commandstats`. Then what leases relax (leaseTradeOff), and Redis memory per
+ * tracked client: a GCRA key as the limiter writes it against a sorted-set
+ * sliding log holding 100 requests per window.
  *
  * Run: `npm run bench -- ratelimit [options]` (`--help` lists them).
  */
