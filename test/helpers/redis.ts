@@ -174,3 +174,16 @@ export async function readPrefix(prefix: string): Promise<Array<{ key: string; t
   }
   return out;
 }
+
+/**
+ * How the limiter store groups a request's keys in the tests that run both ways: one script call on
+ * a single Redis, or one per slot (forced, as on a Cluster); on a Cluster only the second exists.
+ */
+export function limiterStoreModes(): Array<[string, boolean | undefined]> {
+  return testRedisMode() === 'cluster'
+    ? [['one call per slot', undefined]]
+    : [
+        ['one call', false],
+        ['one call per slot', true],
+      ];
+}

@@ -8,7 +8,7 @@ import type Redis from 'ioredis';
 import { RedisLimiterStore, type StoreCharge } from '../../src/services/ratelimit/store';
 import { HOT } from '../../src/services/ratelimit/leases';
 import { Keys } from '../../src/redis/keys';
-import { flushPrefix, rawRedis, testRedisMode, uniquePrefix } from '../helpers/redis';
+import { flushPrefix, limiterStoreModes, rawRedis, uniquePrefix } from '../helpers/redis';
 
 const prefix = uniquePrefix('rllease');
 const keys = new Keys(prefix);
@@ -63,14 +63,7 @@ test('a busy key is charged from a lease: a fraction of the script calls, and it
   expect(seen[199]).toBeLessThanOrEqual(400 + 20);
 });
 
-describe.each(
-  testRedisMode() === 'cluster'
-    ? [['one call per slot', undefined]]
-    : [
-        ['one call', false],
-        ['one call per slot', true],
-      ],
-)('%s', (_label, split) => {
+describe.each(limiterStoreModes())('%s', (_label, split) => {
   test('two instances never admit more than the limit between them, and what one holds comes back', async () => {
     const [a, b] = [instance(256, 250, split), instance(256, 250, split)];
     const tag = `ip:two-${n++}`;

@@ -6,7 +6,7 @@
 import type Redis from 'ioredis';
 import { RedisLimiterStore, type StoreCharge } from '../../src/services/ratelimit/store';
 import { Keys } from '../../src/redis/keys';
-import { flushPrefix, rawRedis, testRedisMode, uniquePrefix } from '../helpers/redis';
+import { flushPrefix, limiterStoreModes, rawRedis, testRedisMode, uniquePrefix } from '../helpers/redis';
 
 const prefix = uniquePrefix('rlstore');
 const keys = new Keys(prefix);
@@ -33,14 +33,7 @@ const charge = (tag: string, name: string, cost: number, waiver?: StoreCharge['w
   waiver,
 });
 
-describe.each(
-  testRedisMode() === 'cluster'
-    ? [['one call per slot', undefined]]
-    : [
-        ['one call', false],
-        ['one call per slot', true],
-      ],
-)('%s', (_label, split) => {
+describe.each(limiterStoreModes())('%s', (_label, split) => {
   let store: RedisLimiterStore;
   beforeAll(() => {
     store = new RedisLimiterStore(r, split);
