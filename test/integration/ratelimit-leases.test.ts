@@ -47,20 +47,26 @@ test('a busy key is charged from a lease: a fraction of the script calls, and it
   const s = instance();
   const c = charge(`ip:busy-${n++}`, 600);
   const seen: number[] = [];
+  const t0 = Date.now();
   for (let i = 0; i < 200; i++) {
     const r = await s.charge([c]);
     expect(r.allowed).toBe(true);
     seen.push(r.states[0].remaining);
   }
+  // 600/1m refills a point every 100 ms.
+  const refill = Math.ceil((Date.now() - t0) / 100) + 1;
   // 600/1m: a lease holds at most 600 / 16 = 37 points.
   expect(s.batches.calls).toBeLessThan(200 / 10);
   expect(s.leases.counts.local).toBeGreaterThan(150);
-  // Remaining as the client sees it: 599, 598, … whether the answer came from Redis or a lease
-  // (a point may come back meanwhile: 600/1m refills one every 100 ms).
-  for (let i = 1; i < seen.length; i++) expect(seen[i] - seen[i - 1]).toBeLessThanOrEqual(0);
+  // Remaining as the client sees it: 599, 598, … whether the answer came from Redis or a lease,
+  // give or take what came back meanwhile.
+  for (let i = 1; i < seen.length; i++) {
+    expect(seen[i] - seen[i - 1]).toBeLessThanOrEqual(refill);
+    expect(seen[i] - seen[i - 1]).toBeGreaterThanOrEqual(-1);
+  }
   expect(seen[0]).toBe(599);
   expect(seen[199]).toBeGreaterThanOrEqual(400);
-  expect(seen[199]).toBeLessThanOrEqual(400 + 20);
+  expect(seen[199]).toBeLessThanOrEqual(400 + refill);
 });
 
 describe.each(limiterStoreModes())('%s', (_label, split) => {

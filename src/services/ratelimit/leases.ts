@@ -48,6 +48,8 @@ export interface Decision {
 export const HOT = 4;
 /** A lease holds at most this fraction of a policy's burst. */
 export const LEASE_SHARE = 16;
+/** The script's tolerance for TATs rounded to 1 µs (includes/chargeRequest.lua). */
+const EPS = 0.01;
 /** Keys followed at once (busy counts, leases): past it, new keys are charged exactly. */
 const MAX_KEYS = 10_000;
 
@@ -64,8 +66,7 @@ interface Lease {
   points: number;
   interval: number;
   capacity: number;
-  /** The client's points left (leased ones count as not spent) and ms until full, as of `at`. */
-  remaining: number;
+  /** Ms until the client's bucket is full (leased points count as not spent), as of `at`, plus what was spent here since. */
   resetMs: number;
   at: number;
   expires: number;
@@ -129,9 +130,10 @@ export class LocalLeases {
       // Spent here, counted as busy all the same: the next lease is sized by the whole demand.
       l.hits++;
       l.points -= c.cost;
-      l.remaining = Math.max(0, l.remaining - c.cost);
       l.resetMs += c.cost * c.interval;
-      states[i] = state(c, l.remaining, Math.max(0, Math.ceil(l.resetMs - (now - l.at))));
+      // As the script would report it now: the bucket refills while the lease is spent.
+      const reset = Math.max(0, l.resetMs - (now - l.at));
+      states[i] = state(c, Math.max(0, Math.floor((c.capacity - reset) / c.interval + EPS)), Math.ceil(reset - EPS));
     }
     this.counts.local++;
     return { allowed: true, blockedMs: 0, states };
@@ -201,7 +203,6 @@ export class LocalLeases {
         points: points + carried,
         interval: c.interval,
         capacity: c.capacity,
-        remaining: state.remaining,
         resetMs: state.resetMs,
         at: now,
         expires: now + this.settings.ttlMs,
