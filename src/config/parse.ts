@@ -57,10 +57,11 @@ export function duration(env: Env, name: string, def: string): number {
   return parseDuration(name, str(env, name) ?? def);
 }
 
-/** A duration of at most `max` (given as text for the message). */
-export function boundedDuration(env: Env, name: string, def: string, max: string): number {
+/** A duration of at most `max`, and at least `min` when given (both as text for the message). */
+export function boundedDuration(env: Env, name: string, def: string, max: string, min?: string): number {
   const ms = duration(env, name, def);
   if (ms > parseDuration(name, max)) throw new ConfigError(name, `a positive duration of at most ${max}, such as ${def}`, str(env, name) ?? '');
+  if (min !== undefined && ms < parseDuration(name, min)) throw new ConfigError(name, `a duration from ${min} to ${max}, such as ${def}`, str(env, name) ?? '');
   return ms;
 }
 

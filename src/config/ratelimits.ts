@@ -104,18 +104,10 @@ function apiKeyBudget(env: Env, def: RatePolicySpec | null): RatePolicySpec | nu
 }
 
 /** 100ms to 1h: faster reloads cost a command each, slower ones leave a missed change out longer. */
-function policyResync(env: Env): number {
-  const ms = boundedDuration(env, 'RATE_LIMIT_POLICY_RESYNC', '5s', '1h');
-  if (ms < 100) throw new ConfigError('RATE_LIMIT_POLICY_RESYNC', 'a duration from 100ms to 1h, such as 5s', str(env, 'RATE_LIMIT_POLICY_RESYNC') ?? '');
-  return ms;
-}
+const policyResync = (env: Env): number => boundedDuration(env, 'RATE_LIMIT_POLICY_RESYNC', '5s', '1h', '100ms');
 
-/** At most a second: a block must reach a lease within it even when its message is missed. */
-function leaseTtl(env: Env): number {
-  const ms = boundedDuration(env, 'RATE_LIMIT_LEASE_TTL', '250ms', '1s');
-  if (ms < 50) throw new ConfigError('RATE_LIMIT_LEASE_TTL', 'a duration from 50ms to 1s, such as 250ms', str(env, 'RATE_LIMIT_LEASE_TTL') ?? '');
-  return ms;
-}
+/** 50ms to a second: a block must reach a lease within it even when its message is missed. */
+const leaseTtl = (env: Env): number => boundedDuration(env, 'RATE_LIMIT_LEASE_TTL', '250ms', '1s', '50ms');
 
 export function readRateLimits(env: Env): RateLimitConfig {
   const def = parseRatePolicy('RATE_LIMIT_DEFAULT', str(env, 'RATE_LIMIT_DEFAULT') ?? '600/1m');
