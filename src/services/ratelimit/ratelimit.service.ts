@@ -275,9 +275,13 @@ export class RateLimitService {
     return this.policy && { policy: this.policy, extra: this.extra };
   }
 
-  /** The signed-in caller's address when a root field is a sign-in of it (changePassword); null otherwise. */
-  private async ownEmail(ctx: RequestContext, roots: readonly RootField[]): Promise<string | null> {
-    if (!this.extra.signIn || !roots.some((r) => r.signIn && 'viewer' in r.signIn)) return null;
+  /** True when a root field is a sign-in of the caller's own address (changePassword) and the sign-in budgets are on. */
+  private signsInViewer(roots: readonly RootField[]): boolean {
+    return this.extra.signIn !== null && roots.some((r) => r.signIn && 'viewer' in r.signIn);
+  }
+
+  /** The signed-in caller's address, for a request that {@link signsInViewer}; null without one. */
+  private async ownEmail(ctx: RequestContext): Promise<string | null> {
     try {
       return (await ctx.user())?.email ?? null;
     } catch (err) {
@@ -298,7 +302,8 @@ export class RateLimitService {
     if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
       return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
     const { policy, extra } = this.budgetOf(subject)!;
-    subject.ownEmail = this.extra.signIn && req.roots.some((r) => r.signIn && 'viewer' in r.signIn) ? await this.ownEmail(ctx, req.roots) : null;
+    // Most requests sign nobody in: they do not wait for a read of the user.
+    subject.ownEmail = this.signsInViewer(req.roots) ? await this.ownEmail(ctx) : null;
     const charges = this.chargesOf(subject, policy, req.cost, req.roots, extra);
     // Charged from this instance's leases when it can be, without waiting: the common case of a busy client.
     const leased = this.store.leases.take(charges, Date.now(), leasedState);
