@@ -109,3 +109,23 @@ export function parseOptions<F extends string>(argv: string[], specs: readonly O
   }
   return new Given(specs, values);
 }
+
+/** The load of a bench that drives its sides in turn with autocannon (me, peer): the same four options, the same defaults. */
+export const LOAD_OPTIONS = [
+  { flag: '--duration', value: '<s>', help: 'seconds per measured run', default: 10 },
+  { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },
+  { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
+  { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side', default: 3 },
+] as const;
+
+type LoadFlag = (typeof LOAD_OPTIONS)[number]['flag'];
+
+/** The load asked for on the command line: a run of some seconds, at least one connection and one round; warm-up may be 0. */
+export function loadOf(a: Pick<Given<LoadFlag>, 'number'>): { duration: number; connections: number; rounds: number; warmup: number } {
+  return {
+    duration: a.number('--duration', 'positive number'),
+    connections: a.number('--connections', 'positive integer'),
+    rounds: a.number('--rounds', 'positive integer'),
+    warmup: a.number('--warmup'),
+  };
+}

@@ -7,7 +7,7 @@
  * `INFO commandstats` deltas around each run.
  */
 import { benchGatewayEnv, forkServer, type ChildServer, serveParent } from './child';
-import { parseOptions, type Bench } from './cli';
+import { parseOptions, type Bench, LOAD_OPTIONS, loadOf } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -232,10 +232,7 @@ async function serve(side: string, redisUrl: string, cache = 'on'): Promise<void
 }
 
 const OPTIONS = [
-  { flag: '--duration', value: '<s>', help: 'seconds per measured run', default: 10 },
-  { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },
-  { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
-  { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side', default: 3 },
+  ...LOAD_OPTIONS,
   { flag: '--profile', value: '<dir>', help: 'writes a CPU profile of the gateway process into <dir>' },
   { flag: '--only', choices: ['gateway', 'raw'], help: 'measures one side only (no ratio then)' },
   {
@@ -254,10 +251,7 @@ export const bench: Bench = {
     const a = parseOptions(argv, OPTIONS);
     const profile = a.string('--profile');
     const opts: MeBenchOptions = {
-      duration: a.number('--duration'),
-      connections: a.number('--connections'),
-      rounds: a.number('--rounds'),
-      warmup: a.number('--warmup'),
+      ...loadOf(a),
       ...(profile === undefined ? {} : { profileDir: path.resolve(profile) }),
       ...(a.has('--only') ? { only: a.string('--only') as 'gateway' | 'raw' } : {}),
       cache: a.string('--cache') as 'on' | 'off',

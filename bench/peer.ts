@@ -41,7 +41,7 @@
  * Run: `npm run bench -- peer [options]` (`--help` lists them).
  */
 import { benchGatewayEnv, forkServer, type ChildServer, serveParent } from './child';
-import { parseOptions, UsageError, type Bench } from './cli';
+import { parseOptions, UsageError, type Bench, LOAD_OPTIONS, loadOf } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -395,10 +395,7 @@ async function serve(side: string, redisUrl: string, limits: string, cache: stri
 }
 
 const OPTIONS = [
-  { flag: '--duration', value: '<s>', help: 'seconds per measured run', default: 10 },
-  { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },
-  { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
-  { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side', default: 3 },
+  ...LOAD_OPTIONS,
   {
     flag: '--limits',
     choices: ['on', 'exact', 'off'],
@@ -417,10 +414,7 @@ export const bench: Bench = {
   async run(argv) {
     const a = parseOptions(argv, OPTIONS);
     const opts: PeerBenchOptions = {
-      duration: a.number('--duration', 'positive number'),
-      connections: a.number('--connections', 'positive integer'),
-      rounds: a.number('--rounds', 'positive integer'),
-      warmup: a.number('--warmup'),
+      ...loadOf(a),
       limits: a.string('--limits') as PeerBenchOptions['limits'],
       probe: a.number('--probe'),
       direct: a.has('--direct'),

@@ -149,12 +149,14 @@ async function leaseTradeOff(url: string): Promise<Record<string, { admitted: nu
   loadScripts();
   const keys = new Keys('benchlease');
   const out: Record<string, { admitted: number; heldAtEnd: number; spendableAfter: number }> = {};
+  // The lease settings as shipped.
+  const shipped = loadConfig({ REDIS_URL: url }).rateLimits.lease;
   for (const [mode, maxPoints] of [
     ['exact', 0],
-    ['leases', loadConfig({ REDIS_URL: url }).rateLimits.lease.maxPoints],
+    ['leases', shipped.maxPoints],
   ] as const) {
     const conns = [new Redis(url), new Redis(url), new Redis(url)];
-    const ttlMs = loadConfig({ REDIS_URL: url }).rateLimits.lease.ttlMs;
+    const ttlMs = shipped.ttlMs;
     const [a, b] = conns.slice(0, 2).map((r) => new RedisLimiterStore(r, false, { maxPoints, ttlMs }));
     const judge = new RedisLimiterStore(conns[2]);
     const tag = `ip:198.51.100.${mode === 'exact' ? 1 : 2}`;
