@@ -95,6 +95,30 @@ describe.each(limiterStoreModes())('%s', (_label, split) => {
   });
 });
 
+test('a lease running low is refilled one round trip ahead: waves of requests never wait, and it never holds more than its cap', async () => {
+  const s = instance();
+  const c = charge(`ip:refill-${n++}`, 600);
+  // 600/1m: a lease holds at most 600 / 16 = 37 points; it is refilled at half of that.
+  const cap = 37;
+  const t0 = Date.now();
+  let admitted = 0;
+  for (let i = 0; i < HOT + 1; i++) admitted += (await s.charge([c])).allowed ? 1 : 0;
+  expect(s.leases.counts.granted).toBe(1);
+  // Waves of 8 requests arriving together, as a busy instance sees them: while one asks for more,
+  // the others spend what is left instead of waiting for it.
+  for (let wave = 0; wave < 40; wave++) {
+    const rs = await Promise.all(Array.from({ length: 8 }, () => s.charge([c])));
+    admitted += rs.filter((r) => r.allowed).length;
+    // What Redis counts as spent, less what was admitted: the points this instance holds.
+    const refill = Math.ceil((Date.now() - t0) / 100) + 1;
+    const held = 600 - (await remaining(c)) - admitted;
+    expect(held).toBeLessThanOrEqual(cap + refill);
+  }
+  expect(admitted).toBe(HOT + 1 + 320);
+  expect(s.leases.counts.granted).toBeGreaterThan(8);
+  expect(s.leases.counts.waited).toBe(0);
+});
+
 test('a lapsed lease gives its unspent points back within its lifetime', async () => {
   const s = instance(256, 100);
   s.leases.start();

@@ -48,6 +48,8 @@ export interface Decision {
 export const HOT = 4;
 /** A lease holds at most this fraction of a policy's burst. */
 export const LEASE_SHARE = 16;
+/** A lease down to 1/REFILL_AT of the points it had when granted is refilled, one round trip ahead of running out. */
+const REFILL_AT = 2;
 /** The script's tolerance for TATs rounded to 1 µs (includes/chargeRequest.lua). */
 const EPS = 0.01;
 /** Keys followed at once (busy counts, leases): past it, new keys are charged exactly. */
@@ -72,6 +74,8 @@ interface Lease {
   expires: number;
   /** Charges spent from it since the last sweep (busy counts for the next lease's size). */
   hits: number;
+  /** At or below this many points, the next request of the key goes to Redis for more while the others spend the rest. */
+  low: number;
 }
 
 const plainState = (_c: LeaseCharge, remaining: number, resetMs: number): ChargeState => ({ remaining, resetMs, retryMs: 0 });
@@ -88,8 +92,8 @@ export class LocalLeases {
   /** Goes up with each {@link dropAll}: a lease asked for before it is given back on arrival, not kept. */
   private epoch = 0;
   private timer: NodeJS.Timeout | null = null;
-  /** Requests answered from leases, leases granted, points given back (tests, the benchmark, metrics). */
-  readonly counts = { local: 0, granted: 0, returned: 0 };
+  /** Requests answered from leases, leases granted, points given back, requests that waited for a lease on its way (tests, the benchmark, metrics). */
+  readonly counts = { local: 0, granted: 0, returned: 0, waited: 0 };
 
   constructor(
     private readonly settings: LeaseSettings,
@@ -122,6 +126,8 @@ export class LocalLeases {
     for (const c of charges) {
       const l = this.leases.get(c.key);
       if (!l || c.waiver || l.expires <= now || l.interval !== c.interval || l.capacity !== c.capacity || l.points < c.cost) return null;
+      // Running low with no refill asked for yet: this request asks for it (wanted), the next ones spend the rest meanwhile.
+      if (l.points - c.cost < l.low && !this.asking.has(c.key)) return null;
     }
     const states = new Array<S | ChargeState>(charges.length);
     for (let i = 0; i < charges.length; i++) {
@@ -168,18 +174,28 @@ export class LocalLeases {
       if (seen < HOT || this.asking.has(c.key)) return 0;
       const cap = Math.min(this.settings.maxPoints, Math.floor(Math.round(c.capacity / c.interval) / LEASE_SHARE));
       if (cap < 2) return 0;
-      if (l && l.expires > Date.now() && l.interval === c.interval && l.capacity === c.capacity && l.points >= c.cost) return 0;
+      // A lease still in force is topped up to the cap at most: what it holds now counts (granted carries it over).
+      const live = l !== undefined && l.expires > Date.now() && l.interval === c.interval && l.capacity === c.capacity;
+      const held = live ? l.points : 0;
+      if (live && held - c.cost >= l.low) return 0;
       if (!l && this.leases.size >= MAX_KEYS) return 0;
+      const want = Math.min(cap - held, 2 * seen);
+      if (want <= 0) return 0;
       let answer!: () => void;
       const answered = new Promise<void>((resolve) => (answer = resolve));
       this.asking.set(c.key, { answered, answer, epoch: this.epoch });
       // As many points as the key was charged since the last sweep, twice over, within the cap.
-      return Math.min(cap, 2 * seen);
+      return want;
     });
   }
 
-  /** Keeps what Redis leased with a request (`leased[i]` points for charge i); forgets the askings either way. */
-  granted(charges: readonly LeaseCharge[], wanted: readonly number[], result: Decision | null, leased: readonly number[], now = Date.now()): void {
+  /**
+   * Keeps what Redis leased with a request (`leased[i]` points for charge i); forgets the askings
+   * either way. Returns, per charge, the points of a lease still in force that the new one carries
+   * over (a refill): Redis counts them as spent, the client can still spend them.
+   */
+  granted(charges: readonly LeaseCharge[], wanted: readonly number[], result: Decision | null, leased: readonly number[], now = Date.now()): number[] {
+    const held = new Array<number>(charges.length).fill(0);
     charges.forEach((c, i) => {
       if (!wanted[i]) return;
       const a = this.asking.get(c.key);
@@ -201,15 +217,19 @@ export class LocalLeases {
       this.leases.set(c.key, {
         tag: c.tag,
         points: points + carried,
+        low: Math.ceil((points + carried) / REFILL_AT),
         interval: c.interval,
         capacity: c.capacity,
-        resetMs: state.resetMs,
+        // The script counts the new points as not yet spent, and the carried ones as spent: count both as not yet spent.
+        resetMs: state.resetMs - carried * c.interval,
         at: now,
         expires: now + this.settings.ttlMs,
         hits: old ? old.hits : 0,
       });
       this.counts.granted++;
+      held[i] = carried;
     });
+    return held;
   }
 
   /** Starts the sweep that gives back expired leases' points and forgets which keys were busy. */

@@ -82,8 +82,8 @@ export class RateLimitMetrics {
   }
 
   /** Counters of the leases of busy keys (leases.ts), read from `counts` at each scrape. */
-  leases(counts: () => { local: number; granted: number; returned: number }): void {
-    const counter = (name: string, help: string, of: 'local' | 'granted' | 'returned'): void => {
+  leases(counts: () => { local: number; granted: number; returned: number; waited: number }): void {
+    const counter = (name: string, help: string, of: 'local' | 'granted' | 'returned' | 'waited'): void => {
       new Counter({
         name,
         help,
@@ -97,5 +97,6 @@ export class RateLimitMetrics {
     counter('rate_limit_lease_charges_total', 'Requests charged from points this instance leased ahead, without a round trip', 'local');
     counter('rate_limit_leases_total', 'Leases of busy rate-limit keys granted to this instance', 'granted');
     counter('rate_limit_lease_points_returned_total', 'Leased points given back unspent (a lease lapsed, a block, shutdown)', 'returned');
+    counter('rate_limit_lease_waits_total', 'Requests that waited for a lease on its way (its key ran out before the refill came back)', 'waited');
   }
 }

@@ -135,21 +135,31 @@ export class RedisLimiterStore {
     if (local) return local;
     const arriving = this.leases.arriving(charges);
     if (arriving) {
+      this.leases.counts.waited++;
       await arriving;
       if ((local = this.leases.take(charges))) return local;
     }
     const wanted = this.leases.wanted(charges);
     if (!wanted.some((w) => w > 0)) return strip(await this.exact(charges, blocks));
-    let reply: Reply | null = null;
+    let reply: Reply;
     try {
       reply = await this.exact(
         charges.map((c, i) => (wanted[i] ? { ...c, lease: wanted[i] } : c)),
         blocks,
       );
-      return strip(reply);
-    } finally {
-      this.leases.granted(charges, wanted, reply, reply?.leased ?? []);
+    } catch (err) {
+      this.leases.granted(charges, wanted, null, []);
+      throw err;
     }
+    const held = this.leases.granted(charges, wanted, reply, reply.leased);
+    const result = strip(reply);
+    // A refill: the points the old lease still holds are the client's to spend, though Redis counts them as spent.
+    held.forEach((points, i) => {
+      if (points <= 0) return;
+      const s = result.states[i];
+      result.states[i] = { ...s, remaining: s.remaining + points, resetMs: Math.max(0, s.resetMs - points * charges[i].interval) };
+    });
+    return result;
   }
 
   /** Charges in Redis: one script call on a single Redis, one per slot on a Cluster. */
