@@ -65,6 +65,12 @@ export interface RequestContext {
    * would otherwise leave one weak entry per request for the garbage collector to sweep.
    */
   budget: RateLimitBudget | null;
+  /**
+   * True once the rate limiter charged this request's operation (plugins/ratelimit): a request it
+   * did not reach (a parse, validation or cost failure) is charged by size instead. Kept here so
+   * that the plugin's listener is one object shared by every request.
+   */
+  rateCharged: boolean;
 }
 
 /** A rate-limit policy's state after a charge, as {@link RequestContext.budget} keeps it. */
@@ -134,6 +140,7 @@ export function buildRequestContext(lookup: ViewerLookup, baseLog: Logger, facts
     cost: 1,
     startedAt: performance.now(),
     budget: null,
+    rateCharged: false,
   };
   return ctx;
 }

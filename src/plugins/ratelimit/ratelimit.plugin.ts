@@ -3,7 +3,7 @@
  * decides in `didResolveOperation`, after the cost plugin has set `ctx.cost`
  * and before execution, so a refused operation runs no resolver.
  */
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { ResolverContext } from '../../resolvers/context';
 import { rootFields } from './operation';
@@ -12,14 +12,40 @@ import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../../services/r
 import type { SubscribeGuard } from '../../ws/server';
 import { isApiKey } from '../../util/crypto';
 
+/** The answer of a hook that had nothing to wait for: one settled promise, shared. */
+const DONE: Promise<void> = Promise.resolve();
+
 export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<ResolverContext> {
+  // One listener for every request, its state on the request context (ctx.rateCharged): a request
+  // allocates nothing here, and one decided from a lease (the common case) creates no promise.
+  const listener: GraphQLRequestListener<ResolverContext> = {
+    didResolveOperation({ schema, document, operation, request, contextValue: { ctx } }) {
+      // Refused by the cost plugin (over the ceiling, or variables that do not fit), which ran first and
+      // set ctx.cost: didEncounterErrors charges it as a refused document.
+      if (ctx.cost > maxCost || !operation) return DONE;
+      ctx.rateCharged = true;
+      try {
+        const roots = rootFields(schema, document, operation, request.variables ?? {});
+        return service.enforce(ctx, { cost: ctx.cost, roots, transport: 'http', operation }) ?? DONE;
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    },
+    didEncounterErrors({ contextValue: { ctx }, source, request }) {
+      // Parse, validation and cost failures never reach didResolveOperation's charge: charged by size.
+      if (ctx.rateCharged) return DONE;
+      ctx.rateCharged = true;
+      return service.chargeRejected(ctx, Buffer.byteLength(source ?? request.query ?? ''));
+    },
+  };
+  const listening = Promise.resolve(listener);
   return {
     // The @RateLimit policies are known from the schema: operators may list and override them.
     async serverWillStart({ schema }) {
       service.registerPolicies(schemaPolicies(schema));
     },
-    async requestDidStart({ contextValue: { ctx } }) {
-      if (!service.enabled) return;
+    requestDidStart({ contextValue: { ctx } }) {
+      if (!service.enabled) return DONE;
       // The identity needs the session (or the API key): start its check now so it overlaps parsing
       // and validation. Once the session names a user, the user is read too, for the many signed-in
       // operations that need it (every @Authorized one): one turn of the event loop later, when the
@@ -31,31 +57,7 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
           () => setImmediate(() => void ctx.actor().catch(() => undefined)),
           () => undefined,
         );
-      let charged = false;
-      return {
-        async didResolveOperation({ schema, document, operation, request, contextValue: { ctx } }) {
-          // Refused by the cost plugin (over the ceiling, or variables that do not fit), which ran first and
-          // set ctx.cost: didEncounterErrors charges it as a refused document.
-          if (ctx.cost > maxCost || !operation) return;
-          charged = true;
-          const roots = rootFields(schema, document, operation, request.variables ?? {});
-          // The label is only read when the request is refused.
-          await service.enforce(ctx, {
-            cost: ctx.cost,
-            roots,
-            transport: 'http',
-            get operation() {
-              return operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'anonymous');
-            },
-          });
-        },
-        async didEncounterErrors({ contextValue: { ctx }, source, request }) {
-          // Parse, validation and cost failures never reach didResolveOperation's charge: charged by size.
-          if (charged) return;
-          charged = true;
-          await service.chargeRejected(ctx, Buffer.byteLength(source ?? request.query ?? ''));
-        },
-      };
+      return listening;
     },
   };
 }
@@ -75,8 +77,7 @@ export function rateLimitGuard(service: RateLimitService, maxOpen: number): Subs
   return async (ctx, op, conn) => {
     if (!service.enabled) return;
     const roots = rootFields(op.schema, op.document, op.operation, op.variables);
-    const label = op.operation.name?.value ?? (roots.map((r) => r.name).join(',') || 'subscription');
-    const req = { cost: op.cost, roots, operation: label, transport: 'ws' } as const;
+    const req = { cost: op.cost, roots, operation: op.operation, transport: 'ws' } as const;
     try {
       if (conn.open.size >= maxOpen)
         await service.refuse(ctx, SUBSCRIPTION_CAP_POLICY, 1, `At most ${maxOpen} subscriptions may be open on one connection`, req);

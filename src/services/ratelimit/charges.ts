@@ -20,6 +20,8 @@ export interface Subject {
   ip: string;
   /** The signed-in caller's own address, when a root field is a sign-in of it (`@SignInAttempt({ viewer: true })`). */
   ownEmail?: string | null;
+  /** `<identity> <ip>`, when made once for the subject (the limiter's key for its kept charges). */
+  id?: string;
 }
 
 export interface Charge extends StoreCharge {

@@ -156,17 +156,26 @@ function itemOf(p: RatePolicy): { policy: string; name: string } {
   return i;
 }
 
+/** The last `RateLimit-Policy` made, by its policies: most requests of an instance charge the same ones. */
+let lastPolicies: { policies: RatePolicy[]; header: string } = { policies: [], header: '' };
+
 /** `RateLimit-Policy` (IETF draft): `"default";q=600;w=60`, one item per policy. */
 export function policyHeader(states: readonly PolicyState[]): string {
+  const last = lastPolicies;
+  if (last.policies.length === states.length && states.every((s, i) => s.policy === last.policies[i])) return last.header;
   let out = '';
   for (const s of states) out += (out ? ', ' : '') + itemOf(s.policy).policy;
+  lastPolicies = { policies: states.map((s) => s.policy), header: out };
   return out;
 }
 
 /** `RateLimit` (IETF draft): `"default";r=599;t=1`: points left and seconds until the bucket is full. */
 export function stateHeader(states: readonly PolicyState[]): string {
   let out = '';
-  for (const s of states) out += `${out ? ', ' : ''}${itemOf(s.policy).name};r=${s.remaining};t=${Math.ceil(s.resetMs / 1000)}`;
+  for (let i = 0; i < states.length; i++) {
+    const s = states[i];
+    out += (i ? ', ' : '') + itemOf(s.policy).name + ';r=' + s.remaining + ';t=' + Math.ceil(s.resetMs / 1000);
+  }
   return out;
 }
 

@@ -20,6 +20,7 @@
  * (overrides.ts: kept in Redis, mirrored in memory on every instance, so reading it costs no
  * round trip) and an admin's block of a client (blocks.ts: checked inside the limiter script).
  */
+import type { OperationDefinitionNode } from 'graphql';
 import type { Config } from '../../config';
 import type { RequestContext } from '../context';
 import { AppError, ErrorCode, badInput, invalidInput, serviceUnavailable } from '../../util/errors';
@@ -71,7 +72,7 @@ const leasedState = (c: Charge, remaining: number, resetMs: number): PolicyState
   retryMs: 0,
 });
 
-/** Plain requests' charges kept at most (about 1 KiB each): past it, the table starts again. */
+/** Callers whose plain requests' charges (about 1 KiB per cost) or anonymous subjects are kept, at most: past it, the table starts again. */
 const CHARGES_KEPT = 4096;
 /** Rejection events published per second per instance, at most: a flood must not flood the dashboards too. */
 const EVENTS_PER_SECOND = 200;
@@ -109,8 +110,14 @@ export interface PolicyView extends PolicyValues {
 export interface RequestInfo {
   cost: number;
   roots: readonly RootField[];
-  operation: string;
+  /** The operation charged: its name (or root fields) labels a refusal. */
+  operation: OperationDefinitionNode;
   transport: 'http' | 'ws';
+}
+
+/** A refused operation's label in rejection events: its name, else its root fields, else what it is. */
+export function operationLabel(req: RequestInfo): string {
+  return req.operation.name?.value ?? (req.roots.map((r) => r.name).join(',') || (req.transport === 'ws' ? 'subscription' : 'anonymous'));
 }
 
 export class RateLimitService {
@@ -135,8 +142,10 @@ export class RateLimitService {
   private metrics: RateLimitMetrics | null = null;
   private timer: NodeJS.Timeout | null = null;
   private unlistenBlocks: (() => void) | null = null;
-  /** Charges of plain requests by (identity, address, cost), for one generation of the overrides (see chargesOf). */
-  private kept = { generation: -1, charges: new Map<string, Charge[]>() };
+  /** Charges of plain requests by (identity, address) and cost, for one generation of the overrides (see chargesOf). */
+  private kept = { generation: -1, charges: new Map<string, Map<number, Charge[]>>() };
+  /** Anonymous callers' subjects by address (see anonymous). */
+  private readonly callers = new Map<string, Subject>();
   private events = { second: 0, count: 0 };
 
   constructor(
@@ -248,24 +257,31 @@ export class RateLimitService {
     return { identity, ip };
   }
 
-  /** A caller without a token: its address. */
+  /** A caller without a token: its address (one subject per address, kept beside the charges; never changed once made). */
   private anonymous(ctx: RequestContext): Subject {
     const ip = ctx.client.ip || 'unknown';
-    return { identity: `ip:${ip}`, ip };
+    let subject = this.callers.get(ip);
+    if (!subject) {
+      if (this.callers.size >= CHARGES_KEPT) this.callers.clear();
+      this.callers.set(ip, (subject = Object.freeze({ identity: `ip:${ip}`, ip, id: `ip:${ip} ${ip}` })));
+    }
+    return subject;
   }
 
   /**
    * The charges of a request whose root fields name no policy and no sign-in (most requests) depend
    * on who asks and the cost alone: made once per (identity, address, cost) and kept until the
-   * admins' overrides change, at most {@link CHARGES_KEPT}. Other requests' charges are made each time.
+   * admins' overrides change, at most {@link CHARGES_KEPT} callers. Other requests' charges are made each time.
    */
   private chargesOf(subject: Subject, policy: RatePolicy, cost: number, roots: readonly RootField[], extra: ExtraPolicies): Charge[] {
     if (roots.some((r) => r.policies.length > 0 || r.signIn)) return buildCharges(this.keys, subject, policy, cost, roots, extra, this.overrides);
     if (this.kept.generation !== this.overrides.generation || this.kept.charges.size >= CHARGES_KEPT)
       this.kept = { generation: this.overrides.generation, charges: new Map() };
-    const id = `${subject.identity} ${subject.ip} ${cost}`;
-    let charges = this.kept.charges.get(id);
-    if (!charges) this.kept.charges.set(id, (charges = buildCharges(this.keys, subject, policy, cost, roots, extra, this.overrides)));
+    const id = subject.id ?? `${subject.identity} ${subject.ip}`;
+    let byCost = this.kept.charges.get(id);
+    if (!byCost) this.kept.charges.set(id, (byCost = new Map<number, Charge[]>()));
+    let charges = byCost.get(cost);
+    if (!charges) byCost.set(cost, (charges = buildCharges(this.keys, subject, policy, cost, roots, extra, this.overrides)));
     return charges;
   }
 
@@ -291,34 +307,54 @@ export class RateLimitService {
   }
 
   /**
-   * Charges the request; on refusal throws RATE_LIMITED (HTTP 429). Sets the
+   * Charges the request; on refusal rejects with RATE_LIMITED (HTTP 429). Sets the
    * RateLimit-Policy / RateLimit (and Retry-After) headers on `ctx.headers` either way.
+   * Undefined instead of a promise when the request was admitted at once: an anonymous caller
+   * charged from this instance's leases (the common case of a busy client) waits for nothing, so
+   * nothing is made to wait on.
    */
-  async enforce(ctx: RequestContext, req: RequestInfo): Promise<void> {
-    if (!this.policy) return;
+  enforce(ctx: RequestContext, req: RequestInfo): Promise<void> | undefined {
+    if (!this.policy) return undefined;
     // No token, nothing to look up: the anonymous caller is known without waiting.
-    const subject = ctx.token ? await this.subjectOf(ctx) : this.anonymous(ctx);
-    if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return;
+    if (!ctx.token) return this.enforceFor(ctx, req, this.anonymous(ctx));
+    return this.subjectOf(ctx).then((subject) => this.enforceFor(ctx, req, subject));
+  }
+
+  private enforceFor(ctx: RequestContext, req: RequestInfo, subject: Subject): Promise<void> | undefined {
+    if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return undefined;
     if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
       return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
     const { policy, extra } = this.budgetOf(subject)!;
     // Most requests sign nobody in: they do not wait for a read of the user.
-    subject.ownEmail = this.signsInViewer(req.roots) ? await this.ownEmail(ctx) : null;
+    if (this.signsInViewer(req.roots)) return this.ownEmail(ctx).then((ownEmail) => this.charge(ctx, req, { ...subject, ownEmail }, policy, extra));
+    return this.charge(ctx, req, subject, policy, extra);
+  }
+
+  private charge(ctx: RequestContext, req: RequestInfo, subject: Subject, policy: RatePolicy, extra: ExtraPolicies): Promise<void> | undefined {
     const charges = this.chargesOf(subject, policy, req.cost, req.roots, extra);
     // Charged from this instance's leases when it can be, without waiting: the common case of a busy client.
     const leased = this.store.leases.take(charges, Date.now(), leasedState);
-    const { allowed, blockedMs, states } = leased ?? (await this.decide(charges, this.blocks.checks(subject.identity, subject.ip)));
-    if (blockedMs > 0) return this.refuse(ctx, BLOCKLIST_POLICY, Math.ceil(blockedMs / 1000), 'This client is blocked', req, subject);
-    ctx.headers.set('RateLimit-Policy', policyHeader(states));
-    ctx.headers.set('RateLimit', stateHeader(states));
-    const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
-    if (def) ctx.budget = def;
-    if (allowed) {
-      this.reserve(ctx, req.roots, subject);
-      for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
-      this.stats.spent(subject.identity, def?.cost ?? 0);
-      return;
+    if (leased) {
+      this.admit(ctx, req, subject, leased.states);
+      return undefined;
     }
+    return this.decide(charges, this.blocks.checks(subject.identity, subject.ip)).then((d) => this.settle(ctx, req, subject, d));
+  }
+
+  /** Answers a decision from Redis (or the memory limiter): admitted, refused, or refused as blocked. */
+  private settle(
+    ctx: RequestContext,
+    req: RequestInfo,
+    subject: Subject,
+    d: { allowed: boolean; blockedMs: number; states: PolicyState[] },
+  ): Promise<void> | undefined {
+    const { allowed, blockedMs, states } = d;
+    if (blockedMs > 0) return this.refuse(ctx, BLOCKLIST_POLICY, Math.ceil(blockedMs / 1000), 'This client is blocked', req, subject);
+    if (allowed) {
+      this.admit(ctx, req, subject, states);
+      return undefined;
+    }
+    this.budgetHeaders(ctx, states);
     const refused = states.filter((s) => s.retryMs > 0);
     const retryAfter = retryAfterSeconds(refused);
     ctx.headers.set('Retry-After', String(retryAfter));
@@ -334,7 +370,7 @@ export class RateLimitService {
       policy: limiting.policy.name,
       identity: subject.identity,
       partition: limiting.partition,
-      operation: req.operation,
+      operation: operationLabel(req),
       transport: req.transport,
       cost: req.cost,
       retryAfter,
@@ -344,6 +380,23 @@ export class RateLimitService {
       retryAfter,
       policy: limiting.policy.name,
     });
+  }
+
+  /** The RateLimit-Policy and RateLimit headers, and the default budget as this charge left it. */
+  private budgetHeaders(ctx: RequestContext, states: readonly PolicyState[]): PolicyState | undefined {
+    ctx.headers.set('RateLimit-Policy', policyHeader(states));
+    ctx.headers.set('RateLimit', stateHeader(states));
+    const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
+    if (def) ctx.budget = def;
+    return def;
+  }
+
+  /** An admitted request: its headers, its sign-in reservations, and the counts. */
+  private admit(ctx: RequestContext, req: RequestInfo, subject: Subject, states: readonly PolicyState[]): void {
+    const def = this.budgetHeaders(ctx, states);
+    this.reserve(ctx, req.roots, subject);
+    for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
+    this.stats.spent(subject.identity, def?.cost ?? 0);
   }
 
   /**
@@ -363,10 +416,7 @@ export class RateLimitService {
       const { allowed, blockedMs, states } = await this.decide(charges, this.blocks.checks(subject.identity, subject.ip));
       // Blocked: nothing charged; the document's answer is an error already.
       if (blockedMs > 0) return;
-      ctx.headers.set('RateLimit-Policy', policyHeader(states));
-      ctx.headers.set('RateLimit', stateHeader(states));
-      const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
-      if (def) ctx.budget = def;
+      this.budgetHeaders(ctx, states);
       if (allowed) {
         this.metrics?.allowed(policy.name, points);
         this.stats.spent(subject.identity, points);
@@ -549,7 +599,7 @@ export class RateLimitService {
       policy,
       identity: who.identity,
       partition: who.identity,
-      operation: req.operation,
+      operation: operationLabel(req),
       transport: req.transport,
       cost: req.cost,
       retryAfter,
