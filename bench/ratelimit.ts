@@ -34,6 +34,12 @@ export interface RateLimitBenchOptions {
   warmup: number;
   /** 0: both workloads; 1: signed-in `me` only; 2: anonymous `__typename` only. */
   workload?: number;
+  /**
+   * New gateway processes for every round (each warmed up again): one process may settle in a
+   * slower or faster state for its whole life (up to 30 % apart for the same code on this machine),
+   * so with one process per side a run compares two draws; fresh ones average over many.
+   */
+  fresh?: boolean;
 }
 
 /** off: RATE_LIMIT_DEFAULT=off; on: a limit nothing reaches, leases as configured by default; exact: the same with RATE_LIMIT_LEASE=0. */
@@ -198,21 +204,33 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
       },
       { name: '__typename (anonymous)', body: JSON.stringify({ query: '{ __typename }' }), headers: { 'content-type': 'application/json', 'user-agent': UA } },
     ];
-    log(`ratelimit: ${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} runs per side, ${opts.warmup} s warm-up`);
+    log(
+      `ratelimit: ${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} runs per side, ${opts.warmup} s warm-up${opts.fresh ? ', new processes each round' : ''}`,
+    );
     const results: Record<string, unknown> = {};
     for (const w of workloads.filter((_, i) => !opts.workload || opts.workload === i + 1)) {
-      for (const side of SIDES)
-        if (opts.warmup > 0)
-          await autocannon({
-            url: `${sides[side]!.url}/graphql`,
-            method: 'POST',
-            headers: w.headers,
-            body: w.body,
-            connections: opts.connections,
-            duration: opts.warmup,
-          });
+      const warmUp = async (): Promise<void> => {
+        for (const side of SIDES)
+          if (opts.warmup > 0)
+            await autocannon({
+              url: `${sides[side]!.url}/graphql`,
+              method: 'POST',
+              headers: w.headers,
+              body: w.body,
+              connections: opts.connections,
+              duration: opts.warmup,
+            });
+      };
+      await warmUp();
       const runs: Record<Side, Run[]> = { off: [], on: [], exact: [] };
       for (let i = 0; i < opts.rounds; i++) {
+        if (opts.fresh && i > 0) {
+          for (const side of SIDES) {
+            await sides[side]!.stop();
+            sides[side] = await spawnSide(side, server.url);
+          }
+          await warmUp();
+        }
         // Each round starts with another side: off on exact, on exact off, exact off on, …
         for (const side of SIDES.map((_, j) => SIDES[(i + j) % SIDES.length])) {
           const r = await measure(sides[side]!, w, opts, redis);
@@ -300,6 +318,7 @@ const OPTIONS = [
   { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
   { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side and workload', default: 3 },
   { flag: '--workload', choices: ['0', '1', '2'], help: '1: signed-in { me { id } } only; 2: anonymous { __typename } only; 0: both', default: 0 },
+  { flag: '--fresh', help: 'new gateway processes (warmed up again) for every round, so that no one process decides a ratio' },
   { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
 ] as const;
 
@@ -314,6 +333,7 @@ export const bench: Bench = {
       rounds: a.number('--rounds'),
       warmup: a.number('--warmup'),
       workload: a.number('--workload'),
+      fresh: a.has('--fresh'),
     };
     const json = a.has('--json');
     const r = await runRateLimitBench(opts, json ? () => {} : console.log);
