@@ -2,7 +2,7 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import type { ResolverContext } from '../resolvers/context';
-import { costTooHigh, operationCost } from './query-limits';
+import { assertWellFormedVariables, costTooHigh, operationCost } from './query-limits';
 
 type CostOf = (
   schema: GraphQLSchema,
@@ -65,6 +65,7 @@ export function costPlugin(maxCost: number): ApolloServerPlugin<ResolverContext>
       if (!operation) return;
       // Refused: the rate limiter (whose hook runs after this one) charges it as a refused document, not its cost.
       contextValue.ctx.cost = Number.POSITIVE_INFINITY;
+      if (request.variables) assertWellFormedVariables(request.variables);
       const cost = costOf(schema, document, operation, request.operationName ?? undefined, request.variables ?? {});
       if (cost > maxCost) throw costTooHigh(cost, maxCost);
       contextValue.ctx.cost = cost;

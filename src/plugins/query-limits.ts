@@ -90,6 +90,37 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
   return Math.max(1, cost);
 }
 
+/** A UTF-16 surrogate without its other half: text no encoding can carry. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * BAD_USER_INPUT when any string among the variables (values or keys, however deep) holds a lone
+ * surrogate. JSON can carry one (`"\ud800"`) and GraphQL's String accepts it, but it is not text:
+ * it has no UTF-8 form, so Redis scripts' JSON decoder refuses it (an INTERNAL_SERVER_ERROR
+ * otherwise) and a value stored without a script would come back altered. The document's own
+ * literals are refused by graphql-js's lexer already. Walked without recursion: the body limit
+ * bounds the work, and no nesting can exhaust the stack.
+ */
+export function assertWellFormedVariables(variables: unknown): void {
+  const stack: unknown[] = [variables];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) throw illFormedText();
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) throw illFormedText();
+        stack.push(item);
+      }
+    }
+  }
+}
+
+const illFormedText = (): AppError =>
+  new AppError(ErrorCode.BAD_USER_INPUT, 'Variables must be well-formed Unicode text: a string holds a lone surrogate (U+D800 to U+DFFF)');
+
 export function costTooHigh(cost: number, max: number): AppError {
   return new AppError(ErrorCode.QUERY_TOO_COMPLEX, `Query cost ${cost} exceeds the maximum of ${max}`, { cost, maxCost: max });
 }

@@ -23,7 +23,7 @@ import {
 } from 'graphql';
 import type { Config } from '../config';
 import { checkShape } from '../plugins/document-shape';
-import { VALIDATION_MAX_ERRORS, costTooHigh, operationCost } from '../plugins/query-limits';
+import { VALIDATION_MAX_ERRORS, assertWellFormedVariables, costTooHigh, operationCost } from '../plugins/query-limits';
 
 export interface Payload {
   query: string;
@@ -86,6 +86,7 @@ export function documentChecker(schema: GraphQLSchema, config: Config): (payload
     const operation = getOperationAST(document, operationName);
     if (!operation) return { ok: false, errors: [unresolved(document, operationName)], invalid: false };
     try {
+      if (payload.variables) assertWellFormedVariables(payload.variables);
       const cost = operationCost(schema, document, operationName, payload.variables ?? {});
       if (cost > limits.cost) return { ok: false, errors: [costTooHigh(cost, limits.cost)], invalid: false };
       return { ok: true, document, operation, cost };
