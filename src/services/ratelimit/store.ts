@@ -210,13 +210,8 @@ export class RedisLimiterStore {
    * `max` per email.
    */
   async bookSignIn(ops: readonly SignInBooking[], member: string, ttlMs: number, max: number): Promise<void> {
-    const groups = new Map<string, SignInBooking[]>();
-    for (const op of ops) {
-      const tag = this.cluster ? op.tag : '';
-      groups.set(tag, [...(groups.get(tag) ?? []), op]);
-    }
     await Promise.all(
-      [...groups.values()].map((g) =>
+      this.bySlot(ops).map((g) =>
         runScript(
           this.redis,
           'signInSucceeded',
@@ -235,16 +230,21 @@ export class RedisLimiterStore {
 
   /** Gives back unspent leased points: calls of at most {@link REFUND_MAX} keys, one slot each on a Cluster. */
   private async giveBack(refunds: readonly Refund[]): Promise<void> {
-    const groups = new Map<string, Refund[]>();
-    for (const r of refunds) {
-      const tag = this.cluster ? r.tag : '';
-      let g = groups.get(tag);
-      if (!g) groups.set(tag, (g = []));
-      g.push(r);
-    }
     const calls: Refund[][] = [];
-    for (const g of groups.values()) for (let i = 0; i < g.length; i += REFUND_MAX) calls.push(g.slice(i, i + REFUND_MAX));
+    for (const g of this.bySlot(refunds)) for (let i = 0; i < g.length; i += REFUND_MAX) calls.push(g.slice(i, i + REFUND_MAX));
     await Promise.all(calls.map((c) => this.refund(c)));
+  }
+
+  /** Items grouped by their slot's hash tag for one script call each: on a single Redis, all in one group. */
+  private bySlot<T extends { tag: string }>(items: readonly T[]): T[][] {
+    if (!this.cluster) return items.length ? [[...items]] : [];
+    const groups = new Map<string, T[]>();
+    for (const item of items) {
+      let g = groups.get(item.tag);
+      if (!g) groups.set(item.tag, (g = []));
+      g.push(item);
+    }
+    return [...groups.values()];
   }
 
   /** Queues one request's charges (all in one slot) for this turn's batch. */
