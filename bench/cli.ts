@@ -110,7 +110,7 @@ export function parseOptions<F extends string>(argv: string[], specs: readonly O
   return new Given(specs, values);
 }
 
-/** The load of a bench that drives its sides in turn with autocannon (me, peer): the same four options, the same defaults. */
+/** The load of a bench that drives its sides in turn with autocannon (me, peer, ratelimit): the same four options, the same defaults. */
 export const LOAD_OPTIONS = [
   { flag: '--duration', value: '<s>', help: 'seconds per measured run', default: 10 },
   { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },

@@ -13,7 +13,7 @@
  * Run: `npm run bench -- ratelimit [options]` (`--help` lists them).
  */
 import { forkServer, type ChildServer, serveParent } from './child';
-import { parseOptions, type Bench } from './cli';
+import { parseOptions, type Bench, LOAD_OPTIONS, loadOf } from './cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -313,10 +313,7 @@ async function serve(side: Side, redisUrl: string): Promise<void> {
 }
 
 const OPTIONS = [
-  { flag: '--duration', value: '<s>', help: 'seconds per measured run', default: 10 },
-  { flag: '--connections', value: '<n>', help: 'concurrent connections', default: 50 },
-  { flag: '--rounds', value: '<n>', help: 'measured runs per side', default: 2 },
-  { flag: '--warmup', value: '<s>', help: 'seconds of unmeasured warm-up per side and workload', default: 3 },
+  ...LOAD_OPTIONS,
   { flag: '--workload', choices: ['0', '1', '2'], help: '1: signed-in { me { id } } only; 2: anonymous { __typename } only; 0: both', default: 0 },
   { flag: '--fresh', help: 'new gateway processes (warmed up again) for every round, so that no one process decides a ratio' },
   { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
@@ -328,10 +325,7 @@ export const bench: Bench = {
   async run(argv) {
     const a = parseOptions(argv, OPTIONS);
     const opts: RateLimitBenchOptions = {
-      duration: a.number('--duration'),
-      connections: a.number('--connections'),
-      rounds: a.number('--rounds'),
-      warmup: a.number('--warmup'),
+      ...loadOf(a),
       workload: a.number('--workload'),
       fresh: a.has('--fresh'),
     };
