@@ -244,7 +244,7 @@ export class RateLimitService {
     const ip = ctx.client.ip || 'unknown';
     let identity = `ip:${ip}`;
     try {
-      if (ctx.token && isApiKey(ctx.token)) {
+      if (isApiKey(ctx.token)) {
         const key = await ctx.apiKey();
         if (key) identity = `key:${key.id}`;
       } else {
