@@ -78,6 +78,9 @@ interface Lease {
   low: number;
 }
 
+/** A lease that may be spent for `c` at `now`: not lapsed, and taken under the policy values `c` is charged with. */
+const inForce = (l: Lease, c: LeaseCharge, now: number): boolean => l.expires > now && l.interval === c.interval && l.capacity === c.capacity;
+
 const plainState = (_c: LeaseCharge, remaining: number, resetMs: number): ChargeState => ({ remaining, resetMs, retryMs: 0 });
 
 /** What a refund needs of a key: its name, slot tag, the points and their interval. */
@@ -125,7 +128,7 @@ export class LocalLeases {
     if (this.leases.size === 0) return null;
     for (const c of charges) {
       const l = this.leases.get(c.key);
-      if (!l || c.waiver || l.expires <= now || l.interval !== c.interval || l.capacity !== c.capacity || l.points < c.cost) return null;
+      if (!l || !inForce(l, c, now) || c.waiver || l.points < c.cost) return null;
       // Running low with no refill asked for yet: this request asks for it (wanted), the next ones spend the rest meanwhile.
       if (l.points - c.cost < l.low && !this.asking.has(c.key)) return null;
     }
@@ -175,7 +178,7 @@ export class LocalLeases {
       const cap = Math.min(this.settings.maxPoints, Math.floor(Math.round(c.capacity / c.interval) / LEASE_SHARE));
       if (cap < 2) return 0;
       // A lease still in force is topped up to the cap at most: what it holds now counts (granted carries it over).
-      const live = l !== undefined && l.expires > Date.now() && l.interval === c.interval && l.capacity === c.capacity;
+      const live = l !== undefined && inForce(l, c, Date.now());
       const held = live ? l.points : 0;
       if (live && held - c.cost >= l.low) return 0;
       if (!l && this.leases.size >= MAX_KEYS) return 0;
@@ -212,7 +215,7 @@ export class LocalLeases {
       const state = result!.states[i];
       const old = this.leases.get(c.key);
       let carried = 0;
-      if (old && old.interval === c.interval && old.capacity === c.capacity && old.expires > now) carried = old.points;
+      if (old && inForce(old, c, now)) carried = old.points;
       else if (old) void this.returnPoints([{ key: c.key, tag: old.tag, cost: old.points, interval: old.interval }]);
       this.leases.set(c.key, {
         tag: c.tag,
