@@ -7,10 +7,13 @@
  * which makes the comparison hold up on a busy machine.
  */
 import { Readable } from 'node:stream';
+import { createHook } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApolloServer, type ApolloServerOptions } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
+import { ApolloServerPluginDisableSuggestions } from '@apollo/server/plugin/disableSuggestions';
 import type { GraphQLSchema } from 'graphql';
-import { gatewayApolloOptions } from '../src/app/apollo';
+import { gatewayApolloOptions, gatewayPlugins } from '../src/app/apollo';
+import type { GatewayPlugin } from '../src/plugins/compose';
 import { loadConfig } from '../src/config';
 import type { ResolverContext } from '../src/resolvers/context';
 import { handleGraphQL } from '../src/http/graphql';
@@ -99,15 +102,56 @@ export async function runPipelineBench(
       best[name] = Math.min(best[name] ?? Infinity, us);
     }
   }
+  // Promises made per request: the same in every run, however busy the machine (counted after the timing:
+  // a promise hook slows every promise while it is on).
+  const promises: Record<string, number> = {};
+  let made = 0;
+  const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && made++) });
+  for (const [name, apollo] of Object.entries(servers)) {
+    const n = 1000;
+    hook.enable();
+    made = 0;
+    for (let i = 0; i < n; i++) await one(apollo);
+    hook.disable();
+    promises[name] = made / n;
+  }
   for (const [name, us] of Object.entries(best))
-    log(`  ${name.padEnd(28)} ${us.toFixed(1)} µs CPU/request (best of ${opts.rounds} rounds of ${opts.requests})`);
+    log(
+      `  ${name.padEnd(28)} ${us.toFixed(1)} µs CPU/request (best of ${opts.rounds} rounds of ${opts.requests}), ${promises[name].toFixed(1)} promises/request`,
+    );
   for (const apollo of Object.values(servers)) await apollo.stop();
   return best;
+}
+
+/**
+ * A gateway plugin as Apollo saw each of them before they were composed (plugins/compose.ts):
+ * a plugin of its own, its listener's hooks async functions.
+ */
+function apart(p: GatewayPlugin<ResolverContext>): ApolloServerPlugin<ResolverContext> {
+  const listener: GraphQLRequestListener<ResolverContext> = {};
+  for (const [name, hook] of Object.entries(p.hooks ?? {}) as Array<[string, (rc: unknown) => unknown]>)
+    (listener as Record<string, unknown>)[name] = async (rc: unknown) => hook.call(p.hooks, rc);
+  return {
+    serverWillStart: p.serverWillStart,
+    requestDidStart: async (rc) => {
+      p.requestDidStart?.(rc);
+      return p.hooks ? listener : undefined;
+    },
+  };
 }
 
 /** Apollo set up as src/app.ts sets it up (src/apollo.ts). */
 export const PIPELINE_VARIANTS: Record<string, Variant> = {
   'as shipped': (_s, base) => base,
+  // The same plugins, each its own listener (and Apollo's suggestion plugin), as before they were composed.
+  'plugins apart (before)': (_s, base) => {
+    const shipped = base.plugins ?? [];
+    const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', REDIS_URL: 'redis://127.0.0.1:1' });
+    return {
+      ...base,
+      plugins: [...shipped.slice(0, -1), ApolloServerPluginDisableSuggestions(), ...gatewayPlugins(config, new Metrics()).map(apart)],
+    };
+  },
   // Experiments: the shipped plugins, one left out at a time (by position in gatewayApolloOptions' list).
   ...(process.env.BENCH_PLUGIN_DROP
     ? Object.fromEntries(

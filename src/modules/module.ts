@@ -1,10 +1,10 @@
 /**
  * A capability module says in one place what its capability contributes: its services (added
  * to the container in the module list's order), its resolvers (the schema), and how it hooks
- * into a running process: Apollo plugins, WebSocket guards, HTTP routes, start and stop steps.
+ * into a running process: request plugins (composed into one Apollo plugin), WebSocket guards, HTTP routes, start and stop steps.
  * The gateway and the standalone worker run the same modules (`role` tells them apart).
  */
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { GatewayPlugin } from '../plugins/compose';
 import type { Config } from '../config';
 import type { RouteHandler } from '../http/router';
 import type { ConcreteTarget, RedisClient } from '../redis/connection';
@@ -35,7 +35,7 @@ export interface Core {
 }
 
 export interface AppHooks {
-  plugins: Array<ApolloServerPlugin<ResolverContext>>;
+  plugins: Array<GatewayPlugin<ResolverContext>>;
   wsGuards: SubscribeGuard[];
   /** Run for each WebSocket document refused before execution (rate limits charge it by size). */
   wsRefused: RefusedHook[];

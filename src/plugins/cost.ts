@@ -1,5 +1,5 @@
 /** Computes each operation's cost before execution and refuses it above the ceiling. The cost is kept on the context for the rate limiter. */
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import type { GatewayPlugin, RequestHooks } from './compose';
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import type { ResolverContext } from '../resolvers/context';
 import { assertWellFormedVariables, costTooHigh, operationCost } from './query-limits';
@@ -56,11 +56,11 @@ function cachedCost(): CostOf {
   };
 }
 
-export function costPlugin(maxCost: number): ApolloServerPlugin<ResolverContext> {
+export function costPlugin(maxCost: number): GatewayPlugin<ResolverContext> {
   const costOf = cachedCost();
   // One listener for every request (the cost goes on the request's context): no allocation per request.
-  const listener: GraphQLRequestListener<ResolverContext> = {
-    async didResolveOperation({ schema, document, request, contextValue, operation }) {
+  const hooks: RequestHooks<ResolverContext> = {
+    didResolveOperation({ schema, document, request, contextValue, operation }) {
       // No operation of that name: execution answers "Unknown operation named ..." itself.
       if (!operation) return;
       // Refused: the rate limiter (whose hook runs after this one) charges it as a refused document, not its cost.
@@ -71,5 +71,5 @@ export function costPlugin(maxCost: number): ApolloServerPlugin<ResolverContext>
       contextValue.ctx.cost = cost;
     },
   };
-  return { requestDidStart: () => Promise.resolve(listener) };
+  return { hooks };
 }

@@ -4,7 +4,7 @@
  * becomes BAD_USER_INPUT with a message per field; anything else is logged with
  * the request id and, in production, masked as "Internal server error".
  */
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import type { GatewayPlugin, RequestHooks } from './compose';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { ValidationError } from 'class-validator';
@@ -110,10 +110,10 @@ function isClientError(err: GraphQLError): boolean {
 }
 
 /** Tags unexpected errors with the request id, logs them, and answers 503 while Redis is down. */
-export function errorPlugin(): ApolloServerPlugin<ResolverContext> {
+export function errorPlugin(): GatewayPlugin<ResolverContext> {
   // One listener for every request (it keeps no per-request state): no allocation per request.
-  const listener: GraphQLRequestListener<ResolverContext> = {
-    async didEncounterErrors({ errors, contextValue, response, operationName }) {
+  const hooks: RequestHooks<ResolverContext> = {
+    didEncounterErrors({ errors, contextValue, response, operationName }) {
       for (const err of errors) {
         const original = unwrapResolverError(err);
         if (isRedisUnavailable(original)) {
@@ -127,11 +127,11 @@ export function errorPlugin(): ApolloServerPlugin<ResolverContext> {
         contextValue.ctx.log.error({ err: original, operationName, path: err.path }, 'unexpected error');
       }
     },
-    async willSendResponse({ response, errors }) {
+    willSendResponse({ response, errors }) {
       // Apollo answers 500 for any error thrown before execution (e.g. by a plugin) that carries
       // no status of its own; a refusal of the client's request is the client's error, never a 5xx.
       if (response.http.status === 500 && errors?.length && errors.every(isClientError)) response.http.status = 400;
     },
   };
-  return { requestDidStart: () => Promise.resolve(listener) };
+  return { hooks };
 }

@@ -1,5 +1,5 @@
 /** Request counts and latency per operation, and errors by code, into prom-client. */
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import type { GatewayPlugin, RequestHooks } from './compose';
 import type { ResolverContext } from '../resolvers/context';
 import type { Metrics } from '../util/metrics';
 import { clientCode } from './errors';
@@ -10,7 +10,7 @@ import { clientCode } from './errors';
  */
 export const MAX_OPERATION_NAMES = 200;
 
-export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<ResolverContext> {
+export function metricsPlugin(metrics: Metrics): GatewayPlugin<ResolverContext> {
   const known = new Set<string>();
   const label = (name: string): string => {
     if (known.has(name)) return name;
@@ -39,13 +39,13 @@ export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<ResolverCont
     return c;
   };
   // One listener for every request (the start time is the request context's): no allocation per request.
-  const listener: GraphQLRequestListener<ResolverContext> = {
-    async willSendResponse({ operationName, operation, errors, contextValue }) {
+  const hooks: RequestHooks<ResolverContext> = {
+    willSendResponse({ operationName, operation, errors, contextValue }) {
       const c = childrenFor(operationName ? label(operationName) : operation ? 'anonymous' : 'invalid', operation?.operation ?? 'unknown');
       c.duration.observe((performance.now() - contextValue.ctx.startedAt) / 1000);
       (errors?.length ? c.error : c.ok).inc();
       for (const e of errors ?? []) metrics.errors.inc({ code: clientCode(e) });
     },
   };
-  return { requestDidStart: () => Promise.resolve(listener) };
+  return { hooks };
 }

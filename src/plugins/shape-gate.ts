@@ -8,7 +8,7 @@
  * GRAPHQL_VALIDATION_FAILED; the error formatter gives a refusal raised as an AppError
  * (QUERY_TOO_COMPLEX) its own code back (see errors.ts).
  */
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import type { GatewayPlugin, RequestHooks } from './compose';
 import { Kind, type DocumentNode, type GraphQLError, type ValidationRule } from 'graphql';
 import type { ResolverContext } from '../resolvers/context';
 import { checkShape } from './document-shape';
@@ -29,11 +29,11 @@ export const refusedRule: ValidationRule = (ctx) => {
   return {};
 };
 
-export function shapeGatePlugin(limits: QueryLimits): ApolloServerPlugin<ResolverContext> {
+export function shapeGatePlugin(limits: QueryLimits): GatewayPlugin<ResolverContext> {
   // One listener for every request (it keeps no per-request state): no allocation per request.
-  const listener: GraphQLRequestListener<ResolverContext> = {
+  const hooks: RequestHooks<ResolverContext> = {
     // Only documents Apollo has not parsed and validated before get here: its document cache skips both.
-    async parsingDidStart(rc) {
+    parsingDidStart(rc) {
       // Apollo calls this without awaiting it, right before validating: it must not throw, and does all its work at once.
       return async (err) => {
         if (err || !rc.document) return;
@@ -48,5 +48,5 @@ export function shapeGatePlugin(limits: QueryLimits): ApolloServerPlugin<Resolve
       };
     },
   };
-  return { requestDidStart: () => Promise.resolve(listener) };
+  return { hooks };
 }

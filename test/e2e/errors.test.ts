@@ -90,6 +90,18 @@ describe('NODE_ENV=production', () => {
     expect(res.errors?.[0]?.message).not.toMatch(/Did you mean/);
   });
 
+  test('argument and type suggestions are off too', async () => {
+    for (const [query, shown] of [
+      ['{ products(limitt: 2) { id } }', /Unknown argument "limitt"/],
+      ['query Q($id: Idd!) { product(id: $id) { id } }', /Unknown type "Idd"/],
+    ] as const) {
+      const res = await gql(query);
+      expect(res.status).toBe(400);
+      expect(res.errors?.[0]?.message).toMatch(shown);
+      expect(res.errors?.map((e) => e.message).join('\n')).not.toMatch(/Did you mean/);
+    }
+  });
+
   test('an unexpected error is masked as "Internal server error" with the request id; details only in the log', async () => {
     const u = await registerUser({ gql });
     await corruptSession(p.app.config.redis.keyPrefix, u.token);

@@ -16,9 +16,8 @@ const schema: GraphQLSchema = buildSchema(`
 describe('cost plugin', () => {
   async function costOf(plugin: ReturnType<typeof costPlugin>, document: ReturnType<typeof parse>, variables: Record<string, unknown> = {}): Promise<number> {
     const contextValue = { ctx: { cost: 0 } } as ResolverContext;
-    const listener = await plugin.requestDidStart!({} as never);
     const operation = document.definitions[0];
-    await listener!.didResolveOperation!({
+    await plugin.hooks!.didResolveOperation!({
       schema,
       document,
       request: { variables },

@@ -3,7 +3,6 @@
  * decides in `didResolveOperation`, after the cost plugin has set `ctx.cost`
  * and before execution, so a refused operation runs no resolver.
  */
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { ResolverContext } from '../../resolvers/context';
 import { rootFields } from './operation';
@@ -11,41 +10,34 @@ import { schemaPolicies } from '../../types/ratelimit/rate-limit.decorator';
 import { SUBSCRIPTION_CAP_POLICY, type RateLimitService } from '../../services/ratelimit/ratelimit.service';
 import type { SubscribeGuard } from '../../ws/server';
 import { isApiKey } from '../../util/crypto';
+import type { GatewayPlugin, RequestHooks } from '../compose';
 
-/** The answer of a hook that had nothing to wait for: one settled promise, shared. */
-const DONE: Promise<void> = Promise.resolve();
-
-export function rateLimitPlugin(service: RateLimitService, maxCost: number): ApolloServerPlugin<ResolverContext> {
+export function rateLimitPlugin(service: RateLimitService, maxCost: number): GatewayPlugin<ResolverContext> {
   // One listener for every request, its state on the request context (ctx.rateCharged): a request
   // allocates nothing here, and one decided from a lease (the common case) creates no promise.
-  const listener: GraphQLRequestListener<ResolverContext> = {
+  const hooks: RequestHooks<ResolverContext> = {
     didResolveOperation({ schema, document, operation, request, contextValue: { ctx } }) {
       // Refused by the cost plugin (over the ceiling, or variables that do not fit), which ran first and
       // set ctx.cost: didEncounterErrors charges it as a refused document.
-      if (ctx.cost > maxCost || !operation) return DONE;
+      if (ctx.cost > maxCost || !operation) return;
       ctx.rateCharged = true;
-      try {
-        const roots = rootFields(schema, document, operation, request.variables ?? {});
-        return service.enforce(ctx, { cost: ctx.cost, roots, transport: 'http', operation }) ?? DONE;
-      } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
+      const roots = rootFields(schema, document, operation, request.variables ?? {});
+      return service.enforce(ctx, { cost: ctx.cost, roots, transport: 'http', operation });
     },
     didEncounterErrors({ contextValue: { ctx }, source, request }) {
       // Parse, validation and cost failures never reach didResolveOperation's charge: charged by size.
-      if (ctx.rateCharged) return DONE;
+      if (ctx.rateCharged) return;
       ctx.rateCharged = true;
       return service.chargeRejected(ctx, Buffer.byteLength(source ?? request.query ?? ''));
     },
   };
-  const listening = Promise.resolve(listener);
+  // The @RateLimit policies are known from the schema: operators may list and override them.
+  const serverWillStart: GatewayPlugin<ResolverContext>['serverWillStart'] = async ({ schema }) => service.registerPolicies(schemaPolicies(schema));
+  // Off (RATE_LIMIT_DEFAULT=off): nothing runs per request.
+  if (!service.enabled) return { serverWillStart };
   return {
-    // The @RateLimit policies are known from the schema: operators may list and override them.
-    async serverWillStart({ schema }) {
-      service.registerPolicies(schemaPolicies(schema));
-    },
+    serverWillStart,
     requestDidStart({ contextValue: { ctx } }) {
-      if (!service.enabled) return DONE;
       // The identity needs the session (or the API key): start its check now so it overlaps parsing
       // and validation. Once the session names a user, the user is read too, for the many signed-in
       // operations that need it (every @Authorized one): one turn of the event loop later, when the
@@ -57,8 +49,8 @@ export function rateLimitPlugin(service: RateLimitService, maxCost: number): Apo
           () => setImmediate(() => void ctx.actor().catch(() => undefined)),
           () => undefined,
         );
-      return listening;
     },
+    hooks,
   };
 }
 
