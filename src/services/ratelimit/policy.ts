@@ -159,10 +159,16 @@ function itemOf(p: RatePolicy): { policy: string; name: string } {
 /** The last `RateLimit-Policy` made, by its policies: most requests of an instance charge the same ones. */
 let lastPolicies: { policies: RatePolicy[]; header: string } = { policies: [], header: '' };
 
+function samePolicies(policies: readonly RatePolicy[], states: readonly PolicyState[]): boolean {
+  if (policies.length !== states.length) return false;
+  for (let i = 0; i < states.length; i++) if (states[i].policy !== policies[i]) return false;
+  return true;
+}
+
 /** `RateLimit-Policy` (IETF draft): `"default";q=600;w=60`, one item per policy. */
 export function policyHeader(states: readonly PolicyState[]): string {
   const last = lastPolicies;
-  if (last.policies.length === states.length && states.every((s, i) => s.policy === last.policies[i])) return last.header;
+  if (samePolicies(last.policies, states)) return last.header;
   let out = '';
   for (const s of states) out += (out ? ', ' : '') + itemOf(s.policy).policy;
   lastPolicies = { policies: states.map((s) => s.policy), header: out };

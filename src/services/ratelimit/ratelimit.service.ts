@@ -137,6 +137,8 @@ export class RateLimitService {
   private readonly memory = new MemoryLimiter();
   private readonly allow: ReadonlySet<string>;
   private readonly block: ReadonlySet<string>;
+  /** Whether RATE_LIMIT_ALLOW or RATE_LIMIT_BLOCK lists anyone: most deployments list no one, and skip both checks. */
+  private readonly listed: boolean;
   /** Sign-in attempts this request reserved a point for, per normalised email: a success gives it back. */
   private readonly reserved = new WeakMap<RequestContext, Map<string, number>>();
   private metrics: RateLimitMetrics | null = null;
@@ -164,6 +166,7 @@ export class RateLimitService {
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimits.allow);
     this.block = new Set(config.rateLimits.block);
+    this.listed = this.allow.size > 0 || this.block.size > 0;
     this.overrides = new PolicyOverrides(redis, keys, pubsub, log, config.rateLimits.policyResyncMs);
     this.blocks = new RateLimitBlocks(redis, keys);
     const s = this.extra.signIn;
@@ -321,9 +324,11 @@ export class RateLimitService {
   }
 
   private enforceFor(ctx: RequestContext, req: RequestInfo, subject: Subject): Promise<void> | undefined {
-    if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return undefined;
-    if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
-      return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
+    if (this.listed) {
+      if (this.allow.has(subject.identity) || this.allow.has(`ip:${subject.ip}`)) return undefined;
+      if (this.block.has(subject.identity) || this.block.has(`ip:${subject.ip}`))
+        return this.refuse(ctx, BLOCKLIST_POLICY, BLOCKED_RETRY_SEC, 'This client is blocked', req, subject);
+    }
     const { policy, extra } = this.budgetOf(subject)!;
     // Most requests sign nobody in: they do not wait for a read of the user.
     if (this.signsInViewer(req.roots)) return this.ownEmail(ctx).then((ownEmail) => this.charge(ctx, req, { ...subject, ownEmail }, policy, extra));
@@ -386,16 +391,19 @@ export class RateLimitService {
   private budgetHeaders(ctx: RequestContext, states: readonly PolicyState[]): PolicyState | undefined {
     ctx.headers.set('RateLimit-Policy', policyHeader(states));
     ctx.headers.set('RateLimit', stateHeader(states));
-    const def = states.find((s) => s.policy.name === DEFAULT_POLICY);
-    if (def) ctx.budget = def;
-    return def;
+    for (const s of states)
+      if (s.policy.name === DEFAULT_POLICY) {
+        ctx.budget = s;
+        return s;
+      }
+    return undefined;
   }
 
   /** An admitted request: its headers, its sign-in reservations, and the counts. */
   private admit(ctx: RequestContext, req: RequestInfo, subject: Subject, states: readonly PolicyState[]): void {
     const def = this.budgetHeaders(ctx, states);
     this.reserve(ctx, req.roots, subject);
-    for (const s of states) this.metrics?.allowed(s.policy.name, s.cost);
+    if (this.metrics) for (const s of states) this.metrics.allowed(s.policy.name, s.cost);
     this.stats.spent(subject.identity, def?.cost ?? 0);
   }
 

@@ -43,10 +43,16 @@ export class RateLimitStats {
     private readonly keys: Keys,
   ) {}
 
+  /** The bucket of the minute last counted in (in `buckets`; flush forgets it with them): most counts land in it. */
+  private current: { bucket: Bucket; from: number; until: number } | null = null;
+
   private bucket(now: number): Bucket {
+    const c = this.current;
+    if (c && now >= c.from && now < c.until) return c.bucket;
     const minute = Math.floor(now / MINUTE) * MINUTE;
     let b = this.buckets.get(minute);
     if (!b) this.buckets.set(minute, (b = { spent: new Map(), refused: new Map(), byPolicy: new Map() }));
+    this.current = { bucket: b, from: minute, until: minute + MINUTE };
     return b;
   }
 
@@ -70,6 +76,7 @@ export class RateLimitStats {
     const blocked = this.blocked;
     if (!buckets.size && !blocked.size) return;
     this.buckets = new Map();
+    this.current = null;
     this.blocked = new Map();
     const m = this.redis.multi();
     for (const [minute, b] of buckets) {
