@@ -95,7 +95,7 @@ describe.each(limiterStoreModes())('%s', (_label, split) => {
   });
 });
 
-test('a lease running low is refilled one round trip ahead: waves of requests never wait, and it never holds more than its cap', async () => {
+test('a lease running low is refilled one round trip ahead, behind the requests: none of them waits or goes to Redis, and it never holds more than its cap', async () => {
   const s = instance();
   const c = charge(`ip:refill-${n++}`, 600);
   // 600/1m: a lease holds at most 600 / 16 = 37 points; it is refilled at half of that.
@@ -104,19 +104,80 @@ test('a lease running low is refilled one round trip ahead: waves of requests ne
   let admitted = 0;
   for (let i = 0; i < HOT + 1; i++) admitted += (await s.charge([c])).allowed ? 1 : 0;
   expect(s.leases.counts.granted).toBe(1);
-  // Waves of 8 requests arriving together, as a busy instance sees them: while one asks for more,
-  // the others spend what is left instead of waiting for it.
+  // The first lease is sized by the few requests before it (fewer points than a wave): the first
+  // wave may wait for the refill it starts, which is sized by the wave.
+  admitted += (await Promise.all(Array.from({ length: 8 }, () => s.charge([c])))).filter((r) => r.allowed).length;
+  await s.leases.arriving([c]);
+  const { local, waited } = s.leases.counts;
+  // Then waves of 8 requests arriving together, one round trip apart, as a busy instance sees them:
+  // the request that finds the lease low is answered from it like the others, and the refill it
+  // asks for is in before the lease runs dry.
   for (let wave = 0; wave < 40; wave++) {
     const rs = await Promise.all(Array.from({ length: 8 }, () => s.charge([c])));
     admitted += rs.filter((r) => r.allowed).length;
+    await s.leases.arriving([c]);
     // What Redis counts as spent, less what was admitted: the points this instance holds.
     const refill = Math.ceil((Date.now() - t0) / 100) + 1;
     const held = 600 - (await remaining(c)) - admitted;
     expect(held).toBeLessThanOrEqual(cap + refill);
   }
-  expect(admitted).toBe(HOT + 1 + 320);
+  expect(admitted).toBe(HOT + 1 + 8 + 320);
+  expect(s.leases.counts.local - local).toBe(320);
   expect(s.leases.counts.granted).toBeGreaterThan(8);
+  expect(s.leases.counts.waited - waited).toBe(0);
+});
+
+test('the request that finds its lease low is answered before the refill it asks for comes back', async () => {
+  const s = instance();
+  const c = charge(`ip:behind-${n++}`, 600);
+  for (let i = 0; i < HOT + 1; i++) await s.charge([c]);
+  expect(s.leases.counts.granted).toBe(1);
+  const calls = s.batches.calls;
+  // Spend until a refill is asked for: the answer that asked for it is already here, the refill not yet.
+  let asked = false;
+  for (let i = 0; i < 40 && !asked; i++) {
+    const r = await s.charge([c]);
+    expect(r.allowed).toBe(true);
+    asked = s.leases.arriving([c]) !== null;
+  }
+  expect(asked).toBe(true);
+  expect(s.batches.calls).toBe(calls);
+  await s.leases.arriving([c]);
+  expect(s.batches.calls).toBe(calls + 1);
+  expect(s.leases.counts.granted).toBe(2);
   expect(s.leases.counts.waited).toBe(0);
+});
+
+test('a refill takes only the points the bucket still has, and none for a blocked caller', async () => {
+  const judge = instance(0);
+  // Runs a lease of `c` low on `s` (charging with `blocks`) and waits for the refill it asks for.
+  const runLow = async (s: RedisLimiterStore, c: StoreCharge, blocks: Array<{ key: string; tag: string }> = []): Promise<void> => {
+    for (let i = 0; i < 40 && !s.leases.arriving([c]); i++) expect((await s.charge([c], blocks)).allowed).toBe(true);
+    await s.leases.arriving([c]);
+  };
+  const s = instance();
+  const c = charge(`ip:room-${n++}`, 600);
+  for (let i = 0; i < HOT + 1; i++) await s.charge([c]);
+  expect(s.leases.counts.granted).toBe(1);
+  // Another instance spends all but 3 points of the bucket (600/1m gives one back every 100 ms).
+  const left = await remaining(c);
+  expect((await judge.charge([{ ...c, cost: left - 3 }])).allowed).toBe(true);
+  await runLow(s, c);
+  expect(s.leases.counts.granted).toBe(2);
+  expect(await remaining(c)).toBeLessThanOrEqual(1);
+
+  // A blocked caller's refill charges nothing and adds nothing.
+  const b = instance();
+  const d = charge(`ip:blocked-${n++}`, 600);
+  for (let i = 0; i < HOT + 1; i++) await b.charge([d]);
+  const block = { key: keys.rateLimitBlock(d.tag), tag: d.tag };
+  const r = rawRedis();
+  conns.push(r);
+  await r.set(block.key, '1', 'PX', 60_000);
+  const before = await remaining(d);
+  await runLow(b, d, [block]);
+  expect(b.leases.counts.granted).toBe(1);
+  expect(await remaining(d)).toBeGreaterThanOrEqual(before);
 });
 
 test('a lapsed lease gives its unspent points back within its lifetime', async () => {

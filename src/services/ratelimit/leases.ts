@@ -4,8 +4,11 @@
  * (docs/rate-limits.md, "Leases").
  *
  * - Nothing is admitted that Redis did not charge: a lease's points are charged in Redis (on top
- *   of a request's own charge, by the same script, all or nothing) before any of them is spent, so
- *   no client passes its limit, however many instances serve it.
+ *   of a request's own charge, by the same script, all or nothing; or by a refill, which charges
+ *   no request) before any of them is spent, so no client passes its limit, however many
+ *   instances serve it.
+ * - A lease below half of what it was granted with is refilled behind the request that took it
+ *   there (store.ts's `refill`): no request waits for a refill unless the lease runs dry first.
  * - What is relaxed is the other side: points one instance holds are missing to the others until
  *   they are spent or given back. A lease holds at most `maxPoints` and 1/16 of the policy's burst,
  *   and lives `ttlMs` (at most a second): then its unspent points go back to Redis.
@@ -48,7 +51,7 @@ export interface Decision {
 export const HOT = 4;
 /** A lease holds at most this fraction of a policy's burst. */
 export const LEASE_SHARE = 16;
-/** A lease down to 1/REFILL_AT of the points it had when granted is refilled, one round trip ahead of running out. */
+/** A lease down to 1/REFILL_AT of the points it had when granted is refilled, one round trip ahead of running out, with no request waiting. */
 const REFILL_AT = 2;
 /** The script's tolerance for TATs rounded to 1 µs (includes/chargeRequest.lua). */
 const EPS = 0.01;
@@ -74,7 +77,7 @@ interface Lease {
   expires: number;
   /** Charges spent from it since the last sweep (busy counts for the next lease's size). */
   hits: number;
-  /** At or below this many points, the next request of the key goes to Redis for more while the others spend the rest. */
+  /** Below this many points, a refill is asked for in the background while requests spend the rest. */
   low: number;
 }
 
@@ -112,26 +115,27 @@ export class LocalLeases {
   /**
    * Charges a request from this instance's leases when every key it charges holds enough leased
    * points (and no charge carries a waiver); null when any does not, and nothing is spent.
+   * `refill` is true when a lease it spent from ran low with no refill asked for yet: the caller
+   * asks for one ({@link refills}) without making the request wait.
    */
-  take(charges: readonly LeaseCharge[], now?: number): Decision | null;
+  take(charges: readonly LeaseCharge[], now?: number): (Decision & { refill: boolean }) | null;
   /** The same, each state made by `state` (a caller's own shape, made once rather than copied). */
   take<C extends LeaseCharge, S>(
     charges: readonly C[],
     now: number,
     state: (c: C, remaining: number, resetMs: number) => S,
-  ): { allowed: true; blockedMs: 0; states: S[] } | null;
+  ): { allowed: true; blockedMs: 0; states: S[]; refill: boolean } | null;
   take<C extends LeaseCharge, S>(
     charges: readonly C[],
     now = Date.now(),
     state: (c: C, remaining: number, resetMs: number) => S | ChargeState = plainState,
-  ): { allowed: true; blockedMs: 0; states: Array<S | ChargeState> } | null {
+  ): { allowed: true; blockedMs: 0; states: Array<S | ChargeState>; refill: boolean } | null {
     if (this.leases.size === 0) return null;
     for (const c of charges) {
       const l = this.leases.get(c.key);
       if (!l || !inForce(l, c, now) || c.waiver || l.points < c.cost) return null;
-      // Running low with no refill asked for yet: this request asks for it (wanted), the next ones spend the rest meanwhile.
-      if (l.points - c.cost < l.low && !this.asking.has(c.key)) return null;
     }
+    let refill = false;
     const states = new Array<S | ChargeState>(charges.length);
     for (let i = 0; i < charges.length; i++) {
       const c = charges[i];
@@ -143,9 +147,43 @@ export class LocalLeases {
       // As the script would report it now: the bucket refills while the lease is spent.
       const reset = Math.max(0, l.resetMs - (now - l.at));
       states[i] = state(c, Math.max(0, Math.floor((c.capacity - reset) / c.interval + EPS)), Math.ceil(reset - EPS));
+      if (l.points < l.low && !this.asking.has(c.key)) refill = true;
     }
     this.counts.local++;
-    return { allowed: true, blockedMs: 0, states };
+    return { allowed: true, blockedMs: 0, states, refill };
+  }
+
+  /**
+   * Points to top up each lease of `charges` that ran low (below half of what it was granted with)
+   * with no refill asked for yet (0: none; null: none at all); each one asked for is noted, so the
+   * requests that run a lease dry meanwhile wait for it ({@link arriving}) and no second is asked.
+   * The caller charges them in Redis with a cost of 0 and gives the answer to {@link granted}.
+   */
+  refills(charges: readonly LeaseCharge[], now = Date.now()): number[] | null {
+    let out: number[] | null = null;
+    for (let i = 0; i < charges.length; i++) {
+      const c = charges[i];
+      const l = this.leases.get(c.key);
+      if (!l || l.points >= l.low || this.asking.has(c.key) || !inForce(l, c, now)) continue;
+      // As many points as the key was charged since the last sweep, twice over, within the cap.
+      const want = Math.min(this.capOf(c) - l.points, 2 * ((this.busy.get(c.key) ?? 0) + l.hits));
+      if (want <= 0) continue;
+      this.ask(c.key);
+      (out ??= new Array<number>(charges.length).fill(0))[i] = want;
+    }
+    return out;
+  }
+
+  /** The most points one lease of `c`'s key may hold. */
+  private capOf(c: LeaseCharge): number {
+    return Math.min(this.settings.maxPoints, Math.floor(Math.round(c.capacity / c.interval) / LEASE_SHARE));
+  }
+
+  /** Notes a lease asked for `key`, answered (for the requests waiting on it) by {@link granted}. */
+  private ask(key: string): void {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    this.asking.set(key, { answered, answer, epoch: this.epoch });
   }
 
   /**
@@ -175,19 +213,17 @@ export class LocalLeases {
       const l = this.leases.get(c.key);
       const seen = sent + (l?.hits ?? 0);
       if (seen < HOT || this.asking.has(c.key)) return 0;
-      const cap = Math.min(this.settings.maxPoints, Math.floor(Math.round(c.capacity / c.interval) / LEASE_SHARE));
+      const cap = this.capOf(c);
       if (cap < 2) return 0;
       // A lease still in force is topped up to the cap at most: what it holds now counts (granted carries it over).
       const live = l !== undefined && inForce(l, c, Date.now());
       const held = live ? l.points : 0;
       if (live && held - c.cost >= l.low) return 0;
       if (!l && this.leases.size >= MAX_KEYS) return 0;
+      // As many points as the key was charged since the last sweep, twice over, within the cap.
       const want = Math.min(cap - held, 2 * seen);
       if (want <= 0) return 0;
-      let answer!: () => void;
-      const answered = new Promise<void>((resolve) => (answer = resolve));
-      this.asking.set(c.key, { answered, answer, epoch: this.epoch });
-      // As many points as the key was charged since the last sweep, twice over, within the cap.
+      this.ask(c.key);
       return want;
     });
   }

@@ -340,6 +340,8 @@ export class RateLimitService {
     // Charged from this instance's leases when it can be, without waiting: the common case of a busy client.
     const leased = this.store.leases.take(charges, Date.now(), leasedState);
     if (leased) {
+      // A lease that ran low is refilled behind this request, which does not wait for it.
+      if (leased.refill) this.store.refill(charges, this.blocks.checks(subject.identity, subject.ip));
       this.admit(ctx, req, subject, leased.states);
       return undefined;
     }

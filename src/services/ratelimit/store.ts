@@ -119,7 +119,8 @@ export class RedisLimiterStore {
     /** Forces per-tag grouping on a single Redis (tests of the Cluster path). */
     splitByTag?: boolean,
     leases: LeaseSettings = { maxPoints: 0, ttlMs: 250 },
-    onError?: (err: unknown) => void,
+    /** Told of what failed in the background: a lease given back or refilled. */
+    private readonly onError: (err: unknown) => void = () => undefined,
   ) {
     this.cluster = splitByTag ?? redis instanceof Cluster;
     this.leases = new LocalLeases(leases, (refunds) => this.giveBack(refunds), onError);
@@ -132,12 +133,12 @@ export class RedisLimiterStore {
    */
   async charge(charges: readonly StoreCharge[], blocks: readonly BlockCheck[] = []): Promise<StoreResult> {
     let local = this.leases.take(charges);
-    if (local) return local;
+    if (local) return this.spent(local, charges, blocks);
     const arriving = this.leases.arriving(charges);
     if (arriving) {
       this.leases.counts.waited++;
       await arriving;
-      if ((local = this.leases.take(charges))) return local;
+      if ((local = this.leases.take(charges))) return this.spent(local, charges, blocks);
     }
     const wanted = this.leases.wanted(charges);
     if (!wanted.some((w) => w > 0)) return strip(await this.exact(charges, blocks));
@@ -160,6 +161,37 @@ export class RedisLimiterStore {
       result.states[i] = { ...s, remaining: s.remaining + points, resetMs: Math.max(0, s.resetMs - points * charges[i].interval) };
     });
     return result;
+  }
+
+  /** A request charged from leases: a lease that ran low is refilled behind it. */
+  private spent(local: StoreResult & { refill: boolean }, charges: readonly StoreCharge[], blocks: readonly BlockCheck[]): StoreResult {
+    if (local.refill) this.refill(charges, blocks);
+    return { allowed: local.allowed, blockedMs: local.blockedMs, states: local.states };
+  }
+
+  /**
+   * Tops up the leases of `charges` that ran low ({@link LocalLeases.refills}), with no request
+   * waiting: their points are charged in Redis (a cost of 0 with a lease, checking the caller's
+   * block keys, in this turn's batch) before they are added. Nothing is added when the bucket has
+   * no room, the caller is blocked or Redis fails; the lease then runs dry and requests go to Redis.
+   */
+  refill(charges: readonly StoreCharge[], blocks: readonly BlockCheck[]): void {
+    const wanted = this.leases.refills(charges);
+    if (!wanted) return;
+    const keys: StoreCharge[] = [];
+    const want: number[] = [];
+    charges.forEach((c, i) => {
+      if (wanted[i] <= 0) return;
+      keys.push({ ...c, cost: 0, lease: wanted[i] });
+      want.push(wanted[i]);
+    });
+    this.exact(keys, blocks).then(
+      (reply) => void this.leases.granted(keys, want, reply, reply.leased),
+      (err: unknown) => {
+        this.leases.granted(keys, want, null, []);
+        this.onError(err);
+      },
+    );
   }
 
   /** Charges in Redis: one script call on a single Redis, one per slot on a Cluster. */

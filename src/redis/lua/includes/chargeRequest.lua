@@ -1,14 +1,15 @@
 -- chargeRequest(kb, ab, n, b, now): charges one request's rate-limit keys, all or nothing (GCRA).
 -- Its keys are KEYS[kb + 1 .. kb + n] (charged), KEYS[kb + n + 1 .. kb + n + b] (the caller's
 -- block keys), then the sets its waivers name; its values are ARGV[ab + 1 ..], 7 per charged key:
---   cost      points to charge (0 only reads the state)
+--   cost      points to charge (0 only reads the state, or takes a lease ahead: a refill)
 --   interval  ms per point (window / points)
 --   capacity  burst * interval (ms)
 --   oversize  "1": a cost above the burst passes when the bucket is full
 --   waiver    0, or the index (from kb) of a set among this request's keys: when that set holds
 --   member    `member` with an expiry still ahead, this key is waived (neither charged nor refunded)
 --   lease     points to take ahead for the calling instance on top of `cost`, as many of them as
---             fit (0 to none); they never make the request refuse (docs/rate-limits.md, "Leases")
+--             fit (0 to none); they never make the request refuse (docs/rate-limits.md, "Leases");
+--             a waived key takes none
 -- Returns {allowed (1 or 0), blockedMs, then per key: remaining, resetMs, retryMs, leased}
 --   blockedMs  0, or the longest time left of a block: then allowed is 0 and no state follows
 --   remaining  whole points left (after this charge when allowed)
@@ -35,9 +36,12 @@ local function chargeRequest(kb, ab, n, b, now)
   for i = 1, n do
     local a = ab + (i - 1) * 7 + 1
     local key = KEYS[kb + i]
-    local cost = tonumber(ARGV[a])
+    local asked = tonumber(ARGV[a])
+    local cost = asked
     local set = tonumber(ARGV[a + 4])
     if cost > 0 and set ~= 0 and holdsUnexpired(KEYS[kb + set], ARGV[a + 5], now) then cost = 0 end
+    local lease = 0
+    if cost == asked then lease = tonumber(ARGV[a + 6]) end
     costs[i] = cost
     local interval = tonumber(ARGV[a + 1])
     local capacity = tonumber(ARGV[a + 2])
@@ -48,13 +52,12 @@ local function chargeRequest(kb, ab, n, b, now)
     local oversize = cost * interval > capacity + eps
     if not fits and oversize and ARGV[a + 3] == '1' and tat - now <= eps then fits = true end
     local used, retry, leased = tat, 0, 0
-    if cost > 0 and fits then
+    if fits and (cost > 0 or lease > 0) then
       used = newTat
-      local lease = tonumber(ARGV[a + 6])
       if lease > 0 then
         leased = math.min(lease, math.max(0, math.floor((capacity + eps - (newTat - now)) / interval)))
       end
-      writes[#writes + 1] = {key, newTat + leased * interval}
+      if cost > 0 or leased > 0 then writes[#writes + 1] = {key, newTat + leased * interval} end
     elseif cost > 0 then
       out[1] = 0
       if oversize then retry = tat - now else retry = newTat - capacity - now end
