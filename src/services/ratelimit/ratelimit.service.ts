@@ -161,7 +161,10 @@ export class RateLimitService {
     this.keyPolicy = apiKeyPolicy(config);
     this.extra = { address: addressPolicy(config), signIn: signInPolicies(config), apiKey: this.keyPolicy };
     this.store = new RedisLimiterStore(redis, undefined, config.rateLimits.lease, (err) =>
-      log.debug({ err: (err as Error).message }, 'leased rate-limit points not given back; they refill within the window'),
+      log.debug(
+        { err: (err as Error).message },
+        'rate-limit lease not given back (its points refill within the window) or not refilled (its key goes to Redis once it runs dry)',
+      ),
     );
     this.stats = new RateLimitStats(redis, keys);
     this.allow = new Set(config.rateLimits.allow);
