@@ -58,6 +58,10 @@ function fakeResponse(done: (body: string) => void): ServerResponse {
   return res as unknown as ServerResponse;
 }
 
+/** The pipeline's configuration: production, rate limits off, no Redis reached. */
+const pipelineConfig = (): ReturnType<typeof loadConfig> =>
+  loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', REDIS_URL: 'redis://127.0.0.1:1' });
+
 export type Variant = (schema: GraphQLSchema, base: ApolloServerOptions<ResolverContext>) => ApolloServerOptions<ResolverContext>;
 
 export async function runPipelineBench(
@@ -65,7 +69,7 @@ export async function runPipelineBench(
   opts: { requests: number; rounds: number; query?: string; listSize?: number },
   log: (l: string) => void = console.log,
 ): Promise<Record<string, number>> {
-  const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', REDIS_URL: 'redis://127.0.0.1:1' });
+  const config = pipelineConfig();
   const log0 = createLogger(config);
   const schema = await buildGatewaySchema();
   const session = { id: 's', tokenHash: 'h', userId: 'u1', createdAt: 0, lastSeenAt: 0, expiresAt: Date.now() + 3_600_000, userAgent: null, ip: null };
@@ -146,7 +150,7 @@ export const PIPELINE_VARIANTS: Record<string, Variant> = {
   // The same plugins, each its own listener (and Apollo's suggestion plugin), as before they were composed.
   'plugins apart (before)': (_s, base) => {
     const shipped = base.plugins ?? [];
-    const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: 'off', REDIS_URL: 'redis://127.0.0.1:1' });
+    const config = pipelineConfig();
     return {
       ...base,
       plugins: [...shipped.slice(0, -1), ApolloServerPluginDisableSuggestions(), ...gatewayPlugins(config, new Metrics()).map(apart)],

@@ -84,6 +84,9 @@ interface Lease {
 /** A lease that may be spent for `c` at `now`: not lapsed, and taken under the policy values `c` is charged with. */
 const inForce = (l: Lease, c: LeaseCharge, now: number): boolean => l.expires > now && l.interval === c.interval && l.capacity === c.capacity;
 
+/** Points to lease for a key charged `seen` times since the last sweep: that many twice over, within the cap, counting what is `held`. */
+const leaseSize = (cap: number, held: number, seen: number): number => Math.min(cap - held, 2 * seen);
+
 const plainState = (_c: LeaseCharge, remaining: number, resetMs: number): ChargeState => ({ remaining, resetMs, retryMs: 0 });
 
 /** What a refund needs of a key: its name, slot tag, the points and their interval. */
@@ -165,8 +168,7 @@ export class LocalLeases {
       const c = charges[i];
       const l = this.leases.get(c.key);
       if (!l || l.points >= l.low || this.asking.has(c.key) || !inForce(l, c, now)) continue;
-      // As many points as the key was charged since the last sweep, twice over, within the cap.
-      const want = Math.min(this.capOf(c) - l.points, 2 * ((this.busy.get(c.key) ?? 0) + l.hits));
+      const want = leaseSize(this.capOf(c), l.points, (this.busy.get(c.key) ?? 0) + l.hits);
       if (want <= 0) continue;
       this.ask(c.key);
       (out ??= new Array<number>(charges.length).fill(0))[i] = want;
@@ -220,8 +222,7 @@ export class LocalLeases {
       const held = live ? l.points : 0;
       if (live && held - c.cost >= l.low) return 0;
       if (!l && this.leases.size >= MAX_KEYS) return 0;
-      // As many points as the key was charged since the last sweep, twice over, within the cap.
-      const want = Math.min(cap - held, 2 * seen);
+      const want = leaseSize(cap, held, seen);
       if (want <= 0) return 0;
       this.ask(c.key);
       return want;

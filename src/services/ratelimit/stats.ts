@@ -44,15 +44,15 @@ export class RateLimitStats {
   ) {}
 
   /** The bucket of the minute last counted in (in `buckets`; flush forgets it with them): most counts land in it. */
-  private current: { bucket: Bucket; from: number; until: number } | null = null;
+  private current: { bucket: Bucket; minute: number } | null = null;
 
   private bucket(now: number): Bucket {
     const c = this.current;
-    if (c && now >= c.from && now < c.until) return c.bucket;
+    if (c && now >= c.minute && now < c.minute + MINUTE) return c.bucket;
     const minute = Math.floor(now / MINUTE) * MINUTE;
     let b = this.buckets.get(minute);
     if (!b) this.buckets.set(minute, (b = { spent: new Map(), refused: new Map(), byPolicy: new Map() }));
-    this.current = { bucket: b, from: minute, until: minute + MINUTE };
+    this.current = { bucket: b, minute };
     return b;
   }
 
