@@ -80,6 +80,8 @@ test('another deployment (another prefix) on the same Redis does not receive the
   const elsewhere = take(other.app.services.pubsub.subscribe('orders'), 1, 500);
   const here = take(b.app.services.pubsub.subscribe('orders'), 1);
   await subscribed(other, other.app.services.keys.channel('orders'), 1);
+  // b's subscription too: an event published before its SUBSCRIBE reached Redis would be missed.
+  await subscribed(b, b.app.services.keys.channel('orders'), 1);
   await a.app.services.pubsub.publishAsync('orders', { n: 3 });
   expect(await here).toEqual([{ n: 3 }]);
   expect(await elsewhere).toEqual([]);
