@@ -23,10 +23,12 @@ export interface ChildServer {
 
 /**
  * Starts `bench`'s server side with `args`; resolves once the child sends `{ url }`.
- * BENCH_PROFILE=<dir> writes a CPU profile of each child there.
+ * BENCH_PROFILE=<dir> writes a CPU profile of each child there, sampled every
+ * BENCH_PROFILE_INTERVAL µs (Node's default: 1000).
  */
 export function forkServer(bench: string, args: string[], label: string, execArgv: string[] = []): Promise<ChildServer> {
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const interval = process.env.BENCH_PROFILE_INTERVAL ? [`--cpu-prof-interval=${Number(process.env.BENCH_PROFILE_INTERVAL)}`] : [];
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, ...interval] : [];
   const child = forkBench(bench, args, [...execArgv, ...profile]);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -54,7 +56,8 @@ export function forkServer(bench: string, args: string[], label: string, execArg
 
 /**
  * The child's side of {@link forkServer}: tells the parent its `url`, answers `cpu` with the CPU
- * time (user + system, µs) this process has used so far, and on `stop` runs `close` and exits.
+ * time (user + system, µs) this process has used so far and `system` with the kernel's part of it,
+ * and on `stop` runs `close` and exits.
  */
 export function serveParent(url: string, close: () => Promise<void>): void {
   process.on('message', (msg) => {
@@ -62,6 +65,7 @@ export function serveParent(url: string, close: () => Promise<void>): void {
       const { user, system } = process.cpuUsage();
       process.send!({ cpu: user + system });
     }
+    if (msg === 'system') process.send!({ system: process.cpuUsage().system });
     if (msg === 'stop') void close().finally(() => process.exit(0));
   });
   process.send!({ url });

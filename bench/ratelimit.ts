@@ -6,7 +6,8 @@
  * each round starting with another side, for `{ me { id } }` signed in (the
  * common case) and anonymous `{ __typename }` (the worst case: the limiter is
  * the only Redis work). Redis commands per request come from `INFO
- * commandstats`. Then what leases relax (leaseTradeOff), and Redis memory per
+ * commandstats`. Then what leases relax (leaseTradeOff), what a lease's cap costs a busy key in
+ * one process (leaseCapCost), and Redis memory per
  * tracked client: a GCRA key as the limiter writes it against a sorted-set
  * sliding log holding 100 requests per window.
  *
@@ -75,6 +76,8 @@ interface Run {
   perRequest: number;
   /** Gateway process CPU per request (µs): steadier than req/s on a shared machine. */
   cpuUs: number;
+  /** The kernel's part of it (system calls: socket reads and writes, waking other processes). */
+  sysUs: number;
   redisCpuUs: number;
 }
 
@@ -82,6 +85,7 @@ async function measure(server: Server, w: Workload, opts: RateLimitBenchOptions,
   const url = server.url;
   const before = await commandStats(redis);
   const cpu0 = await server.ask<number>('cpu');
+  const sys0 = await server.ask<number>('system');
   const rcpu0 = await redisCpu(redis);
   const r = await autocannon({
     url: `${url}/graphql`,
@@ -92,6 +96,7 @@ async function measure(server: Server, w: Workload, opts: RateLimitBenchOptions,
     duration: opts.duration,
   });
   const cpu = (await server.ask<number>('cpu')) - cpu0;
+  const sys = (await server.ask<number>('system')) - sys0;
   const rcpu = (await redisCpu(redis)) - rcpu0;
   const delta = commandDelta(before, await commandStats(redis));
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
@@ -102,6 +107,7 @@ async function measure(server: Server, w: Workload, opts: RateLimitBenchOptions,
     commands: Object.fromEntries(Object.entries(delta).map(([k, v]) => [k, round(v / n, 3)])),
     perRequest: round(Object.values(delta).reduce((a, b) => a + b, 0) / n, 3),
     cpuUs: round(cpu / n, 1),
+    sysUs: round(sys / n, 1),
     redisCpuUs: round(rcpu / n, 1),
   };
 }
@@ -183,6 +189,38 @@ async function leaseTradeOff(url: string): Promise<Record<string, { admitted: nu
   return out;
 }
 
+/**
+ * What a lease's cap costs a busy key in one process: 200,000 charges of one key whose budget
+ * nothing reaches, 50 at a time, through a store with leases of at most `cap` points (the
+ * store's CPU per charge and its script calls per charge, after 50,000 to warm up). Every script
+ * call (a refill) is a round trip whose client side the instance pays.
+ */
+async function leaseCapCost(url: string, caps: readonly number[]): Promise<Record<string, { cpuUsPerCharge: number; callsPerCharge: number }>> {
+  loadScripts();
+  const keys = new Keys('benchleasecap');
+  const out: Record<string, { cpuUsPerCharge: number; callsPerCharge: number }> = {};
+  for (const cap of caps) {
+    const redis = new Redis(url);
+    const store = new RedisLimiterStore(redis, false, { maxPoints: cap, ttlMs: 250 });
+    const tag = `ip:198.51.100.${10 + cap}`;
+    // 1e9 points a minute, all of it burst: a lease is bounded by `cap` alone.
+    const charge: StoreCharge = { key: keys.rateLimit(tag, 'default'), tag, cost: 1, interval: 60_000 / 1e9, capacity: 60_000, oversize: true };
+    const run = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, () => store.charge([charge])));
+    };
+    await run(50_000);
+    const n = 200_000;
+    const calls = store.batches.calls;
+    const cpu = process.cpuUsage();
+    await run(n);
+    const used = process.cpuUsage(cpu);
+    out[String(cap)] = { cpuUsPerCharge: round((used.user + used.system) / n, 2), callsPerCharge: round((store.batches.calls - calls) / n, 4) };
+    await store.leases.stop();
+    redis.disconnect();
+  }
+  return out;
+}
+
 export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: string) => void = console.log): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-rl-'));
   const server = await startRedisServer(dir);
@@ -236,7 +274,7 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
           const r = await measure(sides[side]!, w, opts, redis);
           runs[side].push(r);
           log(
-            `  ${w.name.padEnd(24)} limiter ${side.padEnd(5)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`,
+            `  ${w.name.padEnd(24)} limiter ${side.padEnd(5)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req (${r.sysUs} system)  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`,
           );
         }
       }
@@ -279,6 +317,10 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
         `  one client, 600/1m, 1200 requests over two instances (${mode}): ${t.admitted} admitted; ${t.heldAtEnd} leased points given back at the end; then ${t.spendableAfter} more admitted`,
       );
     results.leaseTradeOff = trade;
+    const caps = await leaseCapCost(server.url, [256, 1024]);
+    for (const [cap, c] of Object.entries(caps))
+      log(`  one busy key in one process, leases of at most ${cap} points: ${c.cpuUsPerCharge} µs CPU and ${c.callsPerCharge} script calls per charge`);
+    results.leaseCapCost = caps;
     const memory = await memoryPerClient(redis);
     log(
       `  memory per tracked client: GCRA key ${memory.gcraMemoryUsageBytes} B (MEMORY USAGE), ${memory.gcraUsedMemoryPerClient} B (used_memory / client); sliding log of 100: ${memory.slidingLogMemoryUsageBytes} B, ${memory.slidingLogUsedMemoryPerClient} B`,
