@@ -51,7 +51,7 @@ export interface RateLimitConfig {
   readonly policyResyncMs: number;
   /**
    * Leases of busy keys (docs/rate-limits.md "Leases"): RATE_LIMIT_LEASE, the most points one
-   * instance takes ahead for one key (default 256; 0: every charge exact), and RATE_LIMIT_LEASE_TTL,
+   * instance takes ahead for one key (default 1024; 0: every charge exact), and RATE_LIMIT_LEASE_TTL,
    * how long before unspent points go back (default 250ms, 50ms to 1s).
    */
   readonly lease: { readonly maxPoints: number; readonly ttlMs: number };
@@ -124,6 +124,6 @@ export function readRateLimits(env: Env): RateLimitConfig {
     signIn: signIn(env),
     apiKey: apiKeyBudget(env, def),
     policyResyncMs: policyResync(env),
-    lease: { maxPoints: int(env, 'RATE_LIMIT_LEASE', 256, 0, 100_000), ttlMs: leaseTtl(env) },
+    lease: { maxPoints: int(env, 'RATE_LIMIT_LEASE', 1024, 0, 100_000), ttlMs: leaseTtl(env) },
   };
 }
