@@ -4,8 +4,9 @@
  * refuse anything (leases as shipped), one with the same limit and
  * RATE_LIMIT_LEASE=0 (every charge in Redis), measured in turn in the same run,
  * each round starting with another side, for `{ me { id } }` signed in (the
- * common case) and anonymous `{ __typename }` (the worst case: the limiter is
- * the only Redis work). Redis commands per request come from `INFO
+ * common case), anonymous `{ __typename }` (the worst case: the limiter is
+ * the only Redis work) from one busy client, and the same from 10,000 light
+ * clients (none charged often enough to be leased). Redis commands per request come from `INFO
  * commandstats`. Then what leases relax (leaseTradeOff), what a lease's cap costs a busy key in
  * one process (leaseCapCost), and Redis memory per
  * tracked client: a GCRA key as the limiter writes it against a sorted-set
@@ -33,7 +34,7 @@ export interface RateLimitBenchOptions {
   connections: number;
   rounds: number;
   warmup: number;
-  /** 0: both workloads; 1: signed-in `me` only; 2: anonymous `__typename` only. */
+  /** 0: every workload; 1: signed-in `me` only; 2: anonymous `__typename` only; 3: the same from 10,000 addresses. */
   workload?: number;
   /**
    * New gateway processes for every round (each warmed up again): one process may settle in a
@@ -60,6 +61,27 @@ interface Workload {
   name: string;
   body: string;
   headers: Record<string, string>;
+  /** Each request from the next of this many client addresses (`X-Forwarded-For`, trusted from 127.0.0.1), in turn. */
+  addresses?: number;
+}
+
+/** Load on `url` for `seconds`: the workload's request, from its addresses in turn when it has them. */
+function load(url: string, w: Workload, connections: number, seconds: number): Promise<autocannon.Result> {
+  const base = { url: `${url}/graphql`, method: 'POST' as const, headers: w.headers, body: w.body, connections, duration: seconds };
+  const addresses = w.addresses;
+  if (!addresses) return autocannon(base);
+  let next = 0;
+  return autocannon({
+    ...base,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const n = next++ % addresses;
+          return { ...req, headers: { ...req.headers, 'x-forwarded-for': `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}` } };
+        },
+      },
+    ],
+  });
 }
 
 /** Redis server CPU (µs) so far. */
@@ -87,14 +109,7 @@ async function measure(server: Server, w: Workload, opts: RateLimitBenchOptions,
   const cpu0 = await server.ask<number>('cpu');
   const sys0 = await server.ask<number>('system');
   const rcpu0 = await redisCpu(redis);
-  const r = await autocannon({
-    url: `${url}/graphql`,
-    method: 'POST',
-    headers: w.headers,
-    body: w.body,
-    connections: opts.connections,
-    duration: opts.duration,
-  });
+  const r = await load(url, w, opts.connections, opts.duration);
   const cpu = (await server.ask<number>('cpu')) - cpu0;
   const sys = (await server.ask<number>('system')) - sys0;
   const rcpu = (await redisCpu(redis)) - rcpu0;
@@ -241,6 +256,14 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
         headers: { 'content-type': 'application/json', 'user-agent': UA, authorization: `Bearer ${token}` },
       },
       { name: '__typename (anonymous)', body: JSON.stringify({ query: '{ __typename }' }), headers: { 'content-type': 'application/json', 'user-agent': UA } },
+      // Many light clients, as a public site sees them: each address charged a few times a second, never
+      // often enough to be leased, so every charge is exact.
+      {
+        name: '__typename (10,000 addresses)',
+        body: JSON.stringify({ query: '{ __typename }' }),
+        headers: { 'content-type': 'application/json', 'user-agent': UA },
+        addresses: 10_000,
+      },
     ];
     log(
       `ratelimit: ${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} runs per side, ${opts.warmup} s warm-up${opts.fresh ? ', new processes each round' : ''}`,
@@ -248,16 +271,7 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
     const results: Record<string, unknown> = {};
     for (const w of workloads.filter((_, i) => !opts.workload || opts.workload === i + 1)) {
       const warmUp = async (): Promise<void> => {
-        for (const side of SIDES)
-          if (opts.warmup > 0)
-            await autocannon({
-              url: `${sides[side]!.url}/graphql`,
-              method: 'POST',
-              headers: w.headers,
-              body: w.body,
-              connections: opts.connections,
-              duration: opts.warmup,
-            });
+        for (const side of SIDES) if (opts.warmup > 0) await load(sides[side]!.url, w, opts.connections, opts.warmup);
       };
       await warmUp();
       const runs: Record<Side, Run[]> = { off: [], on: [], exact: [] };
@@ -345,6 +359,8 @@ async function serve(side: Side, redisUrl: string): Promise<void> {
     KEY_PREFIX: 'bench',
     // A limit nothing reaches: every request pays the check, none is refused.
     RATE_LIMIT_DEFAULT: side === 'off' ? 'off' : '1000000000/1m',
+    // The many-addresses workload names its clients in X-Forwarded-For.
+    TRUSTED_PROXIES: '127.0.0.1',
     ...(side === 'exact' ? { RATE_LIMIT_LEASE: '0' } : {}),
     LOG_LEVEL: 'silent',
     WORKER: '0',
@@ -356,7 +372,12 @@ async function serve(side: Side, redisUrl: string): Promise<void> {
 
 const OPTIONS = [
   ...LOAD_OPTIONS,
-  { flag: '--workload', choices: ['0', '1', '2'], help: '1: signed-in { me { id } } only; 2: anonymous { __typename } only; 0: both', default: 0 },
+  {
+    flag: '--workload',
+    choices: ['0', '1', '2', '3'],
+    help: '1: signed-in { me { id } } only; 2: anonymous { __typename } only; 3: anonymous { __typename } from 10,000 addresses in turn; 0: all three',
+    default: 0,
+  },
   { flag: '--fresh', help: 'new gateway processes (warmed up again) for every round, so that no one process decides a ratio' },
   { flag: '--json', help: 'results as JSON on stdout, and nothing else' },
 ] as const;
