@@ -216,8 +216,10 @@ async function leaseCapCost(url: string, caps: readonly number[]): Promise<Recor
   const out: Record<string, { cpuUsPerCharge: number; callsPerCharge: number }> = {};
   for (const cap of caps) {
     const redis = new Redis(url);
+    // Leases as the gateway runs them: the sweep gives back lapsed leases and restarts the busy counts.
     const store = new RedisLimiterStore(redis, false, { maxPoints: cap, ttlMs: 250 });
-    const tag = `ip:198.51.100.${10 + cap}`;
+    store.leases.start();
+    const tag = `ip:lease-cap-${cap}`;
     // 1e9 points a minute, all of it burst: a lease is bounded by `cap` alone.
     const charge: StoreCharge = { key: keys.rateLimit(tag, 'default'), tag, cost: 1, interval: 60_000 / 1e9, capacity: 60_000, oversize: true };
     const run = async (n: number): Promise<void> => {
@@ -288,7 +290,7 @@ export async function runRateLimitBench(opts: RateLimitBenchOptions, log: (l: st
           const r = await measure(sides[side]!, w, opts, redis);
           runs[side].push(r);
           log(
-            `  ${w.name.padEnd(24)} limiter ${side.padEnd(5)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req (${r.sysUs} system)  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`,
+            `  ${w.name.padEnd(29)} limiter ${side.padEnd(5)} ${String(Math.round(r.rps)).padStart(6)} req/s  p99 ${r.p99} ms  gateway ${r.cpuUs} µs CPU/req (${r.sysUs} system)  redis ${r.redisCpuUs} µs CPU/req  ${r.perRequest} commands/req ${JSON.stringify(r.commands)}`,
           );
         }
       }
